@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+// quantlab's tfjs evaluator: one long-lived process serving many jobs.
+// Protocol (see protocol.json): one JSON request per stdin line, one JSON response per stdout
+// line. stdout carries nothing else: console output from tfjs is sent to stderr.
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { createRequire } from 'node:module';
+import { StaticServer } from './static_server.mjs';
+import { readTensorFile, writeTensorFile, typedArrayFor } from './tensor_io.mjs';
+
+const PROTOCOL = JSON.parse(fs.readFileSync(new URL('./protocol.json', import.meta.url)));
+const out = process.stdout;
+const send = (obj) => out.write(JSON.stringify(obj) + '\n');
+for (const name of ['log', 'info', 'warn', 'debug']) {
+  console[name] = (...args) => process.stderr.write(args.join(' ') + '\n');
+}
+
+function fatal(code, message) {
+  send({ event: 'fatal', ok: false, error: { code, message } });
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const args = { backend: 'wasm' };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--backend') args.backend = argv[++i];
+  }
+  if (!PROTOCOL.backends.includes(args.backend)) {
+    fatal('BAD_REQUEST', `unknown backend ${args.backend}; valid: ${PROTOCOL.backends.join(', ')}`);
+  }
+  return args;
+}
+
+async function importTf(backend) {
+  const pkg = backend === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs';
+  let tf;
+  try {
+    tf = await import(pkg);
+    if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  } catch (e) {
+    if (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') {
+      const hint = backend === 'tensorflow' ? 'run `quantlab setup --tfjs-node`' : 'run `npm ci`';
+      fatal('MISSING_DEPENDENCY', `cannot import ${pkg} (${e.message.split('\n')[0]}); ${hint}`);
+    }
+    fatal('BACKEND_FAILED', `importing ${pkg} failed: ${e.message}`);
+  }
+  tf = tf.default ?? tf;
+  try {
+    if (!(await tf.setBackend(backend))) throw new Error('setBackend returned false');
+    await tf.ready();
+  } catch (e) {
+    fatal('BACKEND_FAILED', `tfjs backend ${backend} failed to initialise: ${e.message}`);
+  }
+  tf.enableProdMode();
+  return tf;
+}
+
+function tfVersions(tf) {
+  const require = createRequire(import.meta.url);
+  const versions = { 'tfjs-core': tf.version_core ?? tf.version?.['tfjs-core'] };
+  for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node']) {
+    try { versions[pkg] = require(`${pkg}/package.json`).version; } catch { /* not installed */ }
+  }
+  return versions;
+}
+
+class Evaluator {
+  constructor(tf, server, backend) {
+    this.tf = tf;
+    this.server = server;
+    this.backend = backend;
+    this.models = new Map();
+    this.nextHandle = 1;
+  }
+
+  info() {
+    return { backend: this.tf.getBackend(), versions: tfVersions(this.tf),
+      node: process.version, port: this.server.port, num_tensors: this.tf.memory().numTensors,
+      protocol: PROTOCOL.version, requests: this.server.requests.length };
+  }
+
+  async load({ model_dir }) {
+    if (!model_dir) throw codeError('BAD_REQUEST', 'load needs model_dir');
+    const handle = `m${this.nextHandle++}`;
+    const url = this.server.mount(handle, model_dir) + 'model.json';
+    const t0 = performance.now();
+    let model;
+    try {
+      model = await this.tf.loadLayersModel(url);
+    } catch (e) {
+      this.server.unmount(handle);
+      throw codeError('LOAD_FAILED', `loading ${model_dir}/model.json failed: ${e.message}`);
+    }
+    const loadMs = performance.now() - t0;
+    this.models.set(handle, { model, submodels: new Map() });
+    return { handle, url, load_ms: loadMs, num_tensors: this.tf.memory().numTensors,
+      inputs: model.inputs.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype })),
+      outputs: model.outputs.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype })),
+      layers: model.layers.map((l) => ({ name: l.name, class_name: l.getClassName() })) };
+  }
+
+  // A model whose outputs are the named layers' outputs (for layer-by-layer comparison).
+  modelFor(entry, layers) {
+    if (!layers || layers.length === 0) return entry.model;
+    const key = layers.join('\u0000');
+    if (!entry.submodels.has(key)) {
+      const outputs = layers.map((name) => {
+        try { return entry.model.getLayer(name).output; } catch (e) {
+          throw codeError('BAD_REQUEST', `no layer named ${name} in the model`);
+        }
+      });
+      entry.submodels.set(key, this.tf.model({ inputs: entry.model.inputs, outputs }));
+    }
+    return entry.submodels.get(key);
+  }
+
+  async predict({ handle, input, output_paths, batch_size = 256, layers }) {
+    const entry = this.models.get(handle);
+    if (!entry) throw codeError('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
+    const model = this.modelFor(entry, layers);
+    const expected = model.inputs[0].shape;
+    const shape = input.shape;
+    if (shape.length !== expected.length ||
+        expected.some((d, i) => i > 0 && d != null && d !== shape[i])) {
+      throw codeError('INPUT_SHAPE', `input shape [${shape}] does not match the model's input ` +
+        `shape [${expected.map((d) => d ?? 'null')}]`);
+    }
+    const tensorsBefore = this.tf.memory().numTensors;
+    const t0 = performance.now();
+    const data = readTensorFile(input);
+    const t1 = performance.now();
+    const n = shape[0];
+    const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
+    const outShapes = model.outputs.map((o) => [n, ...o.shape.slice(1)]);
+    const outArrays = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+    const InputArray = typedArrayFor(input.dtype || 'float32');
+    for (let start = 0; start < n; start += batch_size) {
+      const stop = Math.min(n, start + batch_size);
+      const batch = data.subarray(start * rowSize, stop * rowSize);
+      const results = this.tf.tidy(() => {
+        const x = this.tf.tensor(batch instanceof InputArray ? batch : new InputArray(batch),
+          [stop - start, ...shape.slice(1)], input.dtype || 'float32');
+        let y;
+        try { y = model.predict(x); } catch (e) {
+          throw codeError('PREDICT_FAILED', `model.predict failed: ${e.message}`);
+        }
+        return Array.isArray(y) ? y : [y];
+      });
+      const values = await Promise.all(results.map((r) => r.data()));
+      results.forEach((r) => r.dispose());
+      values.forEach((v, k) => outArrays[k].set(v, start * (outArrays[k].length / n)));
+    }
+    const t2 = performance.now();
+    if (!output_paths || output_paths.length !== outArrays.length) {
+      throw codeError('BAD_REQUEST', `predict needs ${outArrays.length} output_paths`);
+    }
+    outArrays.forEach((arr, k) => writeTensorFile(output_paths[k], arr));
+    const t3 = performance.now();
+    return { outputs: outArrays.map((_, k) => ({ path: output_paths[k], shape: outShapes[k],
+      dtype: 'float32' })), read_ms: t1 - t0, predict_ms: t2 - t1, write_ms: t3 - t2,
+      tensors_before: tensorsBefore, tensors_after: this.tf.memory().numTensors };
+  }
+
+  unload({ handle }) {
+    const entry = this.models.get(handle);
+    if (!entry) throw codeError('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
+    entry.model.dispose();
+    this.models.delete(handle);
+    this.server.unmount(handle);
+    return { num_tensors: this.tf.memory().numTensors };
+  }
+}
+
+function codeError(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const t0 = performance.now();
+  const tf = await importTf(args.backend);
+  const server = new StaticServer();
+  await server.listen();
+  const evaluator = new Evaluator(tf, server, args.backend);
+  send({ event: 'ready', ok: true, startup_ms: performance.now() - t0, ...evaluator.info() });
+
+  const lines = readline.createInterface({ input: process.stdin, terminal: false });
+  // Jobs run one at a time, in order: the readline iterator awaits each before the next.
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let request;
+    try { request = JSON.parse(line); } catch (e) {
+      send({ ok: false, error: { code: 'BAD_REQUEST', message: `request is not JSON: ${e.message}` } });
+      continue;
+    }
+    const { id, op } = request;
+    if (op === 'exit') { send({ id, ok: true }); break; }
+    try {
+      if (!PROTOCOL.ops.includes(op) || typeof evaluator[op] !== 'function') {
+        throw codeError('BAD_REQUEST', `unknown op ${op}; valid: ${PROTOCOL.ops.join(', ')}`);
+      }
+      send({ id, ok: true, ...(await evaluator[op](request)) });
+    } catch (e) {
+      const code = PROTOCOL.error_codes[e.code] ? e.code : 'INTERNAL';
+      send({ id, ok: false, error: { code, message: e.message } });
+    }
+  }
+  await server.close();
+  process.exit(0);
+}
+
+main().catch((e) => fatal('INTERNAL', e.stack || String(e)));

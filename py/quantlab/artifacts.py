@@ -1,0 +1,109 @@
+"""Read and check tfjs layers-model folders (model.json + shards) before any runtime sees them,
+so a broken artifact gets a message that names the file instead of a fetch error."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ArtifactError
+
+# Bytes per element as stored: the quantized dtype when present, else the weight's own dtype.
+_STORED_BYTES = {"float32": 4, "int32": 4, "uint8": 1, "uint16": 2, "float16": 2, "bool": 1}
+
+
+@dataclass
+class WeightEntry:
+    name: str
+    shape: list[int]
+    dtype: str  # dtype after dequantization (what the model computes with)
+    quantization: dict | None  # {"dtype", "min", "scale", ...} or None
+    shard_group: int
+
+    @property
+    def stored_dtype(self) -> str:
+        return self.quantization["dtype"] if self.quantization else self.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * _STORED_BYTES[self.stored_dtype]
+
+
+@dataclass
+class Artifact:
+    folder: Path
+    model_json: dict
+    weights: list[WeightEntry]
+    shard_paths: list[Path]
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.shard_paths)
+
+    @property
+    def model_json_bytes(self) -> int:
+        return (self.folder / "model.json").stat().st_size
+
+    def gzip_ratio(self) -> float:
+        """Total bytes / bytes of a gzipped tar of the folder (the seed's `tar czf` figure)."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for path in [self.folder / "model.json", *self.shard_paths]:
+                tar.add(path, arcname=path.name)
+        return (self.weight_bytes + self.model_json_bytes) / len(buf.getvalue())
+
+    def layer_names(self) -> list[str]:
+        layers = self.model_json.get("modelTopology", {}).get("model_config", {})
+        return [layer["config"]["name"] for layer in layers.get("config", {}).get("layers", [])]
+
+
+def read_artifact(folder: Path) -> Artifact:
+    """Parse model.json and check every shard exists with the size its manifest implies."""
+    path = Path(folder) / "model.json"
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing; run `quantlab quantize DEMO` to write the variants")
+    try:
+        model_json = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{path}: not valid JSON ({e}); re-create it with `quantlab quantize`")
+    if not isinstance(model_json, dict) or "modelTopology" not in model_json or \
+            not isinstance(model_json.get("weightsManifest"), list):
+        raise ArtifactError(f"{path}: not a tfjs layers model (needs modelTopology and "
+                            f"weightsManifest)")
+    weights: list[WeightEntry] = []
+    shards: list[Path] = []
+    for g, group in enumerate(model_json["weightsManifest"]):
+        try:
+            entries = [WeightEntry(w["name"], list(w["shape"]), w["dtype"], w.get("quantization"), g)
+                       for w in group["weights"]]
+            group_paths = [Path(folder) / p for p in group["paths"]]
+        except (KeyError, TypeError) as e:
+            raise ArtifactError(f"{path}: malformed weightsManifest group {g} ({e!r})") from e
+        for entry in entries:
+            if entry.stored_dtype not in _STORED_BYTES:
+                raise ArtifactError(f"{path}: weight {entry.name} has unknown dtype "
+                                    f"{entry.stored_dtype}")
+        for shard in group_paths:
+            if Path(folder).resolve() not in shard.resolve().parents:
+                raise ArtifactError(f"{path}: shard path {shard.name} points outside {folder}")
+            if not shard.is_file():
+                raise ArtifactError(f"{shard}: weight shard missing (listed in {path})")
+        expected = sum(e.nbytes for e in entries)
+        actual = sum(p.stat().st_size for p in group_paths)
+        if actual != expected:
+            names = ", ".join(p.name for p in group_paths)
+            raise ArtifactError(f"{names}: {actual} bytes but the manifest in {path} needs "
+                                f"{expected}; the shard is truncated or from another model")
+        weights += entries
+        shards += group_paths
+    return Artifact(Path(folder), model_json, weights, shards)
+
+
+def artifact_summary(art: Artifact) -> dict:
+    return {"weight_bytes": art.weight_bytes, "model_json_bytes": art.model_json_bytes,
+            "gzip_ratio": round(art.gzip_ratio(), 4)}

@@ -1,0 +1,240 @@
+"""The `quantlab` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .demos import DEMOS, get_demo
+from .errors import QuantlabError
+from .progress import console, log, setup_logging
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
+    help="""Measure what float16, uint16 and uint8 weights cost a model **once it runs in
+TensorFlow.js**.
+
+Typical use:
+
+* `quantlab data` - check which data files are found (set QUANTLAB_DATA or --data-dir)
+* `quantlab run --quick` - a few-minute smoke run of every demo
+* `quantlab run mnist` - train, convert, quantize and evaluate one demo at full size
+* `quantlab report --open` - re-render reports/ from existing results.json files
+
+Exit codes: 0 ok, 1 error, 2 bad usage, 3 data problem, 4 broken model artifact,
+5 tfjs evaluator failure, 130 interrupted.""",
+)
+
+DemoArg = Annotated[list[str] | None, typer.Argument(
+    help=f"Demos to process (default: all): {', '.join(DEMOS)}", show_default=False)]
+DataDir = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Folder with the data sets (else $QUANTLAB_DATA, else ~/.cache/quantlab)",
+    show_default=False)]
+OutDir = Annotated[Path, typer.Option("--out", help="Where results.json and HTML reports go")]
+ModelsDir = Annotated[Path, typer.Option("--models-dir",
+                                         help="Where trained models and tfjs variants go")]
+Quick = Annotated[bool, typer.Option("--quick", help="Smoke profile: 1-3 epochs, data subsets")]
+Backend = Annotated[str, typer.Option("--backend", help="tfjs backend in Node: wasm, cpu or "
+                                      "tensorflow (tfjs-node, after `quantlab setup --tfjs-node`)")]
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one tfjs job")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs (incl. Node stderr)")]
+
+
+def cli_errors(fn):
+    """One-line errors and documented exit codes instead of tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        setup_logging(kwargs.get("verbose", False))
+        try:
+            return fn(*args, **kwargs)
+        except QuantlabError as e:
+            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            console.print("[red]interrupted[/red]: no partial results were written",
+                          markup=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _demos(names: list[str] | None):
+    return [get_demo(n) for n in (names or list(DEMOS))]
+
+
+def _summary(all_results: list[dict], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(all_results, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title="quantlab: metrics measured in tfjs")
+    for col in ("demo", "variant", "metric", "value", "seed", "weight bytes", "gzip ratio"):
+        table.add_column(col, justify="left" if col in ("demo", "variant", "metric") else "right")
+    for r in all_results:
+        for v in r["variants"]:
+            key = r["primary_metric"]
+            seed = r["seed"].get(v["name"])
+            table.add_row(r["demo"], v["name"], key, f"{v['metrics'][key]:.4f}",
+                          "–" if seed is None else f"{seed:.4f}", f"{v['weight_bytes']:,}",
+                          f"{v['gzip_ratio']:.3f}")
+    from rich.console import Console
+
+    Console().print(table)
+
+
+@app.command()
+@cli_errors
+def run(demos: DemoArg = None, quick: Quick = False, backend: Backend = "wasm",
+        data_dir: DataDir = None, out: OutDir = Path("reports"),
+        models_dir: ModelsDir = Path("models"), seed: int = 1337, timeout: Timeout = 600.0,
+        as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+        verbose: Verbose = False) -> None:
+    """Train, convert, quantize and evaluate demos in tfjs, then write the HTML report.
+
+    Example: `quantlab run housing mnist --quick --out /tmp/reports`
+    """
+    from .pipeline import evaluate_step, quantize_step, train_step
+    from .report import render_reports
+    from .runtimes import make_runtime
+
+    selected = _demos(demos)
+    all_results, timings = [], {}
+    runtime = make_runtime(f"node-{backend}", timeout=timeout)
+    try:
+        for demo in selected:
+            t0 = time.perf_counter()
+            train_step(demo, models_dir, data_dir, quick, seed)
+            t1 = time.perf_counter()
+            quantize_step(demo, models_dir)
+            t2 = time.perf_counter()
+            config = {"quick": quick, "backend": backend, "seed": seed,
+                      "step_seconds": {"train": round(t1 - t0, 1), "quantize": round(t2 - t1, 1)}}
+            res = evaluate_step(demo, models_dir, out, data_dir, runtime,
+                                limit=demo.profile(quick).test_limit, config=config)
+            res["config"]["step_seconds"]["evaluate"] = round(time.perf_counter() - t2, 1)
+            from .fsutil import write_json_atomic
+
+            write_json_atomic(Path(out) / demo.name / "results.json", res)
+            timings[demo.name] = res["config"]["step_seconds"]
+            all_results.append(res)
+    finally:
+        runtime.close()
+    render_reports(out)
+    _summary(all_results, as_json)
+    log.info("step seconds: %s", timings)
+
+
+@app.command()
+@cli_errors
+def train(demos: DemoArg = None, quick: Quick = False, data_dir: DataDir = None,
+          models_dir: ModelsDir = Path("models"), seed: int = 1337,
+          verbose: Verbose = False) -> None:
+    """Train demos' models in tf-keras (seeded) and save them under MODELS_DIR/<demo>/keras."""
+    from .pipeline import train_step
+
+    for demo in _demos(demos):
+        train_step(demo, models_dir, data_dir, quick, seed)
+
+
+@app.command()
+@cli_errors
+def quantize(demos: DemoArg = None, models_dir: ModelsDir = Path("models"),
+             verbose: Verbose = False) -> None:
+    """Write the float32, float16, uint16 and uint8 tfjs variants of trained models."""
+    from .pipeline import quantize_step
+
+    for demo in _demos(demos):
+        quantize_step(demo, models_dir)
+
+
+@app.command()
+@cli_errors
+def evaluate(demos: DemoArg = None, backend: Backend = "wasm", data_dir: DataDir = None,
+             out: OutDir = Path("reports"), models_dir: ModelsDir = Path("models"),
+             variant: Annotated[list[str] | None, typer.Option(
+                 help="Variants to evaluate (repeatable; default all)")] = None,
+             limit: Annotated[int | None, typer.Option(
+                 help="Evaluate the first N test examples only")] = None,
+             timeout: Timeout = 600.0, verbose: Verbose = False) -> None:
+    """Evaluate existing tfjs variants in Node and write results.json (no training)."""
+    from .convert import VARIANTS, dtype_map_for
+    from .pipeline import evaluate_step
+    from .runtimes import make_runtime
+
+    variants = variant or list(VARIANTS)
+    for v in variants:
+        dtype_map_for(v)  # validates the name
+    with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+        for demo in _demos(demos):
+            evaluate_step(demo, models_dir, out, data_dir, runtime, variants, limit,
+                          config={"backend": backend})
+
+
+@app.command()
+@cli_errors
+def report(out: OutDir = Path("reports"),
+           open_: Annotated[bool, typer.Option("--open", help="Open in a browser")] = False,
+           verbose: Verbose = False) -> None:
+    """Re-render the HTML report from existing results.json files (runs nothing)."""
+    from .report import render_reports
+
+    index = render_reports(out)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(index.resolve().as_uri())
+
+
+@app.command()
+@cli_errors
+def data(data_dir: DataDir = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
+         verbose: Verbose = False) -> None:
+    """List the data files each demo needs, where they were found, and whether checksums match."""
+    from .datasets.catalog import data_status
+
+    rows = data_status(data_dir)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="quantlab data files")
+        for col in ("data set", "file", "found in", "path", "checksum"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["dataset"], r["file"], r["found_in"] or "[red]missing[/red]",
+                          r["path"] or "–", {"ok": "[green]ok[/green]", None: "–"}.get(
+                              r["checksum"], f"[red]{r['checksum']}[/red]"))
+        Console().print(table)
+    if any(r["checksum"] != "ok" for r in rows):
+        raise typer.Exit(3)
+
+
+@app.command()
+@cli_errors
+def bench(backend: Backend = "wasm", data_dir: DataDir = None,
+          models_dir: ModelsDir = Path("models"),
+          limit: Annotated[int | None, typer.Option(help="Test images (default all 10,000)")] = None,
+          verbose: Verbose = False) -> None:
+    """Benchmark MNIST evaluation in tfjs: Node start, load, transfer, predict vs Keras."""
+    from .bench import bench_mnist
+
+    bench_mnist(backend, data_dir, models_dir, limit)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

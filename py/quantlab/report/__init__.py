@@ -1,0 +1,3 @@
+from .render import load_all_results, render_reports
+
+__all__ = ["load_all_results", "render_reports"]

@@ -1,0 +1,96 @@
+"""Render reports/index.html and one page per demo from results.json files, nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..errors import QuantlabError
+from ..fsutil import write_text_atomic
+from ..progress import log
+from .charts import bar_chart
+
+RESULTS_FILE = "results.json"
+SEED_LABELS = {"float32": "original", "uint16": "16-bit", "uint8": "8-bit"}
+REQUIRED = ("demo", "variants")
+
+
+def load_all_results(out_dir: Path) -> list[dict]:
+    """Every <out>/<demo>/results.json; unreadable ones are skipped with a warning, incomplete
+    ones are kept with a list of what is missing."""
+    found = []
+    for path in sorted(Path(out_dir).glob(f"*/{RESULTS_FILE}")):
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            log.warning("%s: skipped, not readable JSON (%s)", path, e)
+            continue
+        if not isinstance(results, dict):
+            log.warning("%s: skipped, not a results object", path)
+            continue
+        missing = [k for k in (*REQUIRED, "dataset", "environment", "config", "seed")
+                   if k not in results]
+        results.setdefault("demo", path.parent.name)
+        results.setdefault("variants", [])
+        results["_missing"] = missing
+        results["_page"] = f"{path.parent.name}/index.html"
+        if missing:
+            log.warning("%s: fields missing (%s); rendering what is there", path,
+                        ", ".join(missing))
+        found.append(results)
+    return found
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("quantlab.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["fmt"] = _fmt
+    env.filters["kb"] = lambda b: "–" if b is None else f"{b / 1024:,.1f} KiB"
+    env.globals["SEED_LABELS"] = SEED_LABELS
+    return env
+
+
+def _primary(results: dict, variant: dict):
+    return variant.get("metrics", {}).get(results.get("primary_metric", ""))
+
+
+def demo_charts(results: dict) -> dict:
+    variants = results.get("variants", [])
+    names = [v.get("name", "?") for v in variants]
+    metric = results.get("primary_metric", "metric")
+    return {
+        "metric": bar_chart(names, [_primary(results, v) for v in variants],
+                            f"{metric} by precision (tfjs)", zoom=True),
+        "size": bar_chart(names, [v.get("weight_bytes", 0) / 1024 for v in variants],
+                          "weight bytes (KiB)", fmt="{:,.0f}"),
+        "gzip": bar_chart(names, [v.get("gzip_ratio") for v in variants],
+                          "gzip ratio (total / tar.gz bytes)", fmt="{:.2f}"),
+    }
+
+
+def render_reports(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    all_results = load_all_results(out_dir)
+    if not all_results:
+        raise QuantlabError(f"{out_dir}: no */results.json to render; run `quantlab run` (or "
+                            f"`quantlab run --quick`) first")
+    env = _env()
+    for results in all_results:
+        html = env.get_template("demo.html.j2").render(r=results, charts=demo_charts(results),
+                                                       primary=_primary)
+        write_text_atomic(out_dir / results["_page"], html)
+    index = env.get_template("index.html.j2").render(results=all_results, primary=_primary)
+    write_text_atomic(out_dir / "index.html", index)
+    log.info("report written to %s", out_dir / "index.html")
+    return out_dir / "index.html"

@@ -1,0 +1,201 @@
+"""tfjs in Node: a client for the long-lived js/evaluator.mjs process, and the runtime on top."""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import itertools
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import read_artifact
+from ..errors import EvaluatorError
+from ..progress import log
+from .base import LoadedModel, PredictTimings, Runtime
+from .protocol import find_node, js_dir, project_root, protocol, read_tensor, write_tensor
+
+START_TIMEOUT_S = 120.0
+DEFAULT_TIMEOUT_S = 600.0
+
+
+class NodeEvaluator:
+    """One Node process serving many jobs over JSON lines; always cleaned up, even on Ctrl-C."""
+
+    def __init__(self, backend: str = "wasm", script: Path | None = None,
+                 start_timeout: float = START_TIMEOUT_S, timeout: float = DEFAULT_TIMEOUT_S):
+        if backend not in protocol()["backends"]:
+            raise EvaluatorError(f"unknown tfjs backend {backend!r}; valid: "
+                                 f"{', '.join(protocol()['backends'])}", exit_code=2)
+        self.backend = backend
+        self.script = Path(script or js_dir() / "evaluator.mjs")
+        self.timeout = timeout
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._ids = itertools.count(1)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.io_dir = Path(tempfile.mkdtemp(prefix="quantlab-io-"))
+        t0 = time.perf_counter()
+        try:
+            self.proc = subprocess.Popen(
+                [find_node(), str(self.script), "--backend", backend], cwd=project_root(),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, bufsize=1, start_new_session=True)
+        except BaseException:
+            shutil.rmtree(self.io_dir, ignore_errors=True)
+            raise
+        atexit.register(self.close)
+        threading.Thread(target=self._pump_stdout, daemon=True).start()
+        threading.Thread(target=self._pump_stderr, daemon=True).start()
+        try:
+            self.info = self._receive(None, start_timeout, "start-up")
+        except BaseException:
+            self.close()
+            raise
+        self.start_ms = (time.perf_counter() - t0) * 1000
+
+    def _pump_stdout(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)  # EOF: the process ended
+
+    def _pump_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr_tail.append(line.rstrip())
+            log.debug("node: %s", line.rstrip())
+
+    def _died(self, what: str) -> EvaluatorError:
+        code = self.proc.poll()
+        tail = " | ".join(line for line in list(self.stderr_tail)[-3:] if line) or "no stderr"
+        self.close()
+        return EvaluatorError(f"tfjs evaluator ({self.script.name}) exited with code {code} "
+                              f"during {what}: {tail}")
+
+    def _receive(self, request_id: int | None, timeout: float, what: str) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self._lines.get(timeout=max(0.0, left))
+            except queue.Empty:
+                self.close()
+                raise EvaluatorError(f"tfjs evaluator did not answer {what} within {timeout:.0f} s;"
+                                     f" it was stopped (raise the timeout with --timeout)") from None
+            if line is None:
+                self.proc.wait(timeout=10)
+                raise self._died(what)
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                log.debug("node stdout (not protocol): %s", line.rstrip())
+                continue
+            if msg.get("event") == "fatal" or (not msg.get("ok") and msg.get("id") in (None,
+                                                                                      request_id)):
+                err = msg.get("error", {})
+                if msg.get("event") == "fatal":
+                    self.close()
+                raise EvaluatorError(f"tfjs evaluator {err.get('code', 'ERROR')}: "
+                                     f"{err.get('message', msg)}")
+            if msg.get("id") == request_id or (request_id is None and msg.get("event") == "ready"):
+                return msg
+
+    def request(self, op: str, timeout: float | None = None, **fields) -> dict:
+        if self.proc.poll() is not None:
+            raise self._died(op)
+        request_id = next(self._ids)
+        try:
+            self.proc.stdin.write(json.dumps({"id": request_id, "op": op, **fields}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.proc.wait(timeout=10)
+            raise self._died(op) from None
+        return self._receive(request_id, timeout or self.timeout, op)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        proc = getattr(self, "proc", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.stdin.write(json.dumps({"op": "exit"}) + "\n")
+                proc.stdin.flush()
+                proc.wait(timeout=5)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=10)
+        shutil.rmtree(self.io_dir, ignore_errors=True)
+        atexit.unregister(self.close)
+
+
+class TfjsNodeRuntime(Runtime):
+    """tfjs in Node on the given backend; models load over HTTP from a loopback server."""
+
+    def __init__(self, backend: str = "wasm", timeout: float = DEFAULT_TIMEOUT_S,
+                 evaluator: NodeEvaluator | None = None):
+        self.evaluator = evaluator or NodeEvaluator(backend, timeout=timeout)
+        self.name = f"node-{self.evaluator.backend}"
+        self.leaks: list[dict] = []
+        self._files = itertools.count()
+
+    def load(self, model_dir: Path) -> LoadedModel:
+        read_artifact(model_dir)  # names a broken file before tfjs gives a fetch error
+        r = self.evaluator.request("load", model_dir=str(Path(model_dir).resolve()))
+        return LoadedModel(r["handle"], Path(model_dir), r["load_ms"], r["inputs"], r["layers"])
+
+    def predict(self, model, x, batch_size=256, layers=None):
+        t0 = time.perf_counter()
+        n = next(self._files)
+        input_header = write_tensor(self.evaluator.io_dir / f"in{n}.bin", x)
+        n_out = len(layers) if layers else 1
+        out_paths = [str(self.evaluator.io_dir / f"out{n}_{k}.bin") for k in range(n_out)]
+        t1 = time.perf_counter()
+        try:
+            r = self.evaluator.request("predict", handle=model.handle, input=input_header,
+                                       output_paths=out_paths, batch_size=batch_size,
+                                       layers=layers)
+            t2 = time.perf_counter()
+            outputs = [read_tensor(h) for h in r["outputs"]]
+        finally:
+            for p in [input_header["path"], *out_paths]:
+                Path(p).unlink(missing_ok=True)
+        t3 = time.perf_counter()
+        if r["tensors_after"] != r["tensors_before"]:
+            self.leaks.append({"model": str(model.model_dir), "before": r["tensors_before"],
+                               "after": r["tensors_after"]})
+            log.warning("tfjs tensor leak in %s: %d -> %d tensors", model.model_dir,
+                        r["tensors_before"], r["tensors_after"])
+        python_io_ms = ((t1 - t0) + (t3 - t2)) * 1000
+        timings = PredictTimings(predict_ms=r["predict_ms"],
+                                 transfer_ms=python_io_ms + r["read_ms"] + r["write_ms"],
+                                 total_ms=(t3 - t0) * 1000, examples=len(x))
+        return outputs, timings
+
+    def unload(self, model: LoadedModel) -> None:
+        if self.evaluator.alive():
+            self.evaluator.request("unload", handle=model.handle)
+
+    def describe(self) -> dict:
+        info = self.evaluator.info
+        return {"runtime": self.name, "backend": info["backend"],
+                "tfjs_version": info["versions"].get("tfjs-core"), "versions": info["versions"],
+                "node": info["node"], "start_ms": round(self.evaluator.start_ms, 1)}
+
+    def num_tensors(self) -> int:
+        return self.evaluator.request("info")["num_tensors"]
+
+    def close(self) -> None:
+        self.evaluator.close()

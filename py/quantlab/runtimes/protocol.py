@@ -1,0 +1,87 @@
+"""The Python side of the evaluator protocol. The definition lives in js/protocol.json, read by
+both sides; this module only locates files and encodes tensors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EvaluatorError
+
+JS_DIR_ENV = "QUANTLAB_JS_DIR"
+NODE_ENV = "QUANTLAB_NODE"
+
+
+def js_dir() -> Path:
+    """The bundled evaluator: $QUANTLAB_JS_DIR, else js/ at the top of the checkout."""
+    return Path(os.environ.get(JS_DIR_ENV) or Path(__file__).resolve().parents[3] / "js")
+
+
+def project_root() -> Path:
+    return js_dir().parent
+
+
+@cache
+def protocol() -> dict:
+    path = js_dir() / "protocol.json"
+    try:
+        return json.loads(path.read_text())
+    except OSError as e:
+        raise EvaluatorError(f"{path}: evaluator protocol file missing ({e}); set "
+                             f"${JS_DIR_ENV} to the quantlab js/ folder") from e
+
+
+def _node_major(exe: str) -> int | None:
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.match(r"v(\d+)\.", out.strip())
+    return int(m.group(1)) if m else None
+
+
+@cache
+def find_node() -> str:
+    """$QUANTLAB_NODE, else the system node if it is 18 or newer, else nodejs-bin's node."""
+    if os.environ.get(NODE_ENV):
+        exe = os.environ[NODE_ENV]
+        if _node_major(exe) is None:
+            raise EvaluatorError(f"${NODE_ENV}={exe} is not a working node executable")
+        return exe
+    system = shutil.which("node")
+    if system and (_node_major(system) or 0) >= 18:
+        return system
+    try:
+        from nodejs import node as bundled  # nodejs-bin
+
+        if _node_major(bundled.path):
+            return bundled.path
+    except ImportError:
+        pass
+    raise EvaluatorError("no Node.js 18+ found: install Node.js or `pip install nodejs-bin`, or "
+                         f"set ${NODE_ENV}")
+
+
+def write_tensor(path: Path, array: np.ndarray) -> dict:
+    """Raw little-endian payload; the returned header travels in the JSON request."""
+    arr = np.ascontiguousarray(array, dtype="<f4" if array.dtype.kind == "f" else "<i4")
+    arr.tofile(path)
+    return {"path": str(path), "shape": list(arr.shape),
+            "dtype": "float32" if arr.dtype.kind == "f" else "int32"}
+
+
+def read_tensor(header: dict) -> np.ndarray:
+    dtype = {"float32": "<f4", "int32": "<i4"}[header["dtype"]]
+    arr = np.fromfile(header["path"], dtype=dtype)
+    expected = int(np.prod(header["shape"]))
+    if arr.size != expected:
+        raise EvaluatorError(f"{header['path']}: evaluator output has {arr.size} values, "
+                             f"expected {expected}")
+    return arr.reshape(header["shape"])

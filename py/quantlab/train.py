@@ -1,0 +1,108 @@
+"""Train a demo's model in tf-keras, seeded, and save it with its training record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .datasets.base import Dataset
+from .demos import Demo, Profile
+from .fsutil import atomic_dir, write_json_atomic
+from .progress import log, progress
+from .tfcompat import keras, seed_everything
+
+KERAS_FILE = "model.h5"
+RECORD_FILE = "train.json"
+
+
+@dataclass
+class TrainResult:
+    model: object
+    record: dict
+
+
+def _progress_callback(epochs: int, steps: int):
+    k = keras()
+
+    class RichProgress(k.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = progress()
+            self.bar.start()
+            self.epoch_task = self.bar.add_task("epochs", total=epochs, info="")
+            self.batch_task = self.bar.add_task("  batches", total=steps, info="")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.bar.reset(self.batch_task, total=steps)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(self.batch_task, completed=batch + 1,
+                            info=f"loss {logs.get('loss', float('nan')):.4f}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            info = " ".join(f"{k_} {v:.4f}" for k_, v in (logs or {}).items())
+            self.bar.update(self.epoch_task, completed=epoch + 1, info=info)
+            if not self.bar.console.is_terminal and (epoch + 1) % max(1, epochs // 10) == 0:
+                log.info("epoch %d/%d: %s", epoch + 1, epochs, info)
+
+        def on_train_end(self, logs=None):
+            self.bar.stop()
+
+    return RichProgress()
+
+
+def train(demo: Demo, data: Dataset, profile: Profile, seed: int = 1337) -> TrainResult:
+    """Fit the demo's model; validation is a seeded shuffle's tail (Keras takes the last rows)."""
+    seed_everything(seed)
+    x, y = data.x_train, data.y_train
+    if profile.train_limit:
+        x, y = x[: profile.train_limit], y[: profile.train_limit]
+    order = np.random.default_rng(seed).permutation(len(x))
+    x, y = x[order], y[order]
+    model = demo.build()
+    n_fit = int(len(x) * (1 - demo.validation_split))
+    steps = -(-n_fit // profile.batch_size)
+    log.info("training %s: %d examples (%d for validation), %d epochs, batch %d", demo.name,
+             len(x), len(x) - n_fit, profile.epochs, profile.batch_size)
+    t0 = time.perf_counter()
+    history = model.fit(x, y, epochs=profile.epochs, batch_size=profile.batch_size,
+                        validation_split=demo.validation_split, shuffle=True, verbose=0,
+                        callbacks=[_progress_callback(profile.epochs, steps)])
+    seconds = time.perf_counter() - t0
+    keras_test = model.evaluate(data.x_test[: profile.test_limit],
+                                data.y_test[: profile.test_limit], verbose=0, return_dict=True)
+    record = {
+        "demo": demo.name, "seed": seed, "epochs": profile.epochs,
+        "batch_size": profile.batch_size, "n_train": int(n_fit), "n_validation": len(x) - n_fit,
+        "train_seconds": round(seconds, 2),
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "keras_test": {k: float(v) for k, v in keras_test.items()},
+        "dataset_extra": data.extra,
+    }
+    log.info("trained %s in %.1f s; Keras test %s", demo.name, seconds,
+             ", ".join(f"{k} {v:.4f}" for k, v in record["keras_test"].items()))
+    return TrainResult(model, record)
+
+
+def save_trained(result: TrainResult, folder: Path) -> Path:
+    with atomic_dir(folder) as tmp:
+        result.model.save(tmp / KERAS_FILE)
+        write_json_atomic(tmp / RECORD_FILE, result.record)
+    return folder
+
+
+def load_trained(folder: Path):
+    from .errors import ArtifactError
+
+    path = folder / KERAS_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no trained model; run `quantlab train DEMO` first")
+    try:
+        model = keras().models.load_model(path)
+    except Exception as e:  # h5py / Keras raise many types for bad files
+        raise ArtifactError(f"{path}: cannot be loaded as a Keras model ({e})") from e
+    import json
+
+    return model, json.loads((folder / RECORD_FILE).read_text())
