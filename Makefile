@@ -27,6 +27,7 @@ test: setup lint test-py test-js
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check py tests
+	$(BIN)/ruff format --check py tests
 
 test-py: setup
 	$(BIN)/pytest $(ARGS)

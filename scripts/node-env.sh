@@ -6,7 +6,7 @@ if [ -z "$_major" ] || [ "$_major" -lt 18 ]; then
   _bundled=$(.venv/bin/python -c 'import nodejs.node, os; print(os.path.dirname(nodejs.node.path))' 2>/dev/null)
   if [ -n "$_bundled" ]; then
     export PATH="$_bundled:$PATH"
-    npm() { python_npm=".venv/bin/python -m nodejs.npm"; $python_npm "$@"; }
+    npm() { .venv/bin/python -m nodejs.npm "$@"; }
   else
     echo "error: no Node.js 18+ on PATH and nodejs-bin is not installed in .venv" >&2
     return 1

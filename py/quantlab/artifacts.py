@@ -70,24 +70,27 @@ def read_artifact(folder: Path) -> Artifact:
     try:
         model_json = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{path}: not valid JSON ({e}); re-create it with `quantlab quantize`")
-    if not isinstance(model_json, dict) or "modelTopology" not in model_json or \
-            not isinstance(model_json.get("weightsManifest"), list):
-        raise ArtifactError(f"{path}: not a tfjs layers model (needs modelTopology and "
-                            f"weightsManifest)")
+        raise ArtifactError(f"{path}: not valid JSON ({e}); re-create it with `quantlab quantize`") from e
+    if (
+        not isinstance(model_json, dict)
+        or "modelTopology" not in model_json
+        or not isinstance(model_json.get("weightsManifest"), list)
+    ):
+        raise ArtifactError(f"{path}: not a tfjs layers model (needs modelTopology and weightsManifest)")
     weights: list[WeightEntry] = []
     shards: list[Path] = []
     for g, group in enumerate(model_json["weightsManifest"]):
         try:
-            entries = [WeightEntry(w["name"], list(w["shape"]), w["dtype"], w.get("quantization"), g)
-                       for w in group["weights"]]
+            entries = [
+                WeightEntry(w["name"], list(w["shape"]), w["dtype"], w.get("quantization"), g)
+                for w in group["weights"]
+            ]
             group_paths = [Path(folder) / p for p in group["paths"]]
         except (KeyError, TypeError) as e:
             raise ArtifactError(f"{path}: malformed weightsManifest group {g} ({e!r})") from e
         for entry in entries:
             if entry.stored_dtype not in _STORED_BYTES:
-                raise ArtifactError(f"{path}: weight {entry.name} has unknown dtype "
-                                    f"{entry.stored_dtype}")
+                raise ArtifactError(f"{path}: weight {entry.name} has unknown dtype {entry.stored_dtype}")
         for shard in group_paths:
             if Path(folder).resolve() not in shard.resolve().parents:
                 raise ArtifactError(f"{path}: shard path {shard.name} points outside {folder}")
@@ -97,13 +100,18 @@ def read_artifact(folder: Path) -> Artifact:
         actual = sum(p.stat().st_size for p in group_paths)
         if actual != expected:
             names = ", ".join(p.name for p in group_paths)
-            raise ArtifactError(f"{names}: {actual} bytes but the manifest in {path} needs "
-                                f"{expected}; the shard is truncated or from another model")
+            raise ArtifactError(
+                f"{names}: {actual} bytes but the manifest in {path} needs "
+                f"{expected}; the shard is truncated or from another model"
+            )
         weights += entries
         shards += group_paths
     return Artifact(Path(folder), model_json, weights, shards)
 
 
 def artifact_summary(art: Artifact) -> dict:
-    return {"weight_bytes": art.weight_bytes, "model_json_bytes": art.model_json_bytes,
-            "gzip_ratio": round(art.gzip_ratio(), 4)}
+    return {
+        "weight_bytes": art.weight_bytes,
+        "model_json_bytes": art.model_json_bytes,
+        "gzip_ratio": round(art.gzip_ratio(), 4),
+    }

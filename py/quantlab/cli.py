@@ -16,7 +16,9 @@ from .errors import QuantlabError
 from .progress import console, log, setup_logging
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
     help="""Measure what float16, uint16 and uint8 weights cost a model **once it runs in
 TensorFlow.js**.
 
@@ -31,17 +33,28 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 3 data problem, 4 broken model artifact,
 5 tfjs evaluator failure, 130 interrupted.""",
 )
 
-DemoArg = Annotated[list[str] | None, typer.Argument(
-    help=f"Demos to process (default: all): {', '.join(DEMOS)}", show_default=False)]
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Folder with the data sets (else $QUANTLAB_DATA, else ~/.cache/quantlab)",
-    show_default=False)]
+DemoArg = Annotated[
+    list[str] | None,
+    typer.Argument(help=f"Demos to process (default: all): {', '.join(DEMOS)}", show_default=False),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder with the data sets (else $QUANTLAB_DATA, else ~/.cache/quantlab)",
+        show_default=False,
+    ),
+]
 OutDir = Annotated[Path, typer.Option("--out", help="Where results.json and HTML reports go")]
-ModelsDir = Annotated[Path, typer.Option("--models-dir",
-                                         help="Where trained models and tfjs variants go")]
+ModelsDir = Annotated[Path, typer.Option("--models-dir", help="Where trained models and tfjs variants go")]
 Quick = Annotated[bool, typer.Option("--quick", help="Smoke profile: 1-3 epochs, data subsets")]
-Backend = Annotated[str, typer.Option("--backend", help="tfjs backend in Node: wasm, cpu or "
-                                      "tensorflow (tfjs-node, after `quantlab setup --tfjs-node`)")]
+Backend = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="tfjs backend in Node: wasm, cpu or tensorflow (tfjs-node, after `quantlab setup --tfjs-node`)",
+    ),
+]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one tfjs job")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs (incl. Node stderr)")]
 
@@ -58,8 +71,7 @@ def cli_errors(fn):
             console.print(f"[red]error:[/red] {e}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            console.print("[red]interrupted[/red]: no partial results were written",
-                          markup=True)
+            console.print("[red]interrupted[/red]: no partial results were written", markup=True)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -82,9 +94,15 @@ def _summary(all_results: list[dict], as_json: bool) -> None:
         for v in r["variants"]:
             key = r["primary_metric"]
             seed = r["seed"].get(v["name"])
-            table.add_row(r["demo"], v["name"], key, f"{v['metrics'][key]:.4f}",
-                          "–" if seed is None else f"{seed:.4f}", f"{v['weight_bytes']:,}",
-                          f"{v['gzip_ratio']:.3f}")
+            table.add_row(
+                r["demo"],
+                v["name"],
+                key,
+                f"{v['metrics'][key]:.4f}",
+                "–" if seed is None else f"{seed:.4f}",
+                f"{v['weight_bytes']:,}",
+                f"{v['gzip_ratio']:.3f}",
+            )
     from rich.console import Console
 
     Console().print(table)
@@ -92,11 +110,18 @@ def _summary(all_results: list[dict], as_json: bool) -> None:
 
 @app.command()
 @cli_errors
-def run(demos: DemoArg = None, quick: Quick = False, backend: Backend = "wasm",
-        data_dir: DataDir = None, out: OutDir = Path("reports"),
-        models_dir: ModelsDir = Path("models"), seed: int = 1337, timeout: Timeout = 600.0,
-        as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
-        verbose: Verbose = False) -> None:
+def run(
+    demos: DemoArg = None,
+    quick: Quick = False,
+    backend: Backend = "wasm",
+    data_dir: DataDir = None,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    seed: int = 1337,
+    timeout: Timeout = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
     """Train, convert, quantize and evaluate demos in tfjs, then write the HTML report.
 
     Example: `quantlab run housing mnist --quick --out /tmp/reports`
@@ -115,10 +140,15 @@ def run(demos: DemoArg = None, quick: Quick = False, backend: Backend = "wasm",
             t1 = time.perf_counter()
             quantize_step(demo, models_dir)
             t2 = time.perf_counter()
-            config = {"quick": quick, "backend": backend, "seed": seed,
-                      "step_seconds": {"train": round(t1 - t0, 1), "quantize": round(t2 - t1, 1)}}
-            res = evaluate_step(demo, models_dir, out, data_dir, runtime,
-                                limit=demo.profile(quick).test_limit, config=config)
+            config = {
+                "quick": quick,
+                "backend": backend,
+                "seed": seed,
+                "step_seconds": {"train": round(t1 - t0, 1), "quantize": round(t2 - t1, 1)},
+            }
+            res = evaluate_step(
+                demo, models_dir, out, data_dir, runtime, limit=demo.profile(quick).test_limit, config=config
+            )
             res["config"]["step_seconds"]["evaluate"] = round(time.perf_counter() - t2, 1)
             from .fsutil import write_json_atomic
 
@@ -134,9 +164,14 @@ def run(demos: DemoArg = None, quick: Quick = False, backend: Backend = "wasm",
 
 @app.command()
 @cli_errors
-def train(demos: DemoArg = None, quick: Quick = False, data_dir: DataDir = None,
-          models_dir: ModelsDir = Path("models"), seed: int = 1337,
-          verbose: Verbose = False) -> None:
+def train(
+    demos: DemoArg = None,
+    quick: Quick = False,
+    data_dir: DataDir = None,
+    models_dir: ModelsDir = Path("models"),
+    seed: int = 1337,
+    verbose: Verbose = False,
+) -> None:
     """Train demos' models in tf-keras (seeded) and save them under MODELS_DIR/<demo>/keras."""
     from .pipeline import train_step
 
@@ -146,8 +181,7 @@ def train(demos: DemoArg = None, quick: Quick = False, data_dir: DataDir = None,
 
 @app.command()
 @cli_errors
-def quantize(demos: DemoArg = None, models_dir: ModelsDir = Path("models"),
-             verbose: Verbose = False) -> None:
+def quantize(demos: DemoArg = None, models_dir: ModelsDir = Path("models"), verbose: Verbose = False) -> None:
     """Write the float32, float16, uint16 and uint8 tfjs variants of trained models."""
     from .pipeline import quantize_step
 
@@ -157,13 +191,19 @@ def quantize(demos: DemoArg = None, models_dir: ModelsDir = Path("models"),
 
 @app.command()
 @cli_errors
-def evaluate(demos: DemoArg = None, backend: Backend = "wasm", data_dir: DataDir = None,
-             out: OutDir = Path("reports"), models_dir: ModelsDir = Path("models"),
-             variant: Annotated[list[str] | None, typer.Option(
-                 help="Variants to evaluate (repeatable; default all)")] = None,
-             limit: Annotated[int | None, typer.Option(
-                 help="Evaluate the first N test examples only")] = None,
-             timeout: Timeout = 600.0, verbose: Verbose = False) -> None:
+def evaluate(
+    demos: DemoArg = None,
+    backend: Backend = "wasm",
+    data_dir: DataDir = None,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    variant: Annotated[
+        list[str] | None, typer.Option(help="Variants to evaluate (repeatable; default all)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first N test examples only")] = None,
+    timeout: Timeout = 600.0,
+    verbose: Verbose = False,
+) -> None:
     """Evaluate existing tfjs variants in Node and write results.json (no training)."""
     from .convert import VARIANTS, dtype_map_for
     from .pipeline import evaluate_step
@@ -174,15 +214,18 @@ def evaluate(demos: DemoArg = None, backend: Backend = "wasm", data_dir: DataDir
         dtype_map_for(v)  # validates the name
     with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         for demo in _demos(demos):
-            evaluate_step(demo, models_dir, out, data_dir, runtime, variants, limit,
-                          config={"backend": backend})
+            evaluate_step(
+                demo, models_dir, out, data_dir, runtime, variants, limit, config={"backend": backend}
+            )
 
 
 @app.command()
 @cli_errors
-def report(out: OutDir = Path("reports"),
-           open_: Annotated[bool, typer.Option("--open", help="Open in a browser")] = False,
-           verbose: Verbose = False) -> None:
+def report(
+    out: OutDir = Path("reports"),
+    open_: Annotated[bool, typer.Option("--open", help="Open in a browser")] = False,
+    verbose: Verbose = False,
+) -> None:
     """Re-render the HTML report from existing results.json files (runs nothing)."""
     from .report import render_reports
 
@@ -195,9 +238,11 @@ def report(out: OutDir = Path("reports"),
 
 @app.command()
 @cli_errors
-def data(data_dir: DataDir = None,
-         as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
-         verbose: Verbose = False) -> None:
+def data(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
     """List the data files each demo needs, where they were found, and whether checksums match."""
     from .datasets.catalog import data_status
 
@@ -212,9 +257,13 @@ def data(data_dir: DataDir = None,
         for col in ("data set", "file", "found in", "path", "checksum"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["dataset"], r["file"], r["found_in"] or "[red]missing[/red]",
-                          r["path"] or "–", {"ok": "[green]ok[/green]", None: "–"}.get(
-                              r["checksum"], f"[red]{r['checksum']}[/red]"))
+            table.add_row(
+                r["dataset"],
+                r["file"],
+                r["found_in"] or "[red]missing[/red]",
+                r["path"] or "–",
+                {"ok": "[green]ok[/green]", None: "–"}.get(r["checksum"], f"[red]{r['checksum']}[/red]"),
+            )
         Console().print(table)
     if any(r["checksum"] != "ok" for r in rows):
         raise typer.Exit(3)
@@ -222,10 +271,13 @@ def data(data_dir: DataDir = None,
 
 @app.command()
 @cli_errors
-def bench(backend: Backend = "wasm", data_dir: DataDir = None,
-          models_dir: ModelsDir = Path("models"),
-          limit: Annotated[int | None, typer.Option(help="Test images (default all 10,000)")] = None,
-          verbose: Verbose = False) -> None:
+def bench(
+    backend: Backend = "wasm",
+    data_dir: DataDir = None,
+    models_dir: ModelsDir = Path("models"),
+    limit: Annotated[int | None, typer.Option(help="Test images (default all 10,000)")] = None,
+    verbose: Verbose = False,
+) -> None:
     """Benchmark MNIST evaluation in tfjs: Node start, load, transfer, predict vs Keras."""
     from .bench import bench_mnist
 

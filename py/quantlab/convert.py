@@ -22,15 +22,29 @@ def dtype_map_for(variant: str) -> dict | None:
     if variant == "float32":
         return None
     if variant not in QUANT_DTYPES:
-        raise QuantlabError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}",
-                            exit_code=2)
+        raise QuantlabError(
+            f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}", exit_code=2
+        )
     return {variant: True}
+
+
+def inference_copy(model):
+    """The model without its compile state. The converter's layers->layers path reloads the model
+    uncompiled, so a compiled model's training_config would make our bytes differ from its."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    from .tfcompat import keras
+
+    clone = keras().models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def save_tfjs(model, folder: Path, quantization_dtype_map: dict | None = None) -> Path:
     """Write model.json + shards atomically. A map is {dtype: True | [weight-name patterns]}."""
     from tensorflowjs.converters import save_keras_model
 
+    model = inference_copy(model)
     with atomic_dir(folder) as tmp:
         try:
             save_keras_model(model, str(tmp), quantization_dtype_map=quantization_dtype_map)
@@ -40,13 +54,21 @@ def save_tfjs(model, folder: Path, quantization_dtype_map: dict | None = None) -
 
 
 def write_variants(model, models_dir: Path, variants=VARIANTS) -> dict[str, Path]:
+    model = inference_copy(model)
     return {v: save_tfjs(model, models_dir / v, dtype_map_for(v)) for v in variants}
 
 
 def converter_command(src_model_json: Path, out_dir: Path, dtype_map: dict | None) -> list[str]:
     """The stock `tensorflowjs_converter` command that makes the same artifact from float32."""
-    cmd = ["tensorflowjs_converter", "--input_format", "tfjs_layers_model",
-           "--output_format", "tfjs_layers_model", str(src_model_json), str(out_dir)]
+    cmd = [
+        "tensorflowjs_converter",
+        "--input_format",
+        "tfjs_layers_model",
+        "--output_format",
+        "tfjs_layers_model",
+        str(src_model_json),
+        str(out_dir),
+    ]
     # Flags go after the positionals: a bare --quantize_* flag (all weights) placed before them
     # would swallow the input path (DESIGN 2.2).
     for dtype, patterns in (dtype_map or {}).items():

@@ -60,28 +60,44 @@ DEMOS: dict[str, Demo] = {
     d.name: d
     for d in (
         Demo(
-            "housing", "housing: multi-layer regressor", "regression", "mae", _housing,
-            models.housing_mlp, full=Profile(epochs=200), quick=Profile(epochs=3),
+            "housing",
+            "housing: multi-layer regressor",
+            "regression",
+            "mae",
+            _housing,
+            models.housing_mlp,
+            full=Profile(epochs=200),
+            quick=Profile(epochs=3),
             seed={"float32": 0.311984, "uint16": 0.311983, "uint8": 0.312780},
             validation_split=0.2,
             note="The seed trained on a 10k-row CSV with a 0.7/0.2/0.1 split; we train on the "
-                 "17,000-row sample file (20% validation) and test on the separate 3,000-row file.",
+            "17,000-row sample file (20% validation) and test on the separate 3,000-row file.",
         ),
         Demo(
-            "mnist", "MNIST: convnet", "classification", "accuracy", _mnist,
-            models.mnist_convnet, full=Profile(epochs=15),
+            "mnist",
+            "MNIST: convnet",
+            "classification",
+            "accuracy",
+            _mnist,
+            models.mnist_convnet,
+            full=Profile(epochs=15),
             quick=Profile(epochs=1, train_limit=3000, test_limit=1000),
             seed={"float32": 0.9952, "uint16": 0.9952, "uint8": 0.9952},
             note="The seed trained up to 100 epochs with early stopping in tfjs-node; we train 15 "
-                 "epochs in tf-keras (accuracy plateaus by then).",
+            "epochs in tf-keras (accuracy plateaus by then).",
         ),
         Demo(
-            "fashion-mnist", "Fashion MNIST: convnet", "classification", "accuracy", _fashion,
-            models.fashion_convnet, full=Profile(epochs=25),
+            "fashion-mnist",
+            "Fashion MNIST: convnet",
+            "classification",
+            "accuracy",
+            _fashion,
+            models.fashion_convnet,
+            full=Profile(epochs=25),
             quick=Profile(epochs=1, train_limit=3000, test_limit=1000),
             seed={"float32": 0.922, "uint16": 0.922, "uint8": 0.9211},
             note="The seed trained up to 100 epochs with early stopping in tfjs-node; we train 25 "
-                 "epochs in tf-keras (test accuracy varies by about 0.003 from epoch to epoch).",
+            "epochs in tf-keras (test accuracy varies by about 0.003 from epoch to epoch).",
         ),
     )
 }

@@ -31,8 +31,7 @@ def environment(runtime: dict | None = None) -> dict:
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "packages": {p: _version(p) for p in ("quantlab", "tensorflow", "tf-keras",
-                                               "tensorflowjs", "numpy")},
+        "packages": {p: _version(p) for p in ("quantlab", "tensorflow", "tf-keras", "tensorflowjs", "numpy")},
     }
     if runtime:
         env["runtime"] = runtime

@@ -33,6 +33,9 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a temp folder beside `final`; on success it replaces `final`, on failure vanishes."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the result is an ordinary folder
     try:
         yield tmp
     except BaseException:

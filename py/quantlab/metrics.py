@@ -18,8 +18,9 @@ def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
     return float(np.mean(np.any(top == labels.reshape(-1, 1), axis=1)))
 
 
-def task_metrics(task: str, outputs: np.ndarray, targets: np.ndarray,
-                 label_std: float | None = None) -> dict[str, float]:
+def task_metrics(
+    task: str, outputs: np.ndarray, targets: np.ndarray, label_std: float | None = None
+) -> dict[str, float]:
     """Housing: MAE in normalised units and dollars; classifiers: accuracy."""
     if task == "regression":
         m = mae(outputs, targets)
@@ -54,8 +55,7 @@ def parity_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     return stats
 
 
-def within_tolerance(actual: np.ndarray, reference: np.ndarray, atol: float,
-                     rtol: float) -> tuple[bool, int]:
+def within_tolerance(actual: np.ndarray, reference: np.ndarray, atol: float, rtol: float) -> tuple[bool, int]:
     """An element fails only when it exceeds both atol and rtol*|reference| (as Polygraphy)."""
     diff = np.abs(actual.astype(np.float64) - reference.astype(np.float64))
     bad = (diff > atol) & (diff > rtol * np.abs(reference.astype(np.float64)))

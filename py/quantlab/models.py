@@ -33,8 +33,7 @@ def mnist_convnet():
     model.add(L.Dense(512, activation="relu"))
     model.add(L.Dropout(0.5))
     model.add(L.Dense(10, activation="softmax"))
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop",
-                  metrics=["accuracy"])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
     return model
 
 

@@ -33,8 +33,7 @@ def variant_dir(models_dir: Path, demo: Demo, variant: str) -> Path:
     return Path(models_dir) / demo.name / variant
 
 
-def train_step(demo: Demo, models_dir: Path, data_dir: Path | None, quick: bool,
-               seed: int = 1337) -> dict:
+def train_step(demo: Demo, models_dir: Path, data_dir: Path | None, quick: bool, seed: int = 1337) -> dict:
     from .train import save_trained, train
 
     data = demo.load(data_dir)
@@ -50,35 +49,45 @@ def quantize_step(demo: Demo, models_dir: Path, variants=VARIANTS) -> dict[str, 
     model, _ = load_trained(keras_dir(models_dir, demo))
     t0 = time.perf_counter()
     paths = write_variants(model, Path(models_dir) / demo.name, variants)
-    log.info("wrote %s variants %s in %.1f s", demo.name, ", ".join(paths),
-             time.perf_counter() - t0)
+    log.info("wrote %s variants %s in %.1f s", demo.name, ", ".join(paths), time.perf_counter() - t0)
     return paths
 
 
-def predict_in_batches(runtime: Runtime, model, x: np.ndarray, chunk: int, label: str,
-                       batch_size: int = 256) -> tuple[np.ndarray, PredictTimings]:
+def predict_in_batches(
+    runtime: Runtime, model, x: np.ndarray, chunk: int, label: str, batch_size: int = 256
+) -> tuple[np.ndarray, PredictTimings]:
     """Stream `x` to the runtime in chunks (one progress step each); concatenates outputs."""
     timings = PredictTimings()
     outputs = []
     with progress() as bar:
         task = bar.add_task(label, total=len(x), info="")
         for start in range(0, len(x), chunk):
-            (y,), t = runtime.predict(model, x[start:start + chunk], batch_size=batch_size)
+            (y,), t = runtime.predict(model, x[start : start + chunk], batch_size=batch_size)
             outputs.append(y)
             timings.add(t)
-            bar.update(task, advance=len(y),
-                       info=f"{timings.predict_ms / max(1, timings.examples):.2f} ms/example")
+            bar.update(
+                task, advance=len(y), info=f"{timings.predict_ms / max(1, timings.examples):.2f} ms/example"
+            )
     return np.concatenate(outputs), timings
 
 
-def evaluate_step(demo: Demo, models_dir: Path, out_dir: Path, data_dir: Path | None,
-                  runtime: Runtime, variants=VARIANTS, limit: int | None = None,
-                  config: dict | None = None) -> dict:
+def evaluate_step(
+    demo: Demo,
+    models_dir: Path,
+    out_dir: Path,
+    data_dir: Path | None,
+    runtime: Runtime,
+    variants=VARIANTS,
+    limit: int | None = None,
+    config: dict | None = None,
+) -> dict:
     """Measure every variant in `runtime`; write <out>/<demo>/results.json atomically."""
     record_path = keras_dir(models_dir, demo) / "train.json"
     if not record_path.is_file():
-        raise ArtifactError(f"{record_path}: no trained {demo.name} model; run `quantlab train "
-                            f"{demo.name}` (or `quantlab run {demo.name}`) first")
+        raise ArtifactError(
+            f"{record_path}: no trained {demo.name} model; run `quantlab train "
+            f"{demo.name}` (or `quantlab run {demo.name}`) first"
+        )
     train_record = json.loads(record_path.read_text())
     data = demo.load(data_dir)
     n_test = limit or len(data.x_test)
@@ -90,21 +99,35 @@ def evaluate_step(demo: Demo, models_dir: Path, out_dir: Path, data_dir: Path | 
         art = read_artifact(folder)
         loaded = runtime.load(folder)
         try:
-            outputs, t = predict_in_batches(runtime, loaded, x, chunk=2048,
-                                            label=f"{demo.name} {variant} ({runtime.name})")
+            outputs, t = predict_in_batches(
+                runtime, loaded, x, chunk=2048, label=f"{demo.name} {variant} ({runtime.name})"
+            )
         finally:
             runtime.unload(loaded)
         metrics = task_metrics(demo.task, outputs, y, label_std)
-        rows.append({
-            "name": variant, **artifact_summary(art), "metrics": metrics,
-            "runtime": {"name": runtime.name, "backend": runtime.describe()["backend"],
-                        "tfjs_version": runtime.describe().get("tfjs_version"),
-                        "load_ms": round(loaded.load_ms, 2),
-                        "predict_ms_per_example": round(t.predict_ms / t.examples, 4),
-                        "transfer_ms": round(t.transfer_ms, 2), "n_examples": t.examples},
-        })
-        log.info("%s %s: %s (%d weight bytes)", demo.name, variant,
-                 ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), art.weight_bytes)
+        rows.append(
+            {
+                "name": variant,
+                **artifact_summary(art),
+                "metrics": metrics,
+                "runtime": {
+                    "name": runtime.name,
+                    "backend": runtime.describe()["backend"],
+                    "tfjs_version": runtime.describe().get("tfjs_version"),
+                    "load_ms": round(loaded.load_ms, 2),
+                    "predict_ms_per_example": round(t.predict_ms / t.examples, 4),
+                    "transfer_ms": round(t.transfer_ms, 2),
+                    "n_examples": t.examples,
+                },
+            }
+        )
+        log.info(
+            "%s %s: %s (%d weight bytes)",
+            demo.name,
+            variant,
+            ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
+            art.weight_bytes,
+        )
     results = {
         "schema": SCHEMA_VERSION,
         "demo": demo.name,
@@ -115,12 +138,21 @@ def evaluate_step(demo: Demo, models_dir: Path, out_dir: Path, data_dir: Path | 
         "variants": rows,
         "seed": demo.seed,
         "note": demo.note,
-        "training": {k: train_record.get(k) for k in ("profile", "epochs", "batch_size",
-                                                       "n_train", "n_validation",
-                                                       "train_seconds", "seed", "keras_test")},
+        "training": {
+            k: train_record.get(k)
+            for k in (
+                "profile",
+                "epochs",
+                "batch_size",
+                "n_train",
+                "n_validation",
+                "train_seconds",
+                "seed",
+                "keras_test",
+            )
+        },
         "environment": environment(runtime.describe()),
-        "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), "limit": limit,
-                   **(config or {})},
+        "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), "limit": limit, **(config or {})},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_json_atomic(Path(out_dir) / demo.name / RESULTS_FILE, results)

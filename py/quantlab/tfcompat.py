@@ -3,11 +3,6 @@ Imported lazily so `quantlab --help` stays fast."""
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def keras():
     """The tf_keras module (Keras 2), with TensorFlow quiet."""

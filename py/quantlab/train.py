@@ -26,20 +26,20 @@ class TrainResult:
 
 def _progress_callback(epochs: int, steps: int):
     k = keras()
+    # A per-batch hook makes Keras sync its logs every step: worth it only for long epochs.
+    batch_bar = steps >= 200
 
     class RichProgress(k.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.bar = progress()
             self.bar.start()
             self.epoch_task = self.bar.add_task("epochs", total=epochs, info="")
-            self.batch_task = self.bar.add_task("  batches", total=steps, info="")
+            if batch_bar:
+                self.batch_task = self.bar.add_task("  batches", total=steps, info="")
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.bar.reset(self.batch_task, total=steps)
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.bar.update(self.batch_task, completed=batch + 1,
-                            info=f"loss {logs.get('loss', float('nan')):.4f}")
+            if batch_bar:
+                self.bar.reset(self.batch_task, total=steps)
 
         def on_epoch_end(self, epoch, logs=None):
             info = " ".join(f"{k_} {v:.4f}" for k_, v in (logs or {}).items())
@@ -50,6 +50,13 @@ def _progress_callback(epochs: int, steps: int):
         def on_train_end(self, logs=None):
             self.bar.stop()
 
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(
+            self.batch_task, completed=batch + 1, info=f"loss {logs.get('loss', float('nan')):.4f}"
+        )
+
+    if batch_bar:  # defined only when wanted: Keras skips the per-step sync otherwise
+        RichProgress.on_train_batch_end = on_train_batch_end
     return RichProgress()
 
 
@@ -64,25 +71,47 @@ def train(demo: Demo, data: Dataset, profile: Profile, seed: int = 1337) -> Trai
     model = demo.build()
     n_fit = int(len(x) * (1 - demo.validation_split))
     steps = -(-n_fit // profile.batch_size)
-    log.info("training %s: %d examples (%d for validation), %d epochs, batch %d", demo.name,
-             len(x), len(x) - n_fit, profile.epochs, profile.batch_size)
+    log.info(
+        "training %s: %d examples (%d for validation), %d epochs, batch %d",
+        demo.name,
+        len(x),
+        len(x) - n_fit,
+        profile.epochs,
+        profile.batch_size,
+    )
     t0 = time.perf_counter()
-    history = model.fit(x, y, epochs=profile.epochs, batch_size=profile.batch_size,
-                        validation_split=demo.validation_split, shuffle=True, verbose=0,
-                        callbacks=[_progress_callback(profile.epochs, steps)])
+    history = model.fit(
+        x,
+        y,
+        epochs=profile.epochs,
+        batch_size=profile.batch_size,
+        validation_split=demo.validation_split,
+        shuffle=True,
+        verbose=0,
+        callbacks=[_progress_callback(profile.epochs, steps)],
+    )
     seconds = time.perf_counter() - t0
-    keras_test = model.evaluate(data.x_test[: profile.test_limit],
-                                data.y_test[: profile.test_limit], verbose=0, return_dict=True)
+    keras_test = model.evaluate(
+        data.x_test[: profile.test_limit], data.y_test[: profile.test_limit], verbose=0, return_dict=True
+    )
     record = {
-        "demo": demo.name, "seed": seed, "epochs": profile.epochs,
-        "batch_size": profile.batch_size, "n_train": int(n_fit), "n_validation": len(x) - n_fit,
+        "demo": demo.name,
+        "seed": seed,
+        "epochs": profile.epochs,
+        "batch_size": profile.batch_size,
+        "n_train": int(n_fit),
+        "n_validation": len(x) - n_fit,
         "train_seconds": round(seconds, 2),
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "keras_test": {k: float(v) for k, v in keras_test.items()},
         "dataset_extra": data.extra,
     }
-    log.info("trained %s in %.1f s; Keras test %s", demo.name, seconds,
-             ", ".join(f"{k} {v:.4f}" for k, v in record["keras_test"].items()))
+    log.info(
+        "trained %s in %.1f s; Keras test %s",
+        demo.name,
+        seconds,
+        ", ".join(f"{k} {v:.4f}" for k, v in record["keras_test"].items()),
+    )
     return TrainResult(model, record)
 
 

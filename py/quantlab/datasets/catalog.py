@@ -10,8 +10,11 @@ from .resolver import DataFile, locate, verify
 
 
 def all_files() -> dict[str, list[DataFile]]:
-    return {"california-housing": housing.FILES, "mnist": idx.idx_files("mnist"),
-            "fashion-mnist": idx.idx_files("fashion-mnist")}
+    return {
+        "california-housing": housing.FILES,
+        "mnist": idx.idx_files("mnist"),
+        "fashion-mnist": idx.idx_files("fashion-mnist"),
+    }
 
 
 def data_status(data_dir: Path | str | None = None) -> list[dict]:
@@ -26,8 +29,14 @@ def data_status(data_dir: Path | str | None = None) -> list[dict]:
                     status = "ok"
                 except DataError as e:
                     status = "mismatch" if "checksum" in str(e) else "unreadable"
-            rows.append({"dataset": dataset, "file": spec.name,
-                         "found_in": found[0] if found else None,
-                         "path": str(found[1]) if found else None,
-                         "checksum": status if found else "missing", "url": spec.url})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "file": spec.name,
+                    "found_in": found[0] if found else None,
+                    "path": str(found[1]) if found else None,
+                    "checksum": status if found else "missing",
+                    "url": spec.url,
+                }
+            )
     return rows

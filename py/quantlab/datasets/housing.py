@@ -14,15 +14,30 @@ from .resolver import DataFile, resolve
 
 _URL = "https://download.mlcc.google.com/mledu-datasets/"
 FILES = [
-    DataFile("california-housing", "california_housing_train.csv",
-             "bb9ca4041a66e0ed691cb825188f16fdab518435c4950a080951be2fdfe30d4d",
-             _URL + "california_housing_train.csv"),
-    DataFile("california-housing", "california_housing_test.csv",
-             "be3f531aac5aca44fe1c04fd888b4aa68a9a69f69c05d0eb2e0473dfe702dda2",
-             _URL + "california_housing_test.csv"),
+    DataFile(
+        "california-housing",
+        "california_housing_train.csv",
+        "bb9ca4041a66e0ed691cb825188f16fdab518435c4950a080951be2fdfe30d4d",
+        _URL + "california_housing_train.csv",
+    ),
+    DataFile(
+        "california-housing",
+        "california_housing_test.csv",
+        "be3f531aac5aca44fe1c04fd888b4aa68a9a69f69c05d0eb2e0473dfe702dda2",
+        _URL + "california_housing_test.csv",
+    ),
 ]
-COLUMNS = ["longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms",
-           "population", "households", "median_income", "median_house_value"]
+COLUMNS = [
+    "longitude",
+    "latitude",
+    "housing_median_age",
+    "total_rooms",
+    "total_bedrooms",
+    "population",
+    "households",
+    "median_income",
+    "median_house_value",
+]
 LABEL = "median_house_value"
 
 
@@ -33,8 +48,7 @@ def read_housing_csv(path: Path) -> np.ndarray:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None or [h.strip() for h in header] != COLUMNS:
-                raise DataError(f"{path}: header {header} is not the California housing columns "
-                                f"{COLUMNS}")
+                raise DataError(f"{path}: header {header} is not the California housing columns {COLUMNS}")
             rows = [[float(v) for v in row] for row in reader if row]
     except ValueError as e:
         raise DataError(f"{path}: a non-numeric value ({e})") from e
@@ -56,10 +70,18 @@ def load_housing(data_dir: Path | str | None = None) -> Dataset:
 
     tr, te = norm(train), norm(test)
     return Dataset(
-        "california-housing", tr[:, :-1], tr[:, -1:], te[:, :-1], te[:, -1:],
+        "california-housing",
+        tr[:, :-1],
+        tr[:, -1:],
+        te[:, :-1],
+        te[:, -1:],
         source="California housing, 1990 US census (Pace & Barry), Google MLCC sample CSVs",
-        files={f.name: p for f, p in zip(FILES, (train_path, test_path))},
+        files={f.name: p for f, p in zip(FILES, (train_path, test_path), strict=True)},
         checksums={f.name: f.sha256 for f in FILES},
-        extra={"label_mean": float(mean[-1]), "label_std": float(std[-1]),
-               "feature_mean": mean[:-1].tolist(), "feature_std": std[:-1].tolist()},
+        extra={
+            "label_mean": float(mean[-1]),
+            "label_std": float(std[-1]),
+            "feature_mean": mean[:-1].tolist(),
+            "feature_std": std[:-1].tolist(),
+        },
     )

@@ -54,8 +54,10 @@ def read_idx(path: Path) -> np.ndarray:
     dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
     expected = int(np.prod(dims)) + 4 + 4 * ndim
     if len(raw) != expected:
-        raise DataError(f"{path}: {len(raw)} bytes after decompression, expected {expected} "
-                        f"for shape {tuple(dims)}; the file is truncated or corrupt")
+        raise DataError(
+            f"{path}: {len(raw)} bytes after decompression, expected {expected} "
+            f"for shape {tuple(dims)}; the file is truncated or corrupt"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -73,5 +75,13 @@ def load_idx_dataset(name: str, data_dir: Path | str | None = None) -> Dataset:
     for xs, ys, what in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
         if len(xs) != len(ys):
             raise DataError(f"{name}: {what} images ({len(xs)}) and labels ({len(ys)}) differ")
-    return Dataset(name, x_train, y_train, x_test, y_test, source=_SOURCES[name][0],
-                   files={k: v for k, v in paths.items()}, checksums=dict(_SUMS[name]))
+    return Dataset(
+        name,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        source=_SOURCES[name][0],
+        files={k: v for k, v in paths.items()},
+        checksums=dict(_SUMS[name]),
+    )

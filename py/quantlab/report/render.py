@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from ..errors import QuantlabError
 from ..fsutil import write_text_atomic
@@ -30,33 +30,52 @@ def load_all_results(out_dir: Path) -> list[dict]:
         if not isinstance(results, dict):
             log.warning("%s: skipped, not a results object", path)
             continue
-        missing = [k for k in (*REQUIRED, "dataset", "environment", "config", "seed")
-                   if k not in results]
+        missing = [k for k in (*REQUIRED, "dataset", "environment", "config", "seed") if k not in results]
         results.setdefault("demo", path.parent.name)
         results.setdefault("variants", [])
         results["_missing"] = missing
         results["_page"] = f"{path.parent.name}/index.html"
         if missing:
-            log.warning("%s: fields missing (%s); rendering what is there", path,
-                        ", ".join(missing))
+            log.warning("%s: fields missing (%s); rendering what is there", path, ", ".join(missing))
         found.append(results)
     return found
 
 
+def _missing(value) -> bool:
+    return value is None or isinstance(value, Undefined)
+
+
 def _fmt(value, digits: int = 4) -> str:
-    if value is None:
+    if _missing(value):
         return "–"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
 
 
+def _int(value) -> str:
+    return "–" if _missing(value) else f"{value:,}"
+
+
+def _kb(value) -> str:
+    return "–" if _missing(value) else f"{value / 1024:,.1f} KiB"
+
+
+def _delta(value, reference) -> str:
+    if _missing(value) or _missing(reference):
+        return "–"
+    return f"{value - reference:+.4f}"
+
+
 def _env() -> Environment:
-    env = Environment(loader=PackageLoader("quantlab.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                      lstrip_blocks=True)
-    env.filters["fmt"] = _fmt
-    env.filters["kb"] = lambda b: "–" if b is None else f"{b / 1024:,.1f} KiB"
+    env = Environment(
+        loader=PackageLoader("quantlab.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(fmt=_fmt, int=_int, kb=_kb)
+    env.globals["delta"] = _delta
     env.globals["SEED_LABELS"] = SEED_LABELS
     return env
 
@@ -70,12 +89,18 @@ def demo_charts(results: dict) -> dict:
     names = [v.get("name", "?") for v in variants]
     metric = results.get("primary_metric", "metric")
     return {
-        "metric": bar_chart(names, [_primary(results, v) for v in variants],
-                            f"{metric} by precision (tfjs)", zoom=True),
-        "size": bar_chart(names, [v.get("weight_bytes", 0) / 1024 for v in variants],
-                          "weight bytes (KiB)", fmt="{:,.0f}"),
-        "gzip": bar_chart(names, [v.get("gzip_ratio") for v in variants],
-                          "gzip ratio (total / tar.gz bytes)", fmt="{:.2f}"),
+        "metric": bar_chart(
+            names, [_primary(results, v) for v in variants], f"{metric} by precision (tfjs)", zoom=True
+        ),
+        "size": bar_chart(
+            names,
+            [v["weight_bytes"] / 1024 if v.get("weight_bytes") else None for v in variants],
+            "weight bytes (KiB)",
+            fmt="{:,.0f}",
+        ),
+        "gzip": bar_chart(
+            names, [v.get("gzip_ratio") for v in variants], "gzip ratio (total / tar.gz bytes)", fmt="{:.2f}"
+        ),
     }
 
 
@@ -83,12 +108,14 @@ def render_reports(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     all_results = load_all_results(out_dir)
     if not all_results:
-        raise QuantlabError(f"{out_dir}: no */results.json to render; run `quantlab run` (or "
-                            f"`quantlab run --quick`) first")
+        raise QuantlabError(
+            f"{out_dir}: no */results.json to render; run `quantlab run` (or `quantlab run --quick`) first"
+        )
     env = _env()
     for results in all_results:
-        html = env.get_template("demo.html.j2").render(r=results, charts=demo_charts(results),
-                                                       primary=_primary)
+        html = env.get_template("demo.html.j2").render(
+            r=results, charts=demo_charts(results), primary=_primary
+        )
         write_text_atomic(out_dir / results["_page"], html)
     index = env.get_template("index.html.j2").render(results=all_results, primary=_primary)
     write_text_atomic(out_dir / "index.html", index)

@@ -17,5 +17,6 @@ def make_runtime(name: str, timeout: float | None = None) -> Runtime:
         from .node import DEFAULT_TIMEOUT_S, TfjsNodeRuntime
 
         return TfjsNodeRuntime(name.removeprefix("node-"), timeout=timeout or DEFAULT_TIMEOUT_S)
-    raise QuantlabError(f"unknown runtime {name!r}; valid: keras, node-wasm, node-cpu, "
-                        "node-tensorflow", exit_code=2)
+    raise QuantlabError(
+        f"unknown runtime {name!r}; valid: keras, node-wasm, node-cpu, node-tensorflow", exit_code=2
+    )

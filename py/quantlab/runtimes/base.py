@@ -43,8 +43,9 @@ class Runtime(ABC):
     def load(self, model_dir: Path) -> LoadedModel: ...
 
     @abstractmethod
-    def predict(self, model: LoadedModel, x: np.ndarray, batch_size: int = 256,
-                layers: list[str] | None = None) -> tuple[list[np.ndarray], PredictTimings]: ...
+    def predict(
+        self, model: LoadedModel, x: np.ndarray, batch_size: int = 256, layers: list[str] | None = None
+    ) -> tuple[list[np.ndarray], PredictTimings]: ...
 
     def unload(self, model: LoadedModel) -> None:  # noqa: B027 (optional hook)
         pass

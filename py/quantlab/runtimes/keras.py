@@ -22,16 +22,24 @@ class KerasRuntime(Runtime):
         read_artifact(model_dir)
         t0 = time.perf_counter()
         model = load_keras_model(str(Path(model_dir) / "model.json"))
-        layers = [{"name": layer.name, "class_name": type(layer).__name__}
-                  for layer in model.layers]
-        return LoadedModel(model, Path(model_dir), (time.perf_counter() - t0) * 1000,
-                           [{"shape": list(model.input_shape)}], layers)
+        layers = [{"name": layer.name, "class_name": type(layer).__name__} for layer in model.layers]
+        return LoadedModel(
+            model,
+            Path(model_dir),
+            (time.perf_counter() - t0) * 1000,
+            [{"shape": list(model.input_shape)}],
+            layers,
+        )
 
     @staticmethod
     def from_keras_model(model, model_dir: Path | None = None) -> LoadedModel:
-        return LoadedModel(model, model_dir or Path("."), 0.0, [{"shape": list(model.input_shape)}],
-                           [{"name": la.name, "class_name": type(la).__name__}
-                            for la in model.layers])
+        return LoadedModel(
+            model,
+            model_dir or Path("."),
+            0.0,
+            [{"shape": list(model.input_shape)}],
+            [{"name": la.name, "class_name": type(la).__name__} for la in model.layers],
+        )
 
     def predict(self, model, x, batch_size=256, layers=None):
         from ..tfcompat import keras

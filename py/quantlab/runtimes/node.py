@@ -16,8 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..artifacts import read_artifact
 from ..errors import EvaluatorError
 from ..progress import log
@@ -31,11 +29,17 @@ DEFAULT_TIMEOUT_S = 600.0
 class NodeEvaluator:
     """One Node process serving many jobs over JSON lines; always cleaned up, even on Ctrl-C."""
 
-    def __init__(self, backend: str = "wasm", script: Path | None = None,
-                 start_timeout: float = START_TIMEOUT_S, timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self,
+        backend: str = "wasm",
+        script: Path | None = None,
+        start_timeout: float = START_TIMEOUT_S,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ):
         if backend not in protocol()["backends"]:
-            raise EvaluatorError(f"unknown tfjs backend {backend!r}; valid: "
-                                 f"{', '.join(protocol()['backends'])}", exit_code=2)
+            raise EvaluatorError(
+                f"unknown tfjs backend {backend!r}; valid: {', '.join(protocol()['backends'])}", exit_code=2
+            )
         self.backend = backend
         self.script = Path(script or js_dir() / "evaluator.mjs")
         self.timeout = timeout
@@ -46,9 +50,15 @@ class NodeEvaluator:
         t0 = time.perf_counter()
         try:
             self.proc = subprocess.Popen(
-                [find_node(), str(self.script), "--backend", backend], cwd=project_root(),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, bufsize=1, start_new_session=True)
+                [find_node(), str(self.script), "--backend", backend],
+                cwd=project_root(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+            )
         except BaseException:
             shutil.rmtree(self.io_dir, ignore_errors=True)
             raise
@@ -76,8 +86,9 @@ class NodeEvaluator:
         code = self.proc.poll()
         tail = " | ".join(line for line in list(self.stderr_tail)[-3:] if line) or "no stderr"
         self.close()
-        return EvaluatorError(f"tfjs evaluator ({self.script.name}) exited with code {code} "
-                              f"during {what}: {tail}")
+        return EvaluatorError(
+            f"tfjs evaluator ({self.script.name}) exited with code {code} during {what}: {tail}"
+        )
 
     def _receive(self, request_id: int | None, timeout: float, what: str) -> dict:
         deadline = time.monotonic() + timeout
@@ -87,8 +98,10 @@ class NodeEvaluator:
                 line = self._lines.get(timeout=max(0.0, left))
             except queue.Empty:
                 self.close()
-                raise EvaluatorError(f"tfjs evaluator did not answer {what} within {timeout:.0f} s;"
-                                     f" it was stopped (raise the timeout with --timeout)") from None
+                raise EvaluatorError(
+                    f"tfjs evaluator did not answer {what} within {timeout:.0f} s;"
+                    f" it was stopped (raise the timeout with --timeout)"
+                ) from None
             if line is None:
                 self.proc.wait(timeout=10)
                 raise self._died(what)
@@ -97,13 +110,11 @@ class NodeEvaluator:
             except json.JSONDecodeError:
                 log.debug("node stdout (not protocol): %s", line.rstrip())
                 continue
-            if msg.get("event") == "fatal" or (not msg.get("ok") and msg.get("id") in (None,
-                                                                                      request_id)):
+            if msg.get("event") == "fatal" or (not msg.get("ok") and msg.get("id") in (None, request_id)):
                 err = msg.get("error", {})
                 if msg.get("event") == "fatal":
                     self.close()
-                raise EvaluatorError(f"tfjs evaluator {err.get('code', 'ERROR')}: "
-                                     f"{err.get('message', msg)}")
+                raise EvaluatorError(f"tfjs evaluator {err.get('code', 'ERROR')}: {err.get('message', msg)}")
             if msg.get("id") == request_id or (request_id is None and msg.get("event") == "ready"):
                 return msg
 
@@ -144,8 +155,12 @@ class NodeEvaluator:
 class TfjsNodeRuntime(Runtime):
     """tfjs in Node on the given backend; models load over HTTP from a loopback server."""
 
-    def __init__(self, backend: str = "wasm", timeout: float = DEFAULT_TIMEOUT_S,
-                 evaluator: NodeEvaluator | None = None):
+    def __init__(
+        self,
+        backend: str = "wasm",
+        timeout: float = DEFAULT_TIMEOUT_S,
+        evaluator: NodeEvaluator | None = None,
+    ):
         self.evaluator = evaluator or NodeEvaluator(backend, timeout=timeout)
         self.name = f"node-{self.evaluator.backend}"
         self.leaks: list[dict] = []
@@ -164,9 +179,14 @@ class TfjsNodeRuntime(Runtime):
         out_paths = [str(self.evaluator.io_dir / f"out{n}_{k}.bin") for k in range(n_out)]
         t1 = time.perf_counter()
         try:
-            r = self.evaluator.request("predict", handle=model.handle, input=input_header,
-                                       output_paths=out_paths, batch_size=batch_size,
-                                       layers=layers)
+            r = self.evaluator.request(
+                "predict",
+                handle=model.handle,
+                input=input_header,
+                output_paths=out_paths,
+                batch_size=batch_size,
+                layers=layers,
+            )
             t2 = time.perf_counter()
             outputs = [read_tensor(h) for h in r["outputs"]]
         finally:
@@ -174,14 +194,22 @@ class TfjsNodeRuntime(Runtime):
                 Path(p).unlink(missing_ok=True)
         t3 = time.perf_counter()
         if r["tensors_after"] != r["tensors_before"]:
-            self.leaks.append({"model": str(model.model_dir), "before": r["tensors_before"],
-                               "after": r["tensors_after"]})
-            log.warning("tfjs tensor leak in %s: %d -> %d tensors", model.model_dir,
-                        r["tensors_before"], r["tensors_after"])
+            self.leaks.append(
+                {"model": str(model.model_dir), "before": r["tensors_before"], "after": r["tensors_after"]}
+            )
+            log.warning(
+                "tfjs tensor leak in %s: %d -> %d tensors",
+                model.model_dir,
+                r["tensors_before"],
+                r["tensors_after"],
+            )
         python_io_ms = ((t1 - t0) + (t3 - t2)) * 1000
-        timings = PredictTimings(predict_ms=r["predict_ms"],
-                                 transfer_ms=python_io_ms + r["read_ms"] + r["write_ms"],
-                                 total_ms=(t3 - t0) * 1000, examples=len(x))
+        timings = PredictTimings(
+            predict_ms=r["predict_ms"],
+            transfer_ms=python_io_ms + r["read_ms"] + r["write_ms"],
+            total_ms=(t3 - t0) * 1000,
+            examples=len(x),
+        )
         return outputs, timings
 
     def unload(self, model: LoadedModel) -> None:
@@ -190,9 +218,14 @@ class TfjsNodeRuntime(Runtime):
 
     def describe(self) -> dict:
         info = self.evaluator.info
-        return {"runtime": self.name, "backend": info["backend"],
-                "tfjs_version": info["versions"].get("tfjs-core"), "versions": info["versions"],
-                "node": info["node"], "start_ms": round(self.evaluator.start_ms, 1)}
+        return {
+            "runtime": self.name,
+            "backend": info["backend"],
+            "tfjs_version": info["versions"].get("tfjs-core"),
+            "versions": info["versions"],
+            "node": info["node"],
+            "start_ms": round(self.evaluator.start_ms, 1),
+        }
 
     def num_tensors(self) -> int:
         return self.evaluator.request("info")["num_tensors"]

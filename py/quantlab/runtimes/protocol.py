@@ -34,8 +34,9 @@ def protocol() -> dict:
     try:
         return json.loads(path.read_text())
     except OSError as e:
-        raise EvaluatorError(f"{path}: evaluator protocol file missing ({e}); set "
-                             f"${JS_DIR_ENV} to the quantlab js/ folder") from e
+        raise EvaluatorError(
+            f"{path}: evaluator protocol file missing ({e}); set ${JS_DIR_ENV} to the quantlab js/ folder"
+        ) from e
 
 
 def _node_major(exe: str) -> int | None:
@@ -65,16 +66,20 @@ def find_node() -> str:
             return bundled.path
     except ImportError:
         pass
-    raise EvaluatorError("no Node.js 18+ found: install Node.js or `pip install nodejs-bin`, or "
-                         f"set ${NODE_ENV}")
+    raise EvaluatorError(
+        f"no Node.js 18+ found: install Node.js or `pip install nodejs-bin`, or set ${NODE_ENV}"
+    )
 
 
 def write_tensor(path: Path, array: np.ndarray) -> dict:
     """Raw little-endian payload; the returned header travels in the JSON request."""
     arr = np.ascontiguousarray(array, dtype="<f4" if array.dtype.kind == "f" else "<i4")
     arr.tofile(path)
-    return {"path": str(path), "shape": list(arr.shape),
-            "dtype": "float32" if arr.dtype.kind == "f" else "int32"}
+    return {
+        "path": str(path),
+        "shape": list(arr.shape),
+        "dtype": "float32" if arr.dtype.kind == "f" else "int32",
+    }
 
 
 def read_tensor(header: dict) -> np.ndarray:
@@ -82,6 +87,5 @@ def read_tensor(header: dict) -> np.ndarray:
     arr = np.fromfile(header["path"], dtype=dtype)
     expected = int(np.prod(header["shape"]))
     if arr.size != expected:
-        raise EvaluatorError(f"{header['path']}: evaluator output has {arr.size} values, "
-                             f"expected {expected}")
+        raise EvaluatorError(f"{header['path']}: evaluator output has {arr.size} values, expected {expected}")
     return arr.reshape(header["shape"])

@@ -1,0 +1,79 @@
+"""Shared fixtures. Real data comes from $QUANTLAB_DATA (CI points it at the shared folder)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    value = os.environ.get("QUANTLAB_DATA")
+    if not value:
+        pytest.fail("set QUANTLAB_DATA to the data folder (CI uses ../shared/data)")
+    return Path(value)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # Never read or write the real user cache, and never download during tests.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("QUANTLAB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def small_convnet_dir(tmp_path_factory) -> Path:
+    """A small trained-ish convnet saved as the four tfjs variants (weights from a short fit on
+    random data, so outputs are not uniform)."""
+    from quantlab.convert import write_variants
+    from quantlab.tfcompat import keras, seed_everything
+
+    k = keras()
+    seed_everything(3)
+    model = k.Sequential(
+        [
+            k.layers.InputLayer(input_shape=(12, 12, 1)),
+            k.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            k.layers.BatchNormalization(name="bn"),
+            k.layers.Flatten(name="flat"),
+            k.layers.Dense(5, activation="softmax", name="dense"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 12, 12, 1), dtype=np.float32)
+    model.fit(x, rng.integers(0, 5, 64), epochs=2, verbose=0)
+    folder = tmp_path_factory.mktemp("small_convnet")
+    write_variants(model, folder)
+    model.save(folder / "keras.h5")
+    np.save(folder / "x.npy", x)
+    return folder
+
+
+def run_cli(
+    *args: str, env: dict | None = None, timeout: float = 600, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """The real `quantlab` CLI in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "quantlab.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd or ROOT,
+    )
+
+
+def node_processes_of(pattern: str = "evaluator.mjs") -> list[str]:
+    out = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "pgrep" not in line]

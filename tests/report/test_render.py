@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from quantlab.errors import QuantlabError
+from quantlab.report import render_reports
+
+
+def _results(demo="mnist", **over):
+    r = {
+        "schema": 1,
+        "demo": demo,
+        "title": "MNIST: convnet",
+        "task": "classification",
+        "primary_metric": "accuracy",
+        "seed": {"float32": 0.9952, "uint8": 0.9952},
+        "note": "a note",
+        "dataset": {"source": "MNIST", "n_train": 10, "n_test": 5},
+        "variants": [
+            {
+                "name": "float32",
+                "weight_bytes": 4000,
+                "model_json_bytes": 900,
+                "gzip_ratio": 1.08,
+                "metrics": {"accuracy": 0.99},
+                "runtime": {"backend": "wasm", "load_ms": 5.0, "predict_ms_per_example": 0.5},
+            },
+            {
+                "name": "uint8",
+                "weight_bytes": 1000,
+                "model_json_bytes": 950,
+                "gzip_ratio": 1.04,
+                "metrics": {"accuracy": 0.98},
+                "runtime": {"backend": "wasm", "load_ms": 4.0, "predict_ms_per_example": 0.5},
+            },
+        ],
+        "environment": {"python": "3.11"},
+        "config": {"command": "quantlab run mnist"},
+        "training": {"profile": "full"},
+        "created": "2026-11-27",
+    }
+    r.update(over)
+    return r
+
+
+def _write(out, r):
+    (out / r["demo"]).mkdir(parents=True, exist_ok=True)
+    (out / r["demo"] / "results.json").write_text(json.dumps(r))
+
+
+def test_renders_index_and_demo_pages(tmp_path):
+    _write(tmp_path, _results())
+    index = render_reports(tmp_path).read_text()
+    assert "0.9900" in index and "0.9952" in index and "mnist/index.html" in index
+    page = (tmp_path / "mnist" / "index.html").read_text()
+    assert (
+        "<svg" in page
+        and "quantlab run mnist" in page
+        and "http" not in page.split("<body>")[1].replace("http://www.w3.org/2000/svg", "")
+    )
+
+
+def test_untrusted_names_are_escaped(tmp_path):
+    evil = _results(note="<script>alert(1)</script>")
+    evil["variants"][0]["name"] = "<img src=x onerror=alert(1)>"
+    _write(tmp_path, evil)
+    render_reports(tmp_path)
+    page = (tmp_path / "mnist" / "index.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_old_or_hand_edited_results_render_what_is_there(tmp_path):
+    partial = {"demo": "housing", "variants": [{"name": "float32", "metrics": {"mae": 0.3}}]}
+    _write(tmp_path, partial)
+    render_reports(tmp_path)
+    page = (tmp_path / "housing" / "index.html").read_text()
+    assert "lacks: dataset, environment, config, seed" in page and "0.3000" in page
+
+
+def test_empty_results_folder_says_what_to_run(tmp_path):
+    with pytest.raises(QuantlabError, match="no \\*/results.json to render; run `quantlab run`"):
+        render_reports(tmp_path)

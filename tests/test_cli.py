@@ -1,0 +1,138 @@
+"""End to end through the real CLI, the real converter and the real Node evaluator."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, node_processes_of, run_cli
+
+
+@pytest.fixture(scope="module")
+def quick_housing(tmp_path_factory):
+    work = tmp_path_factory.mktemp("run")
+    proc = run_cli(
+        "run",
+        "housing",
+        "--quick",
+        "--out",
+        str(work / "reports"),
+        "--models-dir",
+        str(work / "models"),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work, proc
+
+
+def test_run_quick_writes_results_for_every_variant(quick_housing):
+    work, proc = quick_housing
+    results = json.loads((work / "reports" / "housing" / "results.json").read_text())
+    assert [v["name"] for v in results["variants"]] == ["float32", "float16", "uint16", "uint8"]
+    for v in results["variants"]:
+        assert set(v["metrics"]) == {"mae", "mae_dollars"}
+        assert 0.2 < v["metrics"]["mae"] < 1.5  # a 3-epoch model: worse than the full one
+        assert v["runtime"]["backend"] == "wasm" and v["runtime"]["tfjs_version"] == "4.22.0"
+        assert v["weight_bytes"] > 0 and v["gzip_ratio"] > 1
+    sizes = {v["name"]: v["weight_bytes"] for v in results["variants"]}
+    assert sizes["float32"] == 2 * sizes["uint16"] == 2 * sizes["float16"] == 4 * sizes["uint8"]
+    assert results["dataset"]["n_test"] == 3000
+    assert json.loads(proc.stdout)[0]["demo"] == "housing"  # --json on stdout
+    assert (work / "reports" / "index.html").is_file()
+    assert (work / "models" / "housing" / "uint8" / "model.json").is_file()
+
+
+def test_evaluate_reuses_artifacts_and_limit(quick_housing):
+    work, _ = quick_housing
+    out = work / "eval"
+    proc = run_cli(
+        "evaluate",
+        "housing",
+        "--variant",
+        "uint8",
+        "--limit",
+        "100",
+        "--models-dir",
+        str(work / "models"),
+        "--out",
+        str(out),
+        "--backend",
+        "cpu",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((out / "housing" / "results.json").read_text())
+    assert results["dataset"]["n_test"] == 100 and results["variants"][0]["name"] == "uint8"
+    assert results["variants"][0]["runtime"]["backend"] == "cpu"
+
+
+def test_unknown_demo_lists_valid_ones():
+    proc = run_cli("train", "cifar")
+    assert proc.returncode == 2
+    assert "unknown demo 'cifar'; valid demos: housing, mnist, fashion-mnist" in proc.stderr
+
+
+def test_evaluate_without_models_says_which_command(tmp_path):
+    proc = run_cli("evaluate", "mnist", "--models-dir", str(tmp_path), "--out", str(tmp_path))
+    assert proc.returncode == 4
+    assert "run `quantlab train mnist`" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_data_is_one_line_with_exit_3(tmp_path):
+    proc = run_cli(
+        "train",
+        "housing",
+        "--data-dir",
+        str(tmp_path),
+        env={"QUANTLAB_DATA": "", "QUANTLAB_OFFLINE": "1", "XDG_CACHE_HOME": str(tmp_path / "c")},
+    )
+    assert proc.returncode == 3
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "california_housing_train.csv not found" in errors[0]
+    assert not (ROOT / "models" / "housing" / ".keras.part").exists()
+
+
+def test_data_command_reports_found_files(data_dir):
+    proc = run_cli("data", "--json", "--data-dir", str(data_dir))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)
+    assert {r["checksum"] for r in rows} == {"ok"} and len(rows) == 10
+
+
+def test_ctrl_c_during_evaluation_leaves_nothing_behind(quick_housing, tmp_path):
+    work, _ = quick_housing
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "quantlab.cli",
+            "evaluate",
+            "housing",
+            "--backend",
+            "cpu",
+            "--models-dir",
+            str(work / "models"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not node_processes_of("evaluator.mjs --backend cpu"):
+        time.sleep(0.2)  # wait for the evaluator to be running
+    proc.send_signal(signal.SIGINT)  # the evaluator is up: evaluation has started
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted" in stderr
+    assert not (out / "housing" / "results.json").exists()
+    time.sleep(0.3)
+    assert node_processes_of("evaluator.mjs --backend cpu") == []
