@@ -76,7 +76,8 @@ class Evaluator {
   info() {
     return { backend: this.tf.getBackend(), versions: tfVersions(this.tf),
       node: process.version, port: this.server.port, num_tensors: this.tf.memory().numTensors,
-      protocol: PROTOCOL.version, requests: this.server.requests.length };
+      protocol: PROTOCOL.version, requests: this.server.requests.length,
+      max_rss_kb: process.resourceUsage().maxRSS };
   }
 
   async load({ model_dir }) {

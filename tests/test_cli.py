@@ -72,7 +72,7 @@ def test_evaluate_reuses_artifacts_and_limit(quick_housing):
 def test_unknown_demo_lists_valid_ones():
     proc = run_cli("train", "cifar")
     assert proc.returncode == 2
-    assert "unknown demo 'cifar'; valid demos: housing, mnist, fashion-mnist" in proc.stderr
+    assert "unknown demo 'cifar'; valid demos: housing, mnist, fashion-mnist, mobilenetv2" in proc.stderr
 
 
 def test_evaluate_without_models_says_which_command(tmp_path):

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from .demos import DEMOS, get_demo
+from .demos import ALL_DEMOS, check_demo_name, get_demo
 from .errors import QuantlabError
-from .progress import console, log, setup_logging
+from .progress import console, setup_logging
 
 app = typer.Typer(
     add_completion=False,
@@ -35,7 +35,7 @@ Exit codes: 0 ok, 1 error, 2 bad usage, 3 data problem, 4 broken model artifact,
 
 DemoArg = Annotated[
     list[str] | None,
-    typer.Argument(help=f"Demos to process (default: all): {', '.join(DEMOS)}", show_default=False),
+    typer.Argument(help=f"Demos to process (default: all): {', '.join(ALL_DEMOS)}", show_default=False),
 ]
 DataDir = Annotated[
     Path | None,
@@ -78,6 +78,9 @@ def cli_errors(fn):
 
 
 def _demos(names: list[str] | None):
+    """The trained demos named (default: all of them)."""
+    from .demos import DEMOS
+
     return [get_demo(n) for n in (names or list(DEMOS))]
 
 
@@ -119,47 +122,72 @@ def run(
     models_dir: ModelsDir = Path("models"),
     seed: int = 1337,
     timeout: Timeout = 600.0,
+    weights: Annotated[
+        Path | None, typer.Option(help="mobilenetv2: a Keras .h5 weights file (full or _no_top)")
+    ] = None,
+    preprocessing: Annotated[
+        str, typer.Option(help="mobilenetv2: keras ([-1, 1], what the model expects) or seed (/255)")
+    ] = "keras",
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first N test examples/images")] = None,
+    alpha: Annotated[float, typer.Option(help="mobilenetv2: width multiplier")] = 1.0,
+    image_size: Annotated[int, typer.Option(help="mobilenetv2: input size")] = 224,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
     verbose: Verbose = False,
 ) -> None:
     """Train, convert, quantize and evaluate demos in tfjs, then write the HTML report.
 
-    Example: `quantlab run housing mnist --quick --out /tmp/reports`
+    Examples: `quantlab run --quick` (smoke run of every demo, minutes);
+    `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
+    from .demos import MOBILENET
+    from .mobilenet import run_mobilenet
     from .pipeline import evaluate_step, quantize_step, train_step
     from .report import render_reports
     from .runtimes import make_runtime
 
-    selected = _demos(demos)
-    all_results, timings = [], {}
-    runtime = make_runtime(f"node-{backend}", timeout=timeout)
-    try:
-        for demo in selected:
+    names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
+    all_results = []
+    with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+        for name in names:
+            config = {"quick": quick, "backend": backend, "step_seconds": {}}
+            if name == MOBILENET:
+                res = run_mobilenet(
+                    runtime,
+                    models_dir,
+                    out,
+                    data_dir,
+                    weights,
+                    preprocessing,
+                    limit or (50 if quick else None),
+                    alpha,
+                    image_size,
+                    config=config,
+                )
+                all_results.append(res)
+                continue
+            demo = get_demo(name)
             t0 = time.perf_counter()
             train_step(demo, models_dir, data_dir, quick, seed)
             t1 = time.perf_counter()
             quantize_step(demo, models_dir)
-            t2 = time.perf_counter()
-            config = {
-                "quick": quick,
-                "backend": backend,
-                "seed": seed,
-                "step_seconds": {"train": round(t1 - t0, 1), "quantize": round(t2 - t1, 1)},
+            config["step_seconds"] = {
+                "train": round(t1 - t0, 1),
+                "quantize": round(time.perf_counter() - t1, 1),
             }
-            res = evaluate_step(
-                demo, models_dir, out, data_dir, runtime, limit=demo.profile(quick).test_limit, config=config
+            config["seed"] = seed
+            all_results.append(
+                evaluate_step(
+                    demo,
+                    models_dir,
+                    out,
+                    data_dir,
+                    runtime,
+                    limit=limit or demo.profile(quick).test_limit,
+                    config=config,
+                )
             )
-            res["config"]["step_seconds"]["evaluate"] = round(time.perf_counter() - t2, 1)
-            from .fsutil import write_json_atomic
-
-            write_json_atomic(Path(out) / demo.name / "results.json", res)
-            timings[demo.name] = res["config"]["step_seconds"]
-            all_results.append(res)
-    finally:
-        runtime.close()
     render_reports(out)
     _summary(all_results, as_json)
-    log.info("step seconds: %s", timings)
 
 
 @app.command()

@@ -103,7 +103,22 @@ DEMOS: dict[str, Demo] = {
 }
 
 
+# MobileNetV2 is not trained: it has its own pipeline (mobilenet.py).
+MOBILENET = "mobilenetv2"
+ALL_DEMOS = [*DEMOS, MOBILENET]
+
+
+def check_demo_name(name: str) -> str:
+    if name not in ALL_DEMOS:
+        raise QuantlabError(f"unknown demo {name!r}; valid demos: {', '.join(ALL_DEMOS)}", exit_code=2)
+    return name
+
+
 def get_demo(name: str) -> Demo:
+    check_demo_name(name)
     if name not in DEMOS:
-        raise QuantlabError(f"unknown demo {name!r}; valid demos: {', '.join(DEMOS)}", exit_code=2)
+        raise QuantlabError(
+            f"{name} is not trained; use `quantlab run {name}` (it converts Keras' pretrained model)",
+            exit_code=2,
+        )
     return DEMOS[name]

@@ -60,3 +60,45 @@ def within_tolerance(actual: np.ndarray, reference: np.ndarray, atol: float, rto
     diff = np.abs(actual.astype(np.float64) - reference.astype(np.float64))
     bad = (diff > atol) & (diff > rtol * np.abs(reference.astype(np.float64)))
     return not bool(bad.any()), int(bad.sum())
+
+
+def _unit_rows(features: np.ndarray) -> np.ndarray:
+    f = features.astype(np.float64).reshape(len(features), -1)
+    norms = np.linalg.norm(f, axis=1, keepdims=True)
+    return f / np.where(norms == 0, 1.0, norms)
+
+
+def loo_1nn_accuracy(features: np.ndarray, labels: list[str]) -> float:
+    """Leave-one-out 1-nearest-neighbour accuracy by label, cosine similarity."""
+    f = _unit_rows(features)
+    sim = f @ f.T
+    np.fill_diagonal(sim, -np.inf)
+    nearest = np.argmax(sim, axis=1)
+    labels_arr = np.asarray(labels)
+    return float(np.mean(labels_arr[nearest] == labels_arr))
+
+
+def cosine_to_reference(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per-row cosine similarity between two feature sets of the same inputs."""
+    return np.sum(_unit_rows(features) * _unit_rows(reference), axis=1)
+
+
+def topk_seed_rule(probs: np.ndarray, tokens: list[str], class_names: list[str], k: int) -> float:
+    """The seed's rule: correct when the file name's label token occurs inside the name string
+    of one of the top-k predicted classes."""
+    top = np.argsort(-probs, axis=1)[:, :k]
+    hits = [any(tok in class_names[c] for c in row) for tok, row in zip(tokens, top, strict=True)]
+    return float(np.mean(hits))
+
+
+def topk_wnid(
+    probs: np.ndarray, image_wnids: list[str], class_wnids: list[str], k: int
+) -> tuple[float | None, int]:
+    """Exact wnid match, over the images whose wnid is one of the classes; returns (acc, n)."""
+    index = {w: i for i, w in enumerate(class_wnids)}
+    rows = [(i, index[w]) for i, w in enumerate(image_wnids) if w in index]
+    if not rows:
+        return None, 0
+    top = np.argsort(-probs, axis=1)[:, :k]
+    hits = [label in top[i] for i, label in rows]
+    return float(np.mean(hits)), len(rows)

@@ -82,6 +82,7 @@ def evaluate_step(
     config: dict | None = None,
 ) -> dict:
     """Measure every variant in `runtime`; write <out>/<demo>/results.json atomically."""
+    t_start = time.perf_counter()
     record_path = keras_dir(models_dir, demo) / "train.json"
     if not record_path.is_file():
         raise ArtifactError(
@@ -128,6 +129,8 @@ def evaluate_step(
             ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
             art.weight_bytes,
         )
+    config = {"limit": limit, **(config or {})}
+    config.setdefault("step_seconds", {})["evaluate"] = round(time.perf_counter() - t_start, 1)
     results = {
         "schema": SCHEMA_VERSION,
         "demo": demo.name,
@@ -152,7 +155,7 @@ def evaluate_step(
             )
         },
         "environment": environment(runtime.describe()),
-        "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), "limit": limit, **(config or {})},
+        "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), **config},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_json_atomic(Path(out_dir) / demo.name / RESULTS_FILE, results)

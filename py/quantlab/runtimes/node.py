@@ -227,6 +227,11 @@ class TfjsNodeRuntime(Runtime):
             "start_ms": round(self.evaluator.start_ms, 1),
         }
 
+    def peak_rss_mb(self) -> float | None:
+        if not self.evaluator.alive():
+            return None
+        return round(self.evaluator.request("info")["max_rss_kb"] / 1024, 1)
+
     def num_tensors(self) -> int:
         return self.evaluator.request("info")["num_tensors"]
 

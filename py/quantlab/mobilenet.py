@@ -1,0 +1,278 @@
+"""The MobileNetV2 demo: Keras' ImageNet MobileNetV2, no training; the four variants evaluated
+on the ImageNet sample images. Two modes, chosen by which weights file is found:
+  full     (classifier weights): top-1 / top-5 under the seed's rule and by exact wnid;
+  backbone (no-top weights):     pooled-feature fidelity (cosine to float32, leave-one-out 1-NN)."""
+
+from __future__ import annotations
+
+import resource
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import artifact_summary, read_artifact
+from .convert import VARIANTS, write_variants
+from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
+from .datasets.resolver import search_dirs
+from .environment import environment
+from .errors import ArtifactError, QuantlabError
+from .fsutil import write_json_atomic
+from .metrics import cosine_to_reference, loo_1nn_accuracy, topk_seed_rule, topk_wnid
+from .progress import log, progress
+from .runtimes.base import PredictTimings, Runtime
+
+NAME = "mobilenetv2"
+SEED = {  # the seed's README (preprocessing pixels / 255, seed scoring rule)
+    "top1": {"float32": 0.618, "uint16": 0.624, "uint8": 0.280},
+    "top5": {"float32": 0.788, "uint16": 0.789, "uint8": 0.490},
+}
+
+
+def weights_file_name(alpha: float, size: int, include_top: bool) -> str:
+    suffix = "" if include_top else "_no_top"
+    return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}{suffix}.h5"
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    path: Path | None  # None: Keras' own weights='imagenet' download
+    mode: str  # "full" or "backbone"
+    reason: str
+
+
+def weights_mode(path: Path) -> str:
+    """'full' when the .h5 holds the classifier layer ('predictions'), else 'backbone'."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            group = f["model_weights"] if "model_weights" in f else f
+            names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["layer_names"]]
+    except (OSError, KeyError) as e:
+        raise ArtifactError(f"{path}: not a readable Keras HDF5 weights file ({e})") from e
+    return "full" if "predictions" in names else "backbone"
+
+
+def resolve_weights(
+    weights: Path | None, data_dir: Path | None, alpha: float = 1.0, size: int = 224
+) -> WeightsChoice:
+    """--weights, then Keras' file names under the data folders and ~/.keras/models, then
+    Keras' own download. A full (classifier) file is preferred to a no-top one anywhere."""
+    if weights:
+        if not Path(weights).is_file():
+            raise ArtifactError(f"{weights}: weights file not found")
+        return WeightsChoice(Path(weights), weights_mode(Path(weights)), f"--weights {weights}")
+    folders = [(how, d / "mobilenet_v2") for how, d in search_dirs(data_dir)]
+    folders.append(("Keras cache", Path.home() / ".keras" / "models"))
+    for include_top in (True, False):
+        name = weights_file_name(alpha, size, include_top)
+        for how, folder in folders:
+            if (folder / name).is_file():
+                mode = "full" if include_top else "backbone"
+                why = (
+                    f"found {name} in {how} ({folder})"
+                    if include_top
+                    else (
+                        f"found only the no-top file {name} in {how} ({folder}): no classifier "
+                        f"weights, so class accuracy cannot be measured; feature fidelity instead"
+                    )
+                )
+                return WeightsChoice(folder / name, mode, why)
+    return WeightsChoice(None, "full", "no local weights file; using Keras' weights='imagenet' download")
+
+
+def build_mobilenet(choice: WeightsChoice, alpha: float = 1.0, size: int = 224):
+    from .tfcompat import keras
+
+    k = keras()
+    include_top = choice.mode == "full"
+    try:
+        return k.applications.MobileNetV2(
+            input_shape=(size, size, 3),
+            alpha=alpha,
+            include_top=include_top,
+            weights=str(choice.path) if choice.path else "imagenet",
+            pooling=None if include_top else "avg",
+        )
+    except Exception as e:  # Keras raises ValueError/OSError/… for a mismatched or broken file
+        what = choice.path or "Keras' imagenet download"
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        if choice.path is None:
+            expected = ", ".join(str(d / "mobilenet_v2") for _, d in search_dirs(None))
+            raise QuantlabError(
+                f"MobileNetV2 weights: download failed ({first}); put "
+                f"{weights_file_name(alpha, size, True)} (or the _no_top file) in one of {expected} "
+                f"or ~/.keras/models, or pass --weights"
+            ) from e
+        raise ArtifactError(
+            f"{what}: does not fit MobileNetV2(alpha={alpha}, input {size}x{size}, "
+            f"include_top={include_top}): {first}"
+        ) from e
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _run_variant(
+    runtime: Runtime, folder: Path, images: DecodedImages, batch: int, preprocessing: str, label: str
+) -> tuple[np.ndarray, PredictTimings, float]:
+    loaded = runtime.load(folder)
+    timings, outs = PredictTimings(), []
+    try:
+        with progress() as bar:
+            task = bar.add_task(label, total=len(images), info="")
+            for x in images.batches(batch, preprocessing):
+                (y,), t = runtime.predict(loaded, x, batch_size=batch)
+                outs.append(y)
+                timings.add(t)
+                bar.update(task, advance=len(x), info=f"{1000 * t.examples / t.predict_ms:.1f} img/s")
+    finally:
+        runtime.unload(loaded)
+    return np.concatenate(outs), timings, loaded.load_ms
+
+
+def score(
+    mode: str, outputs: np.ndarray, ref32: np.ndarray, images: DecodedImages, class_info
+) -> dict[str, float | int | None]:
+    wnids = [s.wnid for s in images.samples]
+    if mode == "backbone":
+        cos = cosine_to_reference(outputs, ref32)
+        return {
+            "loo_1nn": loo_1nn_accuracy(outputs, wnids),
+            "cosine_mean": float(cos.mean()),
+            "cosine_min": float(cos.min()),
+        }
+    names, class_wnids = class_info
+    tokens = [s.label_token for s in images.samples]
+    top1_w, n_w = topk_wnid(outputs, wnids, class_wnids, 1)
+    top5_w, _ = topk_wnid(outputs, wnids, class_wnids, 5)
+    return {
+        "top1": topk_seed_rule(outputs, tokens, names, 1),
+        "top5": topk_seed_rule(outputs, tokens, names, 5),
+        "top1_wnid": top1_w,
+        "top5_wnid": top5_w,
+        "n_scored_wnid": n_w,
+    }
+
+
+def run_mobilenet(
+    runtime: Runtime,
+    models_dir: Path,
+    out_dir: Path,
+    data_dir: Path | None = None,
+    weights: Path | None = None,
+    preprocessing: str = "keras",
+    limit: int | None = None,
+    alpha: float = 1.0,
+    size: int = 224,
+    batch: int = 32,
+    variants=VARIANTS,
+    config: dict | None = None,
+) -> dict:
+    t_start = time.perf_counter()
+    folder = find_image_folder(data_dir)  # images first: cheap to check, no download
+    samples, bad_names = list_images(folder)
+    choice = resolve_weights(weights, data_dir, alpha, size)
+    log.info("MobileNetV2 %s mode: %s", choice.mode, choice.reason)
+    class_info = class_files(data_dir) if choice.mode == "full" else None
+    model = build_mobilenet(choice, alpha, size)
+    paths = write_variants(model, Path(models_dir) / NAME, variants)
+    with tempfile.TemporaryDirectory(prefix="quantlab-images-") as tmp:
+        images = DecodedImages(samples, size, Path(tmp) / "decoded.npy", limit)
+        if len(images) < 2:
+            raise QuantlabError(f"{folder}: fewer than 2 decodable images; nothing to evaluate")
+        # Keras float32 in-process: the reference the tfjs float32 figures should reproduce.
+        from .runtimes.keras import KerasRuntime
+
+        keras_rt = KerasRuntime()
+        kmodel = KerasRuntime.from_keras_model(model)
+        t0, kouts = time.perf_counter(), []
+        for x in images.batches(batch, preprocessing):
+            (y,), _ = keras_rt.predict(kmodel, x, batch_size=batch)
+            kouts.append(y)
+        keras_out = np.concatenate(kouts)
+        keras_ips = len(images) / (time.perf_counter() - t0)
+        outputs, rows = {}, []
+        for v in variants:
+            outputs[v], t, load_ms = _run_variant(
+                runtime, paths[v], images, batch, preprocessing, f"{NAME} {v} ({runtime.name})"
+            )
+            rows.append((v, t, load_ms))
+    ref32 = outputs.get("float32", keras_out)
+    results_rows = []
+    for v, t, load_ms in rows:
+        metrics = score(choice.mode, outputs[v], ref32, images, class_info)
+        results_rows.append(
+            {
+                "name": v,
+                **artifact_summary(read_artifact(paths[v])),
+                "metrics": metrics,
+                "runtime": {
+                    "name": runtime.name,
+                    "backend": runtime.describe()["backend"],
+                    "tfjs_version": runtime.describe().get("tfjs_version"),
+                    "load_ms": round(load_ms, 2),
+                    "predict_ms_per_example": round(t.predict_ms / t.examples, 3),
+                    "images_per_second": round(1000 * t.examples / t.predict_ms, 2),
+                    "transfer_ms": round(t.transfer_ms, 1),
+                    "n_examples": t.examples,
+                },
+            }
+        )
+        log.info("%s %s: %s", NAME, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
+    keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
+    node_rss = getattr(runtime, "peak_rss_mb", lambda: None)()
+    primary = "top1" if choice.mode == "full" else "loo_1nn"
+    results = {
+        "schema": 1,
+        "demo": NAME,
+        "title": "MobileNetV2",
+        "task": "classification" if choice.mode == "full" else "features",
+        "primary_metric": primary,
+        "mode": choice.mode,
+        "mode_reason": choice.reason,
+        "weights": str(choice.path) if choice.path else "keras:imagenet",
+        "preprocessing": preprocessing,
+        "scoring": (
+            {"rule": "seed (top1/top5) and wnid (top1_wnid/top5_wnid)", "preprocessing": preprocessing}
+            if choice.mode == "full"
+            else {"rule": "leave-one-out 1-NN by wnid, cosine", "preprocessing": preprocessing}
+        ),
+        "dataset": {
+            "name": "imagenet-samples",
+            "source": "ajschumacher/imagen sample: 5 images for each of 200 ILSVRC synsets",
+            "folder": str(folder),
+            "n_test": len(images),
+            "n_skipped": len(bad_names) + len(images.skipped),
+            "skipped": bad_names + images.skipped,
+            "n_train": 0,
+        },
+        "variants": results_rows,
+        "keras_reference": {"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},
+        "seed": SEED["top1"] if choice.mode == "full" else {},
+        "seed_top5": SEED["top5"],
+        "note": (
+            "Seed: pixels / 255 (the model expects [-1, 1]) and substring scoring on file-name words. "
+            f"This run: preprocessing '{preprocessing}', mode '{choice.mode}' ({choice.reason})."
+        ),
+        "memory": {"python_peak_rss_mb": round(_peak_rss_mb(), 1), "node_peak_rss_mb": node_rss},
+        "environment": environment(runtime.describe()),
+        "config": {
+            "command": " ".join(shlex.quote(a) for a in sys.argv),
+            "alpha": alpha,
+            "image_size": size,
+            "batch": batch,
+            "limit": limit,
+            "wall_seconds": round(time.perf_counter() - t_start, 1),
+            **(config or {}),
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(Path(out_dir) / NAME / "results.json", results)
+    return results
