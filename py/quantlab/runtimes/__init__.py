@@ -2,21 +2,33 @@
 
 from .base import LoadedModel, PredictTimings, Runtime
 
-__all__ = ["LoadedModel", "PredictTimings", "Runtime", "make_runtime"]
+__all__ = ["RUNTIMES", "LoadedModel", "PredictTimings", "Runtime", "make_runtime"]
+
+RUNTIMES = (
+    "keras",
+    "node-wasm",
+    "node-cpu",
+    "node-tensorflow",
+    "browser-cpu",
+    "browser-wasm",
+    "browser-webgl",
+)
 
 
 def make_runtime(name: str, timeout: float | None = None) -> Runtime:
-    """'keras', 'node-wasm', 'node-cpu' or 'node-tensorflow'."""
+    """One of RUNTIMES; tfjs runtimes start their process or browser here."""
     from ..errors import QuantlabError
 
     if name == "keras":
         from .keras import KerasRuntime
 
         return KerasRuntime()
+    if name.startswith("browser-"):
+        from .browser import BrowserRuntime
+
+        return BrowserRuntime(name.removeprefix("browser-"), timeout=timeout or 600.0)
     if name.startswith("node-"):
         from .node import DEFAULT_TIMEOUT_S, TfjsNodeRuntime
 
         return TfjsNodeRuntime(name.removeprefix("node-"), timeout=timeout or DEFAULT_TIMEOUT_S)
-    raise QuantlabError(
-        f"unknown runtime {name!r}; valid: keras, node-wasm, node-cpu, node-tensorflow", exit_code=2
-    )
+    raise QuantlabError(f"unknown runtime {name!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)

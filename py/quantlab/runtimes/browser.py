@@ -1,0 +1,170 @@
+"""tfjs in a real browser: Debian's headless Chromium driven by Playwright (no browser
+download), loading the same artifacts over HTTP from a loopback server. Any request that would
+leave 127.0.0.1 is blocked and reported."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import read_artifact
+from ..errors import EvaluatorError
+from .base import LoadedModel, PredictTimings, Runtime
+from .protocol import js_dir, project_root
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-swiftshader",  # WebGL on the CPU (SwiftShader) for the webgl backend
+]
+INSTALL_HINT = "sudo apt-get install -y chromium && .venv/bin/pip install playwright"
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+
+
+def browser_unavailable_reason() -> str | None:
+    """None when the browser runtime can run here; else why not, with the install command."""
+    if chromium_path() is None:
+        return f"Chromium not installed ({INSTALL_HINT})"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return f"Playwright not installed ({INSTALL_HINT})"
+    if not (project_root() / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js").is_file():
+        return "tfjs npm packages not installed (run `npm ci`)"
+    return None
+
+
+class BrowserRuntime(Runtime):
+    def __init__(self, backend: str = "wasm", timeout: float = 600.0):
+        from playwright.sync_api import sync_playwright
+
+        from .loopback import LoopbackServer
+
+        reason = browser_unavailable_reason()
+        if reason:
+            raise EvaluatorError(f"browser runtime unavailable: {reason}")
+        self.name = f"browser-{backend}"
+        self.timeout_ms = timeout * 1000
+        self.io_dir = Path(tempfile.mkdtemp(prefix="quantlab-browser-"))
+        self.server = LoopbackServer(upload_dir=self.io_dir)
+        tfjs = project_root() / "node_modules" / "@tensorflow"
+        self.server.mount("app", js_dir() / "browser")
+        self.server.mount("tfjs", tfjs / "tfjs" / "dist")
+        self.server.mount("tfjs-wasm", tfjs / "tfjs-backend-wasm" / "dist")
+        self.server.mount("io", self.io_dir)
+        self.blocked: list[str] = []
+        self.console_errors: list[str] = []
+        self._ids = itertools.count(1)
+        t0 = time.perf_counter()
+        self._pw = sync_playwright().start()
+        try:
+            self.browser = self._pw.chromium.launch(
+                executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+            )
+            self.page = self.browser.new_page()
+            self.page.route("**/*", self._guard)
+            self.page.on("console", self._console)
+            self.page.on("pageerror", lambda e: self.console_errors.append(f"pageerror: {e}"))
+            self.page.goto(f"{self.server.origin}/app/index.html", timeout=self.timeout_ms)
+            self.info = self._call("init", backend)
+        except BaseException:
+            self.close()
+            raise
+        self.start_ms = (time.perf_counter() - t0) * 1000
+
+    def _guard(self, route) -> None:
+        if route.request.url.startswith(self.server.origin + "/"):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def _console(self, msg) -> None:
+        if msg.type == "error":
+            self.console_errors.append(msg.text)
+
+    def _call(self, fn: str, arg):
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            return self.page.evaluate(f"(arg) => window.quantlab.{fn}(arg)", arg)
+        except PlaywrightError as e:
+            msg = str(e).splitlines()[0]
+            raise EvaluatorError(f"{self.name}: {fn} failed in the page: {msg}") from e
+
+    def load(self, model_dir: Path) -> LoadedModel:
+        read_artifact(model_dir)
+        mount = f"m{next(self._ids)}"
+        url = self.server.mount(mount, Path(model_dir)) + "model.json"
+        r = self._call("load", url)
+        return LoadedModel((r["handle"], mount), Path(model_dir), r["load_ms"], r["inputs"], r["layers"])
+
+    def predict(self, model, x, batch_size=256, layers=None):
+        t0 = time.perf_counter()
+        n = next(self._ids)
+        np.ascontiguousarray(x, dtype="<f4").tofile(self.io_dir / f"in{n}.bin")
+        n_out = len(layers) if layers else 1
+        names = [f"out{n}_{k}.bin" for k in range(n_out)]
+        try:
+            r = self._call(
+                "predict",
+                {
+                    "handle": model.handle[0],
+                    "input_url": f"{self.server.origin}/io/in{n}.bin",
+                    "shape": list(x.shape),
+                    "output_urls": [f"{self.server.origin}/upload/{name}" for name in names],
+                    "batch_size": batch_size,
+                    "layers": layers,
+                },
+            )
+            outputs = [
+                np.fromfile(self.io_dir / name, dtype="<f4").reshape(shape)
+                for name, shape in zip(names, r["shapes"], strict=True)
+            ]
+        finally:
+            for name in [f"in{n}.bin", *names]:
+                (self.io_dir / name).unlink(missing_ok=True)
+        total = (time.perf_counter() - t0) * 1000
+        return outputs, PredictTimings(
+            predict_ms=r["predict_ms"], transfer_ms=total - r["predict_ms"], total_ms=total, examples=len(x)
+        )
+
+    def unload(self, model: LoadedModel) -> None:
+        self._call("unload", model.handle[0])
+        self.server.unmount(model.handle[1])
+
+    def describe(self) -> dict:
+        return {
+            "runtime": self.name,
+            "backend": self.info["backend"],
+            "tfjs_version": self.info["tfjs_version"],
+            "user_agent": self.info["user_agent"],
+            "start_ms": round(self.start_ms, 1),
+        }
+
+    def close(self) -> None:
+        for step in (
+            lambda: self.browser.close(),
+            lambda: self._pw.stop(),
+            lambda: self.server.close(),
+        ):
+            try:
+                step()
+            except Exception:
+                pass
+        shutil.rmtree(self.io_dir, ignore_errors=True)
