@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { StaticServer } from './static_server.mjs';
 import { readTensorFile, writeTensorFile, typedArrayFor } from './tensor_io.mjs';
 
@@ -31,15 +33,27 @@ function parseArgs(argv) {
   return args;
 }
 
+// tfjs-node lives in its own folder (built by `quantlab setup --tfjs-node`), apart from the
+// default install, so a failed build never breaks the wasm and cpu backends.
+function tfjsNodeDir() {
+  return process.env.QUANTLAB_TFJS_NODE_DIR ||
+    path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '.tfjs-node');
+}
+
 async function importTf(backend) {
   const pkg = backend === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs';
   let tf;
   try {
-    tf = await import(pkg);
+    if (backend === 'tensorflow') {
+      tf = createRequire(path.join(tfjsNodeDir(), 'package.json'))(pkg);
+    } else {
+      tf = await import(pkg);
+    }
     if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
     if (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') {
-      const hint = backend === 'tensorflow' ? 'run `quantlab setup --tfjs-node`' : 'run `npm ci`';
+      const hint = backend === 'tensorflow' ? `run \`quantlab setup --tfjs-node\` (looked in ${tfjsNodeDir()})`
+        : 'run `npm ci`';
       fatal('MISSING_DEPENDENCY', `cannot import ${pkg} (${e.message.split('\n')[0]}); ${hint}`);
     }
     fatal('BACKEND_FAILED', `importing ${pkg} failed: ${e.message}`);
@@ -58,8 +72,12 @@ async function importTf(backend) {
 function tfVersions(tf) {
   const require = createRequire(import.meta.url);
   const versions = { 'tfjs-core': tf.version_core ?? tf.version?.['tfjs-core'] };
-  for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node']) {
+  for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm']) {
     try { versions[pkg] = require(`${pkg}/package.json`).version; } catch { /* not installed */ }
+  }
+  if (tf.getBackend() === 'tensorflow') {
+    versions['@tensorflow/tfjs-node'] = tf.version?.['tfjs-node'];
+    versions.libtensorflow = tf.backend()?.binding?.TF_Version;
   }
   return versions;
 }

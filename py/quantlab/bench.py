@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from .convert import VARIANTS
 from .demos import get_demo
 from .pipeline import variant_dir
+from .progress import table_console
 from .runtimes.keras import KerasRuntime
 from .runtimes.node import TfjsNodeRuntime
 
@@ -73,6 +73,6 @@ def bench_mnist(
         table.add_column(c, justify="right")
     for r in rows:
         table.add_row(r["variant"], *[f"{r[c]:.3f}" if r[c] < 10 else f"{r[c]:,.0f}" for c in cols[1:]])
-    Console().print(table)
-    Console().print("goals: overhead_ratio (transfer + load) / predict < 0.10; slowdown_vs_keras < 20")
+    table_console().print(table)
+    table_console().print("goals: overhead_ratio (transfer + load) / predict < 0.10; slowdown_vs_keras < 20")
     return rows

@@ -13,7 +13,7 @@ import typer
 
 from .demos import ALL_DEMOS, check_demo_name, get_demo
 from .errors import QuantlabError
-from .progress import console, setup_logging
+from .progress import console, setup_logging, table_console
 
 app = typer.Typer(
     add_completion=False,
@@ -30,7 +30,7 @@ Typical use:
 * `quantlab report --open` - re-render reports/ from existing results.json files
 
 Exit codes: 0 ok, 1 error, 2 bad usage, 3 data problem, 4 broken model artifact,
-5 tfjs evaluator failure, 130 interrupted.""",
+5 tfjs evaluator failure, 6 parity out of tolerance, 130 interrupted.""",
 )
 
 DemoArg = Annotated[
@@ -106,9 +106,7 @@ def _summary(all_results: list[dict], as_json: bool) -> None:
                 f"{v['weight_bytes']:,}",
                 f"{v['gzip_ratio']:.3f}",
             )
-    from rich.console import Console
-
-    Console().print(table)
+    table_console().print(table)
 
 
 @app.command()
@@ -278,7 +276,6 @@ def data(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title="quantlab data files")
@@ -292,7 +289,7 @@ def data(
                 r["path"] or "–",
                 {"ok": "[green]ok[/green]", None: "–"}.get(r["checksum"], f"[red]{r['checksum']}[/red]"),
             )
-        Console().print(table)
+        table_console().print(table)
     if any(r["checksum"] != "ok" for r in rows):
         raise typer.Exit(3)
 
@@ -310,6 +307,70 @@ def bench(
     from .bench import bench_mnist
 
     bench_mnist(backend, data_dir, models_dir, limit)
+
+
+@app.command()
+@cli_errors
+def parity(
+    demo: Annotated[str, typer.Argument(help=f"Demo whose artifacts to compare: {', '.join(ALL_DEMOS)}")],
+    variant: Annotated[list[str] | None, typer.Option(help="Variants (repeatable; default all)")] = None,
+    runtime: Annotated[
+        list[str] | None,
+        typer.Option("--runtime", "-r", help="Runtimes (repeatable; default all, unavailable ones reported)"),
+    ] = None,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance (tfjs e2e tests use 0.005)")] = 0.005,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance; an element fails only past both")] = 0.005,
+    limit: Annotated[
+        int | None, typer.Option(help="Test examples to compare (default 1000; mobilenetv2 100; 0 = all)")
+    ] = None,
+    data_dir: DataDir = None,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    timeout: Timeout = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the parity record as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Compare Keras with tfjs in Node (wasm, cpu, tfjs-node) and in Chromium (cpu, wasm, webgl).
+
+    Separates the runtime's difference (tfjs V vs Keras V, same dequantized weights) from the
+    quantization's (Keras V vs Keras float32), names the first diverging layer of a failing pair,
+    and exits 6 when a runtime pair is out of tolerance.
+    Example: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`
+    """
+    from .convert import VARIANTS, dtype_map_for
+    from .parity_cli import parity_command
+    from .runtimes import RUNTIMES
+
+    check_demo_name(demo)
+    variants = variant or list(VARIANTS)
+    for v in variants:
+        dtype_map_for(v)
+    runtimes = runtime or list(RUNTIMES)
+    for r in runtimes:
+        if r not in RUNTIMES:
+            raise QuantlabError(f"unknown runtime {r!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)
+    record = parity_command(demo, variants, runtimes, atol, rtol, limit, data_dir, out, models_dir, timeout)
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    if not record["passed"]:
+        raise typer.Exit(6)
+
+
+@app.command()
+@cli_errors
+def setup(
+    tfjs_node: Annotated[
+        bool, typer.Option("--tfjs-node", help="Build @tensorflow/tfjs-node against the pip TensorFlow")
+    ] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Optional extras. `--tfjs-node`: build the node-tensorflow runtime without any download."""
+    if not tfjs_node:
+        console.print("nothing to do: pass --tfjs-node")
+        raise typer.Exit(2)
+    from .setup_tfjs_node import setup_tfjs_node
+
+    setup_tfjs_node()
 
 
 def main() -> None:

@@ -47,10 +47,10 @@ def parity_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
         "mean_abs": float(np.mean(np.abs(diff))) if diff.size else 0.0,
         "rel_l2": float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0),
         "sqnr_db": float(10 * np.log10(signal / noise)) if noise > 0 else float("inf"),
-        "cosine_mean": float(np.mean(cos)),
-        "cosine_min": float(np.min(cos)),
     }
-    if a.shape[1] > 1:
+    if a.shape[1] > 1:  # per-example cosine and argmax mean nothing for a scalar output
+        stats["cosine_mean"] = float(np.mean(cos))
+        stats["cosine_min"] = float(np.min(cos))
         stats["top1_agreement"] = float(np.mean(np.argmax(a, 1) == np.argmax(r, 1)))
     return stats
 

@@ -37,3 +37,9 @@ def progress() -> Progress:
         console=console,
         transient=False,
     )
+
+
+def table_console() -> Console:
+    """stdout console for tables: wide enough for them when stdout is a file or pipe."""
+    out = Console()
+    return out if out.is_terminal else Console(width=200)
