@@ -7,9 +7,18 @@ NPM_STAMP := node_modules/.quantlab-installed
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup run test test-py test-js lint bench report clean
+.PHONY: setup browser tfjs-node run test test-py test-js lint bench report clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
+
+# Extras for the parity runtimes: Debian's chromium, and tfjs-node built against the pip
+# TensorFlow (no downloads). Both are idempotent.
+browser:
+	bash scripts/install-chromium.sh
+
+tfjs-node: setup
+	test -f .tfjs-node/node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node || \
+	  $(BIN)/quantlab setup --tfjs-node
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +32,7 @@ $(NPM_STAMP): package.json package-lock.json $(PY_STAMP)
 run: setup
 	$(BIN)/quantlab run $(ARGS)
 
-test: setup lint test-py test-js
+test: setup browser tfjs-node lint test-py test-js
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check py tests

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -136,3 +137,19 @@ def test_ctrl_c_during_evaluation_leaves_nothing_behind(quick_housing, tmp_path)
     assert not (out / "housing" / "results.json").exists()
     time.sleep(0.3)
     assert node_processes_of("evaluator.mjs --backend cpu") == []
+
+
+def test_parity_cli_fails_and_names_the_corrupted_layer(quick_housing, tmp_path):
+    from tests.helpers import corrupt_weight
+
+    work, _ = quick_housing
+    models = tmp_path / "models"
+    shutil.copytree(work / "models" / "housing", models / "housing")
+    corrupt_weight(models / "housing" / "float32", "dense_2/kernel", delta=4.0)
+    proc = run_cli("parity", "housing", "-r", "node-wasm", "--variant", "float32", "--limit", "200",
+                   "--models-dir", str(models), "--out", str(tmp_path / "out"), "--json")  # fmt: skip
+    assert proc.returncode == 6, proc.stderr[-2000:]
+    record = json.loads(proc.stdout)
+    (pair,) = [p for p in record["pairs"] if p["kind"] == "runtime"]
+    assert pair["passed"] is False and pair["first_bad_layer"]["layer"] == "dense_2"
+    assert (tmp_path / "out" / "housing" / "parity.json").is_file()

@@ -349,7 +349,19 @@ def parity(
     for r in runtimes:
         if r not in RUNTIMES:
             raise QuantlabError(f"unknown runtime {r!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)
-    record = parity_command(demo, variants, runtimes, atol, rtol, limit, data_dir, out, models_dir, timeout)
+    record = parity_command(
+        demo,
+        variants,
+        runtimes,
+        atol,
+        rtol,
+        limit,
+        data_dir,
+        out,
+        models_dir,
+        timeout,
+        show_table=not as_json,
+    )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
     if not record["passed"]:

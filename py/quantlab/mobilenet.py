@@ -183,6 +183,11 @@ def run_mobilenet(
     class_info = class_files(data_dir) if choice.mode == "full" else None
     model = build_mobilenet(choice, alpha, size)
     paths = write_variants(model, Path(models_dir) / NAME, variants)
+    from .train import TrainResult, save_trained
+
+    # The Keras model itself: `quantlab parity mobilenetv2` compares tfjs float32 against it.
+    save_trained(TrainResult(model, {"demo": NAME, "mode": choice.mode, "weights": str(choice.path)}),
+                 Path(models_dir) / NAME / "keras")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="quantlab-images-") as tmp:
         images = DecodedImages(samples, size, Path(tmp) / "decoded.npy", limit)
         if len(images) < 2:

@@ -148,6 +148,9 @@ def run_parity(
                     pairs.append(pair)
                 finally:
                     rt.unload(loaded)
+            runtime_info[name].update(
+                {k: v for k, v in rt.describe().items() if k.endswith(("requests", "errors"))}
+            )
             log.info("%s done in %.1f s", name, time.perf_counter() - t0)
     failed = [p for p in pairs if p.passed is False]
     return {

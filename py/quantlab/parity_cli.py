@@ -42,7 +42,9 @@ def _keras_original(models_dir: Path, demo: str):
     return load_trained(folder)[0]
 
 
-def parity_command(demo, variants, runtimes, atol, rtol, limit, data_dir, out, models_dir, timeout) -> dict:
+def parity_command(
+    demo, variants, runtimes, atol, rtol, limit, data_dir, out, models_dir, timeout, show_table=True
+) -> dict:
     variant_dirs = {v: Path(models_dir) / demo / v for v in variants}
     for folder in variant_dirs.values():
         if not (folder / "model.json").is_file():
@@ -53,7 +55,8 @@ def parity_command(demo, variants, runtimes, atol, rtol, limit, data_dir, out, m
     record = run_parity(variant_dirs, _keras_original(models_dir, demo), x, runtimes, atol, rtol, timeout)
     record["seconds"] = round(time.perf_counter() - t0, 1)
     record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    print_parity(record)
+    if show_table:
+        print_parity(record)
     write_json_atomic(Path(out) / demo / PARITY_FILE, record)
     results_path = Path(out) / demo / RESULTS_FILE
     if results_path.is_file():  # the report reads parity from the demo's results

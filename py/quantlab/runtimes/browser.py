@@ -155,6 +155,8 @@ class BrowserRuntime(Runtime):
             "tfjs_version": self.info["tfjs_version"],
             "user_agent": self.info["user_agent"],
             "start_ms": round(self.start_ms, 1),
+            "blocked_requests": list(self.blocked),
+            "console_errors": list(self.console_errors),
         }
 
     def close(self) -> None:
