@@ -249,17 +249,53 @@ def evaluate(
 @cli_errors
 def report(
     out: OutDir = Path("reports"),
-    open_: Annotated[bool, typer.Option("--open", help="Open in a browser")] = False,
+    open_: Annotated[bool, typer.Option("--open", help="Open index.html in your browser")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Load every page in headless Chromium; fail on errors")
+    ] = False,
+    screenshots: Annotated[Path | None, typer.Option(help="With --check: save a PNG per page here")] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Re-render the HTML report from existing results.json files (runs nothing)."""
+    """Re-render the HTML report from existing results.json files (runs nothing).
+
+    Example: `quantlab report --check --screenshots /tmp/shots`
+    """
     from .report import render_reports
 
     index = render_reports(out)
+    if check:
+        from .report.browser_check import check_report
+
+        found = check_report(out, screenshots)
+        console.print(f"checked {len(found['pages'])} pages in Chromium")
+        if not found["ok"]:
+            raise QuantlabError(
+                f"report check failed: console errors {found['console_errors']}, page errors "
+                f"{found['page_errors']}, requests outside {out}: {found['outside_requests']}"
+            )
     if open_:
         import webbrowser
 
         webbrowser.open(index.resolve().as_uri())
+
+
+@app.command()
+@cli_errors
+def serve(
+    out: OutDir = Path("reports"),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port)")] = 8000,
+    verbose: Verbose = False,
+) -> None:
+    """Serve the reports folder on http://127.0.0.1:PORT/ (Ctrl-C to stop)."""
+    import functools as ft
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    if not (Path(out) / "index.html").is_file():
+        raise QuantlabError(f"{out}/index.html: missing; run `quantlab report` or `quantlab run` first")
+    handler = ft.partial(SimpleHTTPRequestHandler, directory=str(out))
+    with ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
+        console.print(f"serving {out} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C to stop)")
+        httpd.serve_forever()
 
 
 @app.command()

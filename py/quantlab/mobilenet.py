@@ -25,6 +25,7 @@ from .fsutil import write_json_atomic
 from .metrics import cosine_to_reference, loo_1nn_accuracy, topk_seed_rule, topk_wnid
 from .progress import log, progress
 from .runtimes.base import PredictTimings, Runtime
+from .weight_error import weights_section
 
 NAME = "mobilenetv2"
 SEED = {  # the seed's README (preprocessing pixels / 255, seed scoring rule)
@@ -259,6 +260,7 @@ def run_mobilenet(
             "n_train": 0,
         },
         "variants": results_rows,
+        "weight_error": weights_section(Path(models_dir) / NAME, variants) if "float32" in variants else {},
         "keras_reference": {"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},
         "seed": SEED["top1"] if choice.mode == "full" else {},
         "seed_top5": SEED["top5"],

@@ -20,6 +20,7 @@ from .fsutil import write_json_atomic
 from .metrics import task_metrics
 from .progress import log, progress
 from .runtimes.base import PredictTimings, Runtime
+from .weight_error import weights_section
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 1
@@ -139,6 +140,9 @@ def evaluate_step(
         "primary_metric": demo.primary_metric,
         "dataset": {**data.describe(), "n_test": int(n_test)},
         "variants": rows,
+        "weight_error": weights_section(Path(models_dir) / demo.name, variants)
+        if "float32" in variants
+        else {},
         "seed": demo.seed,
         "note": demo.note,
         "training": {

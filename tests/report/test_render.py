@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -81,3 +82,30 @@ def test_old_or_hand_edited_results_render_what_is_there(tmp_path):
 def test_empty_results_folder_says_what_to_run(tmp_path):
     with pytest.raises(QuantlabError, match="no \\*/results.json to render; run `quantlab run`"):
         render_reports(tmp_path)
+
+
+def test_report_opens_in_chromium_without_errors_or_outside_requests(tmp_path, small_convnet_dir):
+    """Every section rendered (parity, weight errors with histograms), then loaded from disk."""
+    from quantlab.report.browser_check import check_report
+    from quantlab.runtimes.browser import browser_unavailable_reason
+    from quantlab.weight_error import weights_section
+
+    if browser_unavailable_reason() and os.environ.get("CI") != "true":
+        pytest.skip(browser_unavailable_reason())
+    r = _results(note="<script>alert(1)</script>")
+    r["weight_error"] = weights_section(small_convnet_dir, ["float32", "float16", "uint16", "uint8"])
+    r["parity"] = {
+        "atol": 0.005, "rtol": 0.005, "n_examples": 3, "unavailable": {"node-tensorflow": "not built"},
+        "pairs": [{"variant": "uint8", "kind": "runtime", "actual": "node-wasm uint8",
+                   "reference": "keras uint8",
+                   "stats": {"max_abs": 1e-7, "mean_abs": 1e-8, "rel_l2": 1e-7, "sqnr_db": 140.0},
+                   "passed": True, "first_bad_layer": None}],
+    }  # fmt: skip
+    _write(tmp_path / "reports", r)
+    render_reports(tmp_path / "reports")
+    page = (tmp_path / "reports" / "mnist" / "index.html").read_text()
+    assert "conv/kernel" in page and "grid levels in range" in page and "node-wasm uint8" in page
+    found = check_report(tmp_path / "reports", tmp_path / "shots")
+    assert found["ok"], found
+    assert found["pages"] == ["index.html", "mnist/index.html"]
+    assert (tmp_path / "shots" / "mnist_index.png").stat().st_size > 10_000

@@ -56,3 +56,79 @@ def bar_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def histogram_chart(hist: dict, width: int = 520, height: int = 150) -> Markup:
+    """Weight histogram with the quantization grid (the representable values) as red ticks."""
+    counts, edges = hist["counts"], hist["edges"]
+    if not counts:
+        return Markup("")
+    lo, hi, top = edges[0], edges[-1], max(counts) or 1
+    pad, plot_w = 30, width - 40
+    span = (hi - lo) or 1.0
+
+    def x_of(v: float) -> float:
+        return pad + (v - lo) / span * plot_w
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" role="img" '
+        f'aria-label="histogram of {escape(hist["name"])}">',
+        f'<text x="{pad}" y="14" font-size="12">{escape(hist["name"])}</text>',
+    ]
+    for c, a, b in zip(counts, edges[:-1], edges[1:], strict=True):
+        h, w = c / top * height, max(0.5, x_of(b) - x_of(a) - 0.5)
+        parts.append(
+            f'<rect x="{x_of(a):.1f}" y="{20 + height - h:.1f}" width="{w:.1f}" height="{h:.1f}" '
+            'fill="#4c72b0"/>'
+        )
+    for g in hist.get("grid") or []:
+        parts.append(
+            f'<line x1="{x_of(g):.1f}" x2="{x_of(g):.1f}" y1="{20 + height}" y2="{26 + height}" '
+            'stroke="#c44e52" stroke-width="0.6"/>'
+        )
+    parts.append(
+        f'<text x="{pad}" y="{height + 38}" font-size="10">{lo:.4g}</text>'
+        f'<text x="{pad + plot_w}" y="{height + 38}" font-size="10" text-anchor="end">{hi:.4g}</text>'
+        f'<text x="{pad + plot_w / 2}" y="{height + 38}" font-size="10" text-anchor="middle" fill="#c44e52">'
+        f"{len(hist.get('grid') or [])} grid levels in range</text></svg>"
+    )
+    return Markup("".join(parts))
+
+
+def discretisation_figure(width: int = 620, height: int = 220) -> Markup:
+    """The seed's figure, redrawn with our own quantize/dequantize: a zoomed-in stretch of a
+    sine wave, original vs 16-bit vs 8-bit affine quantization of the whole wave."""
+    import numpy as np
+
+    from ..quantize_math import roundtrip
+
+    t = np.linspace(0, 2 * np.pi, 20001, dtype=np.float64)
+    wave = np.sin(t).astype(np.float32)
+    window = slice(9000, 9400)  # a zoomed stretch around the zero crossing at pi
+    series = {"original": wave, "16-bit": roundtrip(wave, "uint16"), "8-bit": roundtrip(wave, "uint8")}
+    colors = {"original": "#222", "16-bit": "#8172b2", "8-bit": "#c44e52"}
+    xs = t[window]
+    lo = min(float(s[window].min()) for s in series.values())
+    hi = max(float(s[window].max()) for s in series.values())
+    pad = 40
+
+    def point(x: float, y: float) -> str:
+        px = pad + (x - xs[0]) / (xs[-1] - xs[0]) * (width - 2 * pad)
+        py = 20 + (hi - y) / ((hi - lo) or 1) * (height - 40)
+        return f"{px:.1f},{py:.1f}"
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        'aria-label="sine wave quantized to 16 and 8 bits">'
+    ]
+    for k, (name, s) in enumerate(series.items()):
+        pts = " ".join(point(float(x), float(y)) for x, y in zip(xs, s[window], strict=True))
+        parts.append(f'<polyline fill="none" stroke="{colors[name]}" stroke-width="1.2" points="{pts}"/>')
+        parts.append(
+            f'<text x="{width - 110}" y="{30 + 16 * k}" font-size="12" fill="{colors[name]}">{name}</text>'
+        )
+    parts.append(
+        f'<text x="{pad}" y="{height - 4}" font-size="11">sin(t) for t in [{xs[0]:.3f}, {xs[-1]:.3f}], '
+        "values quantized as the converter does (per tensor, affine)</text></svg>"
+    )
+    return Markup("".join(parts))

@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from ..errors import QuantlabError
 from ..fsutil import write_text_atomic
 from ..progress import log
-from .charts import bar_chart
+from .charts import bar_chart, discretisation_figure, histogram_chart
 
 RESULTS_FILE = "results.json"
 SEED_LABELS = {"float32": "original", "uint16": "16-bit", "uint8": "8-bit"}
@@ -77,6 +77,7 @@ def _env() -> Environment:
     env.filters.update(fmt=_fmt, int=_int, kb=_kb)
     env.globals["delta"] = _delta
     env.globals["SEED_LABELS"] = SEED_LABELS
+    env.globals["histogram_chart"] = histogram_chart
     return env
 
 
@@ -112,9 +113,10 @@ def render_reports(out_dir: Path) -> Path:
             f"{out_dir}: no */results.json to render; run `quantlab run` (or `quantlab run --quick`) first"
         )
     env = _env()
+    figure = discretisation_figure()
     for results in all_results:
         html = env.get_template("demo.html.j2").render(
-            r=results, charts=demo_charts(results), primary=_primary
+            r=results, charts=demo_charts(results), primary=_primary, discretisation=figure
         )
         write_text_atomic(out_dir / results["_page"], html)
     index = env.get_template("index.html.j2").render(results=all_results, primary=_primary)

@@ -1,0 +1,136 @@
+"""Per-tensor weight error, read from the artifacts themselves (manifest + shards): what each
+quantized tensor lost against the float32 artifact, worst first. For BatchNorm layers also the
+error of the effective multiplier gamma / sqrt(moving_variance + epsilon), which per-tensor
+figures hide: a tiny variance rounded onto a coarse grid (DESIGN 2.6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import Artifact, read_artifact
+from .quantize_math import dequantize
+
+_NUMPY = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "uint16": "<u2", "float16": "<f2"}
+
+
+def read_weights(art: Artifact) -> dict[str, np.ndarray]:
+    """Every weight, dequantized as tfjs-core does at load time (v * scale + min; float16 cast)."""
+    out: dict[str, np.ndarray] = {}
+    groups: dict[int, list] = {}
+    for w in art.weights:
+        groups.setdefault(w.shard_group, []).append(w)
+    manifest = art.model_json["weightsManifest"]
+    for g, entries in groups.items():
+        blob = b"".join((art.folder / p).read_bytes() for p in manifest[g]["paths"])
+        offset = 0
+        for w in entries:
+            count = int(np.prod(w.shape, dtype=np.int64))
+            raw = np.frombuffer(blob, _NUMPY[w.stored_dtype], count, offset)
+            offset += w.nbytes
+            q = w.quantization
+            if q and q["dtype"] in ("uint8", "uint16"):
+                values = dequantize(raw, q["min"], q["scale"])
+            else:
+                values = raw.astype(np.float32)
+            out[w.name] = values.reshape(w.shape)
+    return out
+
+
+def _errors(q: np.ndarray, ref: np.ndarray) -> dict:
+    diff = q.astype(np.float64) - ref.astype(np.float64)
+    signal, noise = float(np.sum(ref.astype(np.float64) ** 2)), float(np.sum(diff**2))
+    return {
+        "rel_l2": float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0),
+        "sqnr_db": float(10 * np.log10(signal / noise)) if noise > 0 else float("inf"),
+        "max_abs": float(np.max(np.abs(diff))) if diff.size else 0.0,
+    }
+
+
+def batchnorm_layers(art: Artifact) -> dict[str, float]:
+    """BatchNormalization layer name -> epsilon, from the model topology."""
+    cfg = art.model_json["modelTopology"].get("model_config", {}).get("config", {})
+    layers = cfg.get("layers", []) if isinstance(cfg, dict) else []
+    return {
+        la["config"]["name"]: float(la["config"].get("epsilon", 1e-3))
+        for la in layers
+        if la.get("class_name") == "BatchNormalization"
+    }
+
+
+def _bn_multiplier(weights: dict[str, np.ndarray], layer: str, eps: float) -> np.ndarray:
+    """gamma / sqrt(moving_variance + epsilon): the factor BatchNorm applies at inference."""
+    gamma = weights.get(f"{layer}/gamma", np.float32(1.0))
+    return gamma / np.sqrt(weights[f"{layer}/moving_variance"] + eps)
+
+
+def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, bins: int = 60) -> dict:
+    """Rows per tensor (worst SQNR first), BatchNorm multiplier rows, histograms of the worst."""
+    ref_art, q_art = read_artifact(float32_dir), read_artifact(variant_dir)
+    ref, quant = read_weights(ref_art), read_weights(q_art)
+    qinfo = {w.name: w.quantization or {} for w in q_art.weights}
+    rows = []
+    for name, r in ref.items():
+        q = quant[name]
+        rows.append(
+            {
+                "name": name,
+                "layer": name.rsplit("/", 1)[0],
+                "shape": list(r.shape),
+                "dtype": qinfo[name].get("dtype", "float32"),
+                "min": float(r.min()) if r.size else 0.0,
+                "max": float(r.max()) if r.size else 0.0,
+                "scale": qinfo[name].get("scale"),
+                **_errors(q, r),
+            }
+        )
+    rows.sort(key=lambda row: row["sqnr_db"])
+    bn_rows = []
+    for layer, eps in batchnorm_layers(ref_art).items():
+        var_name = f"{layer}/moving_variance"
+        if var_name not in ref:
+            continue
+        m_ref, m_q = (_bn_multiplier(w, layer, eps) for w in (ref, quant))
+        rel = np.abs(m_q - m_ref) / np.maximum(np.abs(m_ref), 1e-12)
+        bn_rows.append(
+            {
+                "layer": layer,
+                "epsilon": eps,
+                "variance_min": float(ref[var_name].min()),
+                "variance_max": float(ref[var_name].max()),
+                "multiplier_max_rel_error": float(rel.max()),
+                "multiplier_mean_rel_error": float(rel.mean()),
+                **{f"multiplier_{k}": v for k, v in _errors(m_q, m_ref).items()},
+            }
+        )
+    bn_rows.sort(key=lambda row: -row["multiplier_max_rel_error"])
+    histograms = []
+    for row in rows[:histogram_top]:
+        values = ref[row["name"]].ravel()
+        counts, edges = np.histogram(values, bins=bins)
+        q = qinfo[row["name"]]
+        grid = None
+        if q.get("dtype") in ("uint8", "uint16") and q.get("scale"):
+            levels = np.arange(256 if q["dtype"] == "uint8" else 65536) * q["scale"] + q["min"]
+            grid = levels[(levels >= edges[0]) & (levels <= edges[-1])][:512].tolist()
+        histograms.append(
+            {"name": row["name"], "counts": counts.tolist(), "edges": edges.tolist(), "grid": grid}
+        )
+    return {"variant": variant_dir.name, "tensors": rows, "batchnorm": bn_rows, "histograms": histograms}
+
+
+def weights_section(models_root: Path, variants, top: int = 15) -> dict:
+    """For results.json: each quantized variant's worst tensors and BatchNorm multipliers."""
+    section = {}
+    for v in variants:
+        if v == "float32":
+            continue
+        full = tensor_errors(Path(models_root) / "float32", Path(models_root) / v)
+        section[v] = {
+            "n_tensors": len(full["tensors"]),
+            "tensors": full["tensors"][:top],
+            "batchnorm": full["batchnorm"][:top],
+            "histograms": full["histograms"],
+        }
+    return section
