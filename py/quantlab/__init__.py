@@ -6,7 +6,7 @@ import os as _os
 # topologies, DESIGN 2.2); quiet C++ logs; and no TF-DF welcome banner, which tensorflowjs'
 # eager import of TF-DF tries to show through IPython whenever stdout is not a terminal.
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 __version__ = "0.1.0"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ Typical use:
 * `quantlab report --open` - re-render reports/ from existing results.json files
 
 Exit codes: 0 ok, 1 error, 2 bad usage, 3 data problem, 4 broken model artifact,
-5 tfjs evaluator failure, 6 parity out of tolerance, 130 interrupted.""",
+5 tfjs evaluator failure, 6 parity out of tolerance, 7 no variant within the tune budget,
+130 interrupted.""",
 )
 
 DemoArg = Annotated[
@@ -207,10 +209,37 @@ def train(
 
 @app.command()
 @cli_errors
-def quantize(demos: DemoArg = None, models_dir: ModelsDir = Path("models"), verbose: Verbose = False) -> None:
-    """Write the float32, float16, uint16 and uint8 tfjs variants of trained models."""
-    from .pipeline import quantize_step
+def quantize(
+    demos: DemoArg = None,
+    models_dir: ModelsDir = Path("models"),
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Custom mixed precision: DTYPE=PATTERN[,PATTERN...] (repeatable), e.g. "
+            "--map 'uint8=*/kernel' --map 'float16=*_BN/*'; DTYPE=* for all remaining weights",
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option(help="With --map: the variant folder name")] = "custom",
+    verbose: Verbose = False,
+) -> None:
+    """Write the float32, float16, uint16 and uint8 tfjs variants of trained models (or, with --map,
+    one custom variant; the matching `tensorflowjs_converter` command is printed)."""
+    from .pipeline import quantize_custom, quantize_step
 
+    if map_:
+        dtype_map = {}
+        for item in map_:
+            dtype, _, patterns = item.partition("=")
+            if not patterns:
+                raise QuantlabError(f"--map {item!r}: expected DTYPE=PATTERN[,PATTERN...]", exit_code=2)
+            dtype_map[dtype] = True if patterns == "*" else patterns.split(",")
+        for demo_name in demos or []:
+            cmd = quantize_custom(demo_name, models_dir, name, dtype_map)
+            console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
+        if not demos:
+            raise QuantlabError("--map needs a DEMO", exit_code=2)
+        return
     for demo in _demos(demos):
         quantize_step(demo, models_dir)
 
@@ -419,6 +448,47 @@ def setup(
     from .setup_tfjs_node import setup_tfjs_node
 
     setup_tfjs_node()
+
+
+@app.command()
+@cli_errors
+def tune(
+    demo: Annotated[str, typer.Argument(help=f"Demo to tune: {', '.join(ALL_DEMOS)}")],
+    max_drop: Annotated[float, typer.Option(help="Largest acceptable metric drop from float32")],
+    relative: Annotated[bool, typer.Option(help="--max-drop is a fraction of the float32 metric")] = False,
+    limit: Annotated[
+        int | None, typer.Option(help="Stratified subset for the sweep (default 1000; mobilenetv2 200)")
+    ] = None,
+    sweep: Annotated[
+        str, typer.Option(help="Sensitivity sweeps: ab (both), a (only L uint8), b (all but L)")
+    ] = "ab",
+    backend: Backend = "wasm",
+    data_dir: DataDir = None,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    timeout: Timeout = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tune record as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Find the smallest mixed-precision artifact whose metric stays within a budget of float32.
+
+    Measures per-layer sensitivity in tfjs, searches per-layer dtypes greedily, re-checks the answer on
+    the full test set, and prints the `tensorflowjs_converter` command that reproduces it. Exits 7 when
+    nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop 0.002`
+    """
+    from .demos import MOBILENET
+    from .tune_cli import tune_command
+
+    check_demo_name(demo)
+    if sweep and set(sweep) - {"a", "b"}:
+        raise QuantlabError(f"--sweep {sweep!r}: use a, b or ab", exit_code=2)
+    if limit is None:
+        limit = 200 if demo == MOBILENET else 1000
+    record = tune_command(demo, max_drop, relative, limit, sweep, backend, data_dir, out, models_dir, timeout)
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    if not record["verified_within_budget"]:
+        raise typer.Exit(7)
 
 
 def main() -> None:

@@ -40,11 +40,48 @@ def inference_copy(model):
     return clone
 
 
+def weight_names(model) -> list[str]:
+    """Weight names as the converter writes them into the manifest."""
+    return [w.name.split(":")[0] for w in model.weights]
+
+
+def check_dtype_map(dtype_map: dict | None, names: list[str]) -> dict[str, str]:
+    """Weight name -> dtype for a converter map; a pattern that matches no weight, or a weight
+    that two dtypes claim, is an error (the converter silently ignores the first)."""
+    import fnmatch
+
+    from .tfcompat import import_tensorflow
+
+    import_tensorflow()
+    from tensorflowjs.quantization import map_layers_to_quantization_dtype
+
+    for dtype, patterns in (dtype_map or {}).items():
+        if dtype not in QUANT_DTYPES:
+            raise QuantlabError(f"unknown quantization dtype {dtype!r}; valid: {', '.join(QUANT_DTYPES)}")
+        if patterns is True:
+            continue
+        for pattern in [patterns] if isinstance(patterns, str) else patterns:
+            if not fnmatch.filter(names, pattern):
+                raise QuantlabError(
+                    f"--quantize_{dtype} pattern {pattern!r} matches no weight; weights are named like "
+                    f"{', '.join(names[:4])}, ..."
+                )
+    try:
+        mapping = map_layers_to_quantization_dtype(names, dtype_map)
+    except ValueError as e:
+        raise QuantlabError(f"quantization map {dtype_map}: {e}") from e
+    return {name: np_dtype.__name__ for name, np_dtype in mapping.items()}
+
+
 def save_tfjs(model, folder: Path, quantization_dtype_map: dict | None = None) -> Path:
     """Write model.json + shards atomically. A map is {dtype: True | [weight-name patterns]}."""
+    from .tfcompat import import_tensorflow
+
+    import_tensorflow()
     from tensorflowjs.converters import save_keras_model
 
     model = inference_copy(model)
+    check_dtype_map(quantization_dtype_map, weight_names(model))
     with atomic_dir(folder) as tmp:
         try:
             save_keras_model(model, str(tmp), quantization_dtype_map=quantization_dtype_map)

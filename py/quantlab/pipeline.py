@@ -54,6 +54,18 @@ def quantize_step(demo: Demo, models_dir: Path, variants=VARIANTS) -> dict[str, 
     return paths
 
 
+def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict) -> list[str]:
+    """One variant from a per-weight dtype map; returns the equivalent converter command."""
+    from .convert import converter_command, save_tfjs
+    from .train import load_trained
+
+    folder = Path(models_dir) / demo_name
+    model, _ = load_trained(folder / "keras")
+    save_tfjs(model, folder / name, dtype_map)
+    log.info("wrote %s", folder / name)
+    return converter_command(folder / "float32" / "model.json", folder / name, dtype_map)
+
+
 def predict_in_batches(
     runtime: Runtime, model, x: np.ndarray, chunk: int, label: str, batch_size: int = 256
 ) -> tuple[np.ndarray, PredictTimings]:

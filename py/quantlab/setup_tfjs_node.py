@@ -48,6 +48,9 @@ def _run(cmd: list[str], cwd: Path, env: dict, what: str) -> None:
 
 
 def setup_tfjs_node() -> Path:
+    from .tfcompat import import_tensorflow
+
+    import_tensorflow()
     import tensorflow as tf
 
     tf_dir = Path(tf.__file__).parent

@@ -1,15 +1,53 @@
-"""Import TensorFlow with legacy Keras 2: tfjs 4.22 cannot load Keras 3 topologies (DESIGN 2.2).
-Imported lazily so `quantlab --help` stays fast."""
+"""Import TensorFlow lazily (so `quantlab --help` stays fast) and quietly: legacy Keras 2 is
+selected in quantlab/__init__.py; C++ start-up chatter (CUDA probes, absl warnings printed before
+logging is initialised) is dropped unless QUANTLAB_TF_LOGS=1."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 
-def keras():
-    """The tf_keras module (Keras 2), with TensorFlow quiet."""
-    import tensorflow as tf
-    import tf_keras
+_imported = False
+
+
+@contextlib.contextmanager
+def _fd2_to_devnull():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow() -> None:
+    """Import tensorflow, tf_keras and tensorflowjs once, with the C++ noise silenced."""
+    global _imported
+    if _imported:
+        return
+    quiet = os.environ.get("QUANTLAB_TF_LOGS") != "1"
+    with _fd2_to_devnull() if quiet else contextlib.nullcontext():
+        import tensorflow as tf
+        import tensorflowjs  # noqa: F401  (imports TF-DF and more: do it while quiet)
+        import tf_keras  # noqa: F401
 
     tf.get_logger().setLevel("ERROR")
+    import warnings
+
+    warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
+    _imported = True
+
+
+def keras():
+    """The tf_keras module (Keras 2)."""
+    import_tensorflow()
+    import tf_keras
+
     return tf_keras
 
 
@@ -17,6 +55,8 @@ def seed_everything(seed: int) -> None:
     import random
 
     import numpy as np
+
+    import_tensorflow()
     import tensorflow as tf
 
     random.seed(seed)

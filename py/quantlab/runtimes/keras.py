@@ -14,11 +14,11 @@ class KerasRuntime(Runtime):
     name = "keras"
 
     def load(self, model_dir: Path) -> LoadedModel:
+        from ..tfcompat import import_tensorflow
+
+        import_tensorflow()
         from tensorflowjs.converters import load_keras_model
 
-        from ..tfcompat import keras
-
-        keras()
         read_artifact(model_dir)
         t0 = time.perf_counter()
         model = load_keras_model(str(Path(model_dir) / "model.json"))
@@ -54,6 +54,9 @@ class KerasRuntime(Runtime):
         return outputs, PredictTimings(predict_ms=ms, total_ms=ms, examples=len(x))
 
     def describe(self) -> dict:
+        from ..tfcompat import import_tensorflow
+
+        import_tensorflow()
         import tensorflow as tf
 
         return {"runtime": self.name, "backend": "tensorflow", "tensorflow_version": tf.__version__}
