@@ -153,3 +153,43 @@ def test_parity_cli_fails_and_names_the_corrupted_layer(quick_housing, tmp_path)
     (pair,) = [p for p in record["pairs"] if p["kind"] == "runtime"]
     assert pair["passed"] is False and pair["first_bad_layer"]["layer"] == "dense_2"
     assert (tmp_path / "out" / "housing" / "parity.json").is_file()
+
+
+def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_housing, tmp_path):
+    import filecmp
+
+    from quantlab.convert import run_converter_cli
+
+    work, _ = quick_housing
+    models = tmp_path / "models"
+    shutil.copytree(work / "models" / "housing", models / "housing")
+    proc = run_cli("tune", "housing", "--max-drop", "0.01", "--limit", "300", "--sweep", "b",
+                   "--models-dir", str(models), "--out", str(tmp_path / "out"), "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(proc.stdout)
+    assert record["verified_within_budget"] and record["full_size"] == 3000 and record["subset_size"] == 300
+    assert len(record["sensitivity"]) == 5 and record["n_evaluated"] >= 8
+    redo = tmp_path / "redo"
+    run_converter_cli(models / "housing" / "float32" / "model.json", redo, record["chosen"]["dtype_map"])
+    names = sorted(p.name for p in (models / "housing" / "tuned").iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(models / "housing" / "tuned", redo, names, shallow=False)
+    assert mismatch == [] and errors == []
+    assert record["converter_command"][:3] == [
+        "tensorflowjs_converter",
+        "--input_format",
+        "tfjs_layers_model",
+    ]
+
+
+def test_tune_cli_budget_nothing_meets_exits_7(quick_housing, tmp_path):
+    work, _ = quick_housing
+    proc = run_cli("tune", "housing", "--max-drop", "-1", "--limit", "200", "--sweep", "",
+                   "--models-dir", str(work / "models"), "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 7, proc.stderr[-2000:]
+    assert "no variant is within a drop of -1.0" in proc.stderr and "best found" in proc.stderr
+
+
+def test_tune_without_trained_artifacts_says_which_command(tmp_path):
+    proc = run_cli("tune", "fashion-mnist", "--max-drop", "0.01", "--models-dir", str(tmp_path))
+    assert proc.returncode == 4
+    assert "run `quantlab train fashion-mnist`" in proc.stderr and "Traceback" not in proc.stderr

@@ -484,7 +484,9 @@ def tune(
         raise QuantlabError(f"--sweep {sweep!r}: use a, b or ab", exit_code=2)
     if limit is None:
         limit = 200 if demo == MOBILENET else 1000
-    record = tune_command(demo, max_drop, relative, limit, sweep, backend, data_dir, out, models_dir, timeout)
+    record = tune_command(
+        demo, max_drop, relative, limit, sweep, backend, data_dir, out, models_dir, timeout, show=not as_json
+    )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
     if not record["verified_within_budget"]:

@@ -127,7 +127,9 @@ def load_trained(folder: Path):
 
     path = folder / KERAS_FILE
     if not path.is_file():
-        raise ArtifactError(f"{path}: no trained model; run `quantlab train DEMO` first")
+        demo = folder.parent.name
+        how = f"quantlab run {demo}" if demo == "mobilenetv2" else f"quantlab train {demo}"
+        raise ArtifactError(f"{path}: no trained model; run `{how}` (or `quantlab run {demo}`) first")
     try:
         model = keras().models.load_model(path)
     except Exception as e:  # h5py / Keras raise many types for bad files

@@ -17,7 +17,7 @@ TUNE_FILE = "tune.json"
 
 
 def tune_command(
-    demo, max_drop, relative, limit, sweeps, backend, data_dir, out, models_dir, timeout
+    demo, max_drop, relative, limit, sweeps, backend, data_dir, out, models_dir, timeout, show=True
 ) -> dict:
     from .train import load_trained
 
@@ -54,7 +54,12 @@ def tune_command(
         results = json.loads(results_path.read_text())
         results["tune"] = record
         write_json_atomic(results_path, results)
-    print_tune(record)
+    if show:
+        print_tune(record)
+    elif record["chosen"] is None:
+        console.print(
+            f"no variant is within a drop of {max_drop}; best found: {record['best_found']['label']}"
+        )
     return record
 
 
