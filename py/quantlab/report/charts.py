@@ -132,3 +132,83 @@ def discretisation_figure(width: int = 620, height: int = 220) -> Markup:
         "values quantized as the converter does (per tensor, affine)</text></svg>"
     )
     return Markup("".join(parts))
+
+
+def frontier_chart(
+    points: list[dict], chosen: dict | None, metric: str, width: int = 560, height: int = 260
+) -> Markup:
+    """Every evaluated variant as (weight KiB, metric); the chosen one ringed."""
+    if not points:
+        return Markup("")
+    xs = [p["weight_bytes"] / 1024 for p in points]
+    ys = [p["metric"] for p in points]
+    x0, x1 = 0.0, max(xs) * 1.05
+    y0, y1 = min(ys), max(ys)
+    pad_y = (y1 - y0) * 0.1 or abs(y1) * 0.01 or 1.0
+    y0, y1 = y0 - pad_y, y1 + pad_y
+    left, top, w, h = 60, 24, width - 80, height - 60
+
+    def xy(x: float, y: float) -> tuple[float, float]:
+        return left + (x - x0) / (x1 - x0) * w, top + (y1 - y) / (y1 - y0) * h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="size versus {escape(metric)} frontier">',
+        f'<text x="{width / 2}" y="14" text-anchor="middle" font-size="13">{escape(metric)} vs weight size '
+        "(every evaluated variant)</text>",
+        f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + h}" stroke="#999"/>',
+        f'<text x="{left + w / 2}" y="{height - 8}" text-anchor="middle" font-size="11">weight KiB</text>',
+        f'<text x="4" y="{top + 10}" font-size="10">{y1:.4g}</text>',
+        f'<text x="4" y="{top + h}" font-size="10">{y0:.4g}</text>',
+        f'<text x="{left + w}" y="{top + h + 14}" font-size="10" text-anchor="end">{x1:,.0f}</text>',
+    ]
+    for p, x, y in zip(points, xs, ys, strict=True):
+        cx, cy = xy(x, y)
+        color = PALETTE.get(p["label"], "#4c72b0")
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{color}" fill-opacity="0.7">'
+            f"<title>{escape(p['label'])}: {y:.4f}, {x:,.1f} KiB</title></circle>"
+        )
+        if p["label"] in ("float32", "uint8", "uint8, BatchNorm float16"):
+            parts.append(
+                f'<text x="{cx + 5:.1f}" y="{cy - 5:.1f}" font-size="10">{escape(p["label"])}</text>'
+            )
+    if chosen:
+        cx, cy = xy(chosen["weight_bytes"] / 1024, chosen["metric"])
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="8" fill="none" stroke="#c44e52" stroke-width="2"/>'
+        )
+        parts.append(f'<text x="{cx + 10:.1f}" y="{cy + 14:.1f}" font-size="11" fill="#c44e52">chosen</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def sensitivity_chart(rows: list[dict], key: str, title: str, top: int = 20, width: int = 560) -> Markup:
+    """Horizontal bars per layer (most sensitive first)."""
+    rows = [r for r in rows if key in r][:top]
+    if not rows:
+        return Markup("")
+    vals = [r[key] for r in rows]
+    span = max(abs(v) for v in vals) or 1.0
+    label_w, bar_h = 190, 16
+    height = 30 + bar_h * len(rows)
+    zero = label_w + (width - label_w - 60) * (0.5 if min(vals) < 0 else 0.0)
+    scale = (width - label_w - 60) * (0.5 if min(vals) < 0 else 1.0) / span
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">',
+        f'<text x="{width / 2}" y="14" text-anchor="middle" font-size="13">{escape(title)}</text>',
+    ]
+    for i, (r, v) in enumerate(zip(rows, vals, strict=True)):
+        y = 22 + i * bar_h
+        x, wbar = (zero, v * scale) if v >= 0 else (zero + v * scale, -v * scale)
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 11}" font-size="10" text-anchor="end">'
+            f"{escape(r['layer'])}</text>"
+            f'<rect x="{x:.1f}" y="{y + 2}" width="{max(0.5, wbar):.1f}" height="{bar_h - 4}" '
+            'fill="#c44e52"/>'
+            f'<text x="{max(x + wbar, zero) + 4:.1f}" y="{y + 11}" font-size="9">{v:+.4g}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

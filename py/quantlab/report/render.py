@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from ..errors import QuantlabError
 from ..fsutil import write_text_atomic
 from ..progress import log
-from .charts import bar_chart, discretisation_figure, histogram_chart
+from .charts import bar_chart, discretisation_figure, frontier_chart, histogram_chart, sensitivity_chart
 
 RESULTS_FILE = "results.json"
 SEED_LABELS = {"float32": "original", "uint16": "16-bit", "uint8": "8-bit"}
@@ -89,7 +89,19 @@ def demo_charts(results: dict) -> dict:
     variants = results.get("variants", [])
     names = [v.get("name", "?") for v in variants]
     metric = results.get("primary_metric", "metric")
+    tune = results.get("tune") or {}
     return {
+        "frontier": frontier_chart(tune.get("points", []), tune.get("chosen"), tune.get("metric", metric)),
+        "sensitivity_b": sensitivity_chart(
+            tune.get("sensitivity", []),
+            "gain_keeping_this_float32",
+            "gain from keeping only this layer float32",
+        ),
+        "sensitivity_a": sensitivity_chart(
+            tune.get("sensitivity", []),
+            "drop_only_this_uint8",
+            "drop from quantizing only this layer to uint8",
+        ),
         "metric": bar_chart(
             names, [_primary(results, v) for v in variants], f"{metric} by precision (tfjs)", zoom=True
         ),
