@@ -17,6 +17,9 @@ class Profile:
     batch_size: int = 128
     train_limit: int | None = None  # first N training examples (quick runs only)
     test_limit: int | None = None
+    # Decay the seed optimizer's learning rate to 0 over the run (cosine): the same accuracy in
+    # about half the epochs of a constant rate, which keeps the full run inside its time budget.
+    cosine_decay: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,11 @@ DEMOS: dict[str, Demo] = {
             "accuracy",
             _mnist,
             models.mnist_convnet,
-            full=Profile(epochs=15),
+            full=Profile(epochs=8, cosine_decay=True),
             quick=Profile(epochs=1, train_limit=3000, test_limit=1000),
             seed={"float32": 0.9952, "uint16": 0.9952, "uint8": 0.9952},
-            note="The seed trained up to 100 epochs with early stopping in tfjs-node; we train 15 "
-            "epochs in tf-keras (accuracy plateaus by then).",
+            note="The seed trained up to 100 epochs with early stopping in tfjs-node; we train 8 "
+            "epochs in tf-keras with RMSprop's learning rate decayed to 0 on a cosine schedule.",
         ),
         Demo(
             "fashion-mnist",
@@ -93,11 +96,11 @@ DEMOS: dict[str, Demo] = {
             "accuracy",
             _fashion,
             models.fashion_convnet,
-            full=Profile(epochs=25),
+            full=Profile(epochs=12, cosine_decay=True),
             quick=Profile(epochs=1, train_limit=3000, test_limit=1000),
             seed={"float32": 0.922, "uint16": 0.922, "uint8": 0.9211},
-            note="The seed trained up to 100 epochs with early stopping in tfjs-node; we train 25 "
-            "epochs in tf-keras (test accuracy varies by about 0.003 from epoch to epoch).",
+            note="The seed trained up to 100 epochs with early stopping in tfjs-node; we train 12 "
+            "epochs in tf-keras with Adam's learning rate decayed to 0 on a cosine schedule.",
         ),
     )
 }

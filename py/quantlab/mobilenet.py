@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import artifact_summary, read_artifact
+from .artifacts import read_artifact
 from .convert import VARIANTS, write_variants
 from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .datasets.resolver import search_dirs
@@ -23,6 +23,7 @@ from .environment import environment
 from .errors import ArtifactError, QuantlabError
 from .fsutil import write_json_atomic
 from .metrics import cosine_to_reference, loo_1nn_accuracy, topk_seed_rule, topk_wnid
+from .pipeline import variant_row
 from .progress import log, progress
 from .runtimes.base import PredictTimings, Runtime
 from .weight_error import weights_section
@@ -214,23 +215,7 @@ def run_mobilenet(
     results_rows = []
     for v, t, load_ms in rows:
         metrics = score(choice.mode, outputs[v], ref32, images, class_info)
-        results_rows.append(
-            {
-                "name": v,
-                **artifact_summary(read_artifact(paths[v])),
-                "metrics": metrics,
-                "runtime": {
-                    "name": runtime.name,
-                    "backend": runtime.describe()["backend"],
-                    "tfjs_version": runtime.describe().get("tfjs_version"),
-                    "load_ms": round(load_ms, 2),
-                    "predict_ms_per_example": round(t.predict_ms / t.examples, 3),
-                    "images_per_second": round(1000 * t.examples / t.predict_ms, 2),
-                    "transfer_ms": round(t.transfer_ms, 1),
-                    "n_examples": t.examples,
-                },
-            }
-        )
+        results_rows.append(variant_row(v, read_artifact(paths[v]), metrics, runtime, load_ms, t))
         log.info("%s %s: %s", NAME, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
     keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
     node_rss = getattr(runtime, "peak_rss_mb", lambda: None)()

@@ -84,6 +84,26 @@ def predict_in_batches(
     return np.concatenate(outputs), timings
 
 
+def variant_row(name: str, art, metrics: dict, runtime: Runtime, load_ms: float, t: PredictTimings) -> dict:
+    """One variant's entry in results.json: sizes, metrics, and how the runtime did."""
+    info = runtime.describe()
+    return {
+        "name": name,
+        **artifact_summary(art),
+        "metrics": metrics,
+        "runtime": {
+            "name": runtime.name,
+            "backend": info["backend"],
+            "tfjs_version": info.get("tfjs_version"),
+            "load_ms": round(load_ms, 2),
+            "predict_ms_per_example": round(t.predict_ms / t.examples, 4),
+            "examples_per_second": round(1000 * t.examples / t.predict_ms, 2),
+            "transfer_ms": round(t.transfer_ms, 2),
+            "n_examples": t.examples,
+        },
+    }
+
+
 def evaluate_step(
     demo: Demo,
     models_dir: Path,
@@ -119,22 +139,7 @@ def evaluate_step(
         finally:
             runtime.unload(loaded)
         metrics = task_metrics(demo.task, outputs, y, label_std)
-        rows.append(
-            {
-                "name": variant,
-                **artifact_summary(art),
-                "metrics": metrics,
-                "runtime": {
-                    "name": runtime.name,
-                    "backend": runtime.describe()["backend"],
-                    "tfjs_version": runtime.describe().get("tfjs_version"),
-                    "load_ms": round(loaded.load_ms, 2),
-                    "predict_ms_per_example": round(t.predict_ms / t.examples, 4),
-                    "transfer_ms": round(t.transfer_ms, 2),
-                    "n_examples": t.examples,
-                },
-            }
-        )
+        rows.append(variant_row(variant, art, metrics, runtime, loaded.load_ms, t))
         log.info(
             "%s %s: %s (%d weight bytes)",
             demo.name,
@@ -163,6 +168,7 @@ def evaluate_step(
                 "profile",
                 "epochs",
                 "batch_size",
+                "lr_schedule",
                 "n_train",
                 "n_validation",
                 "train_seconds",

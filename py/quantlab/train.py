@@ -60,6 +60,14 @@ def _progress_callback(epochs: int, steps: int):
     return RichProgress()
 
 
+def _decay_learning_rate(model, total_steps: int, metrics: list[str] | None) -> None:
+    """Recompile with the same optimizer class, its default rate decayed to 0 (cosine)."""
+    k = keras()
+    opt = model.optimizer
+    schedule = k.optimizers.schedules.CosineDecay(float(opt.learning_rate.numpy()), decay_steps=total_steps)
+    model.compile(loss=model.loss, optimizer=type(opt)(learning_rate=schedule), metrics=metrics)
+
+
 def train(demo: Demo, data: Dataset, profile: Profile, seed: int = 1337) -> TrainResult:
     """Fit the demo's model; validation is a seeded shuffle's tail (Keras takes the last rows)."""
     seed_everything(seed)
@@ -71,6 +79,9 @@ def train(demo: Demo, data: Dataset, profile: Profile, seed: int = 1337) -> Trai
     model = demo.build()
     n_fit = int(len(x) * (1 - demo.validation_split))
     steps = -(-n_fit // profile.batch_size)
+    if profile.cosine_decay:
+        metrics = ["accuracy"] if demo.task == "classification" else None
+        _decay_learning_rate(model, steps * profile.epochs, metrics)
     log.info(
         "training %s: %d examples (%d for validation), %d epochs, batch %d",
         demo.name,
@@ -99,6 +110,7 @@ def train(demo: Demo, data: Dataset, profile: Profile, seed: int = 1337) -> Trai
         "seed": seed,
         "epochs": profile.epochs,
         "batch_size": profile.batch_size,
+        "lr_schedule": "cosine decay to 0" if profile.cosine_decay else "constant",
         "n_train": int(n_fit),
         "n_validation": len(x) - n_fit,
         "train_seconds": round(seconds, 2),
