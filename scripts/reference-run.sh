@@ -14,8 +14,9 @@ mkdir -p reports
 step() {
   echo "### $*" | tee -a "$log"
   local t0=$SECONDS
-  COLUMNS=160 "$@" 2>&1 | tee -a "$log"
-  echo "### $(( SECONDS - t0 )) s: $*" | tee -a "$log"
+  local rc=0
+  COLUMNS=160 "$@" 2>&1 | tee -a "$log" || rc=$?
+  echo "### $(( SECONDS - t0 )) s, exit $rc: $*" | tee -a "$log"
 }
 step $Q run
 step $Q parity mnist
