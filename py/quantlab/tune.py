@@ -168,12 +168,17 @@ def greedy_search(
     drop is within budget. Returns the first point within budget (the smallest found)."""
     promote = promotion_dtype(sweep.float32_dir)
     assignment = {layer: "uint8" for layer in layers}
-    for layer in ranking:
-        assignment[layer] = promote[layer]
-        point = sweep.measure(f"greedy +{layer} {promote[layer]}", dtype_map_for(assignment, layers))
-        point.extra["promoted"] = [la for la in ranking if assignment[la] != "uint8"]
-        if point.drop <= max_drop:
-            return point
+    with progress() as bar:
+        task = bar.add_task("greedy search", total=len(ranking), info="")
+        for layer in ranking:
+            assignment[layer] = promote[layer]
+            point = sweep.measure(f"greedy +{layer} {promote[layer]}", dtype_map_for(assignment, layers))
+            point.extra["promoted"] = [la for la in ranking if assignment[la] != "uint8"]
+            bar.update(
+                task, advance=1, info=f"{sweep.probe.name} {point.metric:.4f} (drop {point.drop:+.4f})"
+            )
+            if point.drop <= max_drop:
+                return point
     return None
 
 
