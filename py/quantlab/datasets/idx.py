@@ -15,7 +15,7 @@ from .resolver import DataFile, resolve
 _MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 _FASHION_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
-# sha256 of the decompressed payloads (../shared/data/README.md lists the same).
+# sha256 of the decompressed payloads (the shared data folder's README lists the same).
 _SUMS = {
     "mnist": {
         "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
