@@ -91,3 +91,22 @@ def test_pattern_matching_nothing_or_two_dtypes_is_an_error():
     with pytest.raises(QuantlabError, match="Two quantization values"):
         check_dtype_map({"uint8": ["conv/*"], "float16": ["conv/kernel"]}, names)
     assert check_dtype_map({"uint8": ["conv/*"], "float16": True}, names)["dense/kernel"] == "float16"
+
+
+def test_greedy_goes_on_from_a_given_start(fragile_bn_model):
+    from quantlab.tune import Sweep, greedy_search, layers_with_weights
+
+    model, root, x = fragile_bn_model
+    layers = layers_with_weights(root / "float32")
+    start = {la: "float16" if la == "bn" else "uint8" for la in layers}
+    with TfjsNodeRuntime("wasm") as rt:
+        sweep = Sweep(model, root / "float32", rt, _cosine_probe(model, x), relative=False)
+        try:
+            sweep.measure("float32", None)
+            found = greedy_search(sweep, layers, ["bn", "dense", "conv"], max_drop=-1.0, start=start)
+        finally:
+            sweep.close()
+    assert found is None  # an impossible budget
+    labels = [p.label for p in sweep.points[1:]]
+    assert labels == ["greedy +dense uint16", "greedy +conv uint16"] or all("bn" not in la for la in labels)
+    assert sweep.points[-1].extra["promoted"] == ["bn", "dense", "conv"]

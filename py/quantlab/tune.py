@@ -162,15 +162,21 @@ def sensitivity(sweep: Sweep, layers: dict[str, list[str]], sweeps: str = "ab") 
 
 
 def greedy_search(
-    sweep: Sweep, layers: dict[str, list[str]], ranking: list[str], max_drop: float
+    sweep: Sweep,
+    layers: dict[str, list[str]],
+    ranking: list[str],
+    max_drop: float,
+    start: dict[str, str] | None = None,
 ) -> Point | None:
-    """From all-uint8, promote layers in ranking order to their 2-byte dtype until the probe's
-    drop is within budget. Returns the first point within budget (the smallest found)."""
+    """From `start` (default all-uint8), promote the remaining uint8 layers in ranking order to
+    their 2-byte dtype until the probe's drop is within budget. Returns the first point within
+    budget (the smallest found)."""
     promote = promotion_dtype(sweep.float32_dir)
-    assignment = {layer: "uint8" for layer in layers}
+    assignment = dict(start) if start else {layer: "uint8" for layer in layers}
+    todo = [layer for layer in ranking if assignment[layer] == "uint8"]
     with progress() as bar:
-        task = bar.add_task("greedy search", total=len(ranking), info="")
-        for layer in ranking:
+        task = bar.add_task("greedy search", total=len(todo), info="")
+        for layer in todo:
             assignment[layer] = promote[layer]
             point = sweep.measure(f"greedy +{layer} {promote[layer]}", dtype_map_for(assignment, layers))
             point.extra["promoted"] = [la for la in ranking if assignment[la] != "uint8"]
@@ -208,14 +214,17 @@ def run_tune(
         sweep.measure("float32", None)
         sweep.measure("uint8", {"uint8": True})
         bn = list(batchnorm_layers(read_artifact(float32_dir)))
+        start = None
         if bn:  # the known fix for the BatchNorm collapse (DESIGN 2.6), measured, not assumed
-            sweep.measure(
-                "uint8, BatchNorm float16",
-                dtype_map_for({la: "float16" if la in bn else "uint8" for la in layers}, layers),
-            )
+            bn_fix = {la: "float16" if la in bn else "uint8" for la in layers}
+            point = sweep.measure("uint8, BatchNorm float16", dtype_map_for(bn_fix, layers))
+            # Greedy goes on from the cheap fix when it helps: the sensitivities below are
+            # dominated by the BatchNorm collapse and say little about what is left after it.
+            start = bn_fix if point.drop < sweep.points[1].drop else None
+        cheap_ok = min(p.drop for p in sweep.points[1:]) <= max_drop  # uint8 or the BN fix
         rows = sensitivity(sweep, layers, sweeps) if sweeps else []
         ranking = [r["layer"] for r in rows] or list(layers)
-        found = greedy_search(sweep, layers, ranking, max_drop) if sweep.points[1].drop > max_drop else None
+        found = None if cheap_ok else greedy_search(sweep, layers, ranking, max_drop, start)
         candidates = within(sweep.points, max_drop)
         chosen = min(candidates, key=lambda p: (p.weight_bytes, -p.metric)) if candidates else None
         verified = full_ref = None
