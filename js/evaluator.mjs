@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StaticServer } from './static_server.mjs';
-import { readTensorFile, writeTensorFile, typedArrayFor } from './tensor_io.mjs';
+import { readTensorFile, writeTensorFile } from './tensor_io.mjs';
 
 const PROTOCOL = JSON.parse(fs.readFileSync(new URL('./protocol.json', import.meta.url)));
 const out = process.stdout;
@@ -152,12 +152,11 @@ class Evaluator {
     const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
     const outShapes = model.outputs.map((o) => [n, ...o.shape.slice(1)]);
     const outArrays = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-    const InputArray = typedArrayFor(input.dtype || 'float32');
     for (let start = 0; start < n; start += batch_size) {
       const stop = Math.min(n, start + batch_size);
       const batch = data.subarray(start * rowSize, stop * rowSize);
       const results = this.tf.tidy(() => {
-        const x = this.tf.tensor(batch instanceof InputArray ? batch : new InputArray(batch),
+        const x = this.tf.tensor(batch,
           [stop - start, ...shape.slice(1)], input.dtype || 'float32');
         let y;
         try { y = model.predict(x); } catch (e) {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .demos import MOBILENET, get_demo
+from .demos import get_demo
 from .metrics import loo_1nn_accuracy, task_metrics, topk_seed_rule
 from .tune import Probe
 
@@ -87,7 +87,3 @@ class MobilenetProbeFactory:
 
     def close(self) -> None:
         self._tmp.cleanup()
-
-
-def is_mobilenet(demo: str) -> bool:
-    return demo == MOBILENET
