@@ -6,7 +6,9 @@ import pytest
 from quantlab.convert import check_dtype_map, save_tfjs
 from quantlab.errors import QuantlabError
 from quantlab.runtimes.node import TfjsNodeRuntime
-from quantlab.tune import Probe, dtype_map_for, run_tune
+from quantlab.search import Ladder, lowest_passing, search_order
+from quantlab.sweep import Probe, dtype_map_for
+from quantlab.tune import run_tune
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +37,13 @@ def fragile_bn_model(tmp_path_factory):
     return model, root, x
 
 
-def _cosine_probe(model, x):
+def _cosine_probe(model, x, strictness: float = 1.0):
+    """Mean cosine to Keras float32; `strictness` scales the distance (a stricter "full set")."""
     ref = model.predict(x, verbose=0)
 
     def score(out):
-        return float(
-            np.mean(np.sum(out * ref, 1) / (np.linalg.norm(out, axis=1) * np.linalg.norm(ref, axis=1)))
-        )
+        cos = np.sum(out * ref, 1) / (np.linalg.norm(out, axis=1) * np.linalg.norm(ref, axis=1))
+        return float(1.0 - strictness * np.mean(1.0 - cos))
 
     return Probe("cosine", True, lambda: [x], score, len(x))
 
@@ -71,7 +73,9 @@ def test_budget_nothing_meets_says_so_with_best_found(fragile_bn_model):
     with TfjsNodeRuntime("wasm") as rt:
         record = run_tune(model, root, rt, probe, probe, max_drop=-0.5, sweeps="")
     assert record["chosen"] is None and not record["verified_within_budget"]
-    assert record["best_found"]["drop"] == min(p["drop"] for p in record["points"])
+    assert record["best_found"]["label"] != "float32"
+    quantized = [p for p in record["points"] if p["label"] != "float32"]
+    assert record["best_found"]["drop"] == min(p["drop"] for p in quantized)
     assert record["converter_command"] is None and record["artifact"] is None
 
 
@@ -93,20 +97,56 @@ def test_pattern_matching_nothing_or_two_dtypes_is_an_error():
     assert check_dtype_map({"uint8": ["conv/*"], "float16": True}, names)["dense/kernel"] == "float16"
 
 
-def test_greedy_goes_on_from_a_given_start(fragile_bn_model):
-    from quantlab.tune import Sweep, greedy_search, layers_with_weights
-
+def test_search_goes_on_when_the_full_set_disagrees_with_the_subset(fragile_bn_model):
     model, root, x = fragile_bn_model
-    layers = layers_with_weights(root / "float32")
-    start = {la: "float16" if la == "bn" else "uint8" for la in layers}
+    subset, full = _cosine_probe(model, x), _cosine_probe(model, x, strictness=1000.0)
     with TfjsNodeRuntime("wasm") as rt:
-        sweep = Sweep(model, root / "float32", rt, _cosine_probe(model, x), relative=False)
-        try:
-            sweep.measure("float32", None)
-            found = greedy_search(sweep, layers, ["bn", "dense", "conv"], max_drop=-1.0, start=start)
-        finally:
-            sweep.close()
-    assert found is None  # an impossible budget
-    labels = [p.label for p in sweep.points[1:]]
-    assert labels == ["greedy +dense uint16", "greedy +conv uint16"] or all("bn" not in la for la in labels)
-    assert sweep.points[-1].extra["promoted"] == ["bn", "dense", "conv"]
+        record = run_tune(model, root, rt, subset, full, max_drop=0.001, sweeps="a")
+    search = record["search"]
+    assert search["start"] == "uint8, BatchNorm float16" and search["subset_rung"] == 0
+    checks = record["full_set_checks"]
+    assert checks[0]["label"] == "float32" and checks[1]["drop"] > 0.001  # the subset's pick failed
+    assert search["rung"] in (1, 2) and record["verified"]["drop"] <= 0.001
+    assert record["chosen"]["extra"]["rung"] == search["rung"]  # also measured on the subset
+    assert {o["layer"] for o in search["order"]} == {"conv", "dense"}
+    assert (root / "tuned" / "model.json").is_file()
+
+
+def test_lowest_passing_gallops_then_bisects():
+    for answer in range(1, 40):
+        asked = []
+
+        def passes(k, answer=answer, asked=asked):
+            asked.append(k)
+            return k >= answer
+
+        assert lowest_passing(passes, 0, 39) == answer
+        assert len(set(asked)) <= 2 * answer.bit_length() + 1
+    assert lowest_passing(lambda k: False, 0, 10) is None
+    assert lowest_passing(lambda k: k >= 9, 7, 10) == 9
+
+
+def test_search_order_ranks_noise_per_promoted_byte():
+    rows = [
+        {"layer": "big", "output_error_only_this_uint8": 0.2},  # noisy but large
+        {"layer": "small", "output_error_only_this_uint8": 0.1},  # less noisy, 100x smaller
+        {"layer": "quiet", "output_error_only_this_uint8": 0.0},
+    ]
+    sizes = {"big": 10_000, "small": 100, "quiet": 10}
+    assert search_order(["big", "small", "quiet"], rows, sizes, None) == ["small", "big", "quiet"]
+    rows_b = [
+        {"layer": "big", "output_error_all_but_this": 0.1},  # keeping it float32 removes more noise
+        {"layer": "small", "output_error_all_but_this": 0.29},
+    ]
+    assert search_order(["small", "big"], rows_b, {"big": 1, "small": 1}, 0.3) == ["big", "small"]
+    assert search_order(["b", "a"], [], {}, None) == ["b", "a"]  # no sweep: model order
+
+
+def test_ladder_rungs_promote_in_order():
+    layers = {"bn": ["bn/gamma"], "conv": ["conv/kernel"], "dense": ["dense/kernel"]}
+    start = {"bn": "float16", "conv": "uint8", "dense": "uint8"}
+    ladder = Ladder(start, ["dense", "conv"], {"dense": "uint16", "conv": "float16"}, layers, "fix")
+    assert ladder.top == 2 and ladder.label(0) == "fix"
+    assert ladder.assignment(1) == {"bn": "float16", "conv": "uint8", "dense": "uint16"}
+    assert ladder.dtype_map(2) == {"float16": ["bn/*", "conv/*"], "uint16": ["dense/*"]}
+    assert "dense uint16" in ladder.label(1)

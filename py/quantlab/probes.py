@@ -9,7 +9,8 @@ import numpy as np
 
 from .demos import get_demo
 from .metrics import loo_1nn_accuracy, task_metrics, topk_seed_rule
-from .tune import Probe
+from .mobilenet import TFJS_IMAGE_BATCH
+from .sweep import Probe
 
 
 def stratified_indices(labels: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
@@ -73,17 +74,29 @@ class MobilenetProbeFactory:
         data = self.images._data
 
         def inputs():
-            for start in range(0, len(idx), 32):
-                part = idx[start : start + 32]
+            for start in range(0, len(idx), 64):
+                part = idx[start : start + 64]
                 yield (np.asarray(data[part], dtype=np.float32) / 127.5 - 1.0).astype(np.float32)
 
         if self.mode == "backbone":
             return Probe(
-                "loo_1nn", True, inputs, lambda out: loo_1nn_accuracy(out, list(wnids[idx])), len(idx)
+                "loo_1nn",
+                True,
+                inputs,
+                lambda out: loo_1nn_accuracy(out, list(wnids[idx])),
+                len(idx),
+                TFJS_IMAGE_BATCH,
             )
         names, _ = self.class_info
         tokens = [samples[i].label_token for i in idx]
-        return Probe("top1", True, inputs, lambda out: topk_seed_rule(out, tokens, names, 1), len(idx))
+        return Probe(
+            "top1",
+            True,
+            inputs,
+            lambda out: topk_seed_rule(out, tokens, names, 1),
+            len(idx),
+            TFJS_IMAGE_BATCH,
+        )
 
     def close(self) -> None:
         self._tmp.cleanup()

@@ -85,6 +85,12 @@ def print_tune(r: dict) -> None:
         f"({r['seconds_per_variant']:.1f} s per variant) with {r['runtime']}"
     )
     f32 = r["float32_metric"]
+    for check in r.get("full_set_checks", [])[1:]:
+        verdict = "within" if check["drop"] <= r["max_drop"] else "over"
+        out.print(
+            f"full-set check ({r['full_size']} examples): {check['label']}: {r['metric']} "
+            f"{check['metric']:.4f}, drop {check['drop']:+.4f}, {verdict} budget"
+        )
     if r["chosen"] is None:
         b = r["best_found"]
         console.print(
@@ -100,5 +106,12 @@ def print_tune(r: dict) -> None:
         f"{v['metric']:.4f} (float32 {r['verified_float32_metric']:.4f}, drop {v['drop']:.4f}, "
         f"budget {r['max_drop']}); {v['weight_bytes']:,} weight bytes ({share:.1%} of float32)"
     )
+    promoted = c.get("extra", {}).get("promoted") or []
+    if promoted:
+        kinds = {o["layer"]: o["promote_to"] for o in r["search"]["order"]}
+        out.print(
+            f"on top of {r['search']['start']}, promoted: "
+            + ", ".join(f"{la} {kinds[la]}" for la in promoted)
+        )
     out.print(f"artifact: {r['artifact']}")
     out.print("reproduce with the stock converter:\n  " + shlex.join(r["converter_command"]))

@@ -185,8 +185,8 @@ def frontier_chart(
 
 
 def sensitivity_chart(rows: list[dict], key: str, title: str, top: int = 20, width: int = 560) -> Markup:
-    """Horizontal bars per layer (most sensitive first)."""
-    rows = [r for r in rows if key in r][:top]
+    """Horizontal bars per layer, the `top` largest values of `key` first."""
+    rows = sorted((r for r in rows if r.get(key) is not None), key=lambda r: -r[key])[:top]
     if not rows:
         return Markup("")
     vals = [r[key] for r in rows]

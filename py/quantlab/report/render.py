@@ -102,6 +102,11 @@ def demo_charts(results: dict) -> dict:
             "drop_only_this_uint8",
             "drop from quantizing only this layer to uint8",
         ),
+        "noise_a": sensitivity_chart(
+            tune.get("sensitivity", []),
+            "output_error_only_this_uint8",
+            "output error vs float32, only this layer uint8",
+        ),
         "metric": bar_chart(
             names, [_primary(results, v) for v in variants], f"{metric} by precision (tfjs)", zoom=True
         ),

@@ -1,0 +1,100 @@
+"""The mixed-precision search: rank layers by how much damage per byte their uint8 weights do,
+then find how far down that ranking the 2-byte promotions must go to meet the budget.
+
+Rung k of the ladder is the start point (all-uint8, or uint8 with BatchNorm in float16) with the
+first k ranked layers promoted to uint16/float16. Bytes grow with k, so the smallest artifact
+within budget is the lowest passing rung; it is found by galloping then bisecting (assuming the
+drop shrinks going up, which holds up to probe noise), on the subset first, then re-checked on the
+full set, and when the full set disagrees the search goes on up the ladder on the full set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .progress import log
+from .sweep import Point, Sweep, dtype_map_for
+
+
+def search_order(
+    candidates: list[str], rows: list[dict], sizes: dict[str, int], start_error: float | None
+) -> list[str]:
+    """Candidate layers, most damage per promoted byte first. Damage is output-noise power
+    (output error squared, roughly additive over layers): from sweep (a) when it ran (the noise a
+    layer adds alone), else from sweep (b) (the noise removed by keeping the layer float32), else
+    the model's layer order."""
+    by_layer = {r["layer"]: r for r in rows}
+
+    def damage(layer: str) -> float:
+        row = by_layer.get(layer, {})
+        if row.get("output_error_only_this_uint8") is not None:
+            return row["output_error_only_this_uint8"] ** 2
+        if row.get("output_error_all_but_this") is not None and start_error is not None:
+            return max(0.0, start_error**2 - row["output_error_all_but_this"] ** 2)
+        return 0.0
+
+    if not any(damage(la) for la in candidates):
+        return list(candidates)
+    return sorted(candidates, key=lambda la: -damage(la) / max(1, sizes.get(la, 1)))
+
+
+class Ladder:
+    """Rung k: `start` with the first k layers of `order` promoted to their 2-byte dtype."""
+
+    def __init__(self, start: dict[str, str], order: list[str], promote: dict[str, str], layers, label: str):
+        self.start, self.order, self.promote, self.layers = start, order, promote, layers
+        self.start_label = label
+        self.top = len(order)
+
+    def assignment(self, k: int) -> dict[str, str]:
+        return self.start | {la: self.promote[la] for la in self.order[:k]}
+
+    def dtype_map(self, k: int) -> dict:
+        return dtype_map_for(self.assignment(k), self.layers)
+
+    def label(self, k: int) -> str:
+        if k == 0:
+            return self.start_label
+        last = self.order[k - 1]
+        return f"{self.start_label} + {k} promoted (last {last} {self.promote[last]})"
+
+
+class RungProbe:
+    """Measures ladder rungs on one sweep, once each, and says whether a rung is within budget."""
+
+    def __init__(self, sweep: Sweep, ladder: Ladder, max_drop: float, known: dict[int, Point] | None = None):
+        self.sweep, self.ladder, self.max_drop = sweep, ladder, max_drop
+        self.points: dict[int, Point] = dict(known or {})
+
+    def point(self, k: int) -> Point:
+        if k not in self.points:
+            p = self.sweep.measure(self.ladder.label(k), self.ladder.dtype_map(k))
+            p.extra["rung"] = k
+            p.extra["promoted"] = self.ladder.order[:k]
+            self.points[k] = p
+            log.info(
+                "rung %d/%d on %d examples: %s %.4f (drop %+.4f), %d bytes",
+                k, self.ladder.top, self.sweep.probe.n, self.sweep.probe.name, p.metric, p.drop,
+                p.weight_bytes,
+            )  # fmt: skip
+        return self.points[k]
+
+    def passes(self, k: int) -> bool:
+        return self.point(k).drop <= self.max_drop
+
+
+def lowest_passing(passes: Callable[[int], bool], failing: int, top: int) -> int | None:
+    """The lowest rung above `failing` (known to fail) that passes, galloping up (1, 2, 4, ...)
+    then bisecting; None when the top rung fails too."""
+    lo, step = failing, 1
+    while lo < top:
+        hi = min(top, lo + step)
+        if passes(hi):
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if passes(mid):
+                    hi = mid
+                else:
+                    lo = mid
+            return hi
+        lo, step = hi, step * 2
+    return None

@@ -1,0 +1,184 @@
+"""Candidate artifacts and their measurement: every candidate is a real tfjs artifact written by
+the converter's own per-weight maps (quantization_dtype_map, the API behind
+`--quantize_uint8 name,...`) and measured in one long-lived evaluator process."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import read_artifact
+from .convert import save_tfjs
+from .progress import log, progress
+from .quantize_math import roundtrip
+from .runtimes.base import Runtime
+from .weight_error import batchnorm_layers, read_weights
+
+
+@dataclass
+class Probe:
+    """A demo's metric on a fixed input set, computed from a runtime's outputs."""
+
+    name: str
+    higher_is_better: bool
+    inputs: Callable[[], Iterable[np.ndarray]]  # chunks, re-created per evaluation (streamed)
+    score: Callable[[np.ndarray], float]
+    n: int
+    batch_size: int | None = None  # tfjs batch inside a chunk; None: the whole chunk
+
+    def drop(self, reference: float, value: float, relative: bool) -> float:
+        d = reference - value if self.higher_is_better else value - reference
+        return d / abs(reference) if relative and reference else d
+
+
+@dataclass
+class Point:
+    label: str
+    dtype_map: dict
+    weight_bytes: int
+    metric: float
+    drop: float
+    seconds: float
+    # ||outputs - float32 outputs|| / ||float32 outputs|| on the same inputs: a continuous measure
+    # of the damage, far less noisy than a metric on a few hundred examples.
+    output_error: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def layers_with_weights(float32_dir: Path) -> dict[str, list[str]]:
+    layers: dict[str, list[str]] = {}
+    for w in read_artifact(float32_dir).weights:
+        layers.setdefault(w.name.rsplit("/", 1)[0], []).append(w.name)
+    return layers
+
+
+def layer_sizes(float32_dir: Path) -> dict[str, int]:
+    """Layer -> number of weight elements (the bytes a 2-byte dtype adds over uint8)."""
+    sizes: dict[str, int] = {}
+    for w in read_artifact(float32_dir).weights:
+        layer = w.name.rsplit("/", 1)[0]
+        sizes[layer] = sizes.get(layer, 0) + int(np.prod(w.shape, dtype=np.int64))
+    return sizes
+
+
+def promotion_dtype(float32_dir: Path) -> dict[str, str]:
+    """Per layer, the 2-byte dtype that reconstructs its weights better (BatchNorm: float16,
+    since a tiny variance in a wide range needs relative, not absolute, precision)."""
+    art = read_artifact(float32_dir)
+    weights = read_weights(art)
+    bn = set(batchnorm_layers(art))
+    choice = {}
+    for layer, names in layers_with_weights(float32_dir).items():
+        if layer in bn:
+            choice[layer] = "float16"
+            continue
+        err = {
+            d: sum(_rel_l2(roundtrip(weights[n], d), weights[n]) for n in names)
+            for d in ("uint16", "float16")
+        }
+        choice[layer] = min(err, key=err.get)
+    return choice
+
+
+def _rel_l2(q: np.ndarray, r: np.ndarray) -> float:
+    den = float(np.linalg.norm(r))
+    return float(np.linalg.norm(q - r)) / den if den else 0.0
+
+
+def dtype_map_for(assignment: dict[str, str], layers: dict[str, list[str]]) -> dict:
+    """Layer -> dtype as a converter map; uint8 as the fallthrough when no layer stays float32."""
+    by_dtype: dict[str, list[str]] = {}
+    for layer, dtype in assignment.items():
+        by_dtype.setdefault(dtype, []).append(f"{layer}/*")
+    keep_float32 = "float32" in by_dtype
+    out: dict = {}
+    for dtype, patterns in by_dtype.items():
+        if dtype == "float32":
+            continue
+        out[dtype] = True if (dtype == "uint8" and not keep_float32) else sorted(patterns)
+    return out
+
+
+class Sweep:
+    """Writes candidate artifacts into a scratch folder and measures them with one runtime on one
+    probe. The first measurement is the reference (float32) for drops and output errors."""
+
+    def __init__(self, keras_model, float32_dir: Path, runtime: Runtime, probe: Probe, relative: bool):
+        self.model = keras_model
+        self.float32_dir = float32_dir
+        self.runtime = runtime
+        self.probe = probe
+        self.relative = relative
+        self.scratch = Path(tempfile.mkdtemp(prefix="quantlab-tune-"))
+        self.points: list[Point] = []
+        self.reference: float | None = None
+        self._reference_outputs: np.ndarray | None = None
+        self._n = 0
+
+    def measure(self, label: str, dtype_map: dict | None, keep: Path | None = None) -> Point:
+        t0 = time.perf_counter()
+        self._n += 1
+        folder = keep or self.scratch / f"c{self._n}"
+        save_tfjs(self.model, folder, dtype_map or None)
+        loaded = self.runtime.load(folder)
+        try:
+            outs = [
+                self.runtime.predict(loaded, x, batch_size=self.probe.batch_size or len(x))[0][0]
+                for x in self.probe.inputs()
+            ]
+        finally:
+            self.runtime.unload(loaded)
+        out = np.concatenate(outs)
+        metric = self.probe.score(out)
+        size = read_artifact(folder).weight_bytes
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        if self.reference is None:
+            self.reference, self._reference_outputs = metric, out
+        drop = self.probe.drop(self.reference, metric, self.relative)
+        ref = self._reference_outputs.astype(np.float64)
+        output_error = _rel_l2(out.astype(np.float64), ref)
+        point = Point(label, dtype_map or {}, size, metric, drop, time.perf_counter() - t0, output_error)
+        self.points.append(point)
+        log.debug("%s: %s %.4f (drop %.4f), %d bytes", label, self.probe.name, metric, drop, size)
+        return point
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def sensitivity(
+    sweep: Sweep, layers: dict[str, list[str]], all_uint8: Point, sweeps: str = "ab"
+) -> list[dict]:
+    """(a) only layer L in uint8; (b) everything uint8 except L in float32. Ranked by (b)'s gain
+    (by (a)'s drop when only (a) ran); output errors are kept for the search's ranking."""
+    rows = []
+    with progress() as bar:
+        task = bar.add_task("per-layer sensitivity", total=len(layers) * len(sweeps), info="")
+        for layer in layers:
+            row = {"layer": layer}
+            if "a" in sweeps:
+                p = sweep.measure(f"only {layer} uint8", {"uint8": [f"{layer}/*"]})
+                row["only_this_uint8"] = p.metric
+                row["drop_only_this_uint8"] = p.drop
+                row["output_error_only_this_uint8"] = p.output_error
+                bar.update(task, advance=1, info=f"{p.label}: {p.metric:.4f}")
+            if "b" in sweeps:
+                assignment = {other: "uint8" for other in layers if other != layer} | {layer: "float32"}
+                p = sweep.measure(f"all uint8 but {layer}", dtype_map_for(assignment, layers))
+                row["all_but_this_uint8"] = p.metric
+                row["gain_keeping_this_float32"] = -sweep.probe.drop(
+                    all_uint8.metric, p.metric, sweep.relative
+                )
+                row["output_error_all_but_this"] = p.output_error
+                bar.update(task, advance=1, info=f"{p.label}: {p.metric:.4f}")
+            rows.append(row)
+    key = "gain_keeping_this_float32" if "b" in sweeps else "drop_only_this_uint8"
+    rows.sort(key=lambda r: -r[key])
+    return rows
