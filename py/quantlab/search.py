@@ -16,20 +16,20 @@ from .sweep import Point, Sweep, dtype_map_for
 
 
 def search_order(
-    candidates: list[str], rows: list[dict], sizes: dict[str, int], start_error: float | None
+    candidates: list[str], rows: list[dict], sizes: dict[str, int], uint8_error: float | None
 ) -> list[str]:
     """Candidate layers, most damage per promoted byte first. Damage is output-noise power
     (output error squared, roughly additive over layers): from sweep (a) when it ran (the noise a
-    layer adds alone), else from sweep (b) (the noise removed by keeping the layer float32), else
-    the model's layer order."""
+    layer adds alone), else from sweep (b) (the noise that keeping the layer float32 removes from
+    all-uint8's `uint8_error`), else the model's layer order."""
     by_layer = {r["layer"]: r for r in rows}
 
     def damage(layer: str) -> float:
         row = by_layer.get(layer, {})
         if row.get("output_error_only_this_uint8") is not None:
             return row["output_error_only_this_uint8"] ** 2
-        if row.get("output_error_all_but_this") is not None and start_error is not None:
-            return max(0.0, start_error**2 - row["output_error_all_but_this"] ** 2)
+        if row.get("output_error_all_but_this") is not None and uint8_error is not None:
+            return max(0.0, uint8_error**2 - row["output_error_all_but_this"] ** 2)
         return 0.0
 
     if not any(damage(la) for la in candidates):

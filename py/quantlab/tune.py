@@ -61,7 +61,7 @@ def run_tune(
                 start, start_label, start_point = bn_fix, BN_FIX, p
         rows = sensitivity(sweep, layers, u8, sweeps) if sweeps else []
         candidates = [la for la in layers if start[la] == "uint8"]
-        order = search_order(candidates, rows, layer_sizes(float32_dir), start_point.output_error)
+        order = search_order(candidates, rows, layer_sizes(float32_dir), u8.output_error)
         ladder = Ladder(start, order, promotion_dtype(float32_dir), layers, start_label)
         on_subset = RungProbe(sweep, ladder, max_drop, {0: start_point})
         on_full = RungProbe(full, ladder, max_drop)
