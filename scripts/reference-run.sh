@@ -3,14 +3,26 @@
 # parity on MNIST across every runtime, the two tune searches of issue 5, and the MNIST
 # benchmark. Needs QUANTLAB_DATA (or the user cache) to hold the data. Each step's log and
 # wall time go to reports/reference-run.log.
+#   bash scripts/reference-run.sh             every step; starts a new log
+#   bash scripts/reference-run.sh tune report  only those steps (run parity tune bench report),
+#                                              appended to the log under a dated heading
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${QUANTLAB_DATA:?set QUANTLAB_DATA to the data folder}"
-make setup browser tfjs-node
 Q=.venv/bin/quantlab
 log=reports/reference-run.log
 mkdir -p reports
-: > "$log"
+steps=("$@")
+for s in "${steps[@]}"; do
+  case $s in run|parity|tune|bench|report) ;; *) echo "unknown step $s; valid: run parity tune bench report" >&2; exit 2 ;; esac
+done
+if [ ${#steps[@]} -eq 0 ]; then
+  steps=(run parity tune bench report)
+  : > "$log"
+else
+  echo "#### $(date -u +%Y-%m-%dT%H:%MZ): re-run of steps: ${steps[*]}" >> "$log"
+fi
+make setup browser tfjs-node
 step() {
   echo "### $*" | tee -a "$log"
   local t0=$SECONDS
@@ -18,9 +30,15 @@ step() {
   COLUMNS=160 "$@" 2>&1 | tee -a "$log" || rc=$?
   echo "### $(( SECONDS - t0 )) s, exit $rc: $*" | tee -a "$log"
 }
-step $Q run
-step $Q parity mnist
-step $Q tune fashion-mnist --max-drop 0.002
-step $Q tune mobilenetv2 --max-drop 0.01 --backend tensorflow --sweep b
-step $Q bench
-step $Q report --check
+for s in "${steps[@]}"; do
+  case $s in
+    run) step $Q run ;;
+    parity) step $Q parity mnist ;;
+    tune)
+      step $Q tune fashion-mnist --max-drop 0.002
+      step $Q tune mobilenetv2 --max-drop 0.01 --backend tensorflow
+      ;;
+    bench) step $Q bench ;;
+    report) step $Q report --check ;;
+  esac
+done
