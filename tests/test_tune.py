@@ -6,7 +6,7 @@ import pytest
 from quantlab.convert import check_dtype_map, save_tfjs
 from quantlab.errors import QuantlabError
 from quantlab.runtimes.node import TfjsNodeRuntime
-from quantlab.search import Ladder, lowest_passing, search_order
+from quantlab.search import Ladder, lowest_passing, lowest_passing_at_or_below, search_order
 from quantlab.sweep import Probe, dtype_map_for
 from quantlab.tune import run_tune
 
@@ -112,6 +112,17 @@ def test_search_goes_on_when_the_full_set_disagrees_with_the_subset(fragile_bn_m
     assert (root / "tuned" / "model.json").is_file()
 
 
+def test_search_goes_down_when_the_full_set_is_kinder_than_the_subset(fragile_bn_model):
+    model, root, x = fragile_bn_model
+    subset, full = _cosine_probe(model, x, strictness=1000.0), _cosine_probe(model, x)
+    with TfjsNodeRuntime("wasm") as rt:
+        record = run_tune(model, root, rt, subset, full, max_drop=0.001, sweeps="a")
+    search = record["search"]
+    assert search["subset_rung"] > 0 and search["rung"] == 0  # the BatchNorm fix is enough
+    assert record["verified"]["label"] == "uint8, BatchNorm float16"
+    assert record["verified_within_budget"]
+
+
 def test_lowest_passing_gallops_then_bisects():
     for answer in range(1, 40):
         asked = []
@@ -124,6 +135,8 @@ def test_lowest_passing_gallops_then_bisects():
         assert len(set(asked)) <= 2 * answer.bit_length() + 1
     assert lowest_passing(lambda k: False, 0, 10) is None
     assert lowest_passing(lambda k: k >= 9, 7, 10) == 9
+    assert lowest_passing_at_or_below(lambda k: k >= 3, 20) == 3
+    assert lowest_passing_at_or_below(lambda k: True, 20) == 0
 
 
 def test_search_order_ranks_noise_per_promoted_byte():

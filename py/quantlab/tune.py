@@ -12,9 +12,8 @@ from .convert import converter_command, save_tfjs
 from .errors import ArtifactError
 from .progress import log
 from .runtimes.base import Runtime
-from .search import Ladder, RungProbe, lowest_passing, search_order
+from .search import Ladder, RungProbe, lowest_passing, lowest_passing_at_or_below, search_order
 from .sweep import (
-    Point,
     Probe,
     Sweep,
     dtype_map_for,
@@ -22,6 +21,7 @@ from .sweep import (
     layers_with_weights,
     promotion_dtype,
     sensitivity,
+    within_budget,
 )
 from .weight_error import batchnorm_layers
 
@@ -59,7 +59,9 @@ def run_tune(
             p = sweep.measure(BN_FIX, dtype_map_for(bn_fix, layers))
             if p.drop < u8.drop:  # then the search starts from it: it is what is left to fix
                 start, start_label, start_point = bn_fix, BN_FIX, p
+        t_sweep = time.perf_counter()
         rows = sensitivity(sweep, layers, u8, sweeps) if sweeps else []
+        sweep_seconds = time.perf_counter() - t_sweep
         candidates = [la for la in layers if start[la] == "uint8"]
         order = search_order(candidates, rows, layer_sizes(float32_dir), u8.output_error)
         ladder = Ladder(start, order, promotion_dtype(float32_dir), layers, start_label)
@@ -68,24 +70,17 @@ def run_tune(
         chosen = verified = None
         subset_rung = rung = None
 
-        def full_check(label: str, dtype_map: dict) -> Point:
-            if not full.points:  # the full set's own float32 reference comes first
-                full.measure("float32", None)
-            return full.measure(label, dtype_map)
-
-        if start_label != UINT8 and u8.drop <= max_drop:  # plain uint8 is smaller still: try it first
-            v = full_check(UINT8, {"uint8": True})
-            if v.drop <= max_drop:
+        if start_label != UINT8 and within_budget(u8, max_drop):  # plain uint8 is smaller: try it first
+            v = full.measure(UINT8, {"uint8": True})
+            if within_budget(v, max_drop):
                 chosen, verified = u8, v
         if verified is None:
             subset_rung = 0 if on_subset.passes(0) else lowest_passing(on_subset.passes, 0, ladder.top)
             if subset_rung is not None:
-                # The final answer is always re-checked on the full set; when the subset was too
-                # optimistic, the search goes on up the ladder, judged by the full set itself.
-                if not full.points:
-                    full.measure("float32", None)
+                # The final answer is always judged on the full set: down from the subset's rung
+                # when it passes there, on up the ladder when the subset was too optimistic.
                 rung = (
-                    subset_rung
+                    lowest_passing_at_or_below(on_full.passes, subset_rung)
                     if on_full.passes(subset_rung)
                     else lowest_passing(on_full.passes, subset_rung, ladder.top)
                 )
@@ -131,6 +126,8 @@ def run_tune(
         "best_found": best.__dict__,
         "n_evaluated": n_eval,
         "seconds": round(seconds, 1),
+        "sweep_seconds": round(sweep_seconds, 1),
+        "n_sweep": len(rows) * len(sweeps),
         "seconds_per_variant": round(seconds / max(1, n_eval), 2),
     }
     if verified is None:

@@ -83,10 +83,15 @@ def print_tune(r: dict) -> None:
     out.print(
         f"evaluated {r['n_evaluated']} variants in {r['seconds']:.0f} s "
         f"({r['seconds_per_variant']:.1f} s per variant) with {r['runtime']}"
+        + (
+            f"; the per-layer sweep: {r['n_sweep']} variants in {r['sweep_seconds']:.0f} s"
+            if r.get("n_sweep")
+            else ""
+        )
     )
     f32 = r["float32_metric"]
     for check in r.get("full_set_checks", [])[1:]:
-        verdict = "within" if check["drop"] <= r["max_drop"] else "over"
+        verdict = "within" if check["drop"] <= r["max_drop"] + 1e-9 else "over"
         out.print(
             f"full-set check ({r['full_size']} examples): {check['label']}: {r['metric']} "
             f"{check['metric']:.4f}, drop {check['drop']:+.4f}, {verdict} budget"
