@@ -69,6 +69,8 @@ def run_tune(
         on_full = RungProbe(full, ladder, max_drop)
         chosen = verified = None
         subset_rung = rung = None
+        if start_label == BN_FIX:  # the known fix's full-set figure is worth having either way
+            on_full.point(0)
 
         if start_label != UINT8 and within_budget(u8, max_drop):  # plain uint8 is smaller: try it first
             v = full.measure(UINT8, {"uint8": True})
