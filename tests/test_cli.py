@@ -169,6 +169,8 @@ def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_hou
     record = json.loads(proc.stdout)
     assert record["verified_within_budget"] and record["full_size"] == 3000 and record["subset_size"] == 300
     assert len(record["sensitivity"]) == 5 and record["n_evaluated"] >= 8
+    # --backend auto: tfjs-node when built (make test builds it), else wasm, and it says which
+    assert "tfjs backend:" in proc.stderr and record["runtime"] in ("node-tensorflow", "node-wasm")
     redo = tmp_path / "redo"
     run_converter_cli(models / "housing" / "float32" / "model.json", redo, record["chosen"]["dtype_map"])
     names = sorted(p.name for p in (models / "housing" / "tuned").iterdir())
