@@ -145,13 +145,13 @@ def test_parity_cli_fails_and_names_the_corrupted_layer(quick_housing, tmp_path)
     work, _ = quick_housing
     models = tmp_path / "models"
     shutil.copytree(work / "models" / "housing", models / "housing")
-    corrupt_weight(models / "housing" / "float32", "dense_2/kernel", delta=4.0)
+    corrupt_weight(models / "housing" / "float32", "hidden3/kernel", delta=4.0)
     proc = run_cli("parity", "housing", "-r", "node-wasm", "--variant", "float32", "--limit", "200",
                    "--models-dir", str(models), "--out", str(tmp_path / "out"), "--json")  # fmt: skip
     assert proc.returncode == 6, proc.stderr[-2000:]
     record = json.loads(proc.stdout)
     (pair,) = [p for p in record["pairs"] if p["kind"] == "runtime"]
-    assert pair["passed"] is False and pair["first_bad_layer"]["layer"] == "dense_2"
+    assert pair["passed"] is False and pair["first_bad_layer"]["layer"] == "hidden3"
     assert (tmp_path / "out" / "housing" / "parity.json").is_file()
 
 

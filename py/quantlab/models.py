@@ -1,4 +1,7 @@
-"""The seed's architectures (tfjs-examples quantization/model_*.js), rebuilt in tf-keras."""
+"""The seed's architectures (tfjs-examples quantization/model_*.js), rebuilt in tf-keras.
+
+Every layer is named: Keras' default names count up per process (conv2d_4 when another model was
+built first), and these names are what users read in reports and pass to the converter."""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ def housing_mlp(n_features: int = 8):
     L = k.layers
     model = k.Sequential(name="housing_mlp")
     model.add(L.InputLayer(input_shape=(n_features,)))
-    for units, rate in ((80, 0.2), (120, 0.1), (20, 0.1), (10, 0.1)):
-        model.add(L.Dense(units, activation="relu"))
-        model.add(L.Dropout(rate))
-    model.add(L.Dense(1))
+    for i, (units, rate) in enumerate(((80, 0.2), (120, 0.1), (20, 0.1), (10, 0.1)), 1):
+        model.add(L.Dense(units, activation="relu", name=f"hidden{i}"))
+        model.add(L.Dropout(rate, name=f"dropout{i}"))
+    model.add(L.Dense(1, name="price"))
     model.compile(loss="mean_absolute_error", optimizer="adam")
     return model
 
@@ -26,13 +29,17 @@ def mnist_convnet():
     L = k.layers
     model = k.Sequential(name="mnist_convnet")
     model.add(L.InputLayer(input_shape=(28, 28, 1)))
-    for filters in (32, 32, None, 64, 64, None):
-        model.add(L.MaxPooling2D(2) if filters is None else L.Conv2D(filters, 3, activation="relu"))
-    model.add(L.Flatten())
-    model.add(L.Dropout(0.25))
-    model.add(L.Dense(512, activation="relu"))
-    model.add(L.Dropout(0.5))
-    model.add(L.Dense(10, activation="softmax"))
+    model.add(L.Conv2D(32, 3, activation="relu", name="conv1"))
+    model.add(L.Conv2D(32, 3, activation="relu", name="conv2"))
+    model.add(L.MaxPooling2D(2, name="pool1"))
+    model.add(L.Conv2D(64, 3, activation="relu", name="conv3"))
+    model.add(L.Conv2D(64, 3, activation="relu", name="conv4"))
+    model.add(L.MaxPooling2D(2, name="pool2"))
+    model.add(L.Flatten(name="flatten"))
+    model.add(L.Dropout(0.25, name="dropout1"))
+    model.add(L.Dense(512, activation="relu", name="dense1"))
+    model.add(L.Dropout(0.5, name="dropout2"))
+    model.add(L.Dense(10, activation="softmax", name="digit"))
     model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
     return model
 
@@ -44,18 +51,18 @@ def fashion_convnet():
     L = k.layers
     model = k.Sequential(name="fashion_convnet")
     model.add(L.InputLayer(input_shape=(28, 28, 1)))
-    model.add(L.BatchNormalization())
-    model.add(L.Conv2D(64, 4, padding="same", activation="relu"))
-    model.add(L.MaxPooling2D(2))
-    model.add(L.Dropout(0.1))
-    model.add(L.Conv2D(64, 4, activation="relu"))
-    model.add(L.MaxPooling2D(2))
-    model.add(L.Dropout(0.3))
-    model.add(L.Flatten())
-    model.add(L.Dense(256, activation="relu"))
-    model.add(L.Dropout(0.5))
-    model.add(L.Dense(64, activation="relu"))
-    model.add(L.BatchNormalization())
-    model.add(L.Dense(10, activation="softmax"))
+    model.add(L.BatchNormalization(name="input_bn"))
+    model.add(L.Conv2D(64, 4, padding="same", activation="relu", name="conv1"))
+    model.add(L.MaxPooling2D(2, name="pool1"))
+    model.add(L.Dropout(0.1, name="dropout1"))
+    model.add(L.Conv2D(64, 4, activation="relu", name="conv2"))
+    model.add(L.MaxPooling2D(2, name="pool2"))
+    model.add(L.Dropout(0.3, name="dropout2"))
+    model.add(L.Flatten(name="flatten"))
+    model.add(L.Dense(256, activation="relu", name="dense1"))
+    model.add(L.Dropout(0.5, name="dropout3"))
+    model.add(L.Dense(64, activation="relu", name="dense2"))
+    model.add(L.BatchNormalization(name="dense2_bn"))
+    model.add(L.Dense(10, activation="softmax", name="item"))
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return model
