@@ -480,8 +480,8 @@ def tune(
     """Find the smallest mixed-precision artifact whose metric stays within a budget of float32.
 
     Measures per-layer sensitivity in tfjs on a subset, promotes layers from uint8 to 16 bits in order of
-    damage per byte until the budget is met, re-checks the answer on the full test set (going on when it
-    fails there), and prints the `tensorflowjs_converter` command that reproduces it. Exits 7 when
+    damage per byte until the budget is met, lets the full test set judge the answer (moving up or down
+    from the subset's pick), and prints the `tensorflowjs_converter` command that reproduces it. Exits 7 when
     nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop 0.002`
     """
     from .demos import MOBILENET
