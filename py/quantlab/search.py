@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .metrics import within_budget
 from .progress import log
-from .sweep import Point, Sweep, dtype_map_for, within_budget
+from .sweep import Point, Sweep, dtype_map_for
 
 
 def search_order(
@@ -80,7 +81,7 @@ class RungProbe:
         return self.points[k]
 
     def passes(self, k: int) -> bool:
-        return within_budget(self.point(k), self.max_drop)
+        return within_budget(self.point(k).drop, self.max_drop)
 
 
 def lowest_passing(passes: Callable[[int], bool], failing: int, top: int) -> int | None:

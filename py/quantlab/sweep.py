@@ -15,6 +15,7 @@ import numpy as np
 
 from .artifacts import read_artifact
 from .convert import save_tfjs
+from .metrics import error_stats
 from .progress import log, progress
 from .quantize_math import roundtrip
 from .runtimes.base import Runtime
@@ -51,11 +52,6 @@ class Point:
     extra: dict = field(default_factory=dict)
 
 
-def within_budget(point: Point, max_drop: float) -> bool:
-    # A metric on n examples moves in steps of 1/n: 0.615 - 0.605 is 0.01000000000000001.
-    return point.drop <= max_drop + 1e-9
-
-
 def layers_with_weights(float32_dir: Path) -> dict[str, list[str]]:
     layers: dict[str, list[str]] = {}
     for w in read_artifact(float32_dir).weights:
@@ -84,16 +80,11 @@ def promotion_dtype(float32_dir: Path) -> dict[str, str]:
             choice[layer] = "float16"
             continue
         err = {
-            d: sum(_rel_l2(roundtrip(weights[n], d), weights[n]) for n in names)
+            d: sum(error_stats(roundtrip(weights[n], d), weights[n])["rel_l2"] for n in names)
             for d in ("uint16", "float16")
         }
         choice[layer] = min(err, key=err.get)
     return choice
-
-
-def _rel_l2(q: np.ndarray, r: np.ndarray) -> float:
-    den = float(np.linalg.norm(r))
-    return float(np.linalg.norm(q - r)) / den if den else 0.0
 
 
 def dtype_map_for(assignment: dict[str, str], layers: dict[str, list[str]]) -> dict:
@@ -150,8 +141,7 @@ class Sweep:
         if self.reference is None:
             self.reference, self._reference_outputs = metric, out
         drop = self.probe.drop(self.reference, metric, self.relative)
-        ref = self._reference_outputs.astype(np.float64)
-        output_error = _rel_l2(out.astype(np.float64), ref)
+        output_error = error_stats(out, self._reference_outputs)["rel_l2"]
         point = Point(label, dtype_map or {}, size, metric, drop, time.perf_counter() - t0, output_error)
         self.points.append(point)
         log.debug("%s: %s %.4f (drop %.4f), %d bytes", label, self.probe.name, metric, drop, size)

@@ -10,6 +10,7 @@ from pathlib import Path
 from .artifacts import read_artifact
 from .convert import converter_command, save_tfjs
 from .errors import ArtifactError
+from .metrics import within_budget
 from .progress import log
 from .runtimes.base import Runtime
 from .search import Ladder, RungProbe, lowest_passing, lowest_passing_at_or_below, search_order
@@ -21,7 +22,6 @@ from .sweep import (
     layers_with_weights,
     promotion_dtype,
     sensitivity,
-    within_budget,
 )
 from .weight_error import batchnorm_layers
 
@@ -72,9 +72,9 @@ def run_tune(
         if start_label == BN_FIX:  # the known fix's full-set figure is worth having either way
             on_full.point(0)
 
-        if start_label != UINT8 and within_budget(u8, max_drop):  # plain uint8 is smaller: try it first
+        if start_label != UINT8 and within_budget(u8.drop, max_drop):  # plain uint8 is smaller: try it first
             v = full.measure(UINT8, {"uint8": True})
-            if within_budget(v, max_drop):
+            if within_budget(v.drop, max_drop):
                 chosen, verified = u8, v
         if verified is None:
             subset_rung = 0 if on_subset.passes(0) else lowest_passing(on_subset.passes, 0, ladder.top)

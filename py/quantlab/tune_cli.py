@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .demos import MOBILENET
 from .fsutil import write_json_atomic
+from .metrics import within_budget
 from .pipeline import RESULTS_FILE
 from .progress import console, table_console
 from .runtimes import make_runtime
@@ -91,7 +92,7 @@ def print_tune(r: dict) -> None:
     )
     f32 = r["float32_metric"]
     for check in r.get("full_set_checks", [])[1:]:
-        verdict = "within" if check["drop"] <= r["max_drop"] + 1e-9 else "over"
+        verdict = "within" if within_budget(check["drop"], r["max_drop"]) else "over"
         out.print(
             f"full-set check ({r['full_size']} examples): {check['label']}: {r['metric']} "
             f"{check['metric']:.4f}, drop {check['drop']:+.4f}, {verdict} budget"

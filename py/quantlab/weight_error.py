@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import Artifact, read_artifact
+from .metrics import error_stats
 from .quantize_math import dequantize
 
 _NUMPY = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "uint16": "<u2", "float16": "<f2"}
@@ -36,16 +37,6 @@ def read_weights(art: Artifact) -> dict[str, np.ndarray]:
                 values = raw.astype(np.float32)
             out[w.name] = values.reshape(w.shape)
     return out
-
-
-def _errors(q: np.ndarray, ref: np.ndarray) -> dict:
-    diff = q.astype(np.float64) - ref.astype(np.float64)
-    signal, noise = float(np.sum(ref.astype(np.float64) ** 2)), float(np.sum(diff**2))
-    return {
-        "rel_l2": float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0),
-        "sqnr_db": float(10 * np.log10(signal / noise)) if noise > 0 else float("inf"),
-        "max_abs": float(np.max(np.abs(diff))) if diff.size else 0.0,
-    }
 
 
 def batchnorm_layers(art: Artifact) -> dict[str, float]:
@@ -82,7 +73,7 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
                 "min": float(r.min()) if r.size else 0.0,
                 "max": float(r.max()) if r.size else 0.0,
                 "scale": qinfo[name].get("scale"),
-                **_errors(q, r),
+                **error_stats(q, r),
             }
         )
     rows.sort(key=lambda row: row["sqnr_db"])
@@ -101,7 +92,7 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
                 "variance_max": float(ref[var_name].max()),
                 "multiplier_max_rel_error": float(rel.max()),
                 "multiplier_mean_rel_error": float(rel.mean()),
-                **{f"multiplier_{k}": v for k, v in _errors(m_q, m_ref).items()},
+                **{f"multiplier_{k}": v for k, v in error_stats(m_q, m_ref).items()},
             }
         )
     bn_rows.sort(key=lambda row: -row["multiplier_max_rel_error"])

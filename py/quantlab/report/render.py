@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from ..errors import QuantlabError
 from ..fsutil import write_text_atomic
+from ..metrics import within_budget
 from ..progress import log
 from .charts import bar_chart, discretisation_figure, frontier_chart, histogram_chart, sensitivity_chart
 
@@ -75,6 +76,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(fmt=_fmt, int=_int, kb=_kb)
+    env.tests["within_budget"] = within_budget
     env.globals["delta"] = _delta
     env.globals["SEED_LABELS"] = SEED_LABELS
     env.globals["histogram_chart"] = histogram_chart
