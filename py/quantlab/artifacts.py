@@ -26,6 +26,10 @@ class WeightEntry:
     shard_group: int
 
     @property
+    def layer(self) -> str:
+        return self.name.rsplit("/", 1)[0]
+
+    @property
     def stored_dtype(self) -> str:
         return self.quantization["dtype"] if self.quantization else self.dtype
 
@@ -56,6 +60,13 @@ class Artifact:
             for path in [self.folder / "model.json", *self.shard_paths]:
                 tar.add(path, arcname=path.name)
         return (self.weight_bytes + self.model_json_bytes) / len(buf.getvalue())
+
+    def weights_by_layer(self) -> dict[str, list[WeightEntry]]:
+        """Layer name -> its weights, in manifest order."""
+        layers: dict[str, list[WeightEntry]] = {}
+        for w in self.weights:
+            layers.setdefault(w.layer, []).append(w)
+        return layers
 
     def layer_names(self) -> list[str]:
         layers = self.model_json.get("modelTopology", {}).get("model_config", {})

@@ -53,19 +53,14 @@ class Point:
 
 
 def layers_with_weights(float32_dir: Path) -> dict[str, list[str]]:
-    layers: dict[str, list[str]] = {}
-    for w in read_artifact(float32_dir).weights:
-        layers.setdefault(w.name.rsplit("/", 1)[0], []).append(w.name)
-    return layers
+    by_layer = read_artifact(float32_dir).weights_by_layer()
+    return {layer: [w.name for w in ws] for layer, ws in by_layer.items()}
 
 
 def layer_sizes(float32_dir: Path) -> dict[str, int]:
     """Layer -> number of weight elements (the bytes a 2-byte dtype adds over uint8)."""
-    sizes: dict[str, int] = {}
-    for w in read_artifact(float32_dir).weights:
-        layer = w.name.rsplit("/", 1)[0]
-        sizes[layer] = sizes.get(layer, 0) + int(np.prod(w.shape, dtype=np.int64))
-    return sizes
+    by_layer = read_artifact(float32_dir).weights_by_layer()
+    return {layer: sum(int(np.prod(w.shape, dtype=np.int64)) for w in ws) for layer, ws in by_layer.items()}
 
 
 def promotion_dtype(float32_dir: Path) -> dict[str, str]:
@@ -75,12 +70,12 @@ def promotion_dtype(float32_dir: Path) -> dict[str, str]:
     weights = read_weights(art)
     bn = set(batchnorm_layers(art))
     choice = {}
-    for layer, names in layers_with_weights(float32_dir).items():
+    for layer, entries in art.weights_by_layer().items():
         if layer in bn:
             choice[layer] = "float16"
             continue
         err = {
-            d: sum(error_stats(roundtrip(weights[n], d), weights[n])["rel_l2"] for n in names)
+            d: sum(error_stats(roundtrip(weights[w.name], d), weights[w.name])["rel_l2"] for w in entries)
             for d in ("uint16", "float16")
         }
         choice[layer] = min(err, key=err.get)

@@ -60,19 +60,19 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
     """Rows per tensor (worst SQNR first), BatchNorm multiplier rows, histograms of the worst."""
     ref_art, q_art = read_artifact(float32_dir), read_artifact(variant_dir)
     ref, quant = read_weights(ref_art), read_weights(q_art)
-    qinfo = {w.name: w.quantization or {} for w in q_art.weights}
+    entries = {w.name: w for w in q_art.weights}
     rows = []
     for name, r in ref.items():
-        q = quant[name]
+        q, qinfo = quant[name], entries[name].quantization or {}
         rows.append(
             {
                 "name": name,
-                "layer": name.rsplit("/", 1)[0],
+                "layer": entries[name].layer,
                 "shape": list(r.shape),
-                "dtype": qinfo[name].get("dtype", "float32"),
+                "dtype": qinfo.get("dtype", "float32"),
                 "min": float(r.min()) if r.size else 0.0,
                 "max": float(r.max()) if r.size else 0.0,
-                "scale": qinfo[name].get("scale"),
+                "scale": qinfo.get("scale"),
                 **error_stats(q, r),
             }
         )
@@ -100,7 +100,7 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
     for row in rows[:histogram_top]:
         values = ref[row["name"]].ravel()
         counts, edges = np.histogram(values, bins=bins)
-        q = qinfo[row["name"]]
+        q = entries[row["name"]].quantization or {}
         grid = None
         if q.get("dtype") in ("uint8", "uint16") and q.get("scale"):
             levels = np.arange(256 if q["dtype"] == "uint8" else 65536) * q["scale"] + q["min"]
