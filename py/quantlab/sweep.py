@@ -101,9 +101,8 @@ class Sweep:
     probe. The first measurement is float32 (made so when it is not): the reference for drops
     and output errors."""
 
-    def __init__(self, keras_model, float32_dir: Path, runtime: Runtime, probe: Probe, relative: bool):
+    def __init__(self, keras_model, runtime: Runtime, probe: Probe, relative: bool):
         self.model = keras_model
-        self.float32_dir = float32_dir
         self.runtime = runtime
         self.probe = probe
         self.relative = relative
@@ -113,12 +112,12 @@ class Sweep:
         self._reference_outputs: np.ndarray | None = None
         self._n = 0
 
-    def measure(self, label: str, dtype_map: dict | None, keep: Path | None = None) -> Point:
+    def measure(self, label: str, dtype_map: dict | None) -> Point:
         if self.reference is None and dtype_map:  # drops need this probe's own float32 figure
             self.measure("float32", None)
         t0 = time.perf_counter()
         self._n += 1
-        folder = keep or self.scratch / f"c{self._n}"
+        folder = self.scratch / f"c{self._n}"
         save_tfjs(self.model, folder, dtype_map or None)
         loaded = self.runtime.load(folder)
         try:
@@ -131,8 +130,7 @@ class Sweep:
         out = np.concatenate(outs)
         metric = self.probe.score(out)
         size = read_artifact(folder).weight_bytes
-        if keep is None:
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         if self.reference is None:
             self.reference, self._reference_outputs = metric, out
         drop = self.probe.drop(self.reference, metric, self.relative)

@@ -46,8 +46,8 @@ def run_tune(
         )
     layers = layers_with_weights(float32_dir)
     t0 = time.perf_counter()
-    sweep = Sweep(keras_model, float32_dir, runtime, probe, relative)
-    full = Sweep(keras_model, float32_dir, runtime, full_probe, relative)
+    sweep = Sweep(keras_model, runtime, probe, relative)
+    full = Sweep(keras_model, runtime, full_probe, relative)
     tuned_dir = models_root / "tuned"
     try:
         sweep.measure("float32", None)
