@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import read_artifact
+from .artifacts import Artifact, read_artifact
 from .convert import save_tfjs
 from .metrics import error_stats
 from .progress import log, progress
@@ -52,21 +52,19 @@ class Point:
     extra: dict = field(default_factory=dict)
 
 
-def layers_with_weights(float32_dir: Path) -> dict[str, list[str]]:
-    by_layer = read_artifact(float32_dir).weights_by_layer()
-    return {layer: [w.name for w in ws] for layer, ws in by_layer.items()}
+def layers_with_weights(art: Artifact) -> dict[str, list[str]]:
+    return {layer: [w.name for w in ws] for layer, ws in art.weights_by_layer().items()}
 
 
-def layer_sizes(float32_dir: Path) -> dict[str, int]:
+def layer_sizes(art: Artifact) -> dict[str, int]:
     """Layer -> number of weight elements (the bytes a 2-byte dtype adds over uint8)."""
-    by_layer = read_artifact(float32_dir).weights_by_layer()
+    by_layer = art.weights_by_layer()
     return {layer: sum(int(np.prod(w.shape, dtype=np.int64)) for w in ws) for layer, ws in by_layer.items()}
 
 
-def promotion_dtype(float32_dir: Path) -> dict[str, str]:
+def promotion_dtype(art: Artifact) -> dict[str, str]:
     """Per layer, the 2-byte dtype that reconstructs its weights better (BatchNorm: float16,
     since a tiny variance in a wide range needs relative, not absolute, precision)."""
-    art = read_artifact(float32_dir)
     weights = read_weights(art)
     bn = set(batchnorm_layers(art))
     choice = {}

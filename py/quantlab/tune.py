@@ -44,7 +44,8 @@ def run_tune(
         raise ArtifactError(
             f"{float32_dir / 'model.json'}: missing; run `quantlab run {models_root.name}` first"
         )
-    layers = layers_with_weights(float32_dir)
+    float32_art = read_artifact(float32_dir)
+    layers = layers_with_weights(float32_art)
     t0 = time.perf_counter()
     sweep = Sweep(keras_model, runtime, probe, relative)
     full = Sweep(keras_model, runtime, full_probe, relative)
@@ -53,7 +54,7 @@ def run_tune(
         sweep.measure("float32", None)
         u8 = sweep.measure(UINT8, {"uint8": True})
         start, start_label, start_point = {la: "uint8" for la in layers}, UINT8, u8
-        bn = batchnorm_layers(read_artifact(float32_dir))
+        bn = batchnorm_layers(float32_art)
         if bn:  # the known fix for the BatchNorm collapse (DESIGN 2.6), measured, not assumed
             bn_fix = {la: "float16" if la in bn else "uint8" for la in layers}
             p = sweep.measure(BN_FIX, dtype_map_for(bn_fix, layers))
@@ -63,16 +64,15 @@ def run_tune(
         rows = sensitivity(sweep, layers, u8, sweeps) if sweeps else []
         sweep_seconds = time.perf_counter() - t_sweep
         candidates = [la for la in layers if start[la] == "uint8"]
-        order = search_order(candidates, rows, layer_sizes(float32_dir), u8.output_error)
-        ladder = Ladder(start, order, promotion_dtype(float32_dir), layers, start_label)
+        order = search_order(candidates, rows, layer_sizes(float32_art), u8.output_error)
+        ladder = Ladder(start, order, promotion_dtype(float32_art), layers, start_label)
         on_subset = RungProbe(sweep, ladder, max_drop, {0: start_point})
         on_full = RungProbe(full, ladder, max_drop)
         chosen = verified = None
         subset_rung = rung = None
         if start_label == BN_FIX:  # the known fix's full-set figure is worth having either way
             on_full.point(0)
-
-        if start_label != UINT8 and within_budget(u8.drop, max_drop):  # plain uint8 is smaller: try it first
+        if start_label == BN_FIX and within_budget(u8.drop, max_drop):  # plain uint8 is smaller: try it first
             v = full.measure(UINT8, {"uint8": True})
             if within_budget(v.drop, max_drop):
                 chosen, verified = u8, v
@@ -96,7 +96,7 @@ def run_tune(
         full.close()
     seconds = time.perf_counter() - t0
     n_eval = len(sweep.points) + len(full.points)
-    considered = [u8, start_point, *on_subset.points.values()]
+    considered = [u8, *on_subset.points.values()]  # the start point is rung 0
     best = min(considered, key=lambda p: (p.drop, p.weight_bytes))
     record = {
         "metric": probe.name,
