@@ -111,6 +111,200 @@ def _summary(all_results: list[dict], as_json: bool) -> None:
     table_console().print(table)
 
 
+def _parse_maps(items: list[str] | None) -> dict | None:
+    """--map DTYPE=PATTERN[,PATTERN...] (repeatable) -> the converter's quantization_dtype_map."""
+    if not items:
+        return None
+    dtype_map: dict = {}
+    for item in items:
+        dtype, _, patterns = item.partition("=")
+        if not dtype or not patterns:
+            raise QuantlabError(f"--map {item!r}: expected DTYPE=PATTERN[,PATTERN...]", exit_code=2)
+        dtype_map[dtype] = True if patterns == "*" else patterns.split(",")
+    return dtype_map
+
+
+@app.command()
+@cli_errors
+def analyze(
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="tfjs layers or graph model (folder or model.json), Keras .h5 or .keras, "
+            "or a SavedModel folder",
+            show_default=False,
+        ),
+    ],
+    inputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--inputs",
+            help="FILE.npy (one input), FILE.npz (arrays named after the inputs), or a folder of "
+            "images; none: seeded synthetic inputs",
+            show_default=False,
+        ),
+    ] = None,
+    labels_key: Annotated[str, typer.Option(help="Labels array in the .npz")] = "y",
+    image_size: Annotated[
+        int | None, typer.Option(help="Images: resize to SIZE x SIZE (default: the model's)")
+    ] = None,
+    scale: Annotated[str, typer.Option(help="Images: map pixels 0..255 linearly onto LO,HI")] = "0,1",
+    input_range: Annotated[
+        str | None, typer.Option(help="Synthetic inputs: uniform in LO,HI (default 0,1; integers 0,10)")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Synthetic inputs: how many examples")] = 64,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option("--input-shape", help="NAME:DIMS for dynamic dimensions, e.g. x:1,128 (repeatable)"),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Use the first N examples only")] = None,
+    variants: Annotated[
+        str, typer.Option("--variants", help="Comma-separated: float32,float16,uint16,uint8")
+    ] = "float32,float16,uint16,uint8",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="An extra mixed-precision variant: DTYPE=PATTERN[,PATTERN...] (repeatable), "
+            "weight names as in "
+            "the manifest, e.g. --map 'uint8=*' --map 'float16=*/moving_variance'",
+        ),
+    ] = None,
+    map_name: Annotated[str, typer.Option(help="Folder name of the --map variant")] = "custom",
+    output_format: Annotated[
+        str | None,
+        typer.Option(help="layers or graph (default: layers for Keras files, graph for SavedModels)"),
+    ] = None,
+    format_: Annotated[
+        str | None, typer.Option("--format", help="Override the detected format of MODEL")
+    ] = None,
+    task: Annotated[str, typer.Option(help="auto, classification, regression or fidelity")] = "auto",
+    runtime: Annotated[str, typer.Option("--runtime", "-r", help="tfjs runtime to measure in")] = "node-wasm",
+    name: Annotated[
+        str | None, typer.Option(help="Results name: MODELS/<name>/, OUT/<name>/ (default: from MODEL)")
+    ] = None,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    timeout: Timeout = 600.0,
+    seed: Annotated[int, typer.Option(help="Seed of synthetic inputs")] = 1337,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results record as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Your model, your data: convert to float32/float16/uint16/uint8 tfjs variants, run each in
+    TensorFlow.js, and measure fidelity to float32 (plus accuracy or MAE when labels are given).
+
+    Examples: `quantlab analyze my_model.h5 --inputs test.npz`;
+    `quantlab analyze web_model/ --inputs images/ --scale -1,1`;
+    `quantlab analyze saved_model/ --samples 32` (synthetic inputs: fidelity only)
+    """
+    from . import workspace
+    from .analyze import AnalyzeOptions
+    from .analyze import analyze as run_analyze
+    from .inputs import InputOptions, parse_input_shapes, parse_range
+    from .report import render_reports
+    from .runtimes import RUNTIMES
+    from .sources import detect
+    from .tasks import TASKS
+
+    t0 = time.perf_counter()
+    source = detect(model, format_)
+    detect_s = time.perf_counter() - t0
+    chosen = [v.strip() for v in variants.split(",") if v.strip()]
+    for v in chosen:
+        dtype_map_for_checked(v)
+    if "float32" not in chosen:
+        chosen.insert(0, "float32")  # the reference every fidelity figure is measured against
+    if runtime not in RUNTIMES or runtime == "keras":
+        raise QuantlabError(
+            f"--runtime {runtime!r}: valid: {', '.join(r for r in RUNTIMES if r != 'keras')}", exit_code=2
+        )
+    if task not in TASKS:
+        raise QuantlabError(f"--task {task!r}: valid: {', '.join(TASKS)}", exit_code=2)
+    check_positive(samples, "--samples")
+    check_positive(timeout, "--timeout")
+    if limit is not None:
+        check_positive(limit, "--limit")
+    if image_size is not None:
+        check_positive(image_size, "--image-size")
+    custom = _parse_maps(map_)
+    name = workspace.check_name(name or workspace.name_from_path(model), "--name", set(ALL_DEMOS))
+    if custom:
+        workspace.check_name(map_name, "--map-name", workspace.RESERVED)
+    workspace.check_writable_dir(out, "--out")
+    workspace.check_writable_dir(models_dir, "--models-dir")
+    opts = AnalyzeOptions(
+        name=name,
+        variants=chosen,
+        custom_map=custom,
+        custom_name=map_name,
+        output_format=output_format,
+        inputs=InputOptions(
+            path=inputs,
+            labels_key=labels_key,
+            image_size=image_size,
+            scale=parse_range(scale, "--scale"),
+            input_range=parse_range(input_range, "--input-range") if input_range else None,
+            samples=samples,
+            input_shapes=parse_input_shapes(input_shape or []),
+            seed=seed,
+            limit=limit,
+        ),
+        task=task,
+        runtime=runtime,
+        timeout=timeout,
+        models_dir=models_dir,
+        out_dir=out,
+    )
+    log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
+    results = run_analyze(source, opts, detect_s)
+    render_reports(out)
+    if as_json:
+        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+        return
+    _analyze_summary(results)
+
+
+def _analyze_summary(r: dict) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"quantlab analyze {r['demo']}: {r['task']}, {r['dataset']['n_test']} examples, in tfjs"
+    )
+    keys = list(r["variants"][0]["metrics"]) if r["variants"] else []
+    for col in ("variant", *keys, "weight bytes", "NaN/Inf"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for v in r["variants"]:
+        table.add_row(
+            v["name"],
+            *[_fmt_metric(v["metrics"].get(k)) for k in keys],
+            f"{v['weight_bytes']:,}",
+            str(v.get("nonfinite_outputs", 0)),
+        )
+    table_console().print(table)
+    t = r.get("timings_s", {})
+    console.print("time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()), highlight=False)
+
+
+def _fmt_metric(value) -> str:
+    if value is None:
+        return "NaN/Inf"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def dtype_map_for_checked(variant: str) -> None:
+    from .convert import dtype_map_for
+
+    dtype_map_for(variant)
+
+
+def check_positive(value: float, option: str) -> None:
+    """Numbers from the command line: finite and > 0, else exit 2 naming the option."""
+    import math
+
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise QuantlabError(f"{option} {value}: must be a positive number", exit_code=2)
+
+
 @app.command()
 @cli_errors
 def run(

@@ -1,0 +1,240 @@
+"""`quantlab analyze MODEL`: a user's model through the same road as the demos.
+
+source -> float32 tfjs artifact (stock converter) -> quantized variants (converter's weight
+writer) -> one tfjs runtime (load, predict named inputs) -> tasks (fidelity to float32, plus
+accuracy/MAE with labels) -> results.json -> report. Nothing here imports demo code."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import tasks, workspace
+from .artifacts import read_artifact
+from .convert import VARIANTS, dtype_map_for
+from .convert_source import write_float32
+from .environment import environment
+from .errors import ArtifactError, EvaluatorError, QuantlabError
+from .fsutil import write_json_atomic
+from .inputs import InputOptions, InputSet, InputSpec, load_inputs
+from .pipeline import variant_row
+from .progress import log, progress
+from .runtimes import make_runtime
+from .runtimes.base import LoadedModel, PredictTimings, Runtime
+from .sources import ModelSource
+from .weight_error import weights_section
+
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+CHUNK = 1024  # examples per request to the runtime: bounds memory, gives the bar its steps
+
+
+@dataclass
+class AnalyzeOptions:
+    name: str
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    custom_map: dict | None = None
+    custom_name: str = "custom"
+    output_format: str | None = None
+    inputs: InputOptions = field(default_factory=InputOptions)
+    task: str = "auto"
+    runtime: str = "node-wasm"
+    batch_size: int = 256
+    timeout: float = 600.0
+    models_dir: Path = Path("models")
+    out_dir: Path = Path("reports")
+
+
+def predict_all(
+    runtime: Runtime, model: LoadedModel, inputs: InputSet, label: str, batch_size: int = 256
+) -> tuple[list[np.ndarray], PredictTimings]:
+    """Every example through the runtime in chunks; outputs concatenated in model order."""
+    timings, parts = PredictTimings(), []
+    with progress() as bar:
+        task = bar.add_task(label, total=inputs.n, info="")
+        for chunk in inputs.chunks(CHUNK):
+            x = next(iter(chunk.values())) if len(chunk) == 1 else chunk
+            outs, t = runtime.predict(model, x, batch_size=batch_size)
+            parts.append(outs)
+            timings.add(t)
+            rate = timings.predict_ms / max(1, timings.examples)
+            bar.update(task, advance=t.examples, info=f"{rate:.2f} ms/example")
+    return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))], timings
+
+
+def _specs(model: LoadedModel) -> list[InputSpec]:
+    specs = []
+    for i, inp in enumerate(model.inputs):
+        shape = [None if (d is None or d < 0) else int(d) for d in inp.get("shape", [])]
+        specs.append(InputSpec(inp.get("name") or f"input_{i}", shape, inp.get("dtype") or "float32"))
+    return specs
+
+
+def _output_names(model: LoadedModel, n: int) -> list[str]:
+    names = [o.get("name") for o in getattr(model, "outputs", None) or []]
+    return names if len(names) == n and all(names) else [f"output_{k}" for k in range(n)]
+
+
+def _load(runtime: Runtime, folder: Path) -> LoadedModel:
+    try:
+        return runtime.load(folder)
+    except EvaluatorError as e:
+        msg = str(e)
+        if "LOAD_FAILED" in msg:  # the artifact, not the evaluator, is at fault: exit 4
+            detail = msg.split("LOAD_FAILED: ", 1)[-1]
+            raise ArtifactError(detail if len(detail) < 400 else detail[:300] + " ... " + detail[-80:]) from e
+        raise
+
+
+def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
+    plan = {v: dtype_map_for(v) for v in opts.variants}
+    if opts.custom_map:
+        plan[opts.custom_name] = opts.custom_map
+    return plan
+
+
+def _weight_check():
+    try:
+        from .weight_checks import check_weights_quantizable
+    except ImportError:  # pragma: no cover (older trees)
+        return None
+    return check_weights_quantizable
+
+
+def write_variants(source: ModelSource, opts: AnalyzeOptions, root: Path) -> tuple[dict[str, Path], dict]:
+    from .requantize import requantize
+
+    made = write_float32(source, root / "float32", opts.output_format)
+    paths = {"float32": root / "float32"}
+    for name, dtype_map in _variant_plan(opts).items():
+        if name == "float32":
+            continue
+        paths[name] = requantize(root / "float32", root / name, dtype_map, _weight_check())
+    return paths, made
+
+
+def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) -> dict:
+    """Convert, run every variant in one tfjs runtime, measure; writes OUT/<name>/results.json."""
+    t_start = time.perf_counter()
+    root = Path(opts.models_dir) / opts.name
+    result_dir = Path(opts.out_dir) / opts.name
+    if workspace.is_inside(root, source.path) or workspace.is_inside(source.path, root):
+        raise QuantlabError(
+            f"{source.path}: MODEL lies inside {root}, which this run rewrites; copy it elsewhere "
+            f"or pass another --name",
+            exit_code=2,
+        )
+    workspace.claim(root, "models folder")
+    workspace.claim(result_dir, "results folder")
+    split = {"detect": detect_s}
+    with workspace.locked(root), workspace.locked(result_dir):
+        t0 = time.perf_counter()
+        paths, made = write_variants(source, opts, root)
+        split["convert"] = time.perf_counter() - t0
+        outputs: dict[str, list[np.ndarray]] = {}
+        rows_in: list[tuple[str, object, LoadedModel, PredictTimings]] = []
+        t0 = time.perf_counter()
+        with make_runtime(opts.runtime, timeout=opts.timeout) as runtime:
+            split["runtime_start"] = time.perf_counter() - t0
+            split["load"] = split["transfer"] = split["predict"] = 0.0
+            loaded32 = _load(runtime, paths["float32"])
+            specs = _specs(loaded32)
+            inputs = load_inputs(specs, opts.inputs)
+            if inputs.synthetic:
+                log.warning(
+                    "no --inputs: %d synthetic examples in %s (seed %d); fidelity only, and real data "
+                    "may exercise the model very differently",
+                    inputs.n,
+                    inputs.description["range"],
+                    inputs.description["seed"],
+                )
+            for name, folder in paths.items():
+                loaded = loaded32 if name == "float32" else _load(runtime, folder)
+                try:
+                    outs, t = predict_all(
+                        runtime, loaded, inputs, f"{opts.name} {name} ({runtime.name})", opts.batch_size
+                    )
+                finally:
+                    runtime.unload(loaded)
+                outputs[name] = outs
+                rows_in.append((name, read_artifact(folder), loaded, t))
+                split["load"] += loaded.load_ms / 1000
+                split["transfer"] += t.transfer_ms / 1000
+                split["predict"] += t.predict_ms / 1000
+            runtime_info = runtime.describe()
+            t0 = time.perf_counter()
+            out_names = _output_names(loaded32, len(outputs["float32"]))
+            task = tasks.detect_task(outputs["float32"], inputs.labels, opts.task)
+            rows = []
+            for name, art, loaded, t in rows_in:
+                outs = outputs[name]
+                metrics = tasks.label_metrics(task, outs[0], inputs.labels) if task != "fidelity" else {}
+                per_output = {
+                    out_names[k]: tasks.fidelity(outs[k], outputs["float32"][k]) for k in range(len(outs))
+                }
+                first = per_output[out_names[0]]
+                for key in ("cosine_mean", "top1_agreement", "sqnr_db"):
+                    if key in first:
+                        metrics[f"{key}" if task == "fidelity" else f"fidelity_{key}"] = first[key]
+                nonfinite = sum(int(f["nonfinite"]) for f in per_output.values())
+                if nonfinite:
+                    log.warning("%s: %d NaN/Inf output values", name, nonfinite)
+                row = variant_row(name, art, metrics, runtime, loaded.load_ms, t)
+                row["fidelity"] = per_output
+                row["nonfinite_outputs"] = nonfinite
+                row["dtype_map"] = _variant_plan(opts).get(name)
+                rows.append(row)
+            split["metrics"] = time.perf_counter() - t0
+        results = {
+            "schema": SCHEMA_VERSION,
+            "kind": "model",
+            "demo": opts.name,
+            "title": f"{opts.name} (your model)",
+            "task": task,
+            "primary_metric": tasks.PRIMARY[task],
+            "source": {**source.describe(), **made},
+            "inputs": {
+                **inputs.description,
+                "names": [s.name for s in specs],
+                "shapes": {s.name: list(inputs.arrays[s.name].shape) for s in specs},
+            },
+            "outputs": out_names,
+            "dataset": {"name": inputs.description.get("file") or "synthetic", "n_test": inputs.n},
+            "variants": rows,
+            "weight_error": weights_section(root, list(paths)),
+            "seed": {},
+            "note": _note(source, inputs, task),
+            "environment": environment(runtime_info),
+            "timings_s": {k: round(v, 3) for k, v in split.items()},
+            "config": {
+                "command": " ".join(shlex.quote(a) for a in sys.argv),
+                "runtime": opts.runtime,
+                "variants": list(paths),
+                "custom_map": opts.custom_map,
+                "wall_seconds": round(time.perf_counter() - t_start + detect_s, 1),
+            },
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json_atomic(result_dir / RESULTS_FILE, results)
+    return results
+
+
+def _note(source: ModelSource, inputs: InputSet, task: str) -> str:
+    parts = [f"Your model: {source.format} ({source.path.name})."]
+    if inputs.synthetic:
+        d = inputs.description
+        parts.append(
+            f"Inputs were synthetic ({d['samples']} examples, uniform in {d['range']}, seed {d['seed']}): "
+            "the figures say how closely each variant follows float32 on such inputs, not how it does "
+            "on real data, and no accuracy can be measured."
+        )
+    elif task == "fidelity":
+        parts.append("No labels: fidelity to float32 only.")
+    if source.detail.startswith("already quantized"):
+        parts.append(f"The model was {source.detail}; float32 here means its dequantized weights.")
+    return " ".join(parts)

@@ -1,0 +1,312 @@
+"""Inputs for a user's model, as Polygraphy's data loaders: one .npy, an .npz of named arrays
+(labels under a key), a folder of images, or seeded synthetic data from the model's signature.
+
+Everything is checked against the model's named inputs before any prediction runs: a wrong
+shape, dtype, a missing array or labels of the wrong length get one line naming the input."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, QuantlabError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
+
+
+@dataclass
+class InputSpec:
+    """One model input as the runtime reports it (None: any size)."""
+
+    name: str
+    shape: list[int | None]
+    dtype: str = "float32"
+
+    @property
+    def is_int(self) -> bool:
+        return self.dtype.startswith(("int", "uint", "bool"))
+
+
+@dataclass
+class InputOptions:
+    path: Path | None = None
+    labels_key: str = "y"
+    image_size: int | None = None
+    scale: tuple[float, float] = (0.0, 1.0)
+    input_range: tuple[float, float] | None = None
+    samples: int = 64
+    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    seed: int = 1337
+    limit: int | None = None
+
+
+@dataclass
+class InputSet:
+    """Named arrays (n examples each), optional labels, and what they were (for the report)."""
+
+    arrays: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    description: dict
+    class_names: list[str] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(next(iter(self.arrays.values())))
+
+    @property
+    def synthetic(self) -> bool:
+        return self.description.get("kind") == "synthetic"
+
+    def chunks(self, size: int) -> Iterator[dict[str, np.ndarray]]:
+        for start in range(0, self.n, size):
+            yield {name: self.batch(name, start, min(self.n, start + size)) for name in self.arrays}
+
+    def batch(self, name: str, start: int, stop: int) -> np.ndarray:
+        a = self.arrays[name][start:stop]
+        if a.dtype == np.uint8 and "scale" in self.description:  # images kept as uint8
+            lo, hi = self.description["scale"]
+            return (a.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)).astype(np.float32)
+        return a
+
+
+def parse_range(text: str, option: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise QuantlabError(f"{option} {text!r}: expected LO,HI (two numbers)", exit_code=2) from None
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise QuantlabError(f"{option} {text!r}: need finite LO < HI", exit_code=2)
+    return lo, hi
+
+
+def parse_input_shapes(items: list[str]) -> dict[str, list[int]]:
+    shapes = {}
+    for item in items:
+        name, sep, dims = item.rpartition(":")
+        try:
+            values = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
+        except ValueError:
+            values = []
+        if not sep or not name or not values or any(v <= 0 for v in values):
+            raise QuantlabError(
+                f"--input-shape {item!r}: expected NAME:DIMS with positive sizes, e.g. input_1:1,224,224,3",
+                exit_code=2,
+            )
+        shapes[name] = values
+    return shapes
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _match_name(wanted: str, available: list[str]) -> str | None:
+    """An array for input `wanted`: exact name, else the name without a ':0' tensor suffix."""
+    base = wanted.split(":")[0]
+    for candidate in (wanted, base):
+        if candidate in available:
+            return candidate
+    return None
+
+
+def _load_npy(path: Path, specs: list[InputSpec]) -> tuple[dict, None]:
+    if len(specs) != 1:
+        names = ", ".join(s.name for s in specs)
+        raise DataError(f"{path}: one array, but the model has {len(specs)} inputs ({names}); use an .npz")
+    try:
+        return {specs[0].name: np.load(path, allow_pickle=False)}, None
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npy array ({e})") from e
+
+
+def _load_npz(path: Path, specs: list[InputSpec], labels_key: str) -> tuple[dict, np.ndarray | None]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            content = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npz archive ({e})") from e
+    arrays_keys = [k for k in content if k != labels_key]
+    arrays, missing = {}, []
+    for spec in specs:
+        key = _match_name(spec.name, arrays_keys)
+        if key is None and len(specs) == 1 and len(arrays_keys) == 1:
+            key = arrays_keys[0]  # one input, one array: no need to name it
+        if key is None:
+            missing.append(spec.name)
+        else:
+            arrays[spec.name] = content[key]
+    if missing:
+        raise DataError(
+            f"{path}: no array for input {', '.join(missing)}; it has {', '.join(content) or 'nothing'}, "
+            f"the model needs {', '.join(s.name for s in specs)} (labels under {labels_key!r})"
+        )
+    return arrays, content.get(labels_key)
+
+
+def _list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    """Images directly in `folder`, or in class subfolders (labels = sorted subfolder index)."""
+    direct = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if direct or not subdirs:
+        return direct, None, None
+    files, labels, names = [], [], []
+    for d in subdirs:
+        imgs = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if imgs:
+            names.append(d.name)
+            files += imgs
+            labels += [len(names) - 1] * len(imgs)
+    return files, labels, names
+
+
+def _load_images(folder: Path, spec: InputSpec, opts: InputOptions) -> tuple[np.ndarray, list | None, list]:
+    from .datasets.imagenet import decode_image
+    from .progress import log, progress
+
+    files, labels, names = _list_images(folder)
+    if opts.limit:
+        files, labels = files[: opts.limit], labels[: opts.limit] if labels else None
+    if not files:
+        raise DataError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in the folder")
+    dims = spec.shape[1:]
+    if len(dims) != 3 or dims[-1] not in (3, None):
+        raise DataError(f"{folder}: images need an input of shape [N, H, W, 3]; {spec.name} is {spec.shape}")
+    size = opts.image_size or dims[0]
+    if size is None:
+        raise QuantlabError(f"{spec.name} has a dynamic image size: pass --image-size", exit_code=2)
+    out = np.empty((len(files), size, size, 3), np.uint8)
+    keep, skipped = [], []
+    with progress() as bar:
+        task = bar.add_task(f"decoding {len(files)} images to {size}x{size}", total=len(files), info="")
+        for i, f in enumerate(files):
+            try:
+                out[len(keep)] = decode_image(f, size)
+                keep.append(i)
+            except DataError as e:
+                log.warning("skipped: %s", e)
+                skipped.append(f.name)
+            bar.advance(task)
+    if not keep:
+        raise DataError(f"{folder}: none of the {len(files)} images could be decoded")
+    kept_labels = [labels[i] for i in keep] if labels else None
+    return out[: len(keep)], kept_labels, [names, skipped]
+
+
+def _synthetic(specs: list[InputSpec], opts: InputOptions) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(opts.seed)
+    arrays = {}
+    for spec in specs:
+        dims = list(opts.input_shapes.get(spec.name) or opts.input_shapes.get(spec.name.split(":")[0]) or [])
+        if dims:
+            dims = dims[1:] if len(dims) == len(spec.shape) else dims
+        else:
+            dims = spec.shape[1:]
+        if any(d is None or d < 0 for d in dims):
+            raise QuantlabError(
+                f"input {spec.name} has dynamic dimensions {spec.shape}: give them with "
+                f"--input-shape {spec.name}:{','.join('N' if d is None else str(d) for d in spec.shape)}",
+                exit_code=2,
+            )
+        shape = (opts.samples, *dims)
+        if spec.is_int:
+            lo, hi = opts.input_range or (0, 10)
+            arrays[spec.name] = rng.integers(int(lo), int(hi), size=shape, endpoint=True).astype(np.int32)
+        else:
+            lo, hi = opts.input_range or (0.0, 1.0)
+            arrays[spec.name] = rng.uniform(lo, hi, size=shape).astype(np.float32)
+    return arrays
+
+
+def check_arrays(arrays: dict[str, np.ndarray], specs: list[InputSpec], where: str) -> dict[str, np.ndarray]:
+    """Shapes and dtypes against the model's inputs; returns arrays in the dtype the model takes."""
+    out, n = {}, None
+    for spec in specs:
+        a = arrays[spec.name]
+        want = ["N" if d is None else d for d in spec.shape]
+        got = list(a.shape)
+        if a.ndim != len(spec.shape) or any(
+            d is not None and d >= 0 and d != g for d, g in zip(spec.shape[1:], got[1:], strict=False)
+        ):
+            raise DataError(f"{where}: input {spec.name}: expected shape {want}, got {got}")
+        if spec.is_int:
+            if not np.issubdtype(a.dtype, np.integer) and a.dtype != np.bool_:
+                raise DataError(
+                    f"{where}: input {spec.name}: expected integers ({spec.dtype}), got {a.dtype}"
+                )
+            a = a.astype(np.int32)
+        elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer):
+            if a.dtype != np.uint8:
+                a = a.astype(np.float32)
+        else:
+            raise DataError(f"{where}: input {spec.name}: expected numbers (float32), got {a.dtype}")
+        if a.dtype != np.uint8 and not spec.is_int and not np.all(np.isfinite(a)):
+            raise DataError(f"{where}: input {spec.name} holds NaN or Inf values")
+        if n is not None and len(a) != n:
+            raise DataError(f"{where}: inputs have different lengths ({n} and {len(a)} for {spec.name})")
+        n = len(a)
+        out[spec.name] = a
+    if not n:
+        raise DataError(f"{where}: no examples")
+    return out
+
+
+def load_inputs(specs: list[InputSpec], opts: InputOptions) -> InputSet:
+    """The InputSet for a model with inputs `specs`, per the options; raises DataError (exit 3)."""
+    labels, class_names = None, None
+    path = opts.path
+    if path is None:
+        arrays = _synthetic(specs, opts)
+        lo, hi = opts.input_range or (0.0, 1.0)
+        description = {"kind": "synthetic", "range": [lo, hi], "seed": opts.seed, "samples": opts.samples}
+    elif not path.exists():
+        raise DataError(f"--inputs {path}: no such file or folder")
+    elif path.is_dir():
+        if len(specs) != 1:
+            raise DataError(f"--inputs {path}: an image folder feeds one input; the model has {len(specs)}")
+        images, labels, (class_names, skipped) = _load_images(path, specs[0], opts)
+        arrays = {specs[0].name: images}
+        description = {
+            "kind": "images",
+            "file": str(path),
+            "image_size": int(images.shape[1]),
+            "scale": list(opts.scale),
+            "skipped": skipped,
+            "labels": "subfolder names" if labels else None,
+        }
+    elif path.suffix == ".npz":
+        arrays, labels = _load_npz(path, specs, opts.labels_key)
+        description = {
+            "kind": "npz",
+            "file": str(path),
+            "sha256": _sha256(path),
+            "labels_key": opts.labels_key,
+        }
+    elif path.suffix == ".npy":
+        arrays, labels = _load_npy(path, specs)
+        description = {"kind": "npy", "file": str(path), "sha256": _sha256(path)}
+    else:
+        raise DataError(f"--inputs {path}: expected an .npy file, an .npz file or a folder of images")
+    if opts.limit and path is not None and path.is_file():
+        arrays = {k: v[: opts.limit] for k, v in arrays.items()}
+        labels = labels[: opts.limit] if labels is not None else None
+    arrays = check_arrays(arrays, specs, str(path) if path else "synthetic inputs")
+    n = len(next(iter(arrays.values())))
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != n:
+            raise DataError(
+                f"{path}: {len(labels)} labels for {n} examples (labels under {opts.labels_key!r})"
+            )
+        if not np.issubdtype(labels.dtype, np.number) and labels.dtype != np.bool_:
+            raise DataError(f"{path}: labels must be numbers, got {labels.dtype}")
+    description["n"] = n
+    description["has_labels"] = labels is not None
+    return InputSet(arrays, labels, description, class_names)

@@ -1,0 +1,176 @@
+"""Model sources: find out what a user's MODEL path is from its content, not its name.
+
+Formats: a tfjs layers model or tfjs graph model (a folder or its model.json), a Keras HDF5
+(.h5) or Keras v3 zip (.keras) file, a TensorFlow SavedModel folder (Keras or plain
+`tf.saved_model.save`). Detection reads only a few bytes and small JSON files, so a bad MODEL
+fails in milliseconds, before TensorFlow or Node start."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ArtifactError, QuantlabError
+
+FORMATS = ("tfjs-layers", "tfjs-graph", "keras-h5", "keras-v3", "saved-model")
+ACCEPTED = (
+    "a tfjs layers or graph model (folder or model.json), a Keras .h5 or .keras file, "
+    "or a TensorFlow SavedModel folder"
+)
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    path: Path  # the folder for tfjs models and SavedModels, the file otherwise
+    format: str  # one of FORMATS
+    detail: str = ""  # e.g. "Keras SavedModel" or "already quantized: uint8"
+
+    @property
+    def is_tfjs(self) -> bool:
+        return self.format.startswith("tfjs-")
+
+    @property
+    def natural_output(self) -> str:
+        """The tfjs format a conversion of this source produces unless told otherwise."""
+        return "graph" if self.format in ("tfjs-graph", "saved-model") else "layers"
+
+    def describe(self) -> dict:
+        return {"path": str(self.path), "format": self.format, "detail": self.detail}
+
+
+def _describe_bytes(head: bytes) -> str:
+    text = head.lstrip()[:40].lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    if head.startswith(_ZIP_MAGIC):
+        return "a zip archive"
+    if head.startswith(_HDF5_MAGIC):
+        return "an HDF5 file"
+    if not head:
+        return "an empty file"
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return "a text file" if printable > 0.95 * len(head) else "binary data"
+
+
+def tfjs_model_format(model_json: dict) -> str | None:
+    """'layers' or 'graph' from a parsed model.json, None when it is neither."""
+    topology = model_json.get("modelTopology")
+    if not isinstance(topology, dict) or not isinstance(model_json.get("weightsManifest"), list):
+        return None
+    declared = model_json.get("format")
+    if declared == "graph-model" or "node" in topology or "library" in topology:
+        return "graph"
+    if declared == "layers-model" or "class_name" in topology or "model_config" in topology:
+        return "layers"
+    return None
+
+
+def _quantized_dtypes(model_json: dict) -> list[str]:
+    found = set()
+    for group in model_json.get("weightsManifest", []):
+        for w in group.get("weights", []) if isinstance(group, dict) else []:
+            q = w.get("quantization") if isinstance(w, dict) else None
+            if isinstance(q, dict):
+                found.add(str(q.get("dtype")))
+    return sorted(found)
+
+
+def _read_model_json(path: Path) -> dict:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    try:
+        model_json = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ArtifactError(
+            f"{path}: not a tfjs model.json, found {_describe_bytes(raw[:512])}; accepted: {ACCEPTED}"
+        ) from None
+    if not isinstance(model_json, dict):
+        raise ArtifactError(f"{path}: JSON but not a tfjs model.json (top level is not an object)")
+    return model_json
+
+
+def _tfjs_source(model_json_path: Path) -> ModelSource:
+    model_json = _read_model_json(model_json_path)
+    kind = tfjs_model_format(model_json)
+    if kind is None:
+        keys = ", ".join(sorted(model_json)[:6]) or "nothing"
+        raise ArtifactError(
+            f"{model_json_path}: JSON without a tfjs modelTopology and weightsManifest (has {keys}); "
+            f"accepted: {ACCEPTED}"
+        )
+    quantized = _quantized_dtypes(model_json)
+    detail = f"already quantized: {', '.join(quantized)}" if quantized else ""
+    return ModelSource(model_json_path.parent, f"tfjs-{kind}", detail)
+
+
+def _h5_source(path: Path) -> ModelSource:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            has_config = "model_config" in f.attrs
+    except OSError as e:
+        raise ArtifactError(f"{path}: HDF5 but not readable ({e})") from e
+    if not has_config:
+        raise ArtifactError(
+            f"{path}: a Keras weights-only HDF5 file (no model_config); save the whole model with "
+            f"model.save('model.h5')"
+        )
+    return ModelSource(path, "keras-h5")
+
+
+def _keras_v3_source(path: Path) -> ModelSource | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if "config.json" in names and ("model.weights.h5" in names or "model.weights.npz" in names):
+        return ModelSource(path, "keras-v3")
+    return None
+
+
+def detect(path: Path | str, format_override: str | None = None) -> ModelSource:
+    """The ModelSource at `path`; raises ArtifactError (exit 4) naming what was found instead."""
+    path = Path(path)
+    if format_override is not None and format_override not in FORMATS:
+        raise QuantlabError(f"--format {format_override!r}: valid formats: {', '.join(FORMATS)}", exit_code=2)
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such file or folder; MODEL is {ACCEPTED}")
+    if path.is_dir():
+        if (path / "model.json").is_file():
+            source = _tfjs_source(path / "model.json")
+        elif (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            keras = (path / "keras_metadata.pb").is_file()
+            source = ModelSource(path, "saved-model", "Keras SavedModel" if keras else "plain SavedModel")
+        else:
+            listing = ", ".join(sorted(p.name for p in path.iterdir())[:6]) or "nothing"
+            raise ArtifactError(
+                f"{path}: a folder without model.json or saved_model.pb (has {listing}); accepted: {ACCEPTED}"
+            )
+    else:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(512)
+        except OSError as e:
+            raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+        if head.startswith(_HDF5_MAGIC):
+            source = _h5_source(path)
+        elif head.startswith(_ZIP_MAGIC) and (v3 := _keras_v3_source(path)) is not None:
+            source = v3
+        elif head.lstrip()[:1] == b"{":
+            source = _tfjs_source(path)
+        else:
+            raise ArtifactError(f"{path}: found {_describe_bytes(head)}; MODEL is {ACCEPTED}")
+    if format_override and format_override != source.format:
+        # The user knows better than the sniffing (e.g. a graph model.json with a custom format tag).
+        source = ModelSource(
+            source.path, format_override, f"--format {format_override}; looked like {source.format}"
+        )
+    return source

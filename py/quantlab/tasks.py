@@ -1,0 +1,105 @@
+"""What to measure on a model's outputs: fidelity to float32 (always, label-free), and with labels
+classification (accuracy, top-5) or regression (MAE, RMSE). Detection from the outputs and
+labels; `--task` overrides it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError
+
+TASKS = ("auto", "classification", "regression", "fidelity")
+
+
+def is_class_scores(y: np.ndarray) -> bool:
+    return y.ndim == 2 and y.shape[1] > 1
+
+
+def is_probabilities(y: np.ndarray) -> bool:
+    """Rows of non-negative numbers summing to 1 (softmax outputs)."""
+    if not is_class_scores(y) or not np.all(np.isfinite(y)):
+        return False
+    return bool(np.all(y >= 0) and np.allclose(y.sum(axis=1), 1.0, atol=1e-3))
+
+
+def detect_task(outputs: list[np.ndarray], labels: np.ndarray | None, override: str = "auto") -> str:
+    """classification, regression or fidelity, from the first output and the labels."""
+    if override not in TASKS:
+        raise DataError(f"--task {override!r}: valid: {', '.join(TASKS)}", exit_code=2)
+    if labels is None:
+        if override in ("classification", "regression"):
+            raise DataError(
+                f"--task {override} needs labels (an .npz with a labels array, or class subfolders)"
+            )
+        return "fidelity"
+    if override != "auto":
+        return override
+    y = outputs[0]
+    integer_labels = np.issubdtype(labels.dtype, np.integer) or (
+        labels.ndim == 1 and np.all(np.equal(np.mod(labels, 1), 0))
+    )
+    if is_class_scores(y) and integer_labels and labels.ndim == 1:
+        return "classification"
+    return "regression"
+
+
+def _topk_hits(scores: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.any(top == targets.reshape(-1, 1), axis=1)
+
+
+def label_metrics(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy (+ top-5 when there are more than 5 classes), or MAE and RMSE."""
+    if task == "classification":
+        if not is_class_scores(y):
+            raise DataError(f"classification needs class scores [N, C]; the first output is {list(y.shape)}")
+        t = labels.astype(np.int64).reshape(-1)
+        if t.min() < 0 or t.max() >= y.shape[1]:
+            raise DataError(f"labels range {t.min()}..{t.max()} but the model has {y.shape[1]} classes")
+        out = {"accuracy": float(np.mean(np.argmax(y, axis=1) == t))}
+        if y.shape[1] > 5:
+            out["top5_accuracy"] = float(np.mean(_topk_hits(y, t, 5)))
+        return out
+    if task == "regression":
+        pred = y.reshape(len(y), -1).astype(np.float64)
+        target = labels.reshape(len(labels), -1).astype(np.float64)
+        if pred.shape != target.shape:
+            raise DataError(f"regression labels {list(labels.shape)} do not match the output {list(y.shape)}")
+        err = pred - target
+        return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err * err)))}
+    raise DataError(f"unknown task {task!r}")
+
+
+def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """How far an output is from the float32 model's output on the same inputs."""
+    a = y.astype(np.float64).reshape(len(y), -1)
+    r = ref.astype(np.float64).reshape(len(ref), -1)
+    finite = np.isfinite(a)
+    out: dict[str, float] = {"nonfinite": int(a.size - finite.sum())}
+    diff = a - r
+    signal, noise = float(np.sum(r * r)), float(np.sum(diff * diff))
+    out["max_abs"] = float(np.max(np.abs(diff))) if diff.size else 0.0
+    out["rel_l2"] = float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0)
+    out["sqnr_db"] = float(10 * np.log10(signal / noise)) if noise > 0 else float("inf")
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(r, axis=1)
+    cos = np.sum(a * r, axis=1) / np.where(norms == 0, 1.0, norms)
+    out["cosine_mean"] = float(np.mean(cos))
+    out["cosine_min"] = float(np.min(cos))
+    if is_class_scores(y):
+        top_ref = np.argmax(ref, axis=1)
+        out["top1_agreement"] = float(np.mean(np.argmax(y, axis=1) == top_ref))
+        if y.shape[1] > 5:
+            out["top5_agreement"] = float(np.mean(_topk_hits(y, top_ref, 5)))
+    if is_probabilities(ref) and is_probabilities(y):
+        eps = 1e-12
+        p, q = np.clip(r, eps, 1.0), np.clip(a, eps, 1.0)
+        out["kl_divergence"] = float(np.mean(np.sum(p * np.log(p / q), axis=1)))
+    if out["nonfinite"]:  # NaN or Inf never passes: every statistic says so
+        for k in ("max_abs", "rel_l2", "cosine_mean", "cosine_min"):
+            out[k] = None
+        out["sqnr_db"] = None
+    return out
+
+
+PRIMARY = {"classification": "accuracy", "regression": "mae", "fidelity": "cosine_mean"}
+LOWER_IS_BETTER = {"mae", "rmse", "rel_l2", "max_abs", "kl_divergence"}

@@ -1,0 +1,101 @@
+"""Where quantlab writes: MODELS/<name>/<variant>/ for artifacts, OUT/<name>/results.json for
+results. One owner for the layout, for names that become folders, and for the lock that keeps
+two runs from mixing their variants in one folder."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import QuantlabError
+
+# One plain path component: letters, digits, '.', '_', '-'; not starting with '.' or '-'.
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+# Folder names quantlab itself uses inside a model's folder: a variant named so would destroy them.
+RESERVED = {"keras", "tuned", "float32", "float16", "uint16", "uint8", "source", "index.html"}
+MARKER = ".quantlab-owned"
+LOCK = ".quantlab.lock"
+
+
+def check_name(name: str, option: str = "--name", reserved: set[str] | frozenset = frozenset()) -> str:
+    """A name that becomes one folder: one plain component, not reserved; else exit 2."""
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        raise QuantlabError(
+            f"{option} {name!r}: use one plain name (letters, digits, '.', '_', '-'; up to 64 characters, "
+            f"not starting with '.' or '-')",
+            exit_code=2,
+        )
+    if name.lower() in reserved:
+        raise QuantlabError(
+            f"{option} {name!r}: reserved (quantlab uses it: {', '.join(sorted(reserved))})", exit_code=2
+        )
+    return name
+
+
+def name_from_path(path: Path) -> str:
+    """A default name for a model: its file or folder name, made a plain component."""
+    path = Path(path)
+    stem = path.parent.name if path.name == "model.json" else path.name
+    for suffix in (".h5", ".hdf5", ".keras", ".json"):
+        stem = stem.removesuffix(suffix)
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-")[:64]
+    return clean or "model"
+
+
+def check_writable_dir(path: Path, option: str) -> Path:
+    """`path` is, or can become, a folder (not a file, not under a file); names the option."""
+    path = Path(path)
+    for p in [path, *path.parents]:
+        if p.exists():
+            if not p.is_dir():
+                raise QuantlabError(f"{option} {path}: {p} is a file, not a folder", exit_code=2)
+            break
+    try:
+        os.fspath(path).encode()
+        for part in path.parts:
+            if len(part.encode()) > 255:
+                raise QuantlabError(f"{option} {path}: a path component is too long", exit_code=2)
+    except UnicodeEncodeError:
+        raise QuantlabError(f"{option} {path}: not a valid file name", exit_code=2) from None
+    return path
+
+
+def claim(folder: Path, what: str) -> None:
+    """Refuse to write into an existing folder that quantlab did not make (never overwrite a
+    user's own files); mark a new one as ours."""
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise QuantlabError(
+            f"{folder}: exists and was not made by quantlab; choose another --name or remove it ({what})",
+            exit_code=2,
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).touch()
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on `folder` for one run; a second run gets one line, not mixed results."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise QuantlabError(
+                f"{folder}: another quantlab run is writing here; wait for it or use another --name/--out",
+                exit_code=1,
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_inside(child: Path, parent: Path) -> bool:
+    child, parent = Path(child).resolve(), Path(parent).resolve()
+    return child == parent or parent in child.parents
