@@ -49,18 +49,16 @@ def name_from_path(path: Path) -> str:
 def check_writable_dir(path: Path, option: str) -> Path:
     """`path` is, or can become, a folder (not a file, not under a file); names the option."""
     path = Path(path)
-    for p in [path, *path.parents]:
-        if p.exists():
-            if not p.is_dir():
-                raise QuantlabError(f"{option} {path}: {p} is a file, not a folder", exit_code=2)
-            break
     try:
-        os.fspath(path).encode()
-        for part in path.parts:
-            if len(part.encode()) > 255:
-                raise QuantlabError(f"{option} {path}: a path component is too long", exit_code=2)
-    except UnicodeEncodeError:
-        raise QuantlabError(f"{option} {path}: not a valid file name", exit_code=2) from None
+        if any(len(part.encode()) > 255 for part in path.parts):
+            raise QuantlabError(f"{option} {path}: a path component is longer than 255 bytes", exit_code=2)
+        for p in [path, *path.parents]:
+            if p.exists():
+                if not p.is_dir():
+                    raise QuantlabError(f"{option} {path}: {p} is a file, not a folder", exit_code=2)
+                break
+    except (OSError, UnicodeEncodeError) as e:
+        raise QuantlabError(f"{option} {path}: not a usable folder ({e})", exit_code=2) from None
     return path
 
 

@@ -1,0 +1,59 @@
+"""Names that become folders, ownership of folders, and the run lock."""
+
+from __future__ import annotations
+
+import pytest
+
+from quantlab.errors import QuantlabError
+from quantlab.workspace import RESERVED, check_name, check_writable_dir, claim, locked, name_from_path
+
+
+@pytest.mark.parametrize(
+    "bad", ["", ".", "..", "../../../x", "a/b", "/abs", ".hidden", "-x", "a" * 65, "a b"]
+)
+def test_names_are_one_plain_component(bad):
+    with pytest.raises(QuantlabError) as e:
+        check_name(bad)
+    assert e.value.exit_code == 2
+
+
+@pytest.mark.parametrize("reserved", ["keras", "float32", "uint8", "tuned"])
+def test_reserved_names_are_refused(reserved):
+    with pytest.raises(QuantlabError, match="reserved"):
+        check_name(reserved, reserved=RESERVED)
+
+
+def test_default_names_from_paths(tmp_path):
+    assert name_from_path(tmp_path / "my model.h5") == "my-model"
+    assert name_from_path(tmp_path / "web" / "model.json") == "web"
+    assert name_from_path(tmp_path / "...") == "model"
+
+
+def test_a_folder_the_user_made_is_never_taken_over(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    with pytest.raises(QuantlabError, match="not made by quantlab"):
+        claim(mine, "models folder")
+    ours = tmp_path / "ours"
+    claim(ours, "x")
+    (ours / "results.json").write_text("{}")
+    claim(ours, "x")  # ours: a rerun may rewrite it
+
+
+def test_second_run_on_the_same_folder_is_refused(tmp_path):
+    with locked(tmp_path):
+        with pytest.raises(QuantlabError, match="another quantlab run"):
+            with locked(tmp_path):
+                pass
+    with locked(tmp_path):  # released
+        pass
+
+
+def test_out_under_a_file_is_refused(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(QuantlabError, match="is a file"):
+        check_writable_dir(f / "sub", "--out")
+    with pytest.raises(QuantlabError, match="longer than 255"):
+        check_writable_dir(tmp_path / ("x" * 300), "--out")
