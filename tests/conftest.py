@@ -75,6 +75,6 @@ def run_cli(
     )
 
 
-def node_processes_of(pattern: str = "evaluator.mjs") -> list[str]:
+def node_processes_of(pattern: str = str(ROOT / "js" / "evaluator.mjs")) -> list[str]:
     out = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if "pgrep" not in line]

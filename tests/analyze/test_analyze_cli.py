@@ -1,0 +1,135 @@
+"""`quantlab analyze` through the real CLI and the real Node evaluator, for every source format."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import node_processes_of, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _analyze(tmp_path, model, *extra):
+    out, models = tmp_path / "reports", tmp_path / "models"
+    proc = run_cli("analyze", str(model), "--out", str(out), "--models-dir", str(models), "--json", *extra)
+    return proc, out, models
+
+
+def _results(proc) -> dict:
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_keras_h5_with_labels_reproduces_keras_accuracy(user_models, tmp_path):
+    from quantlab.tfcompat import keras
+
+    proc, out, models = _analyze(tmp_path, user_models["clf.h5"], "--inputs", str(user_models["clf.npz"]))
+    r = _results(proc)
+    assert r["task"] == "classification" and r["source"]["format"] == "keras-h5"
+    assert [v["name"] for v in r["variants"]] == ["float32", "float16", "uint16", "uint8"]
+    # Independent reference: Keras itself on the same data.
+    data = np.load(user_models["clf.npz"])
+    model = keras().models.load_model(user_models["clf.h5"], compile=False)
+    keras_acc = float(np.mean(np.argmax(model.predict(data["features"], verbose=0), 1) == data["y"]))
+    by = {v["name"]: v for v in r["variants"]}
+    assert by["float32"]["metrics"]["accuracy"] == pytest.approx(keras_acc, abs=1 / 300)
+    assert [f["rel_l2"] for f in by["float32"]["fidelity"].values()] == [0.0]  # float32 vs itself
+    assert 0 < list(by["uint8"]["fidelity"].values())[0]["rel_l2"] < 0.1
+    assert by["uint8"]["weight_bytes"] * 4 == pytest.approx(by["float32"]["weight_bytes"], rel=0.01)
+    assert (out / "clf" / "results.json").is_file() and (out / "index.html").is_file()
+    assert "clf" in (out / "index.html").read_text()
+    # BatchNorm found in the weight error, for a model saved by the converter
+    assert r["weight_error"]["uint8"]["batchnorm"], "BatchNorm layer missing from the weight error"
+    assert not node_processes_of()
+
+
+@pytest.mark.parametrize("fmt", ["clf.keras", "clf_savedmodel"])
+def test_keras_v3_and_keras_savedmodel(user_models, tmp_path, fmt):
+    extra = ["--output-format", "layers"] if fmt == "clf_savedmodel" else []
+    proc, _, _ = _analyze(tmp_path, user_models[fmt], "--inputs", str(user_models["clf.npz"]), *extra)
+    r = _results(proc)
+    assert r["variants"][0]["metrics"]["accuracy"] > 0.5
+
+
+def test_tfjs_layers_model_without_labels_is_fidelity_only(user_models, tmp_path):
+    first, _, models = _analyze(tmp_path, user_models["clf.h5"], "--samples", "8", "--variants", "float32")
+    _results(first)
+    proc, _, _ = _analyze(
+        tmp_path, models / "clf" / "float32" / "model.json", "--name", "again", "--inputs",
+        str(user_models["clf_x.npy"]),
+    )  # fmt: skip
+    r = _results(proc)
+    assert r["task"] == "fidelity" and r["source"]["format"] == "tfjs-layers"
+    f32 = r["variants"][0]["fidelity"]
+    assert list(f32.values())[0]["max_abs"] == 0.0
+
+
+def test_synthetic_inputs_are_said_to_be_synthetic(user_models, tmp_path):
+    proc, out, _ = _analyze(tmp_path, user_models["clf.h5"], "--samples", "16", "--input-range", "-2,2")
+    r = _results(proc)
+    assert r["inputs"]["kind"] == "synthetic" and r["inputs"]["n"] == 16
+    assert "synthetic" in r["note"]
+    assert "synthetic" in (out / "clf" / "index.html").read_text()
+
+
+def test_two_inputs_two_outputs(user_models, tmp_path):
+    proc, _, _ = _analyze(tmp_path, user_models["two_io.h5"], "--inputs", str(user_models["two_io.npz"]))
+    r = _results(proc)
+    assert r["inputs"]["names"] and len(r["inputs"]["names"]) == 2
+    assert len(r["outputs"]) == 2 and len(r["variants"][0]["fidelity"]) == 2
+
+
+@pytest.mark.parametrize(
+    "make, code, words",
+    [
+        (lambda p: p / "absent.h5", 4, "no such file"),
+        (lambda p: (p / "m.bin").write_bytes(bytes(range(256))) and p / "m.bin", 4, "binary data"),
+        (lambda p: (p / "model.json").write_text("<html><body>Not found</body></html>") and p, 4, "HTML"),
+    ],
+)
+def test_bad_models_are_one_line(tmp_path, make, code, words):
+    path = make(tmp_path)
+    proc, out, models = _analyze(tmp_path, path)
+    assert proc.returncode == code, proc.stderr
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() and not models.exists()
+
+
+def test_missing_shard_and_bad_inputs(user_models, tmp_path):
+    first, _, models = _analyze(tmp_path, user_models["clf.h5"], "--samples", "4", "--variants", "float32")
+    _results(first)
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(models / "clf" / "float32", broken)
+    next(broken.glob("*.bin")).unlink()
+    proc, _, _ = _analyze(tmp_path, broken)
+    assert proc.returncode == 4 and "weight shard missing" in proc.stderr
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((3, 5), np.float32))
+    proc, out, _ = _analyze(tmp_path, user_models["clf.h5"], "--inputs", str(wrong), "--name", "w")
+    assert proc.returncode == 3 and "expected shape" in proc.stderr and "features" in proc.stderr
+    assert not (out / "w" / "results.json").exists()
+    assert not node_processes_of()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--name", "../../x"], "--name"),
+        (["--name", "mnist"], "reserved"),
+        (["--samples", "-5"], "--samples"),
+        (["--timeout", "nan"], "--timeout"),
+        (["--variants", "int4"], "unknown variant"),
+        (["--runtime", "node-gpu"], "--runtime"),
+        (["--map", "uint8"], "--map"),
+    ],
+)
+def test_bad_options_exit_2_before_any_work(user_models, tmp_path, args, words):
+    proc, out, models = _analyze(tmp_path, user_models["clf.h5"], *args)
+    assert proc.returncode == 2, proc.stderr
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+    assert not models.exists()
