@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
@@ -35,11 +36,19 @@ def load_all_results(out_dir: Path) -> list[dict]:
         results.setdefault("demo", path.parent.name)
         results.setdefault("variants", [])
         results["_missing"] = missing
-        results["_page"] = f"{path.parent.name}/index.html"
+        results["_page"] = f"{path.parent.name}/index.html"  # where the page is written
+        results["_href"] = relative_href(path.parent.name, "index.html")  # how index.html links it
         if missing:
             log.warning("%s: fields missing (%s); rendering what is there", path, ", ".join(missing))
         found.append(results)
     return found
+
+
+def relative_href(*segments: str) -> str:
+    """A link to segments/.. relative to the current page, safe whatever the names hold: each
+    segment percent-encoded (no "/", "?", "#" or ":" survives) and a leading "./", so no part can
+    be read as a scheme (`javascript:`), a host (`//`) or the site root."""
+    return "./" + "/".join(quote(str(s), safe="") for s in segments)
 
 
 def _missing(value) -> bool:
