@@ -510,15 +510,9 @@ def serve(
     verbose: Verbose = False,
 ) -> None:
     """Serve the reports folder on http://127.0.0.1:PORT/ (Ctrl-C to stop)."""
-    import functools as ft
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from .report.server import serve as serve_folder
 
-    if not (Path(out) / "index.html").is_file():
-        raise QuantlabError(f"{out}/index.html: missing; run `quantlab report` or `quantlab run` first")
-    handler = ft.partial(SimpleHTTPRequestHandler, directory=str(out))
-    with ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
-        console.print(f"serving {out} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C to stop)")
-        httpd.serve_forever()
+    serve_folder(out, port, announce=lambda line: console.print(line, markup=False, highlight=False))
 
 
 @app.command()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
@@ -32,14 +34,128 @@ def load_all_results(out_dir: Path) -> list[dict]:
             log.warning("%s: skipped, not a results object", path)
             continue
         missing = [k for k in (*REQUIRED, "dataset", "environment", "config", "seed") if k not in results]
+        missing += check_types(results)  # drops what has the wrong type, so pages render the rest
         results.setdefault("demo", path.parent.name)
         results.setdefault("variants", [])
         results["_missing"] = missing
-        results["_page"] = f"{path.parent.name}/index.html"
+        results["_page"] = f"{path.parent.name}/index.html"  # where the page is written
+        results["_href"] = relative_href(path.parent.name, "index.html")  # how index.html links it
         if missing:
             log.warning("%s: fields missing (%s); rendering what is there", path, ", ".join(missing))
         found.append(results)
     return found
+
+
+TEXT_FIELDS = (
+    "demo",
+    "title",
+    "note",
+    "task",
+    "primary_metric",
+    "created",
+    "mode",
+    "mode_reason",
+    "preprocessing",
+)
+OBJECT_FIELDS = (
+    "dataset",
+    "environment",
+    "config",
+    "training",
+    "seed",
+    "tune",
+    "parity",
+    "weight_error",
+    "keras_reference",
+    "memory",
+    "scoring",
+)
+# Sections a page can do without: when one will not render (a hand-edited tune block, say), the
+# page is rendered without it and names it instead of failing.
+OPTIONAL_SECTIONS = (
+    "tune",
+    "parity",
+    "weight_error",
+    "keras_reference",
+    "memory",
+    "scoring",
+    "mode",
+    "training",
+    "dataset",
+    "environment",
+    "config",
+    "seed",
+)
+VARIANT_NUMBERS = ("weight_bytes", "model_json_bytes", "gzip_ratio")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_types(results: dict) -> list[str]:
+    """Drop every field whose type is wrong (so the rest renders) and name each one dropped."""
+    bad: list[str] = []
+    for key in TEXT_FIELDS:
+        if key in results and results[key] is not None and not isinstance(results[key], str):
+            bad.append(f"{key} (not text)")
+            del results[key]
+    for key in OBJECT_FIELDS:
+        if key in results and results[key] is not None and not isinstance(results[key], dict):
+            bad.append(f"{key} (not an object)")
+            del results[key]
+    seed = results.get("seed") or {}
+    for name in [k for k, v in seed.items() if v is not None and not _is_number(v)]:
+        bad.append(f"seed.{name} (not a number)")
+        del seed[name]
+    if "variants" not in results:
+        return bad
+    variants = results["variants"]
+    if not isinstance(variants, list):
+        bad.append("variants (not a list)")
+        results["variants"] = []
+        return bad
+    kept = []
+    for i, v in enumerate(variants):
+        if not isinstance(v, dict):
+            bad.append(f"variants[{i}] (not an object)")
+            continue
+        if not isinstance(v.get("name"), str):
+            bad.append(f"variants[{i}].name (not text)")
+            v["name"] = f"variant {i + 1}"
+        where = f"variants[{v['name']}]"
+        if not isinstance(v.get("metrics", {}), dict):
+            bad.append(f"{where}.metrics (not an object)")
+            v["metrics"] = {}
+        metrics = v.setdefault("metrics", {})
+        for k in [k for k, val in metrics.items() if val is not None and not _is_number(val)]:
+            bad.append(f"{where}.metrics.{k} (not a number)")
+            del metrics[k]
+        for k in [k for k in VARIANT_NUMBERS if v.get(k) is not None and not _is_number(v[k])]:
+            bad.append(f"{where}.{k} (not a number)")
+            del v[k]
+        runtime = v.get("runtime")
+        if runtime is not None and not isinstance(runtime, dict):
+            bad.append(f"{where}.runtime (not an object)")
+            del v["runtime"]
+        for k in [
+            k
+            for k, val in (v.get("runtime") or {}).items()
+            if k.endswith("_ms") or k.startswith("predict_ms")
+        ]:
+            if v["runtime"][k] is not None and not _is_number(v["runtime"][k]):
+                bad.append(f"{where}.runtime.{k} (not a number)")
+                del v["runtime"][k]
+        kept.append(v)
+    results["variants"] = kept
+    return bad
+
+
+def relative_href(*segments: str) -> str:
+    """A link to segments/.. relative to the current page, safe whatever the names hold: each
+    segment percent-encoded (no "/", "?", "#" or ":" survives) and a leading "./", so no part can
+    be read as a scheme (`javascript:`), a host (`//`) or the site root."""
+    return "./" + "/".join(quote(str(s), safe="") for s in segments)
 
 
 def _missing(value) -> bool:
@@ -55,15 +171,15 @@ def _fmt(value, digits: int = 4) -> str:
 
 
 def _int(value) -> str:
-    return "–" if _missing(value) else f"{value:,}"
+    return f"{value:,}" if _is_number(value) else "–"
 
 
 def _kb(value) -> str:
-    return "–" if _missing(value) else f"{value / 1024:,.1f} KiB"
+    return f"{value / 1024:,.1f} KiB" if _is_number(value) else "–"
 
 
 def _delta(value, reference) -> str:
-    if _missing(value) or _missing(reference):
+    if not (_is_number(value) and _is_number(reference)):
         return "–"
     return f"{value - reference:+.4f}"
 
@@ -133,12 +249,50 @@ def render_reports(out_dir: Path) -> Path:
         )
     env = _env()
     figure = discretisation_figure()
+    demo_page = env.get_template("demo.html.j2")
+    index_page = env.get_template("index.html.j2")
     for results in all_results:
-        html = env.get_template("demo.html.j2").render(
-            r=results, charts=demo_charts(results), primary=_primary, discretisation=figure
+        # a section the index cannot show is left out of both pages, and named on both
+        _renderable(results, lambda r: index_page.render(results=[r], primary=_primary))
+        html = _renderable(
+            results,
+            lambda r: demo_page.render(r=r, charts=demo_charts(r), primary=_primary, discretisation=figure),
         )
         write_text_atomic(out_dir / results["_page"], html)
-    index = env.get_template("index.html.j2").render(results=all_results, primary=_primary)
+    index = index_page.render(results=all_results, primary=_primary)
     write_text_atomic(out_dir / "index.html", index)
     log.info("report written to %s", out_dir / "index.html")
     return out_dir / "index.html"
+
+
+def _renderable(results: dict, render) -> str:
+    """render(results); if that fails on a hand-edited or old file, the page without each
+    optional section it cannot show, those sections named in results["_missing"] (in place)."""
+    try:
+        return render(results)
+    except Exception:
+        pass
+    sections = {k: results.pop(k) for k in OPTIONAL_SECTIONS if k in results}
+    try:
+        render(results)
+    except Exception:
+        results["variants"] = []
+        results["_missing"].append("variants (unreadable)")
+        try:
+            render(results)
+        except Exception as e:
+            raise QuantlabError(
+                f"{results['_page'].rsplit('/', 1)[0]}/{RESULTS_FILE}: cannot be rendered "
+                f"({type(e).__name__}: {e})"
+            ) from None
+    for key, value in sections.items():
+        results[key] = value
+        try:
+            render(results)
+        except Exception:
+            del results[key]
+            results["_missing"].append(f"{key} (unreadable)")
+            log.warning(
+                "%s: section %r left out, its contents do not have the expected shape", results["_page"], key
+            )
+    return render(results)  # again, so the page names what was left out
