@@ -69,8 +69,7 @@ class Artifact:
         return layers
 
     def layer_names(self) -> list[str]:
-        layers = self.model_json.get("modelTopology", {}).get("model_config", {})
-        return [layer["config"]["name"] for layer in layers.get("config", {}).get("layers", [])]
+        return [layer["config"]["name"] for layer in topology_layers(self.model_json)]
 
 
 def read_artifact(folder: Path) -> Artifact:
@@ -126,3 +125,30 @@ def artifact_summary(art: Artifact) -> dict:
         "model_json_bytes": art.model_json_bytes,
         "gzip_ratio": round(art.gzip_ratio(), 4),
     }
+
+
+def topology_layers(model_json: dict) -> list[dict]:
+    """Every layer config of a layers model, nested models flattened. Python's converter wraps the
+    topology in `model_config`; tfjs' own `model.save()` does not (a graph model has none)."""
+    topology = model_json.get("modelTopology")
+    if not isinstance(topology, dict):
+        return []
+    root = topology.get("model_config", topology)
+    found: list[dict] = []
+
+    def walk(node) -> None:
+        config = node.get("config") if isinstance(node, dict) else None
+        if isinstance(config, list):  # old Sequential: config is the layer list
+            config = {"layers": config}
+        if not isinstance(config, dict):
+            return
+        for layer in config.get("layers") or []:
+            if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
+                continue
+            if isinstance(layer["config"].get("layers"), list):
+                walk(layer)  # a model used as a layer
+            elif isinstance(layer["config"].get("name"), str):
+                found.append(layer)
+
+    walk(root)
+    return found

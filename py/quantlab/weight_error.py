@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import Artifact, read_artifact
+from .artifacts import Artifact, read_artifact, topology_layers
 from .metrics import error_stats
 from .quantize_math import dequantize
 
@@ -40,12 +40,11 @@ def read_weights(art: Artifact) -> dict[str, np.ndarray]:
 
 
 def batchnorm_layers(art: Artifact) -> dict[str, float]:
-    """BatchNormalization layer name -> epsilon, from the model topology."""
-    cfg = art.model_json["modelTopology"].get("model_config", {}).get("config", {})
-    layers = cfg.get("layers", []) if isinstance(cfg, dict) else []
+    """BatchNormalization layer name -> epsilon, from the model topology (as Python's converter or
+    tfjs itself saved it; nested models included)."""
     return {
         la["config"]["name"]: float(la["config"].get("epsilon", 1e-3))
-        for la in layers
+        for la in topology_layers(art.model_json)
         if la.get("class_name") == "BatchNormalization"
     }
 
