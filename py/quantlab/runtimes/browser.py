@@ -10,12 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..artifacts import read_artifact
 from ..errors import EvaluatorError
-from .base import LoadedModel, PredictTimings, Runtime
-from .protocol import js_dir, project_root
+from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
+from .protocol import js_dir, project_root, read_tensor, write_tensor
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -104,7 +102,7 @@ class BrowserRuntime(Runtime):
         try:
             return self.page.evaluate(f"(arg) => window.quantlab.{fn}(arg)", arg)
         except PlaywrightError as e:
-            msg = str(e).splitlines()[0]
+            msg = str(e).splitlines()[0].removeprefix("Page.evaluate: ").removeprefix("Error: ")
             raise EvaluatorError(f"{self.name}: {fn} failed in the page: {msg}") from e
 
     def load(self, model_dir: Path) -> LoadedModel:
@@ -112,36 +110,52 @@ class BrowserRuntime(Runtime):
         mount = f"m{next(self._ids)}"
         url = self.server.mount(mount, Path(model_dir)) + "model.json"
         r = self._call("load", url)
-        return LoadedModel((r["handle"], mount), Path(model_dir), r["load_ms"], r["inputs"], r["layers"])
+        return LoadedModel(
+            (r["handle"], mount),
+            Path(model_dir),
+            r["load_ms"],
+            r["inputs"],
+            r.get("layers", []),
+            outputs=r.get("outputs", []),
+            format=r.get("format", "layers"),
+        )
 
     def predict(self, model, x, batch_size=256, layers=None):
         t0 = time.perf_counter()
         n = next(self._ids)
-        np.ascontiguousarray(x, dtype="<f4").tofile(self.io_dir / f"in{n}.bin")
-        n_out = len(layers) if layers else 1
-        names = [f"out{n}_{k}.bin" for k in range(n_out)]
+        named = named_inputs(model, x)
+        n_out = len(layers) if layers else max(1, len(model.outputs))
+        out_names = [f"out{n}_{k}.bin" for k in range(n_out)]
+        in_names: list[str] = []
         try:
+            inputs = []
+            for k, (name, arr) in enumerate(named.items()):
+                in_names.append(f"in{n}_{k}.bin")
+                header = write_tensor(self.io_dir / in_names[-1], arr, name)
+                inputs.append({**header, "url": f"{self.server.origin}/io/{in_names[-1]}"})
             r = self._call(
                 "predict",
                 {
                     "handle": model.handle[0],
-                    "input_url": f"{self.server.origin}/io/in{n}.bin",
-                    "shape": list(x.shape),
-                    "output_urls": [f"{self.server.origin}/upload/{name}" for name in names],
+                    "inputs": inputs,
+                    "output_urls": [f"{self.server.origin}/upload/{name}" for name in out_names],
                     "batch_size": batch_size,
                     "layers": layers,
                 },
             )
             outputs = [
-                np.fromfile(self.io_dir / name, dtype="<f4").reshape(shape)
-                for name, shape in zip(names, r["shapes"], strict=True)
+                read_tensor({**o, "path": str(self.io_dir / name)})
+                for name, o in zip(out_names, r["outputs"], strict=True)
             ]
         finally:
-            for name in [f"in{n}.bin", *names]:
+            for name in [*in_names, *out_names]:
                 (self.io_dir / name).unlink(missing_ok=True)
         total = (time.perf_counter() - t0) * 1000
         return outputs, PredictTimings(
-            predict_ms=r["predict_ms"], transfer_ms=total - r["predict_ms"], total_ms=total, examples=len(x)
+            predict_ms=r["predict_ms"],
+            transfer_ms=total - r["predict_ms"],
+            total_ms=total,
+            examples=n_examples(named),
         )
 
     def unload(self, model: LoadedModel) -> None:
