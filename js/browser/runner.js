@@ -47,11 +47,12 @@
       return { format, inputs: model.inputs.map(info(sigIn)), outputs: model.outputs.map(info(sigOut)),
         layers: [] };
     }
+    // Layers models: inputs and outputs are named by the layer that makes them (as in Keras).
+    const named = (names) => (t, k) => ({ name: t.sourceLayer?.name ?? names?.[k] ?? t.name,
+      shape: normShape(t.shape), dtype: t.dtype ?? 'float32' });
     return { format,
-      inputs: model.inputs.map((t, k) => ({ name: model.inputNames?.[k] ?? t.name, shape: normShape(t.shape),
-        dtype: t.dtype ?? 'float32' })),
-      outputs: model.outputs.map((t, k) => ({ name: model.outputNames?.[k] ?? t.name, shape: normShape(t.shape),
-        dtype: t.dtype ?? 'float32' })),
+      inputs: model.inputs.map(named(model.inputNames)),
+      outputs: model.outputs.map(named(model.outputNames)),
       layers: model.layers.map((l) => ({ name: l.name, class_name: l.getClassName() })) };
   }
 
