@@ -5,7 +5,9 @@ leave 127.0.0.1 is blocked and reported."""
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -66,13 +68,17 @@ class BrowserRuntime(Runtime):
         self.server.mount("tfjs-wasm", tfjs / "tfjs-backend-wasm" / "dist")
         self.server.mount("io", self.io_dir)
         self.blocked: list[str] = []
+        self.dead: str | None = None  # why the browser was stopped (then every call fails fast)
         self.console_errors: list[str] = []
         self._ids = itertools.count(1)
         t0 = time.perf_counter()
         self._pw = sync_playwright().start()
         try:
             self.browser = self._pw.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+                executable_path=chromium_path(),
+                headless=True,
+                # an unknown switch Chromium ignores: marks our browser so kill() can find it
+                args=[*CHROMIUM_FLAGS, f"--quantlab-io-dir={self.io_dir}"],
             )
             self.page = self.browser.new_page()
             self.page.route("**/*", self._guard)
@@ -99,8 +105,15 @@ class BrowserRuntime(Runtime):
     def _call(self, fn: str, arg):
         from playwright.sync_api import Error as PlaywrightError
 
+        if self.dead:
+            raise EvaluatorError(f"{self.name}: the browser was stopped earlier ({self.dead}); cannot {fn}")
         try:
             return self.page.evaluate(f"(arg) => window.quantlab.{fn}(arg)", arg)
+        except (KeyboardInterrupt, SystemExit) as e:
+            # Interrupted while the page works (Ctrl-C, SIGTERM): do not wait for the page or
+            # for Playwright; kill Chromium now so the cleanup that follows returns at once.
+            self.kill(f"interrupted by {type(e).__name__} during {fn}")
+            raise
         except PlaywrightError as e:
             msg = str(e).splitlines()[0].removeprefix("Page.evaluate: ").removeprefix("Error: ")
             raise EvaluatorError(f"{self.name}: {fn} failed in the page: {msg}") from e
@@ -159,6 +172,8 @@ class BrowserRuntime(Runtime):
         )
 
     def unload(self, model: LoadedModel) -> None:
+        if self.dead:
+            return
         self._call("unload", model.handle[0])
         self.server.unmount(model.handle[1])
 
@@ -172,6 +187,41 @@ class BrowserRuntime(Runtime):
             "blocked_requests": list(self.blocked),
             "console_errors": list(self.console_errors),
         }
+
+    def _chromium_pids(self) -> list[int]:
+        """Our Chromium (the process launched with our --quantlab-io-dir) and its descendants."""
+        marker = f"--quantlab-io-dir={self.io_dir}".encode()
+        parents: dict[int, int] = {}
+        roots = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if marker in (entry / "cmdline").read_bytes():
+                    roots.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        found = set(roots)
+        changed = True
+        while changed:
+            changed = False
+            for pid, ppid in parents.items():
+                if ppid in found and pid not in found:
+                    found.add(pid)
+                    changed = True
+        return sorted(found)
+
+    def kill(self, reason: str = "killed") -> None:
+        """Stop Chromium at once (SIGKILL to our browser and its children), then close the rest
+        without waiting on the page; marks the runtime dead. Safe to call more than once."""
+        self.dead = self.dead or reason
+        for pid in self._chromium_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.close()
 
     def close(self) -> None:
         for step in (
