@@ -9,6 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StaticServer } from './static_server.mjs';
 import { readTensorFile, writeTensorFile } from './tensor_io.mjs';
+import './browser/runner.js'; // sets globalThis.QuantlabRunner (shared with the browser page)
+
+const Runner = globalThis.QuantlabRunner;
 
 const PROTOCOL = JSON.parse(fs.readFileSync(new URL('./protocol.json', import.meta.url)));
 const out = process.stdout;
@@ -100,89 +103,82 @@ class Evaluator {
 
   async load({ model_dir }) {
     if (!model_dir) throw codeError('BAD_REQUEST', 'load needs model_dir');
+    let format;
+    try {
+      format = Runner.detectFormat(JSON.parse(fs.readFileSync(path.join(model_dir, 'model.json'), 'utf8')));
+    } catch (e) {
+      throw codeError('LOAD_FAILED', `loading ${model_dir}/model.json failed: ${e.message}`);
+    }
     const handle = `m${this.nextHandle++}`;
     const url = this.server.mount(handle, model_dir) + 'model.json';
     const t0 = performance.now();
     let model;
     try {
-      model = await this.tf.loadLayersModel(url);
+      model = await Runner.loadModel(this.tf, url, format);
     } catch (e) {
       this.server.unmount(handle);
-      throw codeError('LOAD_FAILED', `loading ${model_dir}/model.json failed: ${e.message}`);
+      const fn = format === 'graph' ? 'tf.loadGraphModel' : 'tf.loadLayersModel';
+      throw codeError('LOAD_FAILED', `loading ${model_dir}/model.json failed (${fn}): ${e.message}`);
     }
     const loadMs = performance.now() - t0;
-    this.models.set(handle, { model, submodels: new Map() });
-    return { handle, url, load_ms: loadMs, num_tensors: this.tf.memory().numTensors,
-      inputs: model.inputs.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype })),
-      outputs: model.outputs.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype })),
-      layers: model.layers.map((l) => ({ name: l.name, class_name: l.getClassName() })) };
+    const entry = Runner.newEntry(model, format);
+    this.models.set(handle, entry);
+    return { handle, url, load_ms: loadMs, num_tensors: this.tf.memory().numTensors, ...entry.desc };
   }
 
-  // A model whose outputs are the named layers' outputs (for layer-by-layer comparison).
-  modelFor(entry, layers) {
-    if (!layers || layers.length === 0) return entry.model;
-    const key = layers.join('\u0000');
-    if (!entry.submodels.has(key)) {
-      const outputs = layers.map((name) => {
-        try { return entry.model.getLayer(name).output; } catch (e) {
-          throw codeError('BAD_REQUEST', `no layer named ${name} in the model`);
-        }
-      });
-      entry.submodels.set(key, this.tf.model({ inputs: entry.model.inputs, outputs }));
+  // Waits while a test holds the job (QUANTLAB_TEST_BLOCK_DIR): announces predict-started, then
+  // polls for <dir>/release. Lets tests interrupt a job that is certainly running.
+  async testBlock() {
+    const dir = process.env.QUANTLAB_TEST_BLOCK_DIR;
+    if (!dir) return;
+    fs.writeFileSync(path.join(dir, 'predict-started'), String(process.pid));
+    while (!fs.existsSync(path.join(dir, 'release'))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    return entry.submodels.get(key);
   }
 
-  async predict({ handle, input, output_paths, batch_size = 256, layers }) {
+  // inputs: [{name, path, shape, dtype}] (or the v1 single `input`: {path, shape, dtype}).
+  async predict({ handle, input, inputs, output_paths, batch_size = 256, layers }) {
     const entry = this.models.get(handle);
     if (!entry) throw codeError('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
-    const model = this.modelFor(entry, layers);
-    const expected = model.inputs[0].shape;
-    const shape = input.shape;
-    if (shape.length !== expected.length ||
-        expected.some((d, i) => i > 0 && d != null && d !== shape[i])) {
-      throw codeError('INPUT_SHAPE', `input shape [${shape}] does not match the model's input ` +
-        `shape [${expected.map((d) => d ?? 'null')}]`);
+    if (layers != null && !Array.isArray(layers)) throw codeError('BAD_REQUEST', 'layers must be a list of names');
+    if (inputs == null && input != null) inputs = [input];
+    if (!Array.isArray(inputs) || inputs.length === 0) {
+      throw codeError('BAD_REQUEST', 'predict needs inputs: [{name, path, shape, dtype}]');
     }
+    const nOut = layers && layers.length ? layers.length : entry.desc.outputs.length;
+    if (!Array.isArray(output_paths) || output_paths.length !== nOut) {
+      throw codeError('BAD_REQUEST', `predict needs ${nOut} output_paths`);
+    }
+    await this.testBlock();
     const tensorsBefore = this.tf.memory().numTensors;
     const t0 = performance.now();
-    const data = readTensorFile(input);
+    for (const inp of inputs) {
+      if (!inp || !Array.isArray(inp.shape) || !inp.path) {
+        throw codeError('BAD_REQUEST', `input ${inp?.name ?? ''} needs path and shape`);
+      }
+    }
+    const withData = inputs.map((inp) => ({ ...inp, data: readTensorFile(inp) }));
     const t1 = performance.now();
-    const n = shape[0];
-    const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
-    const outShapes = model.outputs.map((o) => [n, ...o.shape.slice(1)]);
-    const outArrays = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-    for (let start = 0; start < n; start += batch_size) {
-      const stop = Math.min(n, start + batch_size);
-      const batch = data.subarray(start * rowSize, stop * rowSize);
-      const results = this.tf.tidy(() => {
-        const x = this.tf.tensor(batch,
-          [stop - start, ...shape.slice(1)], input.dtype || 'float32');
-        let y;
-        try { y = model.predict(x); } catch (e) {
-          throw codeError('PREDICT_FAILED', `model.predict failed: ${e.message}`);
-        }
-        return Array.isArray(y) ? y : [y];
-      });
-      const values = await Promise.all(results.map((r) => r.data()));
-      results.forEach((r) => r.dispose());
-      values.forEach((v, k) => outArrays[k].set(v, start * (outArrays[k].length / n)));
+    let result;
+    try {
+      result = await Runner.predict(this.tf, entry, withData, { batchSize: batch_size, layers });
+    } catch (e) {
+      if (!e.code) e.code = 'PREDICT_FAILED';
+      throw e;
     }
     const t2 = performance.now();
-    if (!output_paths || output_paths.length !== outArrays.length) {
-      throw codeError('BAD_REQUEST', `predict needs ${outArrays.length} output_paths`);
-    }
-    outArrays.forEach((arr, k) => writeTensorFile(output_paths[k], arr));
+    result.outputs.forEach((o, k) => writeTensorFile(output_paths[k], o.data));
     const t3 = performance.now();
-    return { outputs: outArrays.map((_, k) => ({ path: output_paths[k], shape: outShapes[k],
-      dtype: 'float32' })), read_ms: t1 - t0, predict_ms: t2 - t1, write_ms: t3 - t2,
-      tensors_before: tensorsBefore, tensors_after: this.tf.memory().numTensors };
+    return { outputs: result.outputs.map((o, k) => ({ name: o.name, path: output_paths[k], shape: o.shape,
+      dtype: o.dtype })), read_ms: t1 - t0, predict_ms: t2 - t1, write_ms: t3 - t2,
+      execute_async: result.async, tensors_before: tensorsBefore, tensors_after: this.tf.memory().numTensors };
   }
 
   unload({ handle }) {
     const entry = this.models.get(handle);
     if (!entry) throw codeError('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
-    entry.model.dispose();
+    Runner.dispose(entry);
     this.models.delete(handle);
     this.server.unmount(handle);
     return { num_tensors: this.tf.memory().numTensors };

@@ -105,8 +105,12 @@ def test_data_command_reports_found_files(data_dir):
 
 
 def test_ctrl_c_during_evaluation_leaves_nothing_behind(quick_housing, tmp_path):
+    """Ctrl-C while the evaluator is certainly inside a predict job (its test hook holds the job;
+    more signals and a stopped evaluator in tests/test_signals.py)."""
     work, _ = quick_housing
-    out = tmp_path / "out"
+    out, block, tmpdir = tmp_path / "out", tmp_path / "block", tmp_path / "tmp"
+    block.mkdir()
+    tmpdir.mkdir()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -125,18 +129,23 @@ def test_ctrl_c_during_evaluation_leaves_nothing_behind(quick_housing, tmp_path)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", "QUANTLAB_TEST_BLOCK_DIR": str(block), "TMPDIR": str(tmpdir)},
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and not node_processes_of("evaluator.mjs --backend cpu"):
-        time.sleep(0.2)  # wait for the evaluator to be running
-    proc.send_signal(signal.SIGINT)  # the evaluator is up: evaluation has started
+    deadline = time.monotonic() + 180
+    while not (block / "predict-started").exists():
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "the evaluator never reached predict"
+        time.sleep(0.02)
+    time.sleep(0.05)
+    node_pid = (block / "predict-started").read_text().strip()
+    proc.send_signal(signal.SIGINT)  # the job is held inside predict: evaluation is running
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-2000:]
-    assert "interrupted" in stderr
+    assert "interrupted by SIGINT: no partial results were written" in stderr
     assert not (out / "housing" / "results.json").exists()
-    time.sleep(0.3)
-    assert node_processes_of("evaluator.mjs --backend cpu") == []
+    assert list(out.rglob("*.part")) == [] and list((work / "models").rglob("*.part")) == []
+    assert [p.name for p in tmpdir.iterdir() if p.name.startswith("quantlab-io-")] == []
+    assert [line for line in node_processes_of("evaluator.mjs") if line.split()[0] == node_pid] == []
 
 
 def test_parity_cli_fails_and_names_the_corrupted_layer(quick_housing, tmp_path):

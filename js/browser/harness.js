@@ -1,8 +1,19 @@
 // Runs inside the page. Same jobs as js/evaluator.mjs (load, predict, unload), same binary
 // tensor transfer: inputs are fetched as raw little-endian files, outputs PUT back as raw bytes.
+// The model logic (formats, input checks, batching, execute/executeAsync) is js/browser/runner.js,
+// shared with the Node evaluator. Errors are thrown as `CODE: message` (the protocol's codes).
 (() => {
+  const Runner = globalThis.QuantlabRunner;
   const models = new Map();
   let nextHandle = 1;
+  const ARRAYS = { float32: Float32Array, int32: Int32Array };
+
+  // Playwright passes only the message of a thrown error: put the protocol code in front.
+  const coded = (fn) => async (arg) => {
+    try { return await fn(arg); } catch (e) {
+      throw new Error(`${e.code || 'INTERNAL'}: ${e.message}`);
+    }
+  };
 
   async function init(backend) {
     if (backend === 'wasm') tf.wasm.setWasmPaths('/tfjs-wasm/');
@@ -16,61 +27,54 @@
 
   async function load(url) {
     const t0 = performance.now();
-    const model = await tf.loadLayersModel(url);
+    let format;
+    try {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      format = Runner.detectFormat(await res.json());
+    } catch (e) {
+      throw Runner.codeError('LOAD_FAILED', `loading ${url} failed: ${e.message}`);
+    }
+    let model;
+    try { model = await Runner.loadModel(tf, url, format); } catch (e) {
+      throw Runner.codeError('LOAD_FAILED', `loading ${url} failed: ${e.message}`);
+    }
     const handle = `b${nextHandle++}`;
-    models.set(handle, { model, submodels: new Map() });
-    return { handle, load_ms: performance.now() - t0,
-      inputs: model.inputs.map((t) => ({ name: t.name, shape: t.shape })),
-      layers: model.layers.map((l) => ({ name: l.name, class_name: l.getClassName() })) };
+    const entry = Runner.newEntry(model, format);
+    models.set(handle, entry);
+    return { handle, load_ms: performance.now() - t0, ...entry.desc };
   }
 
-  function modelFor(entry, layers) {
-    if (!layers || !layers.length) return entry.model;
-    const key = layers.join('\u0000');
-    if (!entry.submodels.has(key)) {
-      entry.submodels.set(key, tf.model({ inputs: entry.model.inputs,
-        outputs: layers.map((n) => entry.model.getLayer(n).output) }));
-    }
-    return entry.submodels.get(key);
-  }
-
-  async function predict({ handle, input_url, shape, output_urls, batch_size, layers }) {
+  // inputs: [{name, url, shape, dtype}]; output_urls: one per output (or per entry of layers).
+  async function predict({ handle, inputs, output_urls, batch_size = 256, layers }) {
     const entry = models.get(handle);
-    if (!entry) throw new Error(`UNKNOWN_HANDLE: ${handle}`);
-    const model = modelFor(entry, layers);
-    const expected = model.inputs[0].shape;
-    if (shape.length !== expected.length || expected.some((d, i) => i > 0 && d != null && d !== shape[i])) {
-      throw new Error(`INPUT_SHAPE: input shape [${shape}] does not match the model's input shape ` +
-        `[${expected.map((d) => d ?? 'null')}]`);
-    }
+    if (!entry) throw Runner.codeError('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
     const before = tf.memory().numTensors;
-    const data = new Float32Array(await (await fetch(input_url)).arrayBuffer());
-    const t0 = performance.now();
-    const n = shape[0];
-    const row = shape.slice(1).reduce((a, b) => a * b, 1);
-    const outShapes = model.outputs.map((o) => [n, ...o.shape.slice(1)]);
-    const outs = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-    for (let start = 0; start < n; start += batch_size) {
-      const stop = Math.min(n, start + batch_size);
-      const ys = tf.tidy(() => {
-        const y = model.predict(tf.tensor(data.subarray(start * row, stop * row), [stop - start, ...shape.slice(1)]));
-        return Array.isArray(y) ? y : [y];
-      });
-      const values = await Promise.all(ys.map((y) => y.data()));
-      ys.forEach((y) => y.dispose());
-      values.forEach((v, k) => outs[k].set(v, start * (outs[k].length / n)));
+    const withData = await Promise.all(inputs.map(async (inp) => {
+      const Ctor = ARRAYS[inp.dtype || 'float32'];
+      if (!Ctor) throw Runner.codeError('BAD_REQUEST', `input ${inp.name}: unsupported dtype ${inp.dtype}`);
+      const buf = await (await fetch(inp.url)).arrayBuffer();
+      const count = inp.shape.reduce((a, b) => a * b, 1);
+      if (buf.byteLength !== count * 4) {
+        throw Runner.codeError('INPUT_FILE', `input ${inp.name}: ${buf.byteLength} bytes, expected ${count * 4}`);
+      }
+      return { ...inp, data: new Ctor(buf) };
+    }));
+    const r = await Runner.predict(tf, entry, withData, { batchSize: batch_size, layers });
+    if (!output_urls || output_urls.length !== r.outputs.length) {
+      throw Runner.codeError('BAD_REQUEST', `predict needs ${r.outputs.length} output_urls`);
     }
-    const predictMs = performance.now() - t0;
-    await Promise.all(outs.map((o, k) => fetch(output_urls[k], { method: 'PUT', body: o })));
-    return { predict_ms: predictMs, shapes: outShapes, tensors_before: before,
-      tensors_after: tf.memory().numTensors };
+    await Promise.all(r.outputs.map((o, k) => fetch(output_urls[k], { method: 'PUT', body: o.data })));
+    return { predict_ms: r.predict_ms, execute_async: r.async,
+      outputs: r.outputs.map((o) => ({ name: o.name, shape: o.shape, dtype: o.dtype })),
+      shapes: r.outputs.map((o) => o.shape), tensors_before: before, tensors_after: tf.memory().numTensors };
   }
 
   function unload(handle) {
     const entry = models.get(handle);
-    if (entry) { entry.model.dispose(); models.delete(handle); }
+    if (entry) { Runner.dispose(entry); models.delete(handle); }
     return { num_tensors: tf.memory().numTensors };
   }
 
-  window.quantlab = { init, load, predict, unload };
+  window.quantlab = { init, load: coded(load), predict: coded(predict), unload };
 })();

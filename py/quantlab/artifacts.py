@@ -68,6 +68,21 @@ class Artifact:
             layers.setdefault(w.layer, []).append(w)
         return layers
 
+    @property
+    def format(self) -> str:
+        """ "graph" for a tfjs graph model (`format: graph-model`, or a GraphDef topology with
+        node/library keys), else "layers" (the same rule as js/browser/runner.js)."""
+        if self.model_json.get("format") == "graph-model":
+            return "graph"
+        if self.model_json.get("format") == "layers-model":
+            return "layers"
+        topology = self.model_json.get("modelTopology")
+        return (
+            "graph"
+            if isinstance(topology, dict) and ("node" in topology or "library" in topology)
+            else "layers"
+        )
+
     def layer_names(self) -> list[str]:
         return [layer["config"]["name"] for layer in topology_layers(self.model_json)]
 
@@ -86,7 +101,9 @@ def read_artifact(folder: Path) -> Artifact:
         or "modelTopology" not in model_json
         or not isinstance(model_json.get("weightsManifest"), list)
     ):
-        raise ArtifactError(f"{path}: not a tfjs layers model (needs modelTopology and weightsManifest)")
+        raise ArtifactError(
+            f"{path}: not a tfjs layers or graph model (needs modelTopology and weightsManifest)"
+        )
     weights: list[WeightEntry] = []
     shards: list[Path] = []
     for g, group in enumerate(model_json["weightsManifest"]):

@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from typer.exceptions import TyperException
 
 from .demos import ALL_DEMOS, check_demo_name, get_demo
 from .errors import QuantlabError
 from .progress import console, log, setup_logging, table_console
+from .signals import exit_code as interrupt_exit_code
+from .signals import interrupt_on_signals, signal_name
 
 app = typer.Typer(
     add_completion=False,
@@ -62,19 +66,40 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs (incl
 
 
 def cli_errors(fn):
-    """One-line errors and documented exit codes instead of tracebacks."""
+    """One-line errors and documented exit codes instead of tracebacks. SIGTERM and SIGHUP unwind
+    like Ctrl-C (quantlab.signals), so the same cleanup runs; exit code 128 + signal."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        setup_logging(kwargs.get("verbose", False))
+        verbose = bool(kwargs.get("verbose", False))
+        setup_logging(verbose)
         try:
-            return fn(*args, **kwargs)
+            with interrupt_on_signals():
+                return fn(*args, **kwargs)
         except QuantlabError as e:
             console.print(f"[red]error:[/red] {e}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            console.print("[red]interrupted[/red]: no partial results were written", markup=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as e:  # Ctrl-C, and SIGTERM/SIGHUP as signals.Terminated
+            console.print(
+                f"[red]interrupted by {signal_name(e)}[/red]: no partial results were written",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(interrupt_exit_code(e)) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # typer.Exit, usage errors (click's exceptions): typer handles them
+        except Exception as e:
+            if verbose:
+                raise  # the traceback
+            console.print(
+                f"[red]error:[/red] {escape(type(e).__name__)}: {escape(str(e))} "
+                "(rerun with --verbose for the traceback)",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -3,19 +3,72 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+# What predict takes: one array (single-input model) or {input name: array}.
+Inputs = np.ndarray | Mapping[str, np.ndarray]
+
 
 @dataclass
 class LoadedModel:
+    """A model loaded in a runtime. inputs/outputs: [{"name", "shape", "dtype"}] in the model's
+    order (shape: None for unknown dims); layers: [{"name", "class_name"}] (layers models only);
+    format: "layers" or "graph"."""
+
     handle: object
     model_dir: Path
     load_ms: float
     inputs: list[dict] = field(default_factory=list)
     layers: list[dict] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
+    format: str = "layers"
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.get("name") for i in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.get("name") for o in self.outputs]
+
+
+def named_inputs(model: LoadedModel, x: Inputs) -> dict[str, np.ndarray]:
+    """{input name: array}, in the order given; one bare array names the model's single input.
+    Arrays are cast to the dtype the model declares for that input (float32 or int32)."""
+    from ..errors import QuantlabError
+
+    if isinstance(x, Mapping):
+        named = dict(x)
+        if not named:
+            raise QuantlabError(f"{model.model_dir}: predict needs at least one input", exit_code=2)
+    else:
+        if len(model.inputs) > 1:
+            raise QuantlabError(
+                f"{model.model_dir}: the model has {len(model.inputs)} inputs "
+                f"({', '.join(map(str, model.input_names))}); pass {{name: array}}",
+                exit_code=2,
+            )
+        name = model.inputs[0].get("name") if model.inputs else None
+        named = {name: x}
+    dtypes = {i.get("name"): i.get("dtype") for i in model.inputs}
+    out = {}
+    for name, arr in named.items():
+        arr = np.asarray(arr)
+        want = dtypes.get(name)
+        if want in ("float32", "int32") and arr.dtype != np.dtype(want):
+            arr = arr.astype(want)
+        out[name] = arr
+    return out
+
+
+def n_examples(x: Inputs) -> int:
+    """Examples in a predict call: the length of the (first) input along axis 0."""
+    first = next(iter(x.values())) if isinstance(x, Mapping) else x
+    return len(first) if np.ndim(first) else 1
 
 
 @dataclass
@@ -35,7 +88,10 @@ class PredictTimings:
 
 
 class Runtime(ABC):
-    """load(model_dir) -> LoadedModel; predict(model, x) -> outputs; describe(); close()."""
+    """load(model_dir) -> LoadedModel; predict(model, x) -> outputs; describe(); close().
+
+    predict's x is one array for a single-input model or {input name: array}; it returns the
+    outputs in the model's output order (or one per name in `layers`) and the timings."""
 
     name: str
 
@@ -44,7 +100,7 @@ class Runtime(ABC):
 
     @abstractmethod
     def predict(
-        self, model: LoadedModel, x: np.ndarray, batch_size: int = 256, layers: list[str] | None = None
+        self, model: LoadedModel, x: Inputs, batch_size: int = 256, layers: list[str] | None = None
     ) -> tuple[list[np.ndarray], PredictTimings]: ...
 
     def unload(self, model: LoadedModel) -> None:  # noqa: B027 (optional hook)

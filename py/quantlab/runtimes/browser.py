@@ -5,17 +5,17 @@ leave 127.0.0.1 is blocked and reported."""
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..artifacts import read_artifact
 from ..errors import EvaluatorError
-from .base import LoadedModel, PredictTimings, Runtime
-from .protocol import js_dir, project_root
+from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
+from .protocol import js_dir, project_root, read_tensor, write_tensor
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -68,13 +68,17 @@ class BrowserRuntime(Runtime):
         self.server.mount("tfjs-wasm", tfjs / "tfjs-backend-wasm" / "dist")
         self.server.mount("io", self.io_dir)
         self.blocked: list[str] = []
+        self.dead: str | None = None  # why the browser was stopped (then every call fails fast)
         self.console_errors: list[str] = []
         self._ids = itertools.count(1)
         t0 = time.perf_counter()
         self._pw = sync_playwright().start()
         try:
             self.browser = self._pw.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+                executable_path=chromium_path(),
+                headless=True,
+                # an unknown switch Chromium ignores: marks our browser so kill() can find it
+                args=[*CHROMIUM_FLAGS, f"--quantlab-io-dir={self.io_dir}"],
             )
             self.page = self.browser.new_page()
             self.page.route("**/*", self._guard)
@@ -101,10 +105,17 @@ class BrowserRuntime(Runtime):
     def _call(self, fn: str, arg):
         from playwright.sync_api import Error as PlaywrightError
 
+        if self.dead:
+            raise EvaluatorError(f"{self.name}: the browser was stopped earlier ({self.dead}); cannot {fn}")
         try:
             return self.page.evaluate(f"(arg) => window.quantlab.{fn}(arg)", arg)
+        except (KeyboardInterrupt, SystemExit) as e:
+            # Interrupted while the page works (Ctrl-C, SIGTERM): do not wait for the page or
+            # for Playwright; kill Chromium now so the cleanup that follows returns at once.
+            self.kill(f"interrupted by {type(e).__name__} during {fn}")
+            raise
         except PlaywrightError as e:
-            msg = str(e).splitlines()[0]
+            msg = str(e).splitlines()[0].removeprefix("Page.evaluate: ").removeprefix("Error: ")
             raise EvaluatorError(f"{self.name}: {fn} failed in the page: {msg}") from e
 
     def load(self, model_dir: Path) -> LoadedModel:
@@ -112,39 +123,57 @@ class BrowserRuntime(Runtime):
         mount = f"m{next(self._ids)}"
         url = self.server.mount(mount, Path(model_dir)) + "model.json"
         r = self._call("load", url)
-        return LoadedModel((r["handle"], mount), Path(model_dir), r["load_ms"], r["inputs"], r["layers"])
+        return LoadedModel(
+            (r["handle"], mount),
+            Path(model_dir),
+            r["load_ms"],
+            r["inputs"],
+            r.get("layers", []),
+            outputs=r.get("outputs", []),
+            format=r.get("format", "layers"),
+        )
 
     def predict(self, model, x, batch_size=256, layers=None):
         t0 = time.perf_counter()
         n = next(self._ids)
-        np.ascontiguousarray(x, dtype="<f4").tofile(self.io_dir / f"in{n}.bin")
-        n_out = len(layers) if layers else 1
-        names = [f"out{n}_{k}.bin" for k in range(n_out)]
+        named = named_inputs(model, x)
+        n_out = len(layers) if layers else max(1, len(model.outputs))
+        out_names = [f"out{n}_{k}.bin" for k in range(n_out)]
+        in_names: list[str] = []
         try:
+            inputs = []
+            for k, (name, arr) in enumerate(named.items()):
+                in_names.append(f"in{n}_{k}.bin")
+                header = write_tensor(self.io_dir / in_names[-1], arr, name)
+                inputs.append({**header, "url": f"{self.server.origin}/io/{in_names[-1]}"})
             r = self._call(
                 "predict",
                 {
                     "handle": model.handle[0],
-                    "input_url": f"{self.server.origin}/io/in{n}.bin",
-                    "shape": list(x.shape),
-                    "output_urls": [f"{self.server.origin}/upload/{name}" for name in names],
+                    "inputs": inputs,
+                    "output_urls": [f"{self.server.origin}/upload/{name}" for name in out_names],
                     "batch_size": batch_size,
                     "layers": layers,
                 },
             )
             outputs = [
-                np.fromfile(self.io_dir / name, dtype="<f4").reshape(shape)
-                for name, shape in zip(names, r["shapes"], strict=True)
+                read_tensor({**o, "path": str(self.io_dir / name)})
+                for name, o in zip(out_names, r["outputs"], strict=True)
             ]
         finally:
-            for name in [f"in{n}.bin", *names]:
+            for name in [*in_names, *out_names]:
                 (self.io_dir / name).unlink(missing_ok=True)
         total = (time.perf_counter() - t0) * 1000
         return outputs, PredictTimings(
-            predict_ms=r["predict_ms"], transfer_ms=total - r["predict_ms"], total_ms=total, examples=len(x)
+            predict_ms=r["predict_ms"],
+            transfer_ms=total - r["predict_ms"],
+            total_ms=total,
+            examples=n_examples(named),
         )
 
     def unload(self, model: LoadedModel) -> None:
+        if self.dead:
+            return
         self._call("unload", model.handle[0])
         self.server.unmount(model.handle[1])
 
@@ -158,6 +187,41 @@ class BrowserRuntime(Runtime):
             "blocked_requests": list(self.blocked),
             "console_errors": list(self.console_errors),
         }
+
+    def _chromium_pids(self) -> list[int]:
+        """Our Chromium (the process launched with our --quantlab-io-dir) and its descendants."""
+        marker = f"--quantlab-io-dir={self.io_dir}".encode()
+        parents: dict[int, int] = {}
+        roots = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if marker in (entry / "cmdline").read_bytes():
+                    roots.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        found = set(roots)
+        changed = True
+        while changed:
+            changed = False
+            for pid, ppid in parents.items():
+                if ppid in found and pid not in found:
+                    found.add(pid)
+                    changed = True
+        return sorted(found)
+
+    def kill(self, reason: str = "killed") -> None:
+        """Stop Chromium at once (SIGKILL to our browser and its children), then close the rest
+        without waiting on the page; marks the runtime dead. Safe to call more than once."""
+        self.dead = self.dead or reason
+        for pid in self._chromium_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.close()
 
     def close(self) -> None:
         for step in (

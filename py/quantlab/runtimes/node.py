@@ -19,7 +19,7 @@ from pathlib import Path
 from ..artifacts import read_artifact
 from ..errors import EvaluatorError
 from ..progress import log
-from .base import LoadedModel, PredictTimings, Runtime
+from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 from .protocol import find_node, js_dir, project_root, protocol, read_tensor, write_tensor
 
 START_TIMEOUT_S = 120.0
@@ -46,6 +46,7 @@ class NodeEvaluator:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._ids = itertools.count(1)
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self.dead: str | None = None  # why the process was stopped (then every request fails fast)
         self.io_dir = Path(tempfile.mkdtemp(prefix="quantlab-io-"))
         t0 = time.perf_counter()
         try:
@@ -67,8 +68,8 @@ class NodeEvaluator:
         threading.Thread(target=self._pump_stderr, daemon=True).start()
         try:
             self.info = self._receive(None, start_timeout, "start-up")
-        except BaseException:
-            self.close()
+        except BaseException as e:
+            self.kill(f"start-up failed ({type(e).__name__})")
             raise
         self.start_ms = (time.perf_counter() - t0) * 1000
 
@@ -97,7 +98,7 @@ class NodeEvaluator:
             try:
                 line = self._lines.get(timeout=max(0.0, left))
             except queue.Empty:
-                self.close()
+                self.kill(f"no answer to {what} within {timeout:.0f} s")
                 raise EvaluatorError(
                     f"tfjs evaluator did not answer {what} within {timeout:.0f} s;"
                     f" it was stopped (raise the timeout with --timeout)"
@@ -119,37 +120,59 @@ class NodeEvaluator:
                 return msg
 
     def request(self, op: str, timeout: float | None = None, **fields) -> dict:
+        if self.dead:
+            raise EvaluatorError(f"tfjs evaluator was stopped earlier ({self.dead}); cannot {op}")
         if self.proc.poll() is not None:
             raise self._died(op)
         request_id = next(self._ids)
         try:
-            self.proc.stdin.write(json.dumps({"id": request_id, "op": op, **fields}) + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self.proc.wait(timeout=10)
-            raise self._died(op) from None
-        return self._receive(request_id, timeout or self.timeout, op)
+            try:
+                self.proc.stdin.write(json.dumps({"id": request_id, "op": op, **fields}) + "\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self.proc.wait(timeout=10)
+                raise self._died(op) from None
+            return self._receive(request_id, timeout or self.timeout, op)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit) as e:
+            # Interrupted while Node works on the job (Ctrl-C, SIGTERM, sys.exit): Node may be
+            # busy or stopped, so nothing it could answer is worth waiting for. Kill it now so
+            # the cleanup that runs next (unload, close) returns at once.
+            self.kill(f"interrupted by {type(e).__name__} during {op}")
+            raise
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self.dead and self.proc.poll() is None
 
-    def close(self) -> None:
+    def kill(self, reason: str = "killed") -> None:
+        """Stop the Node process group at once (SIGKILL also ends a SIGSTOPped process), mark
+        the evaluator dead and remove its temp folder. Safe to call more than once."""
+        self.dead = self.dead or reason
         proc = getattr(self, "proc", None)
         if proc is not None and proc.poll() is None:
             try:
-                proc.stdin.write(json.dumps({"op": "exit"}) + "\n")
-                proc.stdin.flush()
-                proc.wait(timeout=5)
-            except (OSError, ValueError, subprocess.TimeoutExpired):
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            try:
                 proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         shutil.rmtree(self.io_dir, ignore_errors=True)
         atexit.unregister(self.close)
+
+    def close(self) -> None:
+        proc = getattr(self, "proc", None)
+        try:
+            if proc is not None and proc.poll() is None and not self.dead:
+                try:
+                    proc.stdin.write(json.dumps({"op": "exit"}) + "\n")
+                    proc.stdin.flush()
+                    proc.wait(timeout=5)
+                except (OSError, ValueError, subprocess.TimeoutExpired):
+                    pass
+        finally:
+            # Also on Ctrl-C during the graceful exit: never leave the process behind.
+            self.kill(self.dead or "closed")
 
 
 class TfjsNodeRuntime(Runtime):
@@ -164,25 +187,38 @@ class TfjsNodeRuntime(Runtime):
         self.evaluator = evaluator or NodeEvaluator(backend, timeout=timeout)
         self.name = f"node-{self.evaluator.backend}"
         self.leaks: list[dict] = []
+        self.execute_async: dict[str, bool] = {}  # graph model handle -> needed executeAsync
         self._files = itertools.count()
 
     def load(self, model_dir: Path) -> LoadedModel:
         read_artifact(model_dir)  # names a broken file before tfjs gives a fetch error
         r = self.evaluator.request("load", model_dir=str(Path(model_dir).resolve()))
-        return LoadedModel(r["handle"], Path(model_dir), r["load_ms"], r["inputs"], r["layers"])
+        return LoadedModel(
+            r["handle"],
+            Path(model_dir),
+            r["load_ms"],
+            r["inputs"],
+            r.get("layers", []),
+            outputs=r.get("outputs", []),
+            format=r.get("format", "layers"),
+        )
 
     def predict(self, model, x, batch_size=256, layers=None):
         t0 = time.perf_counter()
         n = next(self._files)
-        input_header = write_tensor(self.evaluator.io_dir / f"in{n}.bin", x)
-        n_out = len(layers) if layers else 1
-        out_paths = [str(self.evaluator.io_dir / f"out{n}_{k}.bin") for k in range(n_out)]
-        t1 = time.perf_counter()
+        named = named_inputs(model, x)
+        io_dir = self.evaluator.io_dir
+        n_out = len(layers) if layers else max(1, len(model.outputs))
+        out_paths = [str(io_dir / f"out{n}_{k}.bin") for k in range(n_out)]
+        headers: list[dict] = []
         try:
+            for k, (name, arr) in enumerate(named.items()):
+                headers.append(write_tensor(io_dir / f"in{n}_{k}.bin", arr, name))
+            t1 = time.perf_counter()
             r = self.evaluator.request(
                 "predict",
                 handle=model.handle,
-                input=input_header,
+                inputs=headers,
                 output_paths=out_paths,
                 batch_size=batch_size,
                 layers=layers,
@@ -190,9 +226,10 @@ class TfjsNodeRuntime(Runtime):
             t2 = time.perf_counter()
             outputs = [read_tensor(h) for h in r["outputs"]]
         finally:
-            for p in [input_header["path"], *out_paths]:
+            for p in [*(h["path"] for h in headers), *out_paths]:
                 Path(p).unlink(missing_ok=True)
         t3 = time.perf_counter()
+        self.execute_async[model.handle] = bool(r.get("execute_async"))
         if r["tensors_after"] != r["tensors_before"]:
             self.leaks.append(
                 {"model": str(model.model_dir), "before": r["tensors_before"], "after": r["tensors_after"]}
@@ -208,7 +245,7 @@ class TfjsNodeRuntime(Runtime):
             predict_ms=r["predict_ms"],
             transfer_ms=python_io_ms + r["read_ms"] + r["write_ms"],
             total_ms=(t3 - t0) * 1000,
-            examples=len(x),
+            examples=n_examples(named),
         )
         return outputs, timings
 

@@ -16,6 +16,9 @@ import numpy as np
 from ..errors import EvaluatorError
 
 JS_DIR_ENV = "QUANTLAB_JS_DIR"
+# The protocol version this client speaks (js/protocol.json "version"). 2: named multi-input
+# predict (`inputs`), graph models, outputs with names and int32 dtypes.
+PROTOCOL_VERSION = 2
 NODE_ENV = "QUANTLAB_NODE"
 
 
@@ -32,11 +35,17 @@ def project_root() -> Path:
 def protocol() -> dict:
     path = js_dir() / "protocol.json"
     try:
-        return json.loads(path.read_text())
+        definition = json.loads(path.read_text())
     except OSError as e:
         raise EvaluatorError(
             f"{path}: evaluator protocol file missing ({e}); set ${JS_DIR_ENV} to the quantlab js/ folder"
         ) from e
+    if definition.get("version") != PROTOCOL_VERSION:
+        raise EvaluatorError(
+            f"{path}: protocol version {definition.get('version')}, but this quantlab speaks "
+            f"{PROTOCOL_VERSION}; point ${JS_DIR_ENV} at the js/ folder of this checkout"
+        )
+    return definition
 
 
 def _node_major(exe: str) -> int | None:
@@ -71,15 +80,18 @@ def find_node() -> str:
     )
 
 
-def write_tensor(path: Path, array: np.ndarray) -> dict:
-    """Raw little-endian payload; the returned header travels in the JSON request."""
+def write_tensor(path: Path, array: np.ndarray, name: str | None = None) -> dict:
+    """Raw little-endian payload (float32, or int32 for integer/bool arrays); the returned
+    header ({name, path, shape, dtype}) travels in the JSON request."""
+    array = np.asarray(array)
     arr = np.ascontiguousarray(array, dtype="<f4" if array.dtype.kind == "f" else "<i4")
     arr.tofile(path)
-    return {
+    header = {
         "path": str(path),
         "shape": list(arr.shape),
         "dtype": "float32" if arr.dtype.kind == "f" else "int32",
     }
+    return {"name": name, **header} if name is not None else header
 
 
 def read_tensor(header: dict) -> np.ndarray:

@@ -1,0 +1,55 @@
+"""SIGTERM and SIGHUP unwind like Ctrl-C. The CLI installs handlers that raise `Terminated`, a
+KeyboardInterrupt subclass, so every `finally`, context manager and atomic writer that cleans up
+after Ctrl-C also cleans up after `kill` or a closed terminal; the exit code is 128 + signal."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+HANDLED = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM or SIGHUP arrives; unwinds like KeyboardInterrupt."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def signal_of(exc: BaseException) -> int:
+    """The signal behind an interrupt: Terminated's own, else SIGINT (plain KeyboardInterrupt)."""
+    return getattr(exc, "signum", signal.SIGINT)
+
+
+def signal_name(exc: BaseException) -> str:
+    return signal.Signals(signal_of(exc)).name
+
+
+def exit_code(exc: BaseException) -> int:
+    """128 + signal number: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP."""
+    return 128 + int(signal_of(exc))
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def interrupt_on_signals(signals=HANDLED) -> Iterator[None]:
+    """While active, `signals` raise Terminated in the main thread; the previous handlers are
+    restored afterwards. A no-op outside the main thread (Python only handles signals there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    try:
+        for sig in signals:
+            previous[sig] = signal.signal(sig, _raise_terminated)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
