@@ -48,11 +48,17 @@ def error_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
         return {"max_abs": nan, "mean_abs": nan, "rel_l2": nan, "sqnr_db": nan, **counts}
     diff = a - r
     signal, noise = float(np.sum(r * r)), float(np.sum(diff * diff))
+    if noise == 0:
+        sqnr = float("inf")  # exact
+    elif signal == 0:
+        sqnr = float("-inf")  # noise on a zero signal
+    else:
+        sqnr = float(10 * np.log10(signal / noise))
     return {
         "max_abs": float(np.max(np.abs(diff))) if diff.size else 0.0,
         "mean_abs": float(np.mean(np.abs(diff))) if diff.size else 0.0,
         "rel_l2": float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0),
-        "sqnr_db": float(10 * np.log10(signal / noise)) if noise > 0 else float("inf"),
+        "sqnr_db": sqnr,
         **counts,
     }
 
