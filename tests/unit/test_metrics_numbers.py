@@ -239,3 +239,46 @@ def test_topk_wnid_hand_computed():
     # k=4: row 2 reaches class 0 = n1 -> 1.0
     assert topk_wnid(SEED_PROBS, ["n2", "n9", "n1"], wnids, 4) == (1.0, 2)
     assert topk_wnid(SEED_PROBS, ["x", "y", "z"], wnids, 1) == (None, 0)
+
+
+def test_error_stats_signal_below_one_and_exactly_one():
+    # reference (0.3, 0.4): signal 0.25; actual (0.3, 0.5): noise 0.01; rel L2 = sqrt(0.04) = 0.2;
+    # SQNR = 10 log10(25) = 13.979400086720377 dB (a signal below 1 is still a signal)
+    s = error_stats(np.array([0.3, 0.5]), np.array([0.3, 0.4]))
+    assert s["rel_l2"] == pytest.approx(0.2, rel=1e-9)
+    assert s["sqnr_db"] == pytest.approx(13.979400086720377, rel=1e-9)
+    # reference (1, 0): signal exactly 1; actual (1, 0.5): noise 0.25: SQNR = 10 log10(4) = 6.020599913279624
+    s = error_stats(np.array([1.0, 0.5]), np.array([1.0, 0.0]))
+    assert s["sqnr_db"] == pytest.approx(6.020599913279624, rel=1e-12) and s["rel_l2"] == 0.5
+
+
+def test_no_numpy_warnings_on_edge_cases():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a zero signal or inf - inf must not warn (nor divide)
+        assert error_stats(np.array([0.0, 0.5]), np.zeros(2))["sqnr_db"] == -INF
+        assert within_tolerance(np.array([INF, -INF]), np.array([INF, -INF]), 0.1, 0.1) == (False, 2)
+
+
+def test_top1_agreement_is_per_example():
+    # rows argmax 0, 1, 0: identical outputs agree on every example (1.0). A flat argmax over the
+    # whole batch (index 0) would "agree" only with rows 0 and 2.
+    x = np.array([[2.0, 1.0], [0.0, 3.0], [5.0, 4.0]])
+    assert parity_stats(x, x)["top1_agreement"] == 1.0
+    y = np.array([[2.0, 1.0], [3.0, 0.0], [5.0, 4.0]])  # row 1 disagrees: 2/3
+    assert parity_stats(y, x)["top1_agreement"] == pytest.approx(2 / 3)
+
+
+def test_accuracy_reads_the_outputs():
+    # argmax (1, 1, 0) vs labels (1, 1, 0): 1.0; (anything reading class 0 everywhere: 1/3)
+    probs = np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1]])
+    assert accuracy(probs, np.array([1, 1, 0])) == 1.0
+    assert task_metrics("classification", probs, np.array([[1], [1], [0]])) == {"accuracy": 1.0}
+
+
+def test_seed_rule_needs_one_token_per_image_and_wnid_ranks_highest_first():
+    with pytest.raises(ValueError):
+        topk_seed_rule(SEED_PROBS, ["cat"], CLASS_NAMES, 1)  # 3 images, 1 token
+    # row 0's highest class is 1 = n2: a hit at k=1 (its lowest, class 0 or 3, is not n2)
+    assert topk_wnid(SEED_PROBS[:1], ["n2"], ["n1", "n2", "n3", "n4"], 1) == (1.0, 1)

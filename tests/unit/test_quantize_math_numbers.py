@@ -71,3 +71,27 @@ def test_roundtrip_per_dtype():
         assert roundtrip(np.array([70000.0], np.float32), "float16")[0] == np.inf
     with pytest.raises(KeyError):
         quantize_affine(x, "int4")
+
+
+def test_nudged_range_clips_the_top_value_onto_the_grid():
+    # [-1, 169]: scale = 170 / 255 = 2/3; -lo / scale = 1.5 -> 2 levels below zero, so the range
+    # moves down half a step: lo = -4/3, hi = 255 * 2/3 - 4/3 = 168.667 < 169.
+    # q(0) = (4/3) / (2/3) = 2; q(169) clips to hi: 255 (unclipped (169 + 4/3) / (2/3) = 255.5,
+    # which rounds to 256 and wraps to 0 in uint8).
+    q, lo, scale = quantize_affine(np.array([-1.0, 0.0, 169.0], np.float32), "uint8")
+    assert q[1:].tolist() == [2, 255]
+    assert lo == pytest.approx(-4 / 3, rel=1e-12) and scale == pytest.approx(2 / 3, rel=1e-12)
+
+
+def test_range_without_zero_is_not_nudged_even_around_one():
+    # [0.25, 2]: 0 outside (1 inside): lo stays 0.25; scale 1.75 / 255. (Nudging 1 or any other
+    # value onto the grid would move lo: 0.25 / scale = 36.43 levels.)
+    q, lo, scale = quantize_affine(np.array([0.25, 2.0], np.float32), "uint8")
+    assert q.tolist() == [0, 255]
+    assert lo == pytest.approx(0.25, rel=1e-7) and scale == pytest.approx(1.75 / 255, rel=1e-7)
+
+
+def test_roundtrip_keeps_float32():
+    x = np.array([0.1, 0.2], np.float32)
+    for dtype in ("float32", "float16", "uint8", "uint16"):
+        assert roundtrip(x, dtype).dtype == np.float32, dtype

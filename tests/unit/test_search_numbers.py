@@ -1,10 +1,12 @@
 """The mixed-precision search on toy oracles: the ranking against hand-computed damage per byte,
 and the gallop/bisection by the exact sequence of rungs it probes."""
 
+import logging
 from types import SimpleNamespace
 
 import pytest
 
+from quantlab.progress import log
 from quantlab.search import Ladder, RungProbe, lowest_passing, lowest_passing_at_or_below, search_order
 from quantlab.sweep import Point
 
@@ -187,3 +189,38 @@ def test_rung_probe_measures_each_rung_once_and_judges_the_budget():
     assert RungProbe(sweep, _ladder(), 0.01, {0: known}).point(0) is known and len(sweep.measured) == 4
     # the whole search on the fake: lowest passing rung from 0 is 2
     assert lowest_passing(probe.passes, 0, 3) == 2
+
+
+class RecordingSweep(FakeSweep):
+    def __init__(self):
+        super().__init__()
+        self.maps: list[dict] = []
+
+    def measure(self, label, dtype_map):
+        self.maps.append(dtype_map)
+        return super().measure(label, dtype_map)
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_rung_probe_measures_the_rungs_map_and_logs_it():
+    sweep = RecordingSweep()
+    probe = RungProbe(sweep, _ladder(), max_drop=0.01)
+    handler, old_level = _Lines(), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        probe.point(1)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    assert sweep.maps == [{"uint8": True, "uint16": ["b/*"]}]
+    # rung 1 of 3 on the probe's 200 examples: metric 0.9 - 0.03 + 0.01 = 0.88, drop 0.02, 1100 bytes
+    assert handler.lines == ["rung 1/3 on 200 examples: accuracy 0.8800 (drop +0.0200), 1100 bytes"]
