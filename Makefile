@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.quantlab-installed
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup browser tfjs-node run test test-py test-js lint bench report clean
+.PHONY: setup browser tfjs-node run test test-py test-js lint bench report clean mutation
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -49,6 +49,33 @@ bench: setup
 
 report: $(PY_STAMP)
 	$(BIN)/quantlab report
+
+# Mutation testing (not in CI, not part of `make test`): mutmut mutates metrics.py, search.py and
+# quantize_math.py and runs the fast tests/unit tier against each mutant. mutmut 3 only finds code
+# under ./, src/ or source/, so it runs in a staging copy (MUTATION_DIR) with py/ as src/; the
+# config is [tool.mutmut] in pyproject.toml. mutmut comes from the `mutation` extra; MUTMUT=path
+# uses another install instead (e.g. a scratch venv). Prints killed/total; survivors are listed
+# in $(MUTATION_DIR)/survivors.txt (`cd $(MUTATION_DIR) && mutmut show NAME` shows one).
+MUTATION_DIR ?= /tmp/quantlab-mutation
+MUTMUT ?= $(CURDIR)/$(BIN)/mutmut
+MUTATION_STAMP := $(VENV)/.quantlab-mutation-installed
+
+$(MUTATION_STAMP): pyproject.toml $(PY_STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,mutation]'
+	touch $@
+
+mutation: $(if $(filter $(CURDIR)/$(BIN)/mutmut,$(MUTMUT)),$(MUTATION_STAMP))
+	rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)/src $(MUTATION_DIR)/tests
+	cp -r py/quantlab $(MUTATION_DIR)/src/
+	cp -r tests/__init__.py tests/conftest.py tests/unit $(MUTATION_DIR)/tests/
+	cp pyproject.toml $(MUTATION_DIR)/
+	find $(MUTATION_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	cd $(MUTATION_DIR) && $(MUTMUT) run --max-children $$(nproc) > run.log 2>&1 || (tail -40 run.log; exit 1)
+	cd $(MUTATION_DIR) && $(MUTMUT) results > survivors.txt 2>&1; \
+	  $(MUTMUT) export-cicd-stats >/dev/null 2>&1; \
+	  python3 -c 'import json; s = json.load(open("mutants/mutmut-cicd-stats.json")); \
+	    k, t = s["killed"] + s.get("timeout", 0), s["total"] - s.get("skipped", 0); \
+	    print(f"mutation: {k}/{t} killed ({100 * k / t:.1f}%); {s}")'
 
 clean:
 	rm -rf $(VENV) node_modules models

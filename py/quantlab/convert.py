@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import QuantlabError
 from .fsutil import atomic_dir
+from .weight_checks import check_weights_quantizable
 
 VARIANTS = ("float32", "float16", "uint16", "uint8")
 QUANT_DTYPES = ("float16", "uint16", "uint8")
@@ -81,7 +82,10 @@ def save_tfjs(model, folder: Path, quantization_dtype_map: dict | None = None) -
     from tensorflowjs.converters import save_keras_model
 
     model = inference_copy(model)
-    check_dtype_map(quantization_dtype_map, weight_names(model))
+    names = weight_names(model)
+    dtypes = check_dtype_map(quantization_dtype_map, names)
+    # NaN/Inf weights, or float16-bound values beyond 65504, would be written silently wrong.
+    check_weights_quantizable(zip(names, model.get_weights(), strict=True), dtypes)
     with atomic_dir(folder) as tmp:
         try:
             save_keras_model(model, str(tmp), quantization_dtype_map=quantization_dtype_map)

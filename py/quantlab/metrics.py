@@ -34,30 +34,54 @@ def task_metrics(
 
 
 def error_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """Abs errors, relative L2 (1.0 for any error on a zero reference) and SQNR (dB), in float64."""
-    diff = actual.astype(np.float64) - reference.astype(np.float64)
-    signal, noise = float(np.sum(reference.astype(np.float64) ** 2)), float(np.sum(diff * diff))
+    """Abs errors, relative L2 (1.0 for any error on a zero reference) and SQNR (dB), in float64.
+
+    `nonfinite` counts the NaN/Inf elements of `actual`, `nonfinite_reference` those of
+    `reference`. When either count is not zero the four error figures are NaN: no figure is
+    claimed from data that holds NaN or Inf (in particular not a perfect SQNR of inf, which a NaN
+    noise power used to give, nor the SQNR of only the finite part)."""
+    a, r = actual.astype(np.float64), reference.astype(np.float64)
+    nonfinite, nonfinite_ref = int(np.count_nonzero(~np.isfinite(a))), int(np.count_nonzero(~np.isfinite(r)))
+    counts = {"nonfinite": nonfinite, "nonfinite_reference": nonfinite_ref}
+    if nonfinite or nonfinite_ref:
+        nan = float("nan")
+        return {"max_abs": nan, "mean_abs": nan, "rel_l2": nan, "sqnr_db": nan, **counts}
+    diff = a - r
+    signal, noise = float(np.sum(r * r)), float(np.sum(diff * diff))
+    if noise == 0:
+        sqnr = float("inf")  # exact
+    elif signal == 0:
+        sqnr = float("-inf")  # noise on a zero signal
+    else:
+        sqnr = float(10 * np.log10(signal / noise))
     return {
         "max_abs": float(np.max(np.abs(diff))) if diff.size else 0.0,
         "mean_abs": float(np.mean(np.abs(diff))) if diff.size else 0.0,
         "rel_l2": float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0),
-        "sqnr_db": float(10 * np.log10(signal / noise)) if noise > 0 else float("inf"),
+        "sqnr_db": sqnr,
+        **counts,
     }
 
 
 def within_budget(drop: float, max_drop: float) -> bool:
+    """drop <= max_drop, give or take 1e-9; a NaN drop is never within budget."""
     # A metric on n examples moves in steps of 1/n: 0.615 - 0.605 is 0.01000000000000001.
     return drop <= max_drop + 1e-9
 
 
 def parity_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """How far `actual` is from `reference`: abs errors, relative L2, SQNR (dB), cosine."""
+    """How far `actual` is from `reference`: abs errors, relative L2, SQNR (dB), cosine; with
+    NaN/Inf anywhere the figures are NaN and `nonfinite` says how many (see error_stats)."""
     a = actual.astype(np.float64).reshape(len(actual), -1)
     r = reference.astype(np.float64).reshape(len(reference), -1)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(r, axis=1)
-    cos = np.sum(a * r, axis=1) / np.where(norms == 0, 1.0, norms)
     stats = error_stats(a, r)
     if a.shape[1] > 1:  # per-example cosine and argmax mean nothing for a scalar output
+        if stats["nonfinite"] or stats["nonfinite_reference"]:
+            # argmax picks a NaN as the maximum: agreement and cosine would be made up
+            stats |= {"cosine_mean": float("nan"), "cosine_min": float("nan"), "top1_agreement": float("nan")}
+            return stats
+        norms = np.linalg.norm(a, axis=1) * np.linalg.norm(r, axis=1)
+        cos = np.sum(a * r, axis=1) / np.where(norms == 0, 1.0, norms)
         stats["cosine_mean"] = float(np.mean(cos))
         stats["cosine_min"] = float(np.min(cos))
         stats["top1_agreement"] = float(np.mean(np.argmax(a, 1) == np.argmax(r, 1)))
@@ -65,9 +89,17 @@ def parity_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
 
 
 def within_tolerance(actual: np.ndarray, reference: np.ndarray, atol: float, rtol: float) -> tuple[bool, int]:
-    """An element fails only when it exceeds both atol and rtol*|reference| (as Polygraphy)."""
-    diff = np.abs(actual.astype(np.float64) - reference.astype(np.float64))
-    bad = (diff > atol) & (diff > rtol * np.abs(reference.astype(np.float64)))
+    """An element fails only when it exceeds both atol and rtol*|reference| (as Polygraphy).
+
+    An element that is NaN or +-Inf in either array always fails, even where both hold the same
+    Inf: parity asks whether two runtimes compute the same numbers, and an overflow in both says
+    nothing about the values it hides (nor is an overflowing model something to pass silently).
+    Returns (all elements pass, number of failing elements)."""
+    a, r = actual.astype(np.float64), reference.astype(np.float64)
+    finite = np.isfinite(a) & np.isfinite(r)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        diff = np.abs(a - r)
+        bad = ~finite | ((diff > atol) & (diff > rtol * np.abs(r)))
     return not bool(bad.any()), int(bad.sum())
 
 

@@ -55,8 +55,25 @@ def _bn_multiplier(weights: dict[str, np.ndarray], layer: str, eps: float) -> np
     return gamma / np.sqrt(weights[f"{layer}/moving_variance"] + eps)
 
 
+def nonfinite_count(row: dict, prefix: str = "") -> int:
+    """NaN/Inf values of a row's tensor, in the variant or in the float32 artifact."""
+    return row[f"{prefix}nonfinite"] + row[f"{prefix}nonfinite_reference"]
+
+
+def _worst_first(row: dict, prefix: str = "", badness: float | None = None) -> tuple:
+    """Sort key: tensors holding NaN/Inf first (most first; their error figures are NaN, which
+    sorts nowhere), then by `badness` (default: the SQNR, lowest first)."""
+    bad = nonfinite_count(row, prefix)
+    if bad:
+        return (0, -bad)
+    return (1, row[f"{prefix}sqnr_db"] if badness is None else badness)
+
+
 def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, bins: int = 60) -> dict:
-    """Rows per tensor (worst SQNR first), BatchNorm multiplier rows, histograms of the worst."""
+    """Rows per tensor (worst SQNR first), BatchNorm multiplier rows, histograms of the worst.
+    A tensor with NaN/Inf values, in the variant (`nonfinite`: e.g. float32 values beyond float16's
+    65504 became Inf) or in the float32 artifact (`nonfinite_reference`), comes first with NaN
+    error figures, never as a perfect SQNR."""
     ref_art, q_art = read_artifact(float32_dir), read_artifact(variant_dir)
     ref, quant = read_weights(ref_art), read_weights(q_art)
     entries = {w.name: w for w in q_art.weights}
@@ -75,7 +92,7 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
                 **error_stats(q, r),
             }
         )
-    rows.sort(key=lambda row: row["sqnr_db"])
+    rows.sort(key=_worst_first)
     bn_rows = []
     for layer, eps in batchnorm_layers(ref_art).items():
         var_name = f"{layer}/moving_variance"
@@ -94,10 +111,13 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
                 **{f"multiplier_{k}": v for k, v in error_stats(m_q, m_ref).items()},
             }
         )
-    bn_rows.sort(key=lambda row: -row["multiplier_max_rel_error"])
+    bn_rows.sort(key=lambda row: _worst_first(row, "multiplier_", -row["multiplier_max_rel_error"]))
     histograms = []
     for row in rows[:histogram_top]:
         values = ref[row["name"]].ravel()
+        values = values[np.isfinite(values)]  # np.histogram refuses NaN/Inf; those rows say how many
+        if not values.size:
+            continue
         counts, edges = np.histogram(values, bins=bins)
         q = entries[row["name"]].quantization or {}
         grid = None

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from ..errors import QuantlabError
-from ..fsutil import write_text_atomic
+from ..fsutil import read_json, write_text_atomic
 from ..metrics import within_budget
 from ..progress import log
 from .charts import bar_chart, discretisation_figure, frontier_chart, histogram_chart, sensitivity_chart
@@ -26,7 +26,7 @@ def load_all_results(out_dir: Path) -> list[dict]:
     found = []
     for path in sorted(Path(out_dir).glob(f"*/{RESULTS_FILE}")):
         try:
-            results = json.loads(path.read_text(encoding="utf-8"))
+            results = read_json(path)  # restores NaN/Inf written as null + "<key>_nonfinite"
         except (OSError, json.JSONDecodeError) as e:
             log.warning("%s: skipped, not readable JSON (%s)", path, e)
             continue
