@@ -39,16 +39,16 @@ def weight_names(groups: list[list[dict]]) -> list[str]:
 
 def requantize(src: Path, dest: Path, dtype_map: dict | None, weight_check=None) -> Path:
     """Write `dest` (atomically): `src`'s topology with weights stored as `dtype_map` says
-    ({dtype: True | [name patterns]}; None = float32). `weight_check(named_arrays, dtype_map)`
-    may veto (e.g. float16 overflow)."""
+    ({dtype: True | [name patterns]}; None = float32). `weight_check([(name, array)], {name: dtype})`
+    may veto (e.g. float16 overflow, NaN weights)."""
     from tensorflowjs.write_weights import write_weights
 
     from .convert import check_dtype_map
 
     model_json, groups = read_weight_groups(src)
-    check_dtype_map(dtype_map, weight_names(groups))
+    per_weight = check_dtype_map(dtype_map, weight_names(groups))  # weight name -> dtype
     if weight_check is not None:
-        weight_check({e["name"]: e["data"] for g in groups for e in g}, dtype_map)
+        weight_check([(e["name"], e["data"]) for g in groups for e in g], per_weight)
     with atomic_dir(Path(dest)) as tmp:
         try:
             manifest = write_weights(
