@@ -133,3 +133,46 @@ def test_bad_options_exit_2_before_any_work(user_models, tmp_path, args, words):
     assert proc.returncode == 2, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr
     assert not models.exists()
+
+
+def test_plain_savedmodel_becomes_a_graph_model_checked_against_tensorflow(user_models, tmp_path):
+    from quantlab.tfcompat import import_tensorflow
+
+    import_tensorflow()
+    import tensorflow as tf
+
+    x = np.random.default_rng(3).normal(size=(10, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    proc, _, models = _analyze(tmp_path, user_models["plain_savedmodel"], "--inputs", str(tmp_path / "x.npy"))
+    r = _results(proc)
+    assert r["source"]["format"] == "saved-model" and r["source"]["output_format"] == "graph"
+    assert r["task"] == "fidelity" and r["variants"][0]["metrics"]["cosine_mean"] == pytest.approx(1.0)
+    # The graph model, re-loaded and run again, against TensorFlow's own SavedModel outputs.
+    from quantlab.runtimes import make_runtime
+
+    expected = (
+        tf.saved_model.load(str(user_models["plain_savedmodel"]))
+        .signatures["serving_default"](x=tf.constant(x))["scores"]
+        .numpy()
+    )
+    with make_runtime("node-cpu") as rt:
+        loaded = rt.load(models / "plain_savedmodel" / "float32")
+        assert loaded.format == "graph"
+        (got,), _ = rt.predict(loaded, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_graph_model_folder_is_requantized_in_place_of_the_converter(user_models, tmp_path):
+    first, _, models = _analyze(
+        tmp_path, user_models["clf_savedmodel"], "--samples", "4", "--variants", "float32"
+    )
+    _results(first)
+    proc, _, models2 = _analyze(
+        tmp_path, models / "clf_savedmodel" / "float32", "--name", "graphsrc", "--inputs",
+        str(user_models["clf.npz"]),
+    )  # fmt: skip
+    r = _results(proc)
+    assert r["source"]["format"] == "tfjs-graph" and r["task"] == "classification"
+    by = {v["name"]: v for v in r["variants"]}
+    assert by["uint8"]["weight_bytes"] * 4 == by["float32"]["weight_bytes"]
+    assert by["float32"]["metrics"]["accuracy"] > 0.5

@@ -74,3 +74,9 @@ def test_task_detection_and_override():
 def test_labels_out_of_range_are_named():
     with pytest.raises(DataError, match="3 classes"):
         label_metrics("classification", np.zeros((2, 3)), np.array([0, 5]))
+
+
+def test_cosine_of_two_zero_rows_is_one_and_of_one_zero_row_is_zero():
+    ref = np.array([[0.0, 0.0], [1.0, 0.0]])
+    f = fidelity(np.array([[0.0, 0.0], [0.0, 0.0]]), ref)
+    assert f["cosine_min"] == 0.0 and f["cosine_mean"] == 0.5
