@@ -12,25 +12,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import tasks, workspace
-from .artifacts import read_artifact
 from .convert import VARIANTS, dtype_map_for
 from .convert_source import write_float32
 from .environment import environment
-from .errors import ArtifactError, EvaluatorError, QuantlabError
-from .fsutil import write_json_atomic
+from .errors import QuantlabError
+from .evaluate import load_model, measure_variants
 from .inputs import InputOptions, InputSet, InputSpec, load_inputs
-from .pipeline import variant_row
-from .progress import log, progress
+from .progress import log
+from .results import variant_row, write_results
 from .runtimes import make_runtime
-from .runtimes.base import LoadedModel, PredictTimings, Runtime
+from .runtimes.base import LoadedModel
 from .sources import ModelSource
 from .weight_error import weights_section
 
-SCHEMA_VERSION = 1
-RESULTS_FILE = "results.json"
 CHUNK = 1024  # examples per request to the runtime: bounds memory, gives the bar its steps
 
 
@@ -50,23 +45,6 @@ class AnalyzeOptions:
     out_dir: Path = Path("reports")
 
 
-def predict_all(
-    runtime: Runtime, model: LoadedModel, inputs: InputSet, label: str, batch_size: int = 256
-) -> tuple[list[np.ndarray], PredictTimings]:
-    """Every example through the runtime in chunks; outputs concatenated in model order."""
-    timings, parts = PredictTimings(), []
-    with progress() as bar:
-        task = bar.add_task(label, total=inputs.n, info="")
-        for chunk in inputs.chunks(CHUNK):
-            x = next(iter(chunk.values())) if len(chunk) == 1 else chunk
-            outs, t = runtime.predict(model, x, batch_size=batch_size)
-            parts.append(outs)
-            timings.add(t)
-            rate = timings.predict_ms / max(1, timings.examples)
-            bar.update(task, advance=t.examples, info=f"{rate:.2f} ms/example")
-    return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))], timings
-
-
 def _specs(model: LoadedModel) -> list[InputSpec]:
     specs = []
     for i, inp in enumerate(model.inputs):
@@ -78,17 +56,6 @@ def _specs(model: LoadedModel) -> list[InputSpec]:
 def _output_names(model: LoadedModel, n: int) -> list[str]:
     names = [o.get("name") for o in getattr(model, "outputs", None) or []]
     return names if len(names) == n and all(names) else [f"output_{k}" for k in range(n)]
-
-
-def _load(runtime: Runtime, folder: Path) -> LoadedModel:
-    try:
-        return runtime.load(folder)
-    except EvaluatorError as e:
-        msg = str(e)
-        if "LOAD_FAILED" in msg:  # the artifact, not the evaluator, is at fault: exit 4
-            detail = msg.split("LOAD_FAILED: ", 1)[-1]
-            raise ArtifactError(detail if len(detail) < 400 else detail[:300] + " ... " + detail[-80:]) from e
-        raise
 
 
 def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
@@ -136,13 +103,11 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
         t0 = time.perf_counter()
         paths, made = write_variants(source, opts, root)
         split["convert"] = time.perf_counter() - t0
-        outputs: dict[str, list[np.ndarray]] = {}
-        rows_in: list[tuple[str, object, LoadedModel, PredictTimings]] = []
         t0 = time.perf_counter()
         with make_runtime(opts.runtime, timeout=opts.timeout) as runtime:
             split["runtime_start"] = time.perf_counter() - t0
             split["load"] = split["transfer"] = split["predict"] = 0.0
-            loaded32 = _load(runtime, paths["float32"])
+            loaded32 = load_model(runtime, paths["float32"])
             specs = _specs(loaded32)
             inputs = load_inputs(specs, opts.inputs)
             if inputs.synthetic:
@@ -153,45 +118,37 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
                     inputs.description["range"],
                     inputs.description["seed"],
                 )
-            for name, folder in paths.items():
-                loaded = loaded32 if name == "float32" else _load(runtime, folder)
-                try:
-                    outs, t = predict_all(
-                        runtime, loaded, inputs, f"{opts.name} {name} ({runtime.name})", opts.batch_size
-                    )
-                finally:
-                    runtime.unload(loaded)
-                outputs[name] = outs
-                rows_in.append((name, read_artifact(folder), loaded, t))
-                split["load"] += loaded.load_ms / 1000
-                split["transfer"] += t.transfer_ms / 1000
-                split["predict"] += t.predict_ms / 1000
+            measured = measure_variants(
+                runtime, paths, inputs, opts.name, opts.batch_size, CHUNK, preloaded={"float32": loaded32}
+            )
+            for m in measured.values():
+                split["load"] += m.load_ms / 1000
+                split["transfer"] += m.timings.transfer_ms / 1000
+                split["predict"] += m.timings.predict_ms / 1000
             runtime_info = runtime.describe()
             t0 = time.perf_counter()
-            out_names = _output_names(loaded32, len(outputs["float32"]))
-            task = tasks.detect_task(outputs["float32"], inputs.labels, opts.task)
+            ref = measured["float32"].outputs
+            out_names = _output_names(loaded32, len(ref))
+            task = tasks.detect_task(ref, inputs.labels, opts.task)
             rows = []
-            for name, art, loaded, t in rows_in:
-                outs = outputs[name]
+            for name, m in measured.items():
+                outs = m.outputs
                 metrics = tasks.label_metrics(task, outs[0], inputs.labels) if task != "fidelity" else {}
-                per_output = {
-                    out_names[k]: tasks.fidelity(outs[k], outputs["float32"][k]) for k in range(len(outs))
-                }
+                per_output = {out_names[k]: tasks.fidelity(outs[k], ref[k]) for k in range(len(outs))}
                 first = per_output[out_names[0]]
                 for key in ("cosine_mean", "top1_agreement", "sqnr_db"):
                     if key in first:
-                        metrics[f"{key}" if task == "fidelity" else f"fidelity_{key}"] = first[key]
+                        metrics[key if task == "fidelity" else f"fidelity_{key}"] = first[key]
                 nonfinite = sum(int(f["nonfinite"]) for f in per_output.values())
                 if nonfinite:
                     log.warning("%s: %d NaN/Inf output values", name, nonfinite)
-                row = variant_row(name, art, metrics, runtime, loaded.load_ms, t)
+                row = variant_row(name, m.artifact, metrics, runtime, m.load_ms, m.timings)
                 row["fidelity"] = per_output
                 row["nonfinite_outputs"] = nonfinite
                 row["dtype_map"] = _variant_plan(opts).get(name)
                 rows.append(row)
             split["metrics"] = time.perf_counter() - t0
         results = {
-            "schema": SCHEMA_VERSION,
             "kind": "model",
             "demo": opts.name,
             "title": f"{opts.name} (your model)",
@@ -220,7 +177,7 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
             },
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        write_json_atomic(result_dir / RESULTS_FILE, results)
+        write_results(opts.out_dir, opts.name, results)
     return results
 
 

@@ -15,17 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import read_artifact
 from .convert import VARIANTS, write_variants
 from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .datasets.resolver import search_dirs
 from .environment import environment
 from .errors import ArtifactError, QuantlabError
-from .fsutil import write_json_atomic
+from .evaluate import measure_variants
 from .metrics import cosine_to_reference, loo_1nn_accuracy, topk_seed_rule, topk_wnid
-from .pipeline import variant_row
-from .progress import log, progress
-from .runtimes.base import PredictTimings, Runtime
+from .progress import log
+from .results import variant_row, write_results
+from .runtimes.base import Runtime
 from .weight_error import weights_section
 
 NAME = "mobilenetv2"
@@ -124,22 +123,20 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_variant(
-    runtime: Runtime, folder: Path, images: DecodedImages, batch: int, preprocessing: str, label: str
-) -> tuple[np.ndarray, PredictTimings, float]:
-    loaded = runtime.load(folder)
-    timings, outs = PredictTimings(), []
-    try:
-        with progress() as bar:
-            task = bar.add_task(label, total=len(images), info="")
-            for x in images.batches(batch, preprocessing):
-                (y,), t = runtime.predict(loaded, x, batch_size=min(batch, TFJS_IMAGE_BATCH))
-                outs.append(y)
-                timings.add(t)
-                bar.update(task, advance=len(x), info=f"{1000 * t.examples / t.predict_ms:.1f} img/s")
-    finally:
-        runtime.unload(loaded)
-    return np.concatenate(outs), timings, loaded.load_ms
+@dataclass
+class ImageExamples:
+    """Decoded images as the engine's Examples: preprocessed one chunk at a time."""
+
+    images: DecodedImages
+    preprocessing: str
+
+    @property
+    def n(self) -> int:
+        return len(self.images)
+
+    def chunks(self, size: int):
+        for x in self.images.batches(size, self.preprocessing):
+            yield {"image": x}
 
 
 def score(
@@ -208,23 +205,21 @@ def run_mobilenet(
             kouts.append(y)
         keras_out = np.concatenate(kouts)
         keras_ips = len(images) / (time.perf_counter() - t0)
-        outputs, rows = {}, []
-        for v in variants:
-            outputs[v], t, load_ms = _run_variant(
-                runtime, paths[v], images, batch, preprocessing, f"{NAME} {v} ({runtime.name})"
-            )
-            rows.append((v, t, load_ms))
+        measured = measure_variants(
+            runtime, paths, ImageExamples(images, preprocessing), NAME, min(batch, TFJS_IMAGE_BATCH), batch
+        )
+        outputs = {v: m.outputs[0] for v, m in measured.items()}
     ref32 = outputs.get("float32", keras_out)
     results_rows = []
-    for v, t, load_ms in rows:
+    for v, m in measured.items():
         metrics = score(choice.mode, outputs[v], ref32, images, class_info)
-        results_rows.append(variant_row(v, read_artifact(paths[v]), metrics, runtime, load_ms, t))
+        results_rows.append(variant_row(v, m.artifact, metrics, runtime, m.load_ms, m.timings))
         log.info("%s %s: %s", NAME, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
     keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
     node_rss = getattr(runtime, "peak_rss_mb", lambda: None)()
     primary = "top1" if choice.mode == "full" else "loo_1nn"
     results = {
-        "schema": 1,
+        "kind": "demo",
         "demo": NAME,
         "title": "MobileNetV2",
         "task": "classification" if choice.mode == "full" else "features",
@@ -269,5 +264,5 @@ def run_mobilenet(
         },
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json_atomic(Path(out_dir) / NAME / "results.json", results)
+    write_results(out_dir, NAME, results)
     return results

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -14,8 +13,8 @@ from .demos import MOBILENET, get_demo
 from .errors import ArtifactError
 from .fsutil import write_json_atomic
 from .parity import run_parity
-from .pipeline import RESULTS_FILE
 from .progress import log, table_console
+from .results import attach_section
 
 PARITY_FILE = "parity.json"
 
@@ -58,11 +57,7 @@ def parity_command(
     if show_table:
         print_parity(record)
     write_json_atomic(Path(out) / demo / PARITY_FILE, record)
-    results_path = Path(out) / demo / RESULTS_FILE
-    if results_path.is_file():  # the report reads parity from the demo's results
-        results = json.loads(results_path.read_text())
-        results["parity"] = record
-        write_json_atomic(results_path, results)
+    attach_section(out, demo, "parity", record)  # the report reads it from the results
     return record
 
 

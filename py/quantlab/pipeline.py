@@ -9,21 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .artifacts import artifact_summary, read_artifact
 from .convert import VARIANTS, write_variants
 from .demos import Demo
 from .environment import environment
 from .errors import ArtifactError
-from .fsutil import write_json_atomic
+from .evaluate import ArrayExamples, measure_variants
 from .metrics import task_metrics
-from .progress import log, progress
-from .runtimes.base import PredictTimings, Runtime
+from .progress import log
+from .results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
+from .runtimes.base import Runtime
 from .weight_error import weights_section
-
-RESULTS_FILE = "results.json"
-SCHEMA_VERSION = 1
 
 
 def keras_dir(models_dir: Path, demo: Demo) -> Path:
@@ -66,44 +61,6 @@ def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict
     return converter_command(folder / "float32" / "model.json", folder / name, dtype_map)
 
 
-def predict_in_batches(
-    runtime: Runtime, model, x: np.ndarray, chunk: int, label: str, batch_size: int = 256
-) -> tuple[np.ndarray, PredictTimings]:
-    """Stream `x` to the runtime in chunks (one progress step each); concatenates outputs."""
-    timings = PredictTimings()
-    outputs = []
-    with progress() as bar:
-        task = bar.add_task(label, total=len(x), info="")
-        for start in range(0, len(x), chunk):
-            (y,), t = runtime.predict(model, x[start : start + chunk], batch_size=batch_size)
-            outputs.append(y)
-            timings.add(t)
-            bar.update(
-                task, advance=len(y), info=f"{timings.predict_ms / max(1, timings.examples):.2f} ms/example"
-            )
-    return np.concatenate(outputs), timings
-
-
-def variant_row(name: str, art, metrics: dict, runtime: Runtime, load_ms: float, t: PredictTimings) -> dict:
-    """One variant's entry in results.json: sizes, metrics, and how the runtime did."""
-    info = runtime.describe()
-    return {
-        "name": name,
-        **artifact_summary(art),
-        "metrics": metrics,
-        "runtime": {
-            "name": runtime.name,
-            "backend": info["backend"],
-            "tfjs_version": info.get("tfjs_version"),
-            "load_ms": round(load_ms, 2),
-            "predict_ms_per_example": round(t.predict_ms / t.examples, 4),
-            "examples_per_second": round(1000 * t.examples / t.predict_ms, 2),
-            "transfer_ms": round(t.transfer_ms, 2),
-            "n_examples": t.examples,
-        },
-    }
-
-
 def evaluate_step(
     demo: Demo,
     models_dir: Path,
@@ -127,30 +84,23 @@ def evaluate_step(
     n_test = limit or len(data.x_test)
     x, y = data.x_test[:n_test], data.y_test[:n_test]
     label_std = data.extra.get("label_std")
+    paths = {v: variant_dir(models_dir, demo, v) for v in variants}
+    measured = measure_variants(runtime, paths, ArrayExamples({"x": x}), demo.name)
     rows = []
-    for variant in variants:
-        folder = variant_dir(models_dir, demo, variant)
-        art = read_artifact(folder)
-        loaded = runtime.load(folder)
-        try:
-            outputs, t = predict_in_batches(
-                runtime, loaded, x, chunk=2048, label=f"{demo.name} {variant} ({runtime.name})"
-            )
-        finally:
-            runtime.unload(loaded)
-        metrics = task_metrics(demo.task, outputs, y, label_std)
-        rows.append(variant_row(variant, art, metrics, runtime, loaded.load_ms, t))
+    for variant, m in measured.items():
+        metrics = task_metrics(demo.task, m.outputs[0], y, label_std)
+        rows.append(variant_row(variant, m.artifact, metrics, runtime, m.load_ms, m.timings))
         log.info(
             "%s %s: %s (%d weight bytes)",
             demo.name,
             variant,
             ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
-            art.weight_bytes,
+            m.artifact.weight_bytes,
         )
     config = {"limit": limit, **(config or {})}
     config.setdefault("step_seconds", {})["evaluate"] = round(time.perf_counter() - t_start, 1)
     results = {
-        "schema": SCHEMA_VERSION,
+        "kind": "demo",
         "demo": demo.name,
         "title": demo.title,
         "task": demo.task,
@@ -180,5 +130,5 @@ def evaluate_step(
         "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), **config},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json_atomic(Path(out_dir) / demo.name / RESULTS_FILE, results)
+    write_results(out_dir, demo.name, results)
     return results

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
 from .demos import MOBILENET
 from .fsutil import write_json_atomic
 from .metrics import within_budget
-from .pipeline import RESULTS_FILE
 from .progress import console, table_console
+from .results import attach_section
 from .runtimes import make_runtime
 from .tune import run_tune
 
@@ -50,11 +49,7 @@ def tune_command(
         if factory:
             factory.close()
     write_json_atomic(Path(out) / demo / TUNE_FILE, record)
-    results_path = Path(out) / demo / RESULTS_FILE
-    if results_path.is_file():
-        results = json.loads(results_path.read_text())
-        results["tune"] = record
-        write_json_atomic(results_path, results)
+    attach_section(out, demo, "tune", record)  # the report reads it from the results
     if show:
         print_tune(record)
     elif record["chosen"] is None:

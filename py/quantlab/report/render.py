@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from urllib.parse import quote
@@ -13,6 +12,7 @@ from ..errors import QuantlabError
 from ..fsutil import read_json, write_text_atomic
 from ..metrics import within_budget
 from ..progress import log
+from ..results import check_schema
 from .charts import bar_chart, discretisation_figure, frontier_chart, histogram_chart, sensitivity_chart
 
 RESULTS_FILE = "results.json"
@@ -27,11 +27,16 @@ def load_all_results(out_dir: Path) -> list[dict]:
     for path in sorted(Path(out_dir).glob(f"*/{RESULTS_FILE}")):
         try:
             results = read_json(path)  # restores NaN/Inf written as null + "<key>_nonfinite"
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             log.warning("%s: skipped, not readable JSON (%s)", path, e)
             continue
         if not isinstance(results, dict):
             log.warning("%s: skipped, not a results object", path)
+            continue
+        try:
+            check_schema(results, path)
+        except QuantlabError as e:
+            log.warning("%s: skipped, %s", path, str(e).split(": ", 1)[-1])
             continue
         missing = [k for k in (*REQUIRED, "dataset", "environment", "config", "seed") if k not in results]
         missing += check_types(results)  # drops what has the wrong type, so pages render the rest

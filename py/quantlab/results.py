@@ -1,0 +1,80 @@
+"""The one owner of results.json: its schema version, the variant row every producer writes, and
+reading it back with a version check.
+
+Schema history: 1 = the demos (variants, metrics, weight_error, parity, tune); 2 = adds `kind`
+("demo" | "model"), a user model's `source`, `inputs`, `outputs`, per-variant `fidelity`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .artifacts import Artifact, artifact_summary
+from .errors import QuantlabError
+from .fsutil import read_json, write_json_atomic
+from .runtimes.base import PredictTimings, Runtime
+
+RESULTS_FILE = "results.json"
+SCHEMA_VERSION = 2
+
+
+def results_path(out_dir: Path, name: str) -> Path:
+    return Path(out_dir) / name / RESULTS_FILE
+
+
+def variant_row(
+    name: str, art: Artifact, metrics: dict, runtime: Runtime, load_ms: float, t: PredictTimings
+) -> dict:
+    """One variant's entry: sizes, metrics, and how the runtime did."""
+    info = runtime.describe()
+    return {
+        "name": name,
+        **artifact_summary(art),
+        "metrics": metrics,
+        "runtime": {
+            "name": runtime.name,
+            "backend": info["backend"],
+            "tfjs_version": info.get("tfjs_version"),
+            "load_ms": round(load_ms, 2),
+            "predict_ms_per_example": round(t.predict_ms / max(1, t.examples), 4),
+            "examples_per_second": round(1000 * t.examples / t.predict_ms, 2) if t.predict_ms else None,
+            "transfer_ms": round(t.transfer_ms, 2),
+            "n_examples": t.examples,
+        },
+    }
+
+
+def write_results(out_dir: Path, name: str, record: dict) -> Path:
+    """Atomically (strict JSON, schema stamped)."""
+    path = results_path(out_dir, name)
+    write_json_atomic(path, {"schema": SCHEMA_VERSION, **{k: v for k, v in record.items() if k != "schema"}})
+    return path
+
+
+def check_schema(record: dict, path: Path) -> dict:
+    version = record.get("schema", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise QuantlabError(
+            f"{path}: results schema {version!r} is newer than this quantlab reads ({SCHEMA_VERSION}); "
+            f"upgrade quantlab or re-run"
+        )
+    return record
+
+
+def read_results(path: Path) -> dict:
+    """A results.json, non-finite numbers restored, schema checked; one line when unreadable."""
+    try:
+        record = read_json(path)
+    except (OSError, ValueError, RecursionError) as e:
+        raise QuantlabError(f"{path}: not readable results ({type(e).__name__}: {e})") from e
+    if not isinstance(record, dict):
+        raise QuantlabError(f"{path}: not a results object")
+    return check_schema(record, path)
+
+
+def attach_section(out_dir: Path, name: str, key: str, section: dict) -> None:
+    """Put a parity/tune record into the results it belongs to (the report reads it from there)."""
+    path = results_path(out_dir, name)
+    if path.is_file():
+        record = read_results(path)
+        record[key] = section
+        write_results(out_dir, name, record)
