@@ -102,7 +102,7 @@ def read_artifact(folder: Path) -> Artifact:
         or not isinstance(model_json.get("weightsManifest"), list)
     ):
         raise ArtifactError(
-            f"{path}: not a tfjs layers or graph model (needs modelTopology and weightsManifest)"
+            f"{path}: not a tfjs layers model or graph model (needs modelTopology and weightsManifest)"
         )
     weights: list[WeightEntry] = []
     shards: list[Path] = []
