@@ -156,3 +156,29 @@ def test_cli_run_mobilenet_quick_seed_preprocessing(small_full_weights, image_di
     res = json.loads((tmp_path / "r" / "mobilenetv2" / "results.json").read_text())
     assert res["preprocessing"] == "seed" and len(res["variants"]) == 4
     assert (tmp_path / "r" / "mobilenetv2" / "index.html").is_file()
+
+
+def test_mobilenet_is_an_ordinary_demo_train_quantize_evaluate(small_full_weights, image_dir, tmp_path):
+    """The building blocks take mobilenetv2 like any demo, and give what `run` gives."""
+    common = ["--models-dir", str(tmp_path / "m")]
+    steps = [
+        ["train", "mobilenetv2", "--weights", str(small_full_weights), "--alpha", "0.35",
+         "--image-size", "32", "--data-dir", str(image_dir)],
+        ["quantize", "mobilenetv2"],
+        ["evaluate", "mobilenetv2", "--variant", "float32", "--variant", "uint8",
+         "--data-dir", str(image_dir), "--out", str(tmp_path / "r")],
+    ]  # fmt: skip
+    for step in steps:
+        proc = run_cli(*step, *common)
+        assert proc.returncode == 0, (step[0], proc.stderr[-3000:])
+    res = json.loads((tmp_path / "r" / "mobilenetv2" / "results.json").read_text())
+    assert res["mode"] == "full" and [v["name"] for v in res["variants"]] == ["float32", "uint8"]
+    assert res["kind"] == "demo" and res["schema"] == 2
+    run = run_cli(
+        "run", "mobilenetv2", "--weights", str(small_full_weights), "--alpha", "0.35", "--image-size", "32",
+        "--data-dir", str(image_dir), "--out", str(tmp_path / "r2"), "--models-dir", str(tmp_path / "m2"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    res2 = json.loads((tmp_path / "r2" / "mobilenetv2" / "results.json").read_text())
+    by = {v["name"]: v["metrics"] for v in res2["variants"]}
+    assert {v["name"]: v["metrics"] for v in res["variants"]} == {k: by[k] for k in ("float32", "uint8")}

@@ -105,7 +105,7 @@ def cli_errors(fn):
 
 
 def _demos(names: list[str] | None):
-    """The trained demos named (default: all of them)."""
+    """The demos named (default: all of them)."""
     from .demos import DEMOS
 
     return [get_demo(n) for n in (names or list(DEMOS))]
@@ -358,53 +358,31 @@ def run(
     Examples: `quantlab run --quick` (smoke run of every demo, minutes);
     `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
-    from .demos import MOBILENET
-    from .mobilenet import run_mobilenet
-    from .pipeline import evaluate_step, quantize_step, train_step
+    from .demos import DemoOptions
     from .report import render_reports
     from .runtimes import make_runtime
 
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
+    opts = DemoOptions(data_dir, quick, seed, limit, weights, preprocessing, alpha, image_size)
     all_results = []
     with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         for name in names:
-            config = {"quick": quick, "backend": backend, "step_seconds": {}}
-            if name == MOBILENET:
-                res = run_mobilenet(
-                    runtime,
-                    models_dir,
-                    out,
-                    data_dir,
-                    weights,
-                    preprocessing,
-                    limit or (50 if quick else None),
-                    alpha,
-                    image_size,
-                    config=config,
-                )
-                all_results.append(res)
-                continue
+            # Every demo takes the same road: prepare (train or build) -> quantize -> evaluate.
             demo = get_demo(name)
             t0 = time.perf_counter()
-            train_step(demo, models_dir, data_dir, quick, seed)
+            demo.prepare(models_dir, opts)
             t1 = time.perf_counter()
-            quantize_step(demo, models_dir)
-            config["step_seconds"] = {
-                "train": round(t1 - t0, 1),
-                "quantize": round(time.perf_counter() - t1, 1),
+            demo.quantize(models_dir)
+            config = {
+                "quick": quick,
+                "backend": backend,
+                "seed": seed,
+                "step_seconds": {
+                    "prepare": round(t1 - t0, 1),
+                    "quantize": round(time.perf_counter() - t1, 1),
+                },
             }
-            config["seed"] = seed
-            all_results.append(
-                evaluate_step(
-                    demo,
-                    models_dir,
-                    out,
-                    data_dir,
-                    runtime,
-                    limit=limit or demo.profile(quick).test_limit,
-                    config=config,
-                )
-            )
+            all_results.append(demo.evaluate(runtime, models_dir, out, opts, config=config))
     render_reports(out)
     _summary(all_results, as_json)
 
@@ -417,13 +395,20 @@ def train(
     data_dir: DataDir = None,
     models_dir: ModelsDir = Path("models"),
     seed: int = 1337,
+    weights: Annotated[
+        Path | None, typer.Option(help="mobilenetv2: a Keras .h5 weights file (full or _no_top)")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="mobilenetv2: width multiplier")] = 1.0,
+    image_size: Annotated[int, typer.Option(help="mobilenetv2: input size")] = 224,
     verbose: Verbose = False,
 ) -> None:
-    """Train demos' models in tf-keras (seeded) and save them under MODELS_DIR/<demo>/keras."""
-    from .pipeline import train_step
+    """Prepare demos' Keras models under MODELS_DIR/<demo>/keras: train them in tf-keras (seeded), or
+    for mobilenetv2 build Keras' pretrained model from the weights file found."""
+    from .demos import DemoOptions
 
+    opts = DemoOptions(data_dir, quick, seed, weights=weights, alpha=alpha, image_size=image_size)
     for demo in _demos(demos):
-        train_step(demo, models_dir, data_dir, quick, seed)
+        demo.prepare(models_dir, opts)
 
 
 @app.command()
@@ -444,7 +429,7 @@ def quantize(
 ) -> None:
     """Write the float32, float16, uint16 and uint8 tfjs variants of trained models (or, with --map,
     one custom variant; the matching `tensorflowjs_converter` command is printed)."""
-    from .pipeline import quantize_custom, quantize_step
+    from .pipeline import quantize_custom
 
     if map_:
         dtype_map = {}
@@ -460,7 +445,7 @@ def quantize(
             raise QuantlabError("--map needs a DEMO", exit_code=2)
         return
     for demo in _demos(demos):
-        quantize_step(demo, models_dir)
+        demo.quantize(models_dir)
 
 
 @app.command()
@@ -475,22 +460,24 @@ def evaluate(
         list[str] | None, typer.Option(help="Variants to evaluate (repeatable; default all)")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate the first N test examples only")] = None,
+    preprocessing: Annotated[
+        str, typer.Option(help="mobilenetv2: keras ([-1, 1], what the model expects) or seed (/255)")
+    ] = "keras",
     timeout: Timeout = 600.0,
     verbose: Verbose = False,
 ) -> None:
     """Evaluate existing tfjs variants in Node and write results.json (no training)."""
     from .convert import VARIANTS, dtype_map_for
-    from .pipeline import evaluate_step
+    from .demos import DemoOptions
     from .runtimes import make_runtime
 
     variants = variant or list(VARIANTS)
     for v in variants:
         dtype_map_for(v)  # validates the name
+    opts = DemoOptions(data_dir, limit=limit, preprocessing=preprocessing)
     with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         for demo in _demos(demos):
-            evaluate_step(
-                demo, models_dir, out, data_dir, runtime, variants, limit, config={"backend": backend}
-            )
+            demo.evaluate(runtime, models_dir, out, opts, variants, config={"backend": backend})
 
 
 @app.command()

@@ -1,4 +1,9 @@
-"""The demos as data: which data, which model, which metric, how long to train."""
+"""The demos: quantlab's built-in examples, clients of the same engine as a user's model.
+
+Every demo has the same three steps, which the CLI calls without knowing which demo it is:
+`prepare` (train, or for MobileNetV2 build Keras' pretrained model) -> MODELS/<demo>/keras/,
+`quantize` (the converter's variants) -> MODELS/<demo>/<variant>/, and `evaluate` (every variant
+in tfjs, the demo's own metric) -> OUT/<demo>/results.json."""
 
 from __future__ import annotations
 
@@ -23,6 +28,21 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class DemoOptions:
+    """What the CLI passes to a demo's steps; each demo reads the options that concern it."""
+
+    data_dir: Path | None = None
+    quick: bool = False
+    seed: int = 1337
+    limit: int | None = None
+    # MobileNetV2
+    weights: Path | None = None
+    preprocessing: str = "keras"
+    alpha: float = 1.0
+    image_size: int = 224
+
+
+@dataclass(frozen=True)
 class Demo:
     name: str
     title: str
@@ -39,6 +59,59 @@ class Demo:
 
     def profile(self, quick: bool) -> Profile:
         return self.quick if quick else self.full
+
+    def prepare(self, models_dir: Path, opts: DemoOptions) -> dict:
+        from .pipeline import train_step
+
+        return train_step(self, models_dir, opts.data_dir, opts.quick, opts.seed)
+
+    def quantize(self, models_dir: Path, variants=None) -> dict:
+        from .pipeline import quantize_step
+
+        return quantize_step(self, models_dir, *([variants] if variants else []))
+
+    def evaluate(
+        self, runtime, models_dir: Path, out_dir: Path, opts: DemoOptions, variants=None, config=None
+    ):
+        from .convert import VARIANTS
+        from .pipeline import evaluate_step
+
+        limit = opts.limit or self.profile(opts.quick).test_limit
+        return evaluate_step(
+            self, models_dir, out_dir, opts.data_dir, runtime, variants or VARIANTS, limit, config
+        )
+
+
+@dataclass(frozen=True)
+class PretrainedImageDemo:
+    """MobileNetV2: Keras' ImageNet weights, not trained here; evaluated on the sample images."""
+
+    name: str = "mobilenetv2"
+    title: str = "MobileNetV2"
+    task: str = "features"
+    note: str = "Keras' ImageNet MobileNetV2; backbone or full mode from the weights file found."
+
+    def prepare(self, models_dir: Path, opts: DemoOptions) -> dict:
+        from .mobilenet import prepare_mobilenet
+
+        return prepare_mobilenet(models_dir, opts.data_dir, opts.weights, opts.alpha, opts.image_size)
+
+    def quantize(self, models_dir: Path, variants=None) -> dict:
+        from .pipeline import quantize_step
+
+        return quantize_step(self, models_dir, *([variants] if variants else []))
+
+    def evaluate(
+        self, runtime, models_dir: Path, out_dir: Path, opts: DemoOptions, variants=None, config=None
+    ):
+        from .convert import VARIANTS
+        from .mobilenet import evaluate_mobilenet
+
+        limit = opts.limit or (50 if opts.quick else None)
+        return evaluate_mobilenet(
+            runtime, models_dir, out_dir, opts.data_dir, opts.preprocessing, limit,
+            variants=variants or VARIANTS, config=config,
+        )  # fmt: skip
 
 
 def _housing(data_dir):
@@ -59,7 +132,7 @@ def _fashion(data_dir):
     return load_idx_dataset("fashion-mnist", data_dir)
 
 
-DEMOS: dict[str, Demo] = {
+DEMOS: dict[str, Demo | PretrainedImageDemo] = {
     d.name: d
     for d in (
         Demo(
@@ -106,22 +179,16 @@ DEMOS: dict[str, Demo] = {
 }
 
 
-# MobileNetV2 is not trained: it has its own pipeline (mobilenet.py).
 MOBILENET = "mobilenetv2"
-ALL_DEMOS = [*DEMOS, MOBILENET]
+DEMOS[MOBILENET] = PretrainedImageDemo()
+ALL_DEMOS = list(DEMOS)
 
 
 def check_demo_name(name: str) -> str:
-    if name not in ALL_DEMOS:
-        raise QuantlabError(f"unknown demo {name!r}; valid demos: {', '.join(ALL_DEMOS)}", exit_code=2)
+    if name not in DEMOS:
+        raise QuantlabError(f"unknown demo {name!r}; valid demos: {', '.join(DEMOS)}", exit_code=2)
     return name
 
 
-def get_demo(name: str) -> Demo:
-    check_demo_name(name)
-    if name not in DEMOS:
-        raise QuantlabError(
-            f"{name} is not trained; use `quantlab run {name}` (it converts Keras' pretrained model)",
-            exit_code=2,
-        )
-    return DEMOS[name]
+def get_demo(name: str) -> Demo | PretrainedImageDemo:
+    return DEMOS[check_demo_name(name)]

@@ -163,6 +163,30 @@ def score(
     }
 
 
+def prepare_mobilenet(
+    models_dir: Path, data_dir: Path | None, weights: Path | None = None, alpha: float = 1.0, size: int = 224
+) -> dict:
+    """The demo's `prepare` step: Keras' pretrained model, saved to MODELS/mobilenetv2/keras/ with
+    a record of which weights file and mode (full or backbone) it came from."""
+    from .train import TrainResult, save_trained
+
+    list_images(find_image_folder(data_dir))  # images first: cheap to check, no download
+    choice = resolve_weights(weights, data_dir, alpha, size)
+    log.info("MobileNetV2 %s mode: %s", choice.mode, choice.reason)
+    model = build_mobilenet(choice, alpha, size)
+    record = {
+        "demo": NAME,
+        "mode": choice.mode,
+        "mode_reason": choice.reason,
+        "weights": str(choice.path) if choice.path else "keras:imagenet",
+        "alpha": alpha,
+        "image_size": size,
+        "profile": "pretrained",
+    }
+    save_trained(TrainResult(model, record), Path(models_dir) / NAME / "keras")
+    return record
+
+
 def run_mobilenet(
     runtime: Runtime,
     models_dir: Path,
@@ -177,19 +201,43 @@ def run_mobilenet(
     variants=VARIANTS,
     config: dict | None = None,
 ) -> dict:
-    t_start = time.perf_counter()
-    folder = find_image_folder(data_dir)  # images first: cheap to check, no download
-    samples, bad_names = list_images(folder)
-    choice = resolve_weights(weights, data_dir, alpha, size)
-    log.info("MobileNetV2 %s mode: %s", choice.mode, choice.reason)
-    class_info = class_files(data_dir) if choice.mode == "full" else None
-    model = build_mobilenet(choice, alpha, size)
-    paths = write_variants(model, Path(models_dir) / NAME, variants)
-    from .train import TrainResult, save_trained
+    """prepare -> quantize -> evaluate, as `quantlab run mobilenetv2` does."""
+    prepare_mobilenet(models_dir, data_dir, weights, alpha, size)
+    from .train import load_trained
 
-    # The Keras model itself: `quantlab parity mobilenetv2` compares tfjs float32 against it.
-    save_trained(TrainResult(model, {"demo": NAME, "mode": choice.mode, "weights": str(choice.path)}),
-                 Path(models_dir) / NAME / "keras")  # fmt: skip
+    model, _ = load_trained(Path(models_dir) / NAME / "keras")
+    write_variants(model, Path(models_dir) / NAME, variants)
+    return evaluate_mobilenet(
+        runtime, models_dir, out_dir, data_dir, preprocessing, limit, batch, variants, config
+    )
+
+
+def evaluate_mobilenet(
+    runtime: Runtime,
+    models_dir: Path,
+    out_dir: Path,
+    data_dir: Path | None = None,
+    preprocessing: str = "keras",
+    limit: int | None = None,
+    batch: int = 32,
+    variants=VARIANTS,
+    config: dict | None = None,
+) -> dict:
+    """The demo's `evaluate` step: every variant in tfjs on the sample images, scored by mode."""
+    from .train import load_trained
+
+    t_start = time.perf_counter()
+    folder = find_image_folder(data_dir)
+    samples, bad_names = list_images(folder)
+    model, record = load_trained(Path(models_dir) / NAME / "keras")
+    choice = WeightsChoice(
+        None if record.get("weights") in (None, "None", "keras:imagenet") else Path(record["weights"]),
+        record.get("mode", "full" if model.output_shape[-1] == 1000 else "backbone"),
+        record.get("mode_reason", "from the prepared model"),
+    )
+    alpha, size = record.get("alpha", 1.0), int(model.input_shape[1])
+    class_info = class_files(data_dir) if choice.mode == "full" else None
+    paths = {v: Path(models_dir) / NAME / v for v in variants}
     with tempfile.TemporaryDirectory(prefix="quantlab-images-") as tmp:
         images = DecodedImages(samples, size, Path(tmp) / "decoded.npy", limit)
         if len(images) < 2:
