@@ -76,3 +76,56 @@ def bench_mnist(
     table_console().print(table)
     table_console().print("goals: overhead_ratio (transfer + load) / predict < 0.10; slowdown_vs_keras < 20")
     return rows
+
+
+def bench_analyze(backend: str, data_dir: Path | None, models_dir: Path) -> dict:
+    """`quantlab analyze` on the trained MNIST convnet's .h5 with the 10,000 test images as an
+    .npz, four variants: where the time goes (the issue's goal: under 90 s, and conversion +
+    load + transfer under 25% of it)."""
+    import tempfile
+
+    from .analyze import AnalyzeOptions, analyze
+    from .datasets.export import export_test_set
+    from .inputs import InputOptions
+    from .pipeline import keras_dir
+    from .sources import detect
+    from .train import KERAS_FILE
+
+    h5 = keras_dir(models_dir, get_demo("mnist")) / KERAS_FILE
+    if not h5.is_file():
+        from .errors import ArtifactError
+
+        raise ArtifactError(f"{h5}: no trained MNIST model; run `quantlab train mnist` first")
+    with tempfile.TemporaryDirectory(prefix="quantlab-bench-") as tmp:
+        npz = Path(tmp) / "mnist_test.npz"
+        export_test_set("mnist", data_dir, npz)
+        t0 = time.perf_counter()
+        source = detect(h5)
+        detect_s = time.perf_counter() - t0
+        opts = AnalyzeOptions(
+            name="bench-mnist-h5",
+            inputs=InputOptions(path=npz),
+            runtime=f"node-{backend}",
+            models_dir=Path(tmp) / "models",
+            out_dir=Path(tmp) / "reports",
+        )
+        results = analyze(source, opts, detect_s)
+        total = time.perf_counter() - t0
+    split = results["timings_s"]
+    overhead = split["convert"] + split["load"] + split["transfer"]
+    table = Table(
+        title=f"quantlab analyze: MNIST .h5, {results['dataset']['n_test']} images, 4 variants, {backend}"
+    )
+    for col in ("step", "seconds", "share"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    for k, v in split.items():
+        table.add_row(k, f"{v:.2f}", f"{100 * v / total:.1f}%")
+    table.add_row("total (wall)", f"{total:.2f}", "100%")
+    table_console().print(table)
+    table_console().print(
+        f"conversion + load + transfer: {overhead:.2f} s = {100 * overhead / total:.1f}% of the total "
+        f"(goal < 25%); total {total:.1f} s (goal < 90 s)"
+    )
+    accuracy = {v["name"]: v["metrics"].get("accuracy") for v in results["variants"]}
+    table_console().print("accuracy in tfjs: " + ", ".join(f"{k} {v:.4f}" for k, v in accuracy.items()))
+    return {"split": split, "total_s": total, "overhead_share": overhead / total}

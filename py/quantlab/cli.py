@@ -111,6 +111,15 @@ def _demos(names: list[str] | None):
     return [get_demo(n) for n in (names or list(DEMOS))]
 
 
+def _model_path(names: list[str] | None) -> Path | None:
+    """A user's MODEL given where a DEMO may be: one argument that is not a demo name but a path."""
+    from .demos import DEMOS
+
+    if names and len(names) == 1 and names[0] not in DEMOS and ("/" in names[0] or Path(names[0]).exists()):
+        return Path(names[0])
+    return None
+
+
 def _summary(all_results: list[dict], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(all_results, indent=2) + "\n")
@@ -428,7 +437,14 @@ def quantize(
     verbose: Verbose = False,
 ) -> None:
     """Write the float32, float16, uint16 and uint8 tfjs variants of trained models (or, with --map,
-    one custom variant; the matching `tensorflowjs_converter` command is printed)."""
+    one custom variant; the matching `tensorflowjs_converter` command is printed).
+
+    DEMO may also be your MODEL (any format `analyze` takes): its variants go to
+    MODELS_DIR/<model name>/. Example: `quantlab quantize web_model/ --map 'uint8=*' --name small`"""
+    model = _model_path(demos)
+    if model is not None:
+        _quantize_model(model, models_dir, _parse_maps(map_), name if map_ else None)
+        return
     from .pipeline import quantize_custom
 
     if map_:
@@ -448,6 +464,41 @@ def quantize(
         demo.quantize(models_dir)
 
 
+def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_name: str | None) -> None:
+    from . import workspace
+    from .analyze import AnalyzeOptions, write_variants
+    from .convert import converter_command
+    from .sources import detect
+
+    source = detect(model)
+    name = workspace.name_from_path(model)
+    if custom_name is not None:
+        workspace.check_name(custom_name, "--name", workspace.RESERVED)
+    opts = AnalyzeOptions(
+        name=name, custom_map=custom, custom_name=custom_name or "custom", models_dir=models_dir
+    )
+    if custom:  # as for a demo: --map writes the one custom variant (beside its float32 source)
+        opts.variants = ["float32"]
+    root = Path(models_dir) / name
+    if workspace.is_inside(root, source.path) or workspace.is_inside(source.path, root):
+        raise QuantlabError(f"{model}: lies inside {root}, which this command rewrites", exit_code=2)
+    workspace.claim(root, "models folder")
+    with workspace.locked(root):
+        paths, made = write_variants(source, opts, root)
+    for folder in paths.values():
+        console.print(f"wrote {folder}", highlight=False)
+    if custom:
+        if made["output_format"] == "layers":
+            cmd = converter_command(paths["float32"] / "model.json", paths[opts.custom_name], custom)
+            console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
+        else:
+            console.print(
+                "graph models cannot be re-quantized by tensorflowjs_converter (tensorflow/tfjs#6154); "
+                "this artifact was written with its weight writer (tensorflowjs.write_weights)",
+                highlight=False,
+            )
+
+
 @app.command()
 @cli_errors
 def evaluate(
@@ -463,10 +514,23 @@ def evaluate(
     preprocessing: Annotated[
         str, typer.Option(help="mobilenetv2: keras ([-1, 1], what the model expects) or seed (/255)")
     ] = "keras",
+    inputs: Annotated[
+        Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
+    ] = None,
     timeout: Timeout = 600.0,
     verbose: Verbose = False,
 ) -> None:
-    """Evaluate existing tfjs variants in Node and write results.json (no training)."""
+    """Evaluate existing tfjs variants in Node and write results.json (no training).
+
+    DEMO may also be your MODEL: then this is `quantlab analyze MODEL` with these options
+    (e.g. `quantlab evaluate web_model/ --inputs test.npz --variant float32 --variant uint8`)."""
+    model = _model_path(demos)
+    if model is not None:
+        chosen = ",".join(variant or ["float32", "float16", "uint16", "uint8"])
+        return analyze(
+            model, inputs=inputs, variants=chosen, runtime=f"node-{backend}", limit=limit, out=out,
+            models_dir=models_dir, timeout=timeout, verbose=verbose,
+        )  # fmt: skip
     from .convert import VARIANTS, dtype_map_for
     from .demos import DemoOptions
     from .runtimes import make_runtime
@@ -531,10 +595,23 @@ def serve(
 @cli_errors
 def data(
     data_dir: DataDir = None,
+    export: Annotated[str | None, typer.Option(help="Write this demo's test set as an .npz")] = None,
+    export_to: Annotated[Path | None, typer.Option(help="With --export: the .npz file to write")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
     verbose: Verbose = False,
 ) -> None:
-    """List the data files each demo needs, where they were found, and whether checksums match."""
+    """List the data files each demo needs, where they were found, and whether checksums match.
+
+    With `--export DEMO --export-to FILE.npz`: write that demo's test set (inputs `x`, labels `y`),
+    e.g. to try `quantlab analyze` on a trained demo model with real data."""
+    if export:
+        from .datasets.export import export_test_set
+
+        if export_to is None:
+            raise QuantlabError("--export needs --export-to FILE.npz", exit_code=2)
+        done = export_test_set(check_demo_name(export), data_dir, export_to)
+        console.print(f"wrote {done['file']}: x {done['x']}, y {done['y']}")
+        return
     from .datasets.catalog import data_status
 
     rows = data_status(data_dir)
@@ -566,9 +643,20 @@ def bench(
     data_dir: DataDir = None,
     models_dir: ModelsDir = Path("models"),
     limit: Annotated[int | None, typer.Option(help="Test images (default all 10,000)")] = None,
+    analyze_h5: Annotated[
+        bool, typer.Option("--analyze", help="Time `quantlab analyze` on the MNIST .h5 + test .npz")
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Benchmark MNIST evaluation in tfjs: Node start, load, transfer, predict vs Keras."""
+    """Benchmark MNIST evaluation in tfjs: Node start, load, transfer, predict vs Keras.
+
+    With `--analyze`: `quantlab analyze` on the trained MNIST .h5 with its 10,000 test images as
+    an .npz, split into detect, convert, runtime start, load, transfer, predict and metrics."""
+    if analyze_h5:
+        from .bench import bench_analyze
+
+        bench_analyze(backend, data_dir, models_dir)
+        return
     from .bench import bench_mnist
 
     bench_mnist(backend, data_dir, models_dir, limit)

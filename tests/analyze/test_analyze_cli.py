@@ -176,3 +176,20 @@ def test_graph_model_folder_is_requantized_in_place_of_the_converter(user_models
     by = {v["name"]: v for v in r["variants"]}
     assert by["uint8"]["weight_bytes"] * 4 == by["float32"]["weight_bytes"]
     assert by["float32"]["metrics"]["accuracy"] > 0.5
+
+
+def test_quantize_and_evaluate_take_a_model_too(user_models, tmp_path):
+    models, out = tmp_path / "models", tmp_path / "reports"
+    q = run_cli("quantize", str(user_models["clf.h5"]), "--models-dir", str(models), "--map", "uint8=*",
+                "--name", "small")  # fmt: skip
+    assert q.returncode == 0, q.stderr[-2000:]
+    assert "same as: tensorflowjs_converter" in q.stderr + q.stdout
+    assert sorted(p.name for p in (models / "clf").iterdir() if not p.name.startswith(".")) == [
+        "float32",
+        "small",
+    ]
+    e = run_cli("evaluate", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]), "--variant",
+                "uint8", "--models-dir", str(models), "--out", str(out))  # fmt: skip
+    assert e.returncode == 0, e.stderr[-2000:]
+    r = json.loads((out / "clf" / "results.json").read_text())
+    assert [v["name"] for v in r["variants"]] == ["float32", "uint8"] and r["task"] == "classification"
