@@ -310,7 +310,7 @@ def _analyze_summary(r: dict) -> None:
     for v in r["variants"]:
         table.add_row(
             v["name"],
-            *[_fmt_metric(v["metrics"].get(k)) for k in keys],
+            *[_fmt_metric(v["metrics"].get(k), k) for k in keys],
             f"{v['weight_bytes']:,}",
             str(v.get("nonfinite_outputs", 0)),
         )
@@ -319,10 +319,12 @@ def _analyze_summary(r: dict) -> None:
     console.print("time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()), highlight=False)
 
 
-def _fmt_metric(value) -> str:
+def _fmt_metric(value, key: str = "") -> str:
     if value is None:
         return "NaN/Inf"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.6f}" if "cosine" in key else f"{value:.4f}"  # cosines differ in the 5th digit
 
 
 def dtype_map_for_checked(variant: str) -> None:
