@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from .demos import MOBILENET, get_demo
 from .errors import ArtifactError
 from .fsutil import write_json_atomic
 from .parity import run_parity
-from .pipeline import RESULTS_FILE
+from .pipeline import RESULTS_FILE, read_results
 from .progress import log, table_console
 
 PARITY_FILE = "parity.json"
@@ -49,6 +48,7 @@ def parity_command(
     for folder in variant_dirs.values():
         if not (folder / "model.json").is_file():
             raise ArtifactError(f"{folder / 'model.json'}: missing; run `quantlab run {demo}` first")
+    read_results(Path(out) / demo / RESULTS_FILE)  # one it cannot merge into is named before the work
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quantlab-parity-") as tmp:
         x = _inputs(demo, limit, data_dir, Path(tmp))
@@ -59,8 +59,8 @@ def parity_command(
         print_parity(record)
     write_json_atomic(Path(out) / demo / PARITY_FILE, record)
     results_path = Path(out) / demo / RESULTS_FILE
-    if results_path.is_file():  # the report reads parity from the demo's results
-        results = json.loads(results_path.read_text())
+    results = read_results(results_path)
+    if results is not None:  # the report reads parity from the demo's results
         results["parity"] = record
         write_json_atomic(results_path, results)
     return record

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
 from .demos import MOBILENET
 from .fsutil import write_json_atomic
 from .metrics import within_budget
-from .pipeline import RESULTS_FILE
+from .pipeline import RESULTS_FILE, read_results
 from .progress import console, table_console
 from .runtimes import make_runtime
 from .tune import run_tune
@@ -22,6 +21,7 @@ def tune_command(
 ) -> dict:
     from .train import load_trained
 
+    read_results(Path(out) / demo / RESULTS_FILE)  # one it cannot merge into is named before the work
     keras_model, _ = load_trained(Path(models_dir) / demo / "keras")
     factory = None
     if demo == MOBILENET:
@@ -51,8 +51,8 @@ def tune_command(
             factory.close()
     write_json_atomic(Path(out) / demo / TUNE_FILE, record)
     results_path = Path(out) / demo / RESULTS_FILE
-    if results_path.is_file():
-        results = json.loads(results_path.read_text())
+    results = read_results(results_path)
+    if results is not None:
         results["tune"] = record
         write_json_atomic(results_path, results)
     if show:
