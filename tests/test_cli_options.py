@@ -198,3 +198,23 @@ def test_a_second_run_on_the_same_folder_is_refused(args, which, tmp_path):
     assert f"{held}: another quantlab run is writing here" in line
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert all(p.endswith(workspace.LOCK) for p in written), written
+
+
+@pytest.mark.parametrize("args", [["train", "housing"], ["evaluate", "housing"], ["bench"]])
+def test_data_dir_that_cannot_exist_is_bad_usage_not_a_traceback(args, tmp_path):
+    proc = run_cli(*args, "--data-dir", str(tmp_path / ("d" * 300)), "--models-dir", str(tmp_path / "m"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--data-dir" in _one_error(proc) and "longer than 255 bytes" in proc.stderr
+    _nothing_written(tmp_path)
+
+
+def test_weights_path_that_cannot_exist_is_bad_usage(tmp_path):
+    proc = run_cli("run", "mobilenetv2", "--weights", str(tmp_path / ("w" * 300 + ".h5")),
+                   "--models-dir", str(tmp_path / "m"), "--out", str(tmp_path / "o"))  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert _one_error(proc).startswith("error: --weights ")
+
+
+def test_data_command_with_a_data_dir_that_cannot_exist(tmp_path):
+    proc = run_cli("data", "--data-dir", str(tmp_path / ("d" * 300)))
+    assert proc.returncode == 2 and "longer than 255 bytes" in _one_error(proc)

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .cli_checks import check_limit, check_non_negative, check_positive, check_seed
+from .cli_checks import check_limit, check_non_negative, check_path, check_positive, check_seed
 from .demos import ALL_DEMOS, check_demo_name, get_demo
 from .errors import QuantlabError
 from .progress import console, log, setup_logging, table_console
@@ -305,7 +305,7 @@ def _check_dirs(**dirs: Path | None) -> None:
     from .workspace import check_writable_dir
 
     for option, path in dirs.items():
-        if path is not None:
+        if path is not None:  # --data-dir is only read, but a file or a 256-byte name is no folder
             check_writable_dir(path, "--" + option.replace("_", "-"))
 
 
@@ -316,7 +316,7 @@ def _locked(*folders: Path) -> Iterator[None]:
     from .workspace import locked
 
     with contextlib.ExitStack() as stack:
-        for folder in dict.fromkeys(Path(f) for f in folders):
+        for folder in {Path(f).resolve(): Path(f) for f in folders}.values():  # --out may be --models-dir
             stack.enter_context(locked(folder))
         yield
 
@@ -368,48 +368,50 @@ def run(
     check_positive(image_size, "--image-size")
     all_limit = limit == 0
     limit = check_limit(limit)
-    _check_dirs(out=out, models_dir=models_dir)
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    if weights is not None:
+        check_path(weights, "--weights")
     all_results = []
-    with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+    folders = [Path(d) / n for n in names for d in (models_dir, out)]
+    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         for name in names:
             config = {"quick": quick, "backend": backend, "step_seconds": {}}
-            with _locked(Path(models_dir) / name, Path(out) / name):
-                if name == MOBILENET:
-                    res = run_mobilenet(
-                        runtime,
-                        models_dir,
-                        out,
-                        data_dir,
-                        weights,
-                        preprocessing,
-                        None if all_limit else limit or (50 if quick else None),
-                        alpha,
-                        image_size,
-                        config=config,
-                    )
-                    all_results.append(res)
-                    continue
-                demo = get_demo(name)
-                t0 = time.perf_counter()
-                train_step(demo, models_dir, data_dir, quick, seed)
-                t1 = time.perf_counter()
-                quantize_step(demo, models_dir)
-                config["step_seconds"] = {
-                    "train": round(t1 - t0, 1),
-                    "quantize": round(time.perf_counter() - t1, 1),
-                }
-                config["seed"] = seed
-                all_results.append(
-                    evaluate_step(
-                        demo,
-                        models_dir,
-                        out,
-                        data_dir,
-                        runtime,
-                        limit=None if all_limit else limit or demo.profile(quick).test_limit,
-                        config=config,
-                    )
+            if name == MOBILENET:
+                res = run_mobilenet(
+                    runtime,
+                    models_dir,
+                    out,
+                    data_dir,
+                    weights,
+                    preprocessing,
+                    None if all_limit else limit or (50 if quick else None),
+                    alpha,
+                    image_size,
+                    config=config,
                 )
+                all_results.append(res)
+                continue
+            demo = get_demo(name)
+            t0 = time.perf_counter()
+            train_step(demo, models_dir, data_dir, quick, seed)
+            t1 = time.perf_counter()
+            quantize_step(demo, models_dir)
+            config["step_seconds"] = {
+                "train": round(t1 - t0, 1),
+                "quantize": round(time.perf_counter() - t1, 1),
+            }
+            config["seed"] = seed
+            all_results.append(
+                evaluate_step(
+                    demo,
+                    models_dir,
+                    out,
+                    data_dir,
+                    runtime,
+                    limit=None if all_limit else limit or demo.profile(quick).test_limit,
+                    config=config,
+                )
+            )
     render_reports(out)
     _summary(all_results, as_json)
 
@@ -429,9 +431,9 @@ def train(
 
     chosen = _demos(demos)
     check_seed(seed)
-    _check_dirs(models_dir=models_dir)
-    for demo in chosen:
-        with _locked(Path(models_dir) / demo.name):
+    _check_dirs(models_dir=models_dir, data_dir=data_dir)
+    with _locked(*[Path(models_dir) / demo.name for demo in chosen]):
+        for demo in chosen:
             train_step(demo, models_dir, data_dir, quick, seed)
 
 
@@ -469,13 +471,14 @@ def quantize(
         check_name(name, "--name", RESERVED)
         for demo_name in demos:
             check_demo_name(demo_name)
-        for demo_name in demos:
-            with _locked(Path(models_dir) / demo_name):
+        with _locked(*[Path(models_dir) / d for d in demos]):
+            for demo_name in demos:
                 cmd = quantize_custom(demo_name, models_dir, name, dtype_map)
-            console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
+                console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
         return
-    for demo in _demos(demos):
-        with _locked(Path(models_dir) / demo.name):
+    chosen = _demos(demos)
+    with _locked(*[Path(models_dir) / demo.name for demo in chosen]):
+        for demo in chosen:
             quantize_step(demo, models_dir)
 
 
@@ -507,13 +510,13 @@ def evaluate(
     chosen = _demos(demos)
     limit = check_limit(limit)
     check_positive(timeout, "--timeout")
-    _check_dirs(out=out, models_dir=models_dir)
-    with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    folders = [Path(d) / demo.name for demo in chosen for d in (models_dir, out)]
+    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         for demo in chosen:
-            with _locked(Path(models_dir) / demo.name, Path(out) / demo.name):
-                evaluate_step(
-                    demo, models_dir, out, data_dir, runtime, variants, limit, config={"backend": backend}
-                )
+            evaluate_step(
+                demo, models_dir, out, data_dir, runtime, variants, limit, config={"backend": backend}
+            )
 
 
 @app.command()
@@ -574,6 +577,7 @@ def data(
     """List the data files each demo needs, where they were found, and whether checksums match."""
     from .datasets.catalog import data_status
 
+    _check_dirs(data_dir=data_dir)
     rows = data_status(data_dir)
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -609,7 +613,7 @@ def bench(
     from .bench import bench_mnist
 
     limit = check_limit(limit)
-    _check_dirs(models_dir=models_dir)
+    _check_dirs(models_dir=models_dir, data_dir=data_dir)
     bench_mnist(backend, data_dir, models_dir, limit)
 
 
@@ -660,7 +664,7 @@ def parity(
     if limit is not None:
         check_limit(limit)  # parity_command reads 0 as all, None as its default
     check_positive(timeout, "--timeout")
-    _check_dirs(out=out, models_dir=models_dir)
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     with _locked(Path(models_dir) / demo, Path(out) / demo):
         record = parity_command(
             demo,
@@ -743,13 +747,13 @@ def tune(
     check_demo_name(demo)
     if sweep and set(sweep) - {"a", "b"}:
         raise QuantlabError(f"--sweep {sweep!r}: use a, b or ab", exit_code=2)
-    check_non_negative(max_drop, "--max-drop", at_most=1.0 if relative else None)
+    check_non_negative(max_drop, "--max-drop", at_most=1.0 if relative else None, why=" with --relative")
     if limit is None:
         limit = 200 if demo == MOBILENET else 1000
     else:
         limit = check_limit(limit, zero_means="the full set")
     check_positive(timeout, "--timeout")
-    _check_dirs(out=out, models_dir=models_dir)
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     if backend == "auto":
         from .setup_tfjs_node import tfjs_node_unavailable_reason
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from .errors import QuantlabError
 
@@ -20,12 +21,13 @@ def check_positive(value: float, option: str) -> None:
         raise QuantlabError(f"{option} {value}: must be a positive number", exit_code=2)
 
 
-def check_non_negative(value: float, option: str, at_most: float | None = None) -> None:
-    """Finite and >= 0 (and <= `at_most` when given), else exit 2 naming the option."""
+def check_non_negative(value: float, option: str, at_most: float | None = None, why: str = "") -> None:
+    """Finite and >= 0 (and <= `at_most` when given, `why` saying when), else exit 2 naming the
+    option."""
     if not _is_number(value) or value < 0:
         raise QuantlabError(f"{option} {value}: must be a finite number >= 0", exit_code=2)
     if at_most is not None and value > at_most:
-        raise QuantlabError(f"{option} {value}: must be between 0 and {at_most}", exit_code=2)
+        raise QuantlabError(f"{option} {value}: must be between 0 and {at_most:g}{why}", exit_code=2)
 
 
 def check_limit(value: int | None, option: str = "--limit", zero_means: str | None = "all") -> int | None:
@@ -43,3 +45,14 @@ def check_seed(value: int, option: str = "--seed") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
         raise QuantlabError(f"{option} {value}: must be an integer from 0 to {SEED_MAX}", exit_code=2)
     return value
+
+
+def check_path(path: Path, option: str) -> Path:
+    """A path that can exist at all: no component longer than 255 bytes (else exit 2)."""
+    try:
+        too_long = any(len(part.encode()) > 255 for part in Path(path).parts)
+    except UnicodeEncodeError as e:
+        raise QuantlabError(f"{option} {path}: not a usable path ({e})", exit_code=2) from None
+    if too_long:
+        raise QuantlabError(f"{option} {path}: a path component is longer than 255 bytes", exit_code=2)
+    return Path(path)
