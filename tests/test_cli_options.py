@@ -1,6 +1,8 @@
 """Bad options, names, folders and concurrent runs, through the real CLI: each is one line and its
 exit code, before any long work (so these are fast), and nothing is written."""
 
+from pathlib import Path
+
 import pytest
 
 from quantlab import workspace
@@ -218,3 +220,11 @@ def test_weights_path_that_cannot_exist_is_bad_usage(tmp_path):
 def test_data_command_with_a_data_dir_that_cannot_exist(tmp_path):
     proc = run_cli("data", "--data-dir", str(tmp_path / ("d" * 300)))
     assert proc.returncode == 2 and "longer than 255 bytes" in _one_error(proc)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc (a folder no one can write)")
+def test_an_out_folder_that_cannot_be_written_is_one_line(tmp_path):
+    out = "/proc/quantlab-cannot-write"
+    proc = run_cli("evaluate", "housing", "--out", out, "--models-dir", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "/proc/quantlab-cannot-write/housing: cannot write here" in _one_error(proc)

@@ -317,7 +317,10 @@ def _locked(*folders: Path) -> Iterator[None]:
 
     with contextlib.ExitStack() as stack:
         for folder in {Path(f).resolve(): Path(f) for f in folders}.values():  # --out may be --models-dir
-            stack.enter_context(locked(folder))
+            try:
+                stack.enter_context(locked(folder))
+            except OSError as e:  # read-only, no permission, ...: before any work, not a traceback
+                raise QuantlabError(f"{folder}: cannot write here ({e.strerror or e})", exit_code=2) from None
         yield
 
 
