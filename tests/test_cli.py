@@ -84,21 +84,21 @@ def test_evaluate_without_models_says_which_command(tmp_path):
 
 
 def test_missing_data_is_one_line_with_exit_3(tmp_path):
+    models = tmp_path / "models"
     proc = run_cli(
         "train",
         "housing",
         "--data-dir",
-        str(tmp_path),
+        str(tmp_path / "data"),
+        "--models-dir",
+        str(models),
         env={"QUANTLAB_DATA": "", "QUANTLAB_OFFLINE": "1", "XDG_CACHE_HOME": str(tmp_path / "c")},
     )
     assert proc.returncode == 3
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "california_housing_train.csv not found" in errors[0]
-    models = ROOT / "models"  # atomic writes leave `.NAME.XXXX.part` temp paths only on failure
-    leftovers = (
-        [p for pattern in ("*.part", ".*.part*") for p in models.rglob(pattern)] if models.exists() else []
-    )
-    assert not leftovers, leftovers
+    # nothing half-written: no temp folder (.keras.XXXX.part) and no model
+    assert [p.name for p in (models / "housing").iterdir()] == [".quantlab.lock"]
 
 
 def test_data_command_reports_found_files(data_dir):
@@ -196,12 +196,93 @@ def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_hou
     ]
 
 
-def test_tune_cli_budget_nothing_meets_exits_7(quick_housing, tmp_path):
+def test_tune_budget_nothing_meets_says_so(quick_housing, tmp_path, capsys):
+    # The CLI refuses a negative --max-drop (exit 2, test_cli_options); the search under it does not.
+    from quantlab.tune_cli import tune_command
+
     work, _ = quick_housing
-    proc = run_cli("tune", "housing", "--max-drop", "-1", "--limit", "200", "--sweep", "",
-                   "--models-dir", str(work / "models"), "--out", str(tmp_path))  # fmt: skip
-    assert proc.returncode == 7, proc.stderr[-2000:]
-    assert "no variant is within a drop of -1.0" in proc.stderr and "best found" in proc.stderr
+    record = tune_command("housing", -1.0, False, 200, "", "wasm", None, tmp_path, work / "models", 600,
+                          show=False)  # fmt: skip
+    assert not record["verified_within_budget"] and record["chosen"] is None
+    err = capsys.readouterr().err
+    assert "no variant is within a drop of -1.0" in err and "best found" in err
+
+
+def test_tune_cli_exits_7_when_nothing_meets_the_budget(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import quantlab.tune_cli
+    from quantlab.cli import app
+
+    seen = {}
+
+    def fake_tune_command(demo, max_drop, *args, **kwargs):
+        seen.update(demo=demo, max_drop=max_drop)
+        return {"verified_within_budget": False}
+
+    monkeypatch.setattr(quantlab.tune_cli, "tune_command", fake_tune_command)
+    args = ["tune", "housing", "--max-drop", "0", "--backend", "wasm", "--models-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 7 and seen == {"demo": "housing", "max_drop": 0.0}
+
+
+def _one_error(proc) -> str:
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    return errors[0]
+
+
+def test_evaluate_malformed_manifest_is_exit_4_not_5(quick_housing, tmp_path):
+    """tfjs would fail on it (exit 5); quantlab names the file and the field first."""
+    work, _ = quick_housing
+    models = tmp_path / "models"
+    shutil.copytree(work / "models" / "housing", models / "housing")
+    model_json = models / "housing" / "uint8" / "model.json"
+    mj = json.loads(model_json.read_text())
+    mj["weightsManifest"][0]["weights"][0]["shape"] = ["8", 80]
+    model_json.write_text(json.dumps(mj))
+    proc = run_cli("evaluate", "housing", "--variant", "uint8", "--limit", "50", "--backend", "cpu",
+                   "--models-dir", str(models), "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    assert f"{model_json}: weightsManifest[0].weights[0]" in _one_error(proc) and ".shape:" in proc.stderr
+    assert not (tmp_path / "out" / "housing" / "results.json").exists()
+
+
+def test_broken_train_json_is_exit_4(quick_housing, tmp_path):
+    work, _ = quick_housing
+    models = tmp_path / "models"
+    shutil.copytree(work / "models" / "housing", models / "housing")
+    record = models / "housing" / "keras" / "train.json"
+    record.write_text("[1, 2, 3]")
+    proc = run_cli("evaluate", "housing", "--variant", "uint8", "--backend", "cpu",
+                   "--models-dir", str(models), "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    assert f"{record}: expected a JSON object, got list" in _one_error(proc)
+
+
+@pytest.mark.parametrize("command", ["parity", "tune"])
+def test_results_json_of_the_wrong_type_is_exit_4_before_the_work(quick_housing, tmp_path, command):
+    work, _ = quick_housing
+    out = tmp_path / "out"
+    (out / "housing").mkdir(parents=True)
+    (out / "housing" / "results.json").write_text('["not", "a", "results", "record"]')
+    extra = ["--max-drop", "0.01", "--backend", "wasm"] if command == "tune" else ["-r", "node-wasm"]
+    proc = run_cli(command, "housing", *extra, "--models-dir", str(work / "models"), "--out", str(out))
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    assert "results.json: expected a JSON object, got list" in _one_error(proc)
+    assert sorted(p.name for p in (out / "housing").iterdir()) == [".quantlab.lock", "results.json"]
+
+
+def test_evaluate_limit_0_is_all_and_a_limit_past_the_end_records_what_ran(quick_housing, tmp_path):
+    work, _ = quick_housing
+    for limit, n_test in (("0", 3000), ("100000", 3000)):
+        out = tmp_path / limit
+        proc = run_cli("evaluate", "housing", "--variant", "uint8", "--limit", limit, "--backend", "cpu",
+                       "--models-dir", str(work / "models"), "--out", str(out))  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results = json.loads((out / "housing" / "results.json").read_text())
+        assert results["dataset"]["n_test"] == n_test == results["variants"][0]["runtime"]["n_examples"]
 
 
 def test_tune_without_trained_artifacts_says_which_command(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,15 +88,84 @@ class Artifact:
         return [layer["config"]["name"] for layer in topology_layers(self.model_json)]
 
 
+# What tfjs computes with (a weight's own dtype) and what a quantized weight may be stored as.
+_WEIGHT_DTYPES = ("float32", "int32", "bool")
+_QUANT_DTYPES = ("uint8", "uint16", "float16")
+_INT64_MAX = 2**63 - 1
+_UNSAFE_IN_NAME = set('/\\?#%:"<>|*') | {chr(c) for c in range(32)} | {chr(127)}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _weight_entry(w, where: str, group: int) -> WeightEntry:
+    """One manifest entry, checked field by field as tfjs would read it; names file and field."""
+    if not isinstance(w, dict):
+        raise ArtifactError(f"{where}: expected an object with name, shape and dtype")
+    name = w.get("name")
+    if not isinstance(name, str) or not name:
+        raise ArtifactError(f"{where}.name: expected a non-empty string, got {name!r:.60}")
+    where = f"{where} ({name:.80})"
+    shape = w.get("shape")
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= _INT64_MAX for d in shape
+    ):
+        raise ArtifactError(f"{where}.shape: expected a list of non-negative integers, got {shape!r:.60}")
+    dtype = w.get("dtype")
+    if dtype not in _WEIGHT_DTYPES:
+        raise ArtifactError(f"{where}.dtype: unknown dtype {dtype!r:.40}; valid: {', '.join(_WEIGHT_DTYPES)}")
+    q = w.get("quantization")
+    if q is not None:
+        if not isinstance(q, dict):
+            raise ArtifactError(f"{where}.quantization: expected an object, got {type(q).__name__}")
+        if q.get("dtype") not in _QUANT_DTYPES:
+            valid = ", ".join(_QUANT_DTYPES)
+            raise ArtifactError(
+                f"{where}.quantization.dtype: unknown dtype {q.get('dtype')!r:.40}; valid: {valid}"
+            )
+        if q["dtype"] != "float16":  # affine: value = q * scale + min
+            for key in ("min", "scale"):
+                if not _is_number(q.get(key)):
+                    raise ArtifactError(
+                        f"{where}.quantization.{key}: expected a finite number, got {q.get(key)!r:.40}"
+                    )
+    if math.prod(shape) * _STORED_BYTES[q["dtype"] if q else dtype] > _INT64_MAX:
+        raise ArtifactError(f"{where}.shape: {shape} is too large for any weight")
+    return WeightEntry(name, list(shape), dtype, q, group)
+
+
+def _check_shard_name(p, where: str, folder: Path) -> None:
+    """A shard path: one plain relative file name (tfjs fetches it beside model.json)."""
+    if not isinstance(p, str):
+        raise ArtifactError(f"{where}: expected a file name, got {p!r:.60}")
+    if p.startswith(("/", "\\")) or ".." in p.replace("\\", "/").split("/"):
+        raise ArtifactError(f"{where}: shard path {p!r:.80} points outside {folder}")
+    if p in ("", ".") or _UNSAFE_IN_NAME & set(p):
+        raise ArtifactError(f"{where}: {p!r:.80} is not a plain file name")
+
+
 def read_artifact(folder: Path) -> Artifact:
     """Parse model.json and check every shard exists with the size its manifest implies."""
     path = Path(folder) / "model.json"
     if not path.is_file():
         raise ArtifactError(f"{path}: missing; run `quantlab quantize DEMO` to write the variants")
     try:
-        model_json = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{path}: not valid JSON ({e}); re-create it with `quantlab quantize`") from e
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ArtifactError(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ArtifactError(
+            f"{path}: not UTF-8 text (byte {e.start}); re-create it with `quantlab quantize`"
+        ) from None
+    try:
+        model_json = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ArtifactError(f"{path}: not valid JSON ({e}); re-create it with `quantlab quantize`") from None
+    except RecursionError:
+        raise ArtifactError(f"{path}: JSON nested too deeply to be a tfjs model.json") from None
     if (
         not isinstance(model_json, dict)
         or "modelTopology" not in model_json
@@ -107,17 +177,18 @@ def read_artifact(folder: Path) -> Artifact:
     weights: list[WeightEntry] = []
     shards: list[Path] = []
     for g, group in enumerate(model_json["weightsManifest"]):
-        try:
-            entries = [
-                WeightEntry(w["name"], list(w["shape"]), w["dtype"], w.get("quantization"), g)
-                for w in group["weights"]
-            ]
-            group_paths = [Path(folder) / p for p in group["paths"]]
-        except (KeyError, TypeError) as e:
-            raise ArtifactError(f"{path}: malformed weightsManifest group {g} ({e!r})") from e
-        for entry in entries:
-            if entry.stored_dtype not in _STORED_BYTES:
-                raise ArtifactError(f"{path}: weight {entry.name} has unknown dtype {entry.stored_dtype}")
+        where = f"{path}: weightsManifest[{g}]"
+        if not isinstance(group, dict):
+            raise ArtifactError(f"{where}: expected an object with paths and weights")
+        if not isinstance(group.get("paths"), list):
+            raise ArtifactError(f"{where}.paths: expected a list of shard file names")
+        if not isinstance(group.get("weights"), list):
+            raise ArtifactError(f"{where}.weights: expected a list of weight entries")
+        entries = [_weight_entry(w, f"{where}.weights[{i}]", g) for i, w in enumerate(group["weights"])]
+        group_paths = []
+        for i, p in enumerate(group["paths"]):
+            _check_shard_name(p, f"{where}.paths[{i}]", folder)
+            group_paths.append(Path(folder) / p)
         for shard in group_paths:
             if Path(folder).resolve() not in shard.resolve().parents:
                 raise ArtifactError(f"{path}: shard path {shard.name} points outside {folder}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,7 @@ import typer
 from rich.markup import escape
 from typer.exceptions import TyperException
 
+from .cli_checks import check_limit, check_non_negative, check_path, check_positive, check_seed
 from .demos import ALL_DEMOS, check_demo_name, get_demo
 from .errors import QuantlabError
 from .progress import console, log, setup_logging, table_console
@@ -333,12 +336,28 @@ def dtype_map_for_checked(variant: str) -> None:
     dtype_map_for(variant)
 
 
-def check_positive(value: float, option: str) -> None:
-    """Numbers from the command line: finite and > 0, else exit 2 naming the option."""
-    import math
+def _check_dirs(**dirs: Path | None) -> None:
+    """--out, --models-dir, ...: each is, or can become, a folder; checked before any work."""
+    from .workspace import check_writable_dir
 
-    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise QuantlabError(f"{option} {value}: must be a positive number", exit_code=2)
+    for option, path in dirs.items():
+        if path is not None:  # --data-dir is only read, but a file or a 256-byte name is no folder
+            check_writable_dir(path, "--" + option.replace("_", "-"))
+
+
+@contextlib.contextmanager
+def _locked(*folders: Path) -> Iterator[None]:
+    """Hold the run's lock on each folder (MODELS/<demo>, OUT/<demo>) while it writes there: a
+    second run on the same folder gets one line (exit 1) instead of mixing its variants in."""
+    from .workspace import locked
+
+    with contextlib.ExitStack() as stack:
+        for folder in {Path(f).resolve(): Path(f) for f in folders}.values():  # --out may be --models-dir
+            try:
+                stack.enter_context(locked(folder))
+            except OSError as e:  # read-only, no permission, ...: before any work, not a traceback
+                raise QuantlabError(f"{folder}: cannot write here ({e.strerror or e})", exit_code=2) from None
+        yield
 
 
 @app.command()
@@ -358,9 +377,15 @@ def run(
     preprocessing: Annotated[
         str, typer.Option(help="mobilenetv2: keras ([-1, 1], what the model expects) or seed (/255)")
     ] = "keras",
-    limit: Annotated[int | None, typer.Option(help="Evaluate the first N test examples/images")] = None,
-    alpha: Annotated[float, typer.Option(help="mobilenetv2: width multiplier")] = 1.0,
-    image_size: Annotated[int, typer.Option(help="mobilenetv2: input size")] = 224,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Evaluate the first N test examples/images (default: all; with --quick the quick "
+            "profile's subset; 0 = all)"
+        ),
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="mobilenetv2: width multiplier (> 0)")] = 1.0,
+    image_size: Annotated[int, typer.Option(help="mobilenetv2: input size (> 0)")] = 224,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -374,9 +399,21 @@ def run(
     from .runtimes import make_runtime
 
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
-    opts = DemoOptions(data_dir, quick, seed, limit, weights, preprocessing, alpha, image_size)
+    check_seed(seed)
+    check_positive(timeout, "--timeout")
+    check_positive(alpha, "--alpha")
+    check_positive(image_size, "--image-size")
+    all_limit = limit == 0
+    limit = check_limit(limit)
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    if weights is not None:
+        check_path(weights, "--weights")
+    opts = DemoOptions(
+        data_dir, quick, seed, 0 if all_limit else limit, weights, preprocessing, alpha, image_size
+    )
     all_results = []
-    with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+    folders = [Path(d) / n for n in names for d in (models_dir, out)]
+    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         for name in names:
             # Every demo takes the same road: prepare (train or build) -> quantize -> evaluate.
             demo = get_demo(name)
@@ -417,9 +454,17 @@ def train(
     for mobilenetv2 build Keras' pretrained model from the weights file found."""
     from .demos import DemoOptions
 
+    chosen = _demos(demos)
+    check_seed(seed)
+    check_positive(alpha, "--alpha")
+    check_positive(image_size, "--image-size")
+    _check_dirs(models_dir=models_dir, data_dir=data_dir)
+    if weights is not None:
+        check_path(weights, "--weights")
     opts = DemoOptions(data_dir, quick, seed, weights=weights, alpha=alpha, image_size=image_size)
-    for demo in _demos(demos):
-        demo.prepare(models_dir, opts)
+    with _locked(*[Path(models_dir) / demo.name for demo in chosen]):
+        for demo in chosen:
+            demo.prepare(models_dir, opts)
 
 
 @app.command()
@@ -435,7 +480,12 @@ def quantize(
             "--map 'uint8=*/kernel' --map 'float16=*_BN/*'; DTYPE=* for all remaining weights",
         ),
     ] = None,
-    name: Annotated[str, typer.Option(help="With --map: the variant folder name")] = "custom",
+    name: Annotated[
+        str,
+        typer.Option(
+            help="With --map: the variant folder name (one plain name; not keras, tuned or a variant's)"
+        ),
+    ] = "custom",
     verbose: Verbose = False,
 ) -> None:
     """Write the float32, float16, uint16 and uint8 tfjs variants of trained models (or, with --map,
@@ -448,22 +498,25 @@ def quantize(
         _quantize_model(model, models_dir, _parse_maps(map_), name if map_ else None)
         return
     from .pipeline import quantize_custom
+    from .workspace import RESERVED, check_name
 
+    _check_dirs(models_dir=models_dir)
     if map_:
-        dtype_map = {}
-        for item in map_:
-            dtype, _, patterns = item.partition("=")
-            if not patterns:
-                raise QuantlabError(f"--map {item!r}: expected DTYPE=PATTERN[,PATTERN...]", exit_code=2)
-            dtype_map[dtype] = True if patterns == "*" else patterns.split(",")
-        for demo_name in demos or []:
-            cmd = quantize_custom(demo_name, models_dir, name, dtype_map)
-            console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
+        dtype_map = _parse_maps(map_)
         if not demos:
             raise QuantlabError("--map needs a DEMO", exit_code=2)
+        check_name(name, "--name", RESERVED)
+        for demo_name in demos:
+            check_demo_name(demo_name)
+        with _locked(*[Path(models_dir) / d for d in demos]):
+            for demo_name in demos:
+                cmd = quantize_custom(demo_name, models_dir, name, dtype_map)
+                console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
         return
-    for demo in _demos(demos):
-        demo.quantize(models_dir)
+    chosen = _demos(demos)
+    with _locked(*[Path(models_dir) / demo.name for demo in chosen]):
+        for demo in chosen:
+            demo.quantize(models_dir)
 
 
 def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_name: str | None) -> None:
@@ -512,7 +565,9 @@ def evaluate(
     variant: Annotated[
         list[str] | None, typer.Option(help="Variants to evaluate (repeatable; default all)")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Evaluate the first N test examples only")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Evaluate the first N test examples only (default and 0: all)")
+    ] = None,
     preprocessing: Annotated[
         str, typer.Option(help="mobilenetv2: keras ([-1, 1], what the model expects) or seed (/255)")
     ] = "keras",
@@ -540,9 +595,15 @@ def evaluate(
     variants = variant or list(VARIANTS)
     for v in variants:
         dtype_map_for(v)  # validates the name
-    opts = DemoOptions(data_dir, limit=limit, preprocessing=preprocessing)
-    with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
-        for demo in _demos(demos):
+    chosen = _demos(demos)
+    all_limit = limit == 0
+    limit = check_limit(limit)
+    check_positive(timeout, "--timeout")
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    opts = DemoOptions(data_dir, limit=0 if all_limit else limit, preprocessing=preprocessing)
+    folders = [Path(d) / demo.name for demo in chosen for d in (models_dir, out)]
+    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+        for demo in chosen:
             demo.evaluate(runtime, models_dir, out, opts, variants, config={"backend": backend})
 
 
@@ -563,6 +624,7 @@ def report(
     """
     from .report import render_reports
 
+    _check_dirs(out=out, screenshots=screenshots)
     index = render_reports(out)
     if check:
         from .report.browser_check import check_report
@@ -616,6 +678,7 @@ def data(
         return
     from .datasets.catalog import data_status
 
+    _check_dirs(data_dir=data_dir)
     rows = data_status(data_dir)
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -644,7 +707,7 @@ def bench(
     backend: Backend = "wasm",
     data_dir: DataDir = None,
     models_dir: ModelsDir = Path("models"),
-    limit: Annotated[int | None, typer.Option(help="Test images (default all 10,000)")] = None,
+    limit: Annotated[int | None, typer.Option(help="Test images (default and 0: all 10,000)")] = None,
     analyze_h5: Annotated[
         bool, typer.Option("--analyze", help="Time `quantlab analyze` on the MNIST .h5 + test .npz")
     ] = False,
@@ -661,6 +724,8 @@ def bench(
         return
     from .bench import bench_mnist
 
+    limit = check_limit(limit)
+    _check_dirs(models_dir=models_dir, data_dir=data_dir)
     bench_mnist(backend, data_dir, models_dir, limit)
 
 
@@ -673,8 +738,10 @@ def parity(
         list[str] | None,
         typer.Option("--runtime", "-r", help="Runtimes (repeatable; default all, unavailable ones reported)"),
     ] = None,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance (tfjs e2e tests use 0.005)")] = 0.005,
-    rtol: Annotated[float, typer.Option(help="Relative tolerance; an element fails only past both")] = 0.005,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance, >= 0 (tfjs e2e tests use 0.005)")] = 0.005,
+    rtol: Annotated[
+        float, typer.Option(help="Relative tolerance, >= 0; an element fails only past both")
+    ] = 0.005,
     limit: Annotated[
         int | None, typer.Option(help="Test examples to compare (default 1000; mobilenetv2 100; 0 = all)")
     ] = None,
@@ -704,19 +771,26 @@ def parity(
     for r in runtimes:
         if r not in RUNTIMES:
             raise QuantlabError(f"unknown runtime {r!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)
-    record = parity_command(
-        demo,
-        variants,
-        runtimes,
-        atol,
-        rtol,
-        limit,
-        data_dir,
-        out,
-        models_dir,
-        timeout,
-        show_table=not as_json,
-    )
+    check_non_negative(atol, "--atol")
+    check_non_negative(rtol, "--rtol")
+    if limit is not None:
+        check_limit(limit)  # parity_command reads 0 as all, None as its default
+    check_positive(timeout, "--timeout")
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    with _locked(Path(models_dir) / demo, Path(out) / demo):
+        record = parity_command(
+            demo,
+            variants,
+            runtimes,
+            atol,
+            rtol,
+            limit,
+            data_dir,
+            out,
+            models_dir,
+            timeout,
+            show_table=not as_json,
+        )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
     if not record["passed"]:
@@ -744,10 +818,15 @@ def setup(
 @cli_errors
 def tune(
     demo: Annotated[str, typer.Argument(help=f"Demo to tune: {', '.join(ALL_DEMOS)}")],
-    max_drop: Annotated[float, typer.Option(help="Largest acceptable metric drop from float32")],
-    relative: Annotated[bool, typer.Option(help="--max-drop is a fraction of the float32 metric")] = False,
+    max_drop: Annotated[float, typer.Option(help="Largest acceptable metric drop from float32 (>= 0)")],
+    relative: Annotated[
+        bool, typer.Option(help="--max-drop is a fraction (0 to 1) of the float32 metric")
+    ] = False,
     limit: Annotated[
-        int | None, typer.Option(help="Stratified subset for the sweep (default 1000; mobilenetv2 200)")
+        int | None,
+        typer.Option(
+            help="Stratified subset for the sweep (default 1000; mobilenetv2 200; 0 = the full set)"
+        ),
     ] = None,
     sweep: Annotated[
         str, typer.Option(help="Sensitivity sweeps: ab (both), a (only L uint8), b (all but L)")
@@ -780,17 +859,33 @@ def tune(
     check_demo_name(demo)
     if sweep and set(sweep) - {"a", "b"}:
         raise QuantlabError(f"--sweep {sweep!r}: use a, b or ab", exit_code=2)
+    check_non_negative(max_drop, "--max-drop", at_most=1.0 if relative else None, why=" with --relative")
     if limit is None:
         limit = 200 if demo == MOBILENET else 1000
+    else:
+        limit = check_limit(limit, zero_means="the full set")
+    check_positive(timeout, "--timeout")
+    _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     if backend == "auto":
         from .setup_tfjs_node import tfjs_node_unavailable_reason
 
         why_not = tfjs_node_unavailable_reason()
         backend = "wasm" if why_not else "tensorflow"
         log.info("tfjs backend: %s%s", backend, f" ({why_not})" if why_not else " (tfjs-node)")
-    record = tune_command(
-        demo, max_drop, relative, limit, sweep, backend, data_dir, out, models_dir, timeout, show=not as_json
-    )
+    with _locked(Path(models_dir) / demo, Path(out) / demo):
+        record = tune_command(
+            demo,
+            max_drop,
+            relative,
+            limit,
+            sweep,
+            backend,
+            data_dir,
+            out,
+            models_dir,
+            timeout,
+            show=not as_json,
+        )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
     if not record["verified_within_budget"]:

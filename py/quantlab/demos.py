@@ -34,7 +34,7 @@ class DemoOptions:
     data_dir: Path | None = None
     quick: bool = False
     seed: int = 1337
-    limit: int | None = None
+    limit: int | None = None  # None: the demo's default; 0: every test example
     # MobileNetV2
     weights: Path | None = None
     preprocessing: str = "keras"
@@ -76,7 +76,7 @@ class Demo:
         from .convert import VARIANTS
         from .pipeline import evaluate_step
 
-        limit = opts.limit or self.profile(opts.quick).test_limit
+        limit = None if opts.limit == 0 else opts.limit or self.profile(opts.quick).test_limit  # 0: all
         return evaluate_step(
             self, models_dir, out_dir, opts.data_dir, runtime, variants or VARIANTS, limit, config
         )
@@ -107,7 +107,7 @@ class PretrainedImageDemo:
         from .convert import VARIANTS
         from .mobilenet import evaluate_mobilenet
 
-        limit = opts.limit or (50 if opts.quick else None)
+        limit = None if opts.limit == 0 else opts.limit or (50 if opts.quick else None)  # 0: all
         return evaluate_mobilenet(
             runtime, models_dir, out_dir, opts.data_dir, opts.preprocessing, limit,
             variants=variants or VARIANTS, config=config,

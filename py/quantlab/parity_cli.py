@@ -14,7 +14,7 @@ from .errors import ArtifactError
 from .fsutil import write_json_atomic
 from .parity import run_parity
 from .progress import log, table_console
-from .results import attach_section
+from .results import RESULTS_FILE, attach_section, results_or_none
 
 PARITY_FILE = "parity.json"
 
@@ -48,6 +48,7 @@ def parity_command(
     for folder in variant_dirs.values():
         if not (folder / "model.json").is_file():
             raise ArtifactError(f"{folder / 'model.json'}: missing; run `quantlab run {demo}` first")
+    results_or_none(Path(out) / demo / RESULTS_FILE)  # one it cannot merge into is named before the work
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quantlab-parity-") as tmp:
         x = _inputs(demo, limit, data_dir, Path(tmp))

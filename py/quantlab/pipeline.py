@@ -3,7 +3,7 @@ results.json. Each step is usable alone (the CLI's building blocks)."""
 
 from __future__ import annotations
 
-import json
+import re
 import shlex
 import sys
 import time
@@ -12,7 +12,7 @@ from pathlib import Path
 from .convert import VARIANTS, write_variants
 from .demos import Demo
 from .environment import environment
-from .errors import ArtifactError
+from .errors import ArtifactError, QuantlabError
 from .evaluate import ArrayExamples, measure_variants
 from .metrics import task_metrics
 from .progress import log
@@ -53,12 +53,36 @@ def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict
     """One variant from a per-weight dtype map; returns the equivalent converter command."""
     from .convert import converter_command, save_tfjs
     from .train import load_trained
+    from .workspace import RESERVED, check_name
 
+    check_name(name, "--name", RESERVED)
     folder = Path(models_dir) / demo_name
+    check_replaceable_variant(folder / name)
     model, _ = load_trained(folder / "keras")
     save_tfjs(model, folder / name, dtype_map)
     log.info("wrote %s", folder / name)
     return converter_command(folder / "float32" / "model.json", folder / name, dtype_map)
+
+
+# What a tfjs layers-model folder written by the converter holds; anything else is someone's own.
+_ARTIFACT_FILE = re.compile(r"^(model\.json|group\d+-shard\d+of\d+\.bin|\.quantlab-owned|\.quantlab\.lock)$")
+
+
+def check_replaceable_variant(folder: Path) -> None:
+    """A custom variant replaces MODELS/<demo>/<name> whole: refuse when that is a file or a
+    folder holding anything but a tfjs artifact (never delete a user's own files)."""
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise QuantlabError(f"{folder}: exists and is not a folder quantlab wrote; choose another --name", 2)
+    foreign = sorted(p.name for p in folder.iterdir() if not (p.is_file() and _ARTIFACT_FILE.match(p.name)))
+    if foreign:
+        raise QuantlabError(
+            f"{folder}: holds files quantlab did not write ({', '.join(foreign[:3])}); choose another --name "
+            f"or remove the folder",
+            exit_code=2,
+        )
 
 
 def evaluate_step(
@@ -73,15 +97,19 @@ def evaluate_step(
 ) -> dict:
     """Measure every variant in `runtime`; write <out>/<demo>/results.json atomically."""
     t_start = time.perf_counter()
+    from .train import read_record
+
     record_path = keras_dir(models_dir, demo) / "train.json"
     if not record_path.is_file():
         raise ArtifactError(
             f"{record_path}: no trained {demo.name} model; run `quantlab train "
             f"{demo.name}` (or `quantlab run {demo.name}`) first"
         )
-    train_record = json.loads(record_path.read_text())
+    train_record = read_record(record_path.parent)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise QuantlabError(f"limit {limit!r}: must be a positive integer (0 or None: all)", exit_code=2)
     data = demo.load(data_dir)
-    n_test = limit or len(data.x_test)
+    n_test = min(limit or len(data.x_test), len(data.x_test))
     x, y = data.x_test[:n_test], data.y_test[:n_test]
     label_std = data.extra.get("label_std")
     paths = {v: variant_dir(models_dir, demo, v) for v in variants}

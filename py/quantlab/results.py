@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .artifacts import Artifact, artifact_summary
-from .errors import QuantlabError
+from .errors import ArtifactError, QuantlabError
 from .fsutil import read_json, write_json_atomic
 from .runtimes.base import PredictTimings, Runtime
 
@@ -61,20 +61,30 @@ def check_schema(record: dict, path: Path) -> dict:
 
 
 def read_results(path: Path) -> dict:
-    """A results.json, non-finite numbers restored, schema checked; one line when unreadable."""
+    """A results.json, non-finite numbers restored, schema checked; exit 4 naming the file when it
+    is not a results object (before a command merges its record into it)."""
     try:
         record = read_json(path)
     except (OSError, ValueError, RecursionError) as e:
-        raise QuantlabError(f"{path}: not readable results ({type(e).__name__}: {e})") from e
+        raise ArtifactError(
+            f"{path}: not readable JSON ({type(e).__name__}); re-create it with `quantlab evaluate` "
+            f"or remove it"
+        ) from None
     if not isinstance(record, dict):
-        raise QuantlabError(f"{path}: not a results object")
+        raise ArtifactError(
+            f"{path}: expected a JSON object, got {type(record).__name__}; re-create it with "
+            f"`quantlab evaluate` or remove it"
+        )
     return check_schema(record, path)
+
+
+def results_or_none(path: Path) -> dict | None:
+    return read_results(path) if Path(path).is_file() else None
 
 
 def attach_section(out_dir: Path, name: str, key: str, section: dict) -> None:
     """Put a parity/tune record into the results it belongs to (the report reads it from there)."""
-    path = results_path(out_dir, name)
-    if path.is_file():
-        record = read_results(path)
+    record = results_or_none(results_path(out_dir, name))
+    if record is not None:
         record[key] = section
         write_results(out_dir, name, record)

@@ -146,6 +146,24 @@ def load_trained(folder: Path):
         model = keras().models.load_model(path)
     except Exception as e:  # h5py / Keras raise many types for bad files
         raise ArtifactError(f"{path}: cannot be loaded as a Keras model ({e})") from e
+    return model, read_record(folder)
+
+
+def read_record(folder: Path) -> dict:
+    """MODELS/<demo>/keras/train.json: a JSON object, else one line naming the file (exit 4)."""
     import json
 
-    return model, json.loads((folder / RECORD_FILE).read_text())
+    from .errors import ArtifactError
+
+    path = Path(folder) / RECORD_FILE
+    demo = Path(folder).parent.name
+    redo = f"re-create it with `quantlab train {demo}` (or `quantlab run {demo}`)"
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing; {redo}")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
+        raise ArtifactError(f"{path}: not readable JSON ({type(e).__name__}); {redo}") from None
+    if not isinstance(record, dict):
+        raise ArtifactError(f"{path}: expected a JSON object, got {type(record).__name__}; {redo}")
+    return record

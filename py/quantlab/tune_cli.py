@@ -9,7 +9,7 @@ from .demos import MOBILENET
 from .fsutil import write_json_atomic
 from .metrics import within_budget
 from .progress import console, table_console
-from .results import attach_section
+from .results import RESULTS_FILE, attach_section, results_or_none
 from .runtimes import make_runtime
 from .tune import run_tune
 
@@ -21,6 +21,7 @@ def tune_command(
 ) -> dict:
     from .train import load_trained
 
+    results_or_none(Path(out) / demo / RESULTS_FILE)  # one it cannot merge into is named before the work
     keras_model, _ = load_trained(Path(models_dir) / demo / "keras")
     factory = None
     if demo == MOBILENET:
