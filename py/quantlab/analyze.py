@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import tasks, workspace
+from . import stats, tasks, workspace
 from .artifacts import read_artifact
 from .convert import VARIANTS, dtype_map_for
 from .convert_source import write_float32
@@ -170,10 +170,11 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
             t0 = time.perf_counter()
             out_names = _output_names(loaded32, len(outputs["float32"]))
             task = tasks.detect_task(outputs["float32"], inputs.labels, opts.task)
-            rows = []
+            rows, scores = [], {}
             for name, art, loaded, t in rows_in:
                 outs = outputs[name]
                 metrics = tasks.label_metrics(task, outs[0], inputs.labels) if task != "fidelity" else {}
+                scores[name] = tasks.per_example_scores(task, outs[0], inputs.labels) if metrics else {}
                 per_output = {
                     out_names[k]: tasks.fidelity(outs[k], outputs["float32"][k]) for k in range(len(outs))
                 }
@@ -188,6 +189,10 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
                 row["fidelity"] = per_output
                 row["nonfinite_outputs"] = nonfinite
                 row["dtype_map"] = _variant_plan(opts).get(name)
+                fid = tasks.fidelity_per_example(outs[0], outputs["float32"][0])
+                prefix = "" if task == "fidelity" else "fidelity_"
+                per_ex = scores[name] | {f"{prefix}{k}": v for k, v in fid.items()}
+                row |= stats.uncertainty(per_ex, None if name == "float32" else scores["float32"])
                 rows.append(row)
             split["metrics"] = time.perf_counter() - t0
         results = {

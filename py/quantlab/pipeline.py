@@ -17,9 +17,10 @@ from .demos import Demo
 from .environment import environment
 from .errors import ArtifactError
 from .fsutil import write_json_atomic
-from .metrics import task_metrics
+from .metrics import task_metrics, task_per_example
 from .progress import log, progress
 from .runtimes.base import PredictTimings, Runtime
+from .stats import uncertainty
 from .weight_error import weights_section
 
 RESULTS_FILE = "results.json"
@@ -127,7 +128,7 @@ def evaluate_step(
     n_test = limit or len(data.x_test)
     x, y = data.x_test[:n_test], data.y_test[:n_test]
     label_std = data.extra.get("label_std")
-    rows = []
+    rows, scores = [], {}
     for variant in variants:
         folder = variant_dir(models_dir, demo, variant)
         art = read_artifact(folder)
@@ -139,6 +140,7 @@ def evaluate_step(
         finally:
             runtime.unload(loaded)
         metrics = task_metrics(demo.task, outputs, y, label_std)
+        scores[variant] = task_per_example(demo.task, outputs, y, label_std)
         rows.append(variant_row(variant, art, metrics, runtime, loaded.load_ms, t))
         log.info(
             "%s %s: %s (%d weight bytes)",
@@ -147,6 +149,8 @@ def evaluate_step(
             ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
             art.weight_bytes,
         )
+    for row in rows:  # intervals; differences from float32 on the same examples
+        row |= uncertainty(scores[row["name"]], scores.get("float32") if row["name"] != "float32" else None)
     config = {"limit": limit, **(config or {})}
     config.setdefault("step_seconds", {})["evaluate"] = round(time.perf_counter() - t_start, 1)
     results = {
