@@ -89,3 +89,37 @@ def test_bar_chart_error_bars_widen_the_zoomed_axis():
     # the axis starts below the lowest value by half the span; with error bars the span is that of
     # the bars' ends: 0.8 - (0.95 - 0.8) / 2 - 0.95 * 0.002 = 0.7231, not 0.8 - 0.05 - 0.0018 = 0.7482
     assert "axis from 0.7231" in bars and "axis from 0.7482" in plain
+
+
+def _tune(new: bool) -> dict:
+    point = {"label": "uint8", "dtype_map": {"uint8": True}, "weight_bytes": 1000, "metric": 0.91,
+             "drop": 0.004, "seconds": 1.0, "extra": {}}  # fmt: skip
+    f32 = point | {"label": "float32", "weight_bytes": 4000, "metric": 0.914, "drop": 0.0}
+    t = {"metric": "accuracy", "max_drop": 0.01, "relative": False, "subset_size": 200, "n_evaluated": 3,
+         "seconds": 3.0, "runtime": "node-wasm", "float32_metric": 0.914, "float32_bytes": 4000,
+         "sensitivity": [], "points": [f32, point], "chosen": point, "verified_float32_metric": 0.914,
+         "verified_within_budget": True, "converter_command": ["tensorflowjs_converter"],
+         "best_found": point}  # fmt: skip
+    if new:
+        verified = point | {"drop_ci": [0.001, 0.007]}
+        return t | {"holdout_size": 5000, "holdout_checks": [f32, verified], "verified": verified,
+                    "holdout": {"fraction": 0.5, "seed": 0, "stratified_by": "label"},
+                    "conservative": True}  # fmt: skip
+    return t | {"full_size": 10000, "full_set_checks": [f32, point], "verified": point}
+
+
+def test_tune_section_with_a_held_out_split_and_an_old_one(tmp_path):
+    r = _results()
+    r["tune"] = _tune(new=True)
+    write_json_atomic(tmp_path / "fashion-mnist" / "results.json", r)
+    render_reports(tmp_path)
+    page = (tmp_path / "fashion-mnist" / "index.html").read_text()
+    assert "held-out split check (5000 examples)" in page and "[+0.0010, +0.0070]" in page
+    assert "judged on the upper end of the drop's interval" in page and "stratified by label" in page
+    assert "(relative)" not in page and "tune (unreadable)" not in page
+    r["tune"] = _tune(new=False)
+    write_json_atomic(tmp_path / "fashion-mnist" / "results.json", r)
+    render_reports(tmp_path)
+    page = (tmp_path / "fashion-mnist" / "index.html").read_text()
+    assert "full set check (10000 examples)" in page and "answer re-checked on all 10000" in page
+    assert "tune (unreadable)" not in page
