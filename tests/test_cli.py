@@ -42,6 +42,18 @@ def test_run_quick_writes_results_for_every_variant(quick_housing):
     sizes = {v["name"]: v["weight_bytes"] for v in results["variants"]}
     assert sizes["float32"] == 2 * sizes["uint16"] == 2 * sizes["float16"] == 4 * sizes["uint8"]
     assert results["dataset"]["n_test"] == 3000
+    for v in results["variants"]:  # bootstrap intervals around MAE, paired deltas from float32
+        for k in ("mae", "mae_dollars"):
+            assert v["intervals"][k][0] <= v["metrics"][k] <= v["intervals"][k][1]
+        assert v["interval_method"]["methods"]["mae"] == "bootstrap" and v["interval_method"]["n"] == 3000
+        d = (v.get("deltas") or {}).get("mae")
+        assert (d is None) == (v["name"] == "float32")
+        if d:
+            assert d["test"] == "paired-bootstrap" and d["flips"] is None
+            assert d["ci"][0] <= d["delta"] <= d["ci"][1]
+            # float64 per example against task_metrics' float32 mean: equal to float32 rounding
+            mae32 = results["variants"][0]["metrics"]["mae"]
+            assert d["delta"] == pytest.approx(v["metrics"]["mae"] - mae32, abs=1e-6)
     assert json.loads(proc.stdout)[0]["demo"] == "housing"  # --json on stdout
     assert (work / "reports" / "index.html").is_file()
     assert (work / "models" / "housing" / "uint8" / "model.json").is_file()
