@@ -42,6 +42,18 @@ def test_run_quick_writes_results_for_every_variant(quick_housing):
     sizes = {v["name"]: v["weight_bytes"] for v in results["variants"]}
     assert sizes["float32"] == 2 * sizes["uint16"] == 2 * sizes["float16"] == 4 * sizes["uint8"]
     assert results["dataset"]["n_test"] == 3000
+    for v in results["variants"]:  # bootstrap intervals around MAE, paired deltas from float32
+        for k in ("mae", "mae_dollars"):
+            assert v["intervals"][k][0] <= v["metrics"][k] <= v["intervals"][k][1]
+        assert v["interval_method"]["methods"]["mae"] == "bootstrap" and v["interval_method"]["n"] == 3000
+        d = (v.get("deltas") or {}).get("mae")
+        assert (d is None) == (v["name"] == "float32")
+        if d:
+            assert d["test"] == "paired-bootstrap" and d["flips"] is None
+            assert d["ci"][0] <= d["delta"] <= d["ci"][1]
+            # float64 per example against task_metrics' float32 mean: equal to float32 rounding
+            mae32 = results["variants"][0]["metrics"]["mae"]
+            assert d["delta"] == pytest.approx(v["metrics"]["mae"] - mae32, abs=1e-6)
     assert json.loads(proc.stdout)[0]["demo"] == "housing"  # --json on stdout
     assert (work / "reports" / "index.html").is_file()
     assert (work / "models" / "housing" / "uint8" / "model.json").is_file()
@@ -180,7 +192,13 @@ def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_hou
                    "--models-dir", str(models), "--out", str(tmp_path / "out"), "--json")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = json.loads(proc.stdout)
-    assert record["verified_within_budget"] and record["full_size"] == 3000 and record["subset_size"] == 300
+    assert record["verified_within_budget"]
+    assert record["holdout_size"] == 1500 and record["subset_size"] == 300
+    # half of the 3000 test examples held out (seeded); the search saw 300 of the other half
+    assert record["holdout"] == {"fraction": 0.5, "seed": 0, "n": 3000, "stratified_by": None,
+                                               "search_n": 1500, "holdout_n": 1500}  # fmt: skip
+    ci = record["verified"]["drop_ci"]
+    assert ci[0] <= record["verified"]["drop"] <= ci[1] and record["verified_drop"]["n"] == 1500
     assert len(record["sensitivity"]) == 5 and record["n_evaluated"] >= 8
     # --backend auto: tfjs-node when built (make test builds it), else wasm, and it says which
     assert "tfjs backend:" in proc.stderr and record["runtime"] in ("node-tensorflow", "node-wasm")
@@ -283,6 +301,25 @@ def test_evaluate_limit_0_is_all_and_a_limit_past_the_end_records_what_ran(quick
         assert proc.returncode == 0, proc.stderr[-3000:]
         results = json.loads((out / "housing" / "results.json").read_text())
         assert results["dataset"]["n_test"] == n_test == results["variants"][0]["runtime"]["n_examples"]
+
+
+def test_tune_cli_conservative_judges_the_interval_and_bad_holdout_is_usage(quick_housing, tmp_path):
+    work, _ = quick_housing
+    models = tmp_path / "models"
+    shutil.copytree(work / "models" / "housing", models / "housing")
+    proc = run_cli("tune", "housing", "--max-drop", "0.01", "--limit", "200", "--sweep", "", "--conservative",
+                   "--holdout", "0.4", "--models-dir", str(models), "--out", str(tmp_path / "out"),
+                   "--json")  # fmt: skip
+    assert proc.returncode in (0, 7), proc.stderr[-2000:]
+    record = json.loads(proc.stdout)
+    assert record["conservative"] and record["holdout_size"] == 1200
+    for check in record["holdout_checks"][1:]:
+        assert check["drop_ci"] is not None and check["paired"]["test"] == "paired-bootstrap"
+    if record["verified"]:
+        assert record["verified"]["drop_ci"][1] <= 0.01 + 1e-9
+        assert record["verified_drop"]["judged_on"] == "upper end of the interval"
+    proc = run_cli("tune", "housing", "--max-drop", "0.01", "--holdout", "1.5", "--models-dir", str(models))
+    assert proc.returncode == 2 and "--holdout 1.5" in proc.stderr
 
 
 def test_tune_without_trained_artifacts_says_which_command(tmp_path):

@@ -118,6 +118,16 @@ def test_backbone_mode_with_the_shared_weights(wasm, data_dir, tmp_path):
     assert by["uint8"]["cosine_mean"] < 0.9  # the BatchNorm variance collapse (DESIGN 2.6)
     assert by["float32"]["loo_1nn"] == res["keras_reference"]["metrics"]["loo_1nn"]
     assert res["memory"]["node_peak_rss_mb"] > 0
+    # intervals on the per-image figures; uint8 vs float32 on the same 20 images
+    rows = {v["name"]: v for v in res["variants"]}
+    lo, hi = rows["uint8"]["intervals"]["loo_1nn"]
+    assert lo <= by["uint8"]["loo_1nn"] <= hi
+    assert rows["uint8"]["interval_method"]["methods"] == {"loo_1nn": "wilson", "cosine_mean": "bootstrap"}
+    assert "deltas" not in rows["float32"]
+    d = rows["uint8"]["deltas"]["loo_1nn"]
+    assert d["test"] == "mcnemar-exact" and d["n"] == 20
+    assert d["delta"] == pytest.approx(by["uint8"]["loo_1nn"] - by["float32"]["loo_1nn"])
+    assert rows["uint8"]["deltas"]["cosine_mean"]["ci"][1] < 0  # measurably below float32's 1.0
 
 
 def test_weights_of_the_wrong_width_are_refused(tmp_path_factory, image_dir, tmp_path, wasm):

@@ -104,7 +104,7 @@ def test_search_goes_on_when_the_full_set_disagrees_with_the_subset(fragile_bn_m
         record = run_tune(model, root, rt, subset, full, max_drop=0.001, sweeps="a")
     search = record["search"]
     assert search["start"] == "uint8, BatchNorm float16" and search["subset_rung"] == 0
-    checks = record["full_set_checks"]
+    checks = record["holdout_checks"]
     assert checks[0]["label"] == "float32" and checks[1]["drop"] > 0.001  # the subset's pick failed
     assert search["rung"] in (1, 2) and record["verified"]["drop"] <= 0.001
     assert record["chosen"]["extra"]["rung"] == search["rung"]  # also measured on the subset

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import tasks, workspace
+from . import stats, tasks, workspace
 from .convert import VARIANTS, dtype_map_for
 from .convert_source import write_float32
 from .environment import environment
@@ -128,12 +128,14 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
             runtime_info = runtime.describe()
             t0 = time.perf_counter()
             ref = measured["float32"].outputs
+            outputs = {name: m.outputs for name, m in measured.items()}
             out_names = _output_names(loaded32, len(ref))
             task = tasks.detect_task(ref, inputs.labels, opts.task)
-            rows = []
+            rows, scores = [], {}
             for name, m in measured.items():
                 outs = m.outputs
                 metrics = tasks.label_metrics(task, outs[0], inputs.labels) if task != "fidelity" else {}
+                scores[name] = tasks.per_example_scores(task, outs[0], inputs.labels) if metrics else {}
                 per_output = {out_names[k]: tasks.fidelity(outs[k], ref[k]) for k in range(len(outs))}
                 first = per_output[out_names[0]]
                 for key in ("cosine_mean", "top1_agreement", "sqnr_db"):
@@ -146,6 +148,10 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
                 row["fidelity"] = per_output
                 row["nonfinite_outputs"] = nonfinite
                 row["dtype_map"] = _variant_plan(opts).get(name)
+                fid = tasks.fidelity_per_example(outs[0], outputs["float32"][0])
+                prefix = "" if task == "fidelity" else "fidelity_"
+                per_ex = scores[name] | {f"{prefix}{k}": v for k, v in fid.items()}
+                row |= stats.uncertainty(per_ex, None if name == "float32" else scores["float32"])
                 rows.append(row)
             split["metrics"] = time.perf_counter() - t0
         results = {

@@ -844,14 +844,27 @@ def tune(
     models_dir: ModelsDir = Path("models"),
     timeout: Timeout = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tune record as JSON")] = False,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of the test examples held out to judge the answer (seeded, stratified by label); "
+            "the search only sees the rest. 0: the old way, the full set judges"
+        ),
+    ] = 0.5,
+    conservative: Annotated[
+        bool,
+        typer.Option(help="Require the upper end of the held-out drop's 95% interval to be within budget"),
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Find the smallest mixed-precision artifact whose metric stays within a budget of float32.
 
-    Measures per-layer sensitivity in tfjs on a subset, promotes layers from uint8 to 16 bits in order of
-    damage per byte until the budget is met, lets the full test set judge the answer (moving up or down
-    from the subset's pick), and prints the `tensorflowjs_converter` command that reproduces it. Exits 7 when
-    nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop 0.002`
+    Splits the test examples into a search split and a held-out split (--holdout). Measures per-layer
+    sensitivity in tfjs on a subset of the search split, promotes layers from uint8 to 16 bits in order of
+    damage per byte until the budget is met, lets the held-out split judge the answer (moving up or down
+    from the search's pick; reported with its interval), and prints the `tensorflowjs_converter` command that
+    reproduces it. Exits 7 when nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop
+    0.002`
     """
     from .demos import MOBILENET
     from .tune_cli import tune_command
@@ -866,6 +879,10 @@ def tune(
         limit = check_limit(limit, zero_means="the full set")
     check_positive(timeout, "--timeout")
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    import math
+
+    if not (isinstance(holdout, float | int) and math.isfinite(holdout) and 0 <= holdout < 1):
+        raise QuantlabError(f"--holdout {holdout}: a fraction in [0, 1)", exit_code=2)
     if backend == "auto":
         from .setup_tfjs_node import tfjs_node_unavailable_reason
 
@@ -885,6 +902,8 @@ def tune(
             models_dir,
             timeout,
             show=not as_json,
+            holdout=holdout,
+            conservative=conservative,
         )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")

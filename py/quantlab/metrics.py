@@ -33,6 +33,19 @@ def task_metrics(
     raise ValueError(f"unknown task {task}")
 
 
+def task_per_example(
+    task: str, outputs: np.ndarray, targets: np.ndarray, label_std: float | None = None
+) -> dict[str, np.ndarray]:
+    """task_metrics per example (their means are task_metrics): absolute errors (normalised and in
+    dollars) or accuracy hits (bool)."""
+    if task == "regression":
+        err = np.abs(outputs.reshape(-1).astype(np.float64) - targets.reshape(-1).astype(np.float64))
+        return {"mae": err, **({"mae_dollars": err * label_std} if label_std is not None else {})}
+    if task == "classification":
+        return {"accuracy": np.argmax(outputs, axis=-1) == targets.reshape(-1)}
+    raise ValueError(f"unknown task {task}")
+
+
 def error_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """Abs errors, relative L2 (1.0 for any error on a zero reference) and SQNR (dB), in float64.
 
@@ -109,14 +122,19 @@ def _unit_rows(features: np.ndarray) -> np.ndarray:
     return f / np.where(norms == 0, 1.0, norms)
 
 
-def loo_1nn_accuracy(features: np.ndarray, labels: list[str]) -> float:
-    """Leave-one-out 1-nearest-neighbour accuracy by label, cosine similarity."""
+def loo_1nn_hits(features: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Per example: is its leave-one-out nearest neighbour (cosine) of the same label? (bool)"""
     f = _unit_rows(features)
     sim = f @ f.T
     np.fill_diagonal(sim, -np.inf)
     nearest = np.argmax(sim, axis=1)
     labels_arr = np.asarray(labels)
-    return float(np.mean(labels_arr[nearest] == labels_arr))
+    return labels_arr[nearest] == labels_arr
+
+
+def loo_1nn_accuracy(features: np.ndarray, labels: list[str]) -> float:
+    """Leave-one-out 1-nearest-neighbour accuracy by label, cosine similarity."""
+    return float(np.mean(loo_1nn_hits(features, labels)))
 
 
 def cosine_to_reference(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -124,22 +142,30 @@ def cosine_to_reference(features: np.ndarray, reference: np.ndarray) -> np.ndarr
     return np.sum(_unit_rows(features) * _unit_rows(reference), axis=1)
 
 
+def topk_seed_rule_hits(probs: np.ndarray, tokens: list[str], class_names: list[str], k: int) -> np.ndarray:
+    """Per image, topk_seed_rule's verdict (bool)."""
+    top = np.argsort(-probs, axis=1)[:, :k]
+    hits = [any(tok in class_names[c] for c in row) for tok, row in zip(tokens, top, strict=True)]
+    return np.asarray(hits, dtype=bool)
+
+
 def topk_seed_rule(probs: np.ndarray, tokens: list[str], class_names: list[str], k: int) -> float:
     """The seed's rule: correct when the file name's label token occurs inside the name string
     of one of the top-k predicted classes."""
-    top = np.argsort(-probs, axis=1)[:, :k]
-    hits = [any(tok in class_names[c] for c in row) for tok, row in zip(tokens, top, strict=True)]
-    return float(np.mean(hits))
+    return float(np.mean(topk_seed_rule_hits(probs, tokens, class_names, k)))
 
 
 def topk_wnid(
     probs: np.ndarray, image_wnids: list[str], class_wnids: list[str], k: int
 ) -> tuple[float | None, int]:
     """Exact wnid match, over the images whose wnid is one of the classes; returns (acc, n)."""
+    hits = topk_wnid_hits(probs, image_wnids, class_wnids, k)
+    return (float(np.mean(hits)) if len(hits) else None), len(hits)
+
+
+def topk_wnid_hits(probs: np.ndarray, image_wnids: list[str], class_wnids: list[str], k: int) -> np.ndarray:
+    """Per image whose wnid is one of the classes (in image order), exact top-k hit (bool)."""
     index = {w: i for i, w in enumerate(class_wnids)}
     rows = [(i, index[w]) for i, w in enumerate(image_wnids) if w in index]
-    if not rows:
-        return None, 0
     top = np.argsort(-probs, axis=1)[:, :k]
-    hits = [label in top[i] for i, label in rows]
-    return float(np.mean(hits)), len(rows)
+    return np.asarray([label in top[i] for i, label in rows], dtype=bool)

@@ -21,10 +21,19 @@ from .datasets.resolver import search_dirs
 from .environment import environment
 from .errors import ArtifactError, QuantlabError
 from .evaluate import measure_variants
-from .metrics import cosine_to_reference, loo_1nn_accuracy, topk_seed_rule, topk_wnid
+from .metrics import (
+    cosine_to_reference,
+    loo_1nn_accuracy,
+    loo_1nn_hits,
+    topk_seed_rule,
+    topk_seed_rule_hits,
+    topk_wnid,
+    topk_wnid_hits,
+)
 from .progress import log
 from .results import variant_row, write_results
 from .runtimes.base import Runtime
+from .stats import uncertainty
 from .weight_error import weights_section
 
 NAME = "mobilenetv2"
@@ -163,6 +172,23 @@ def score(
     }
 
 
+def score_per_example(
+    mode: str, outputs: np.ndarray, ref32: np.ndarray, images: DecodedImages, class_info
+) -> dict[str, np.ndarray]:
+    """score's figures per image, where they are means: hits (bool) and cosines."""
+    wnids = [s.wnid for s in images.samples]
+    if mode == "backbone":
+        return {"loo_1nn": loo_1nn_hits(outputs, wnids), "cosine_mean": cosine_to_reference(outputs, ref32)}
+    names, class_wnids = class_info
+    tokens = [s.label_token for s in images.samples]
+    return {
+        "top1": topk_seed_rule_hits(outputs, tokens, names, 1),
+        "top5": topk_seed_rule_hits(outputs, tokens, names, 5),
+        "top1_wnid": topk_wnid_hits(outputs, wnids, class_wnids, 1),
+        "top5_wnid": topk_wnid_hits(outputs, wnids, class_wnids, 5),
+    }
+
+
 def prepare_mobilenet(
     models_dir: Path, data_dir: Path | None, weights: Path | None = None, alpha: float = 1.0, size: int = 224
 ) -> dict:
@@ -258,10 +284,12 @@ def evaluate_mobilenet(
         )
         outputs = {v: m.outputs[0] for v, m in measured.items()}
     ref32 = outputs.get("float32", keras_out)
-    results_rows = []
+    results_rows, scores = [], {}
     for v, m in measured.items():
         metrics = score(choice.mode, outputs[v], ref32, images, class_info)
+        scores[v] = score_per_example(choice.mode, outputs[v], ref32, images, class_info)
         results_rows.append(variant_row(v, m.artifact, metrics, runtime, m.load_ms, m.timings))
+        results_rows[-1] |= uncertainty(scores[v], None if v == "float32" else scores.get("float32"))
         log.info("%s %s: %s", NAME, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
     keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
     node_rss = getattr(runtime, "peak_rss_mb", lambda: None)()

@@ -14,10 +14,11 @@ from .demos import Demo
 from .environment import environment
 from .errors import ArtifactError, QuantlabError
 from .evaluate import ArrayExamples, measure_variants
-from .metrics import task_metrics
+from .metrics import task_metrics, task_per_example
 from .progress import log
 from .results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
 from .runtimes.base import Runtime
+from .stats import uncertainty
 from .weight_error import weights_section
 
 
@@ -114,9 +115,10 @@ def evaluate_step(
     label_std = data.extra.get("label_std")
     paths = {v: variant_dir(models_dir, demo, v) for v in variants}
     measured = measure_variants(runtime, paths, ArrayExamples({"x": x}), demo.name)
-    rows = []
+    rows, scores = [], {}
     for variant, m in measured.items():
         metrics = task_metrics(demo.task, m.outputs[0], y, label_std)
+        scores[variant] = task_per_example(demo.task, m.outputs[0], y, label_std)
         rows.append(variant_row(variant, m.artifact, metrics, runtime, m.load_ms, m.timings))
         log.info(
             "%s %s: %s (%d weight bytes)",
@@ -125,6 +127,8 @@ def evaluate_step(
             ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
             m.artifact.weight_bytes,
         )
+    for row in rows:  # intervals; differences from float32 on the same examples
+        row |= uncertainty(scores[row["name"]], scores.get("float32") if row["name"] != "float32" else None)
     config = {"limit": limit, **(config or {})}
     config.setdefault("step_seconds", {})["evaluate"] = round(time.perf_counter() - t_start, 1)
     results = {

@@ -1,4 +1,5 @@
-"""Metric probes for the tuner: a demo's metric on a fixed (stratified) subset or the full set."""
+"""Metric probes for the tuner: a demo's metric on a fixed (stratified) subset of a search split,
+or on the held-out split that judges the answer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from .demos import get_demo
-from .metrics import loo_1nn_accuracy, task_metrics, topk_seed_rule
+from .errors import QuantlabError
+from .metrics import (
+    loo_1nn_accuracy,
+    loo_1nn_hits,
+    task_metrics,
+    task_per_example,
+    topk_seed_rule,
+    topk_seed_rule_hits,
+)
 from .mobilenet import TFJS_IMAGE_BATCH
 from .sweep import Probe
 
@@ -28,14 +37,63 @@ def stratified_indices(labels: np.ndarray, limit: int | None, seed: int = 0) -> 
     return np.sort(np.asarray(picked))
 
 
+def holdout_split(
+    n: int, fraction: float, seed: int = 0, labels: np.ndarray | None = None, groups: bool = False
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(search indices, held-out indices, the record of how): a seeded split of n examples with
+    `fraction` of them held out. With `labels`, stratified: each label contributes
+    round(fraction x its count) examples (`groups`: whole labels are held out instead, a fraction
+    of the labels, so a leave-one-out neighbour search keeps every same-label neighbour)."""
+    rng = np.random.default_rng(seed)
+    record = {"fraction": fraction, "seed": seed, "n": int(n)}
+    if fraction <= 0:
+        return np.arange(n), np.arange(n), record | {"stratified_by": None, "note": "no held-out split"}
+    if labels is None:
+        perm = rng.permutation(n)
+        k = int(round(fraction * n))
+        held, stratified = perm[:k], None
+    elif groups:
+        classes = rng.permutation(np.unique(labels))
+        k = int(round(fraction * len(classes)))
+        held, stratified = np.flatnonzero(np.isin(labels, classes[:k])), "label (whole groups)"
+    else:
+        held = [
+            rng.permutation(idx)[: int(round(fraction * len(idx)))]
+            for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))
+        ]
+        held, stratified = np.concatenate(held) if held else np.zeros(0, np.int64), "label"
+    held = np.sort(held.astype(np.int64))
+    search = np.setdiff1d(np.arange(n), held)
+    if len(search) == 0 or len(held) == 0:
+        raise QuantlabError(f"--holdout {fraction}: leaves an empty split of {n} examples", exit_code=2)
+    sizes = {"search_n": len(search), "holdout_n": len(held)}
+    return search, held, record | {"stratified_by": stratified, **sizes}
+
+
+def trained_demo_probes(
+    demo_name: str, data_dir: Path | None, limit: int | None, holdout: float = 0.5, seed: int = 0
+) -> tuple[Probe, Probe, dict]:
+    """(search probe on a subset of `limit` of the search split, held-out probe, split record)."""
+    demo = get_demo(demo_name)
+    data = demo.load(data_dir)
+    labels = data.y_test.reshape(-1) if demo.task == "classification" else None
+    search, held, split = holdout_split(len(data.x_test), holdout, seed, labels)
+    return _demo_probe(demo, data, search, limit), _demo_probe(demo, data, held, None), split
+
+
 def trained_demo_probe(demo_name: str, data_dir: Path | None, limit: int | None) -> Probe:
     demo = get_demo(demo_name)
     data = demo.load(data_dir)
+    return _demo_probe(demo, data, np.arange(len(data.x_test)), limit)
+
+
+def _demo_probe(demo, data, among: np.ndarray, limit: int | None) -> Probe:
+    """The demo's metric on `limit` of the examples `among` (stratified for classifiers)."""
     if demo.task == "classification":
-        idx = stratified_indices(data.y_test.reshape(-1), limit)
+        idx = among[stratified_indices(data.y_test.reshape(-1)[among], limit)]
     else:
-        n = len(data.x_test)
-        idx = np.sort(np.random.default_rng(0).permutation(n)[: limit or n])
+        n = len(among)
+        idx = among[np.sort(np.random.default_rng(0).permutation(n)[: limit or n])]
     x, y = data.x_test[idx], data.y_test[idx]
     label_std = data.extra.get("label_std")
     return Probe(
@@ -44,6 +102,7 @@ def trained_demo_probe(demo_name: str, data_dir: Path | None, limit: int | None)
         lambda: [x[i : i + 2048] for i in range(0, len(x), 2048)],
         lambda out: task_metrics(demo.task, out, y, label_std)[demo.primary_metric],
         len(x),
+        per_example=lambda out: task_per_example(demo.task, out, y, label_std)[demo.primary_metric],
     )
 
 
@@ -59,18 +118,29 @@ class MobilenetProbeFactory:
         self.mode = mode
         self.class_info = class_info
 
-    def probe(self, limit: int | None) -> Probe:
+    def probes(self, limit: int | None, holdout: float = 0.5, seed: int = 0) -> tuple[Probe, Probe, dict]:
+        """(search probe on `limit` of the search split, held-out probe, split record). Backbone
+        mode holds out whole synsets (leave-one-out 1-NN needs each image's same-class
+        neighbours); full mode stratifies images by synset."""
+        wnids = np.array([s.wnid for s in self.images.samples])
+        search, held, split = holdout_split(len(wnids), holdout, seed, wnids, groups=self.mode == "backbone")
+        return self.probe(limit, search), self.probe(None, held), split
+
+    def probe(self, limit: int | None, among: np.ndarray | None = None) -> Probe:
         samples = self.images.samples
-        wnids = np.array([s.wnid for s in samples])
-        if limit is None or limit >= len(samples):
-            idx = np.arange(len(samples))
+        all_wnids = np.array([s.wnid for s in samples])
+        among = np.arange(len(samples)) if among is None else np.asarray(among)
+        wnids = all_wnids[among]
+        if limit is None or limit >= len(among):
+            idx = among
         else:  # whole synsets, evenly spread, so every image keeps its 4 same-class neighbours
             classes = sorted(set(wnids))
-            per_class = max(1, round(len(samples) / len(classes)))
+            per_class = max(1, round(len(among) / len(classes)))
             chosen = [
                 classes[i] for i in np.linspace(0, len(classes) - 1, max(1, limit // per_class)).astype(int)
             ]
-            idx = np.flatnonzero(np.isin(wnids, chosen))
+            idx = among[np.isin(wnids, chosen)]
+        wnids = all_wnids
         data = self.images._data
 
         def inputs():
@@ -86,6 +156,7 @@ class MobilenetProbeFactory:
                 lambda out: loo_1nn_accuracy(out, list(wnids[idx])),
                 len(idx),
                 TFJS_IMAGE_BATCH,
+                per_example=lambda out: loo_1nn_hits(out, list(wnids[idx])),
             )
         names, _ = self.class_info
         tokens = [samples[i].label_token for i in idx]
@@ -96,6 +167,7 @@ class MobilenetProbeFactory:
             lambda out: topk_seed_rule(out, tokens, names, 1),
             len(idx),
             TFJS_IMAGE_BATCH,
+            per_example=lambda out: topk_seed_rule_hits(out, tokens, names, 1),
         )
 
     def close(self) -> None:

@@ -4,9 +4,11 @@ then find how far down that ranking the 2-byte promotions must go to meet the bu
 Rung k of the ladder is the start point (all-uint8, or uint8 with BatchNorm in float16) with the
 first k ranked layers promoted to uint16/float16. Bytes grow with k, so the smallest artifact
 within budget is the lowest passing rung; it is found by galloping then bisecting (assuming the
-drop shrinks going up, which holds up to probe noise) on the subset. The full set then judges:
-it re-checks that rung and, from there, bisects down when it passes or gallops up when it fails,
-so the subset only brackets the answer (on 200 images a budget of 0.01 is two images)."""
+drop shrinks going up, which holds up to probe noise) on the subset. The held-out split (with
+`--holdout 0`, the full set) then judges: it re-checks that rung and, from there, bisects down
+when it passes or gallops up when it fails, so the subset only brackets the answer (on 200
+images a budget of 0.01 is two images), and the examples that judge are ones the search never
+saw."""
 
 from __future__ import annotations
 
@@ -60,12 +62,29 @@ class Ladder:
         return f"{self.start_label} + {k} promoted (last {last} {self.promote[last]})"
 
 
-class RungProbe:
-    """Measures ladder rungs on one sweep, once each, and says whether a rung is within budget."""
+def judged_drop(point: Point, conservative: bool = False) -> float:
+    """The drop a budget is judged on: the point's own, or (conservative) the upper end of its
+    paired interval where it has one."""
+    if conservative and point.drop_ci is not None:
+        return point.drop_ci[1]
+    return point.drop
 
-    def __init__(self, sweep: Sweep, ladder: Ladder, max_drop: float, known: dict[int, Point] | None = None):
+
+class RungProbe:
+    """Measures ladder rungs on one sweep, once each, and says whether a rung is within budget
+    (`conservative`: the upper end of the drop's interval within budget)."""
+
+    def __init__(
+        self,
+        sweep: Sweep,
+        ladder: Ladder,
+        max_drop: float,
+        known: dict[int, Point] | None = None,
+        conservative: bool = False,
+    ):
         self.sweep, self.ladder, self.max_drop = sweep, ladder, max_drop
         self.points: dict[int, Point] = dict(known or {})
+        self.conservative = conservative
 
     def point(self, k: int) -> Point:
         if k not in self.points:
@@ -81,7 +100,22 @@ class RungProbe:
         return self.points[k]
 
     def passes(self, k: int) -> bool:
-        return within_budget(self.point(k).drop, self.max_drop)
+        return self.within(self.point(k))
+
+    def within(self, point: Point) -> bool:
+        return within_budget(judged_drop(point, self.conservative), self.max_drop)
+
+
+def choose_rung(on_search: RungProbe, on_holdout: RungProbe, top: int) -> tuple[int | None, int | None]:
+    """(search rung, answer rung). The search split only brackets the answer: its lowest passing
+    rung is re-checked on the held-out split, which then decides, down from there when it passes,
+    on up the ladder when the search split was too optimistic. None: nothing passes there."""
+    search_rung = 0 if on_search.passes(0) else lowest_passing(on_search.passes, 0, top)
+    if search_rung is None:
+        return None, None
+    if on_holdout.passes(search_rung):
+        return search_rung, lowest_passing_at_or_below(on_holdout.passes, search_rung)
+    return search_rung, lowest_passing(on_holdout.passes, search_rung, top)
 
 
 def lowest_passing(passes: Callable[[int], bool], failing: int, top: int) -> int | None:

@@ -19,6 +19,7 @@ from .metrics import error_stats
 from .progress import log, progress
 from .quantize_math import roundtrip
 from .runtimes.base import Runtime
+from .stats import paired_delta
 from .weight_error import batchnorm_layers, read_weights
 
 
@@ -32,10 +33,19 @@ class Probe:
     score: Callable[[np.ndarray], float]
     n: int
     batch_size: int | None = None  # tfjs batch inside a chunk; None: the whole chunk
+    # the metric per example (its mean is `score`): hits or errors, for the drop's paired interval
+    per_example: Callable[[np.ndarray], np.ndarray] | None = None
 
     def drop(self, reference: float, value: float, relative: bool) -> float:
         d = reference - value if self.higher_is_better else value - reference
         return d / abs(reference) if relative and reference else d
+
+    def drop_interval(self, delta_ci: list[float], reference: float, relative: bool) -> list[float]:
+        """The drop's [lo, hi] from the interval of (variant - reference)."""
+        lo, hi = (-delta_ci[1], -delta_ci[0]) if self.higher_is_better else (delta_ci[0], delta_ci[1])
+        if relative and reference:
+            lo, hi = lo / abs(reference), hi / abs(reference)
+        return [lo, hi]
 
 
 @dataclass
@@ -50,6 +60,10 @@ class Point:
     # of the damage, far less noisy than a metric on a few hundred examples.
     output_error: float | None = None
     extra: dict = field(default_factory=dict)
+    # with per-example scores (held-out checks): the drop's paired-bootstrap interval, and the
+    # paired difference from float32 (stats.paired_delta: delta, ci, p_value, flips)
+    drop_ci: list[float] | None = None
+    paired: dict | None = None
 
 
 def layers_with_weights(art: Artifact) -> dict[str, list[str]]:
@@ -99,11 +113,13 @@ class Sweep:
     probe. The first measurement is float32 (made so when it is not): the reference for drops
     and output errors."""
 
-    def __init__(self, keras_model, runtime: Runtime, probe: Probe, relative: bool):
+    def __init__(self, keras_model, runtime: Runtime, probe: Probe, relative: bool, intervals: bool = False):
         self.model = keras_model
         self.runtime = runtime
         self.probe = probe
         self.relative = relative
+        self.intervals = intervals and probe.per_example is not None  # paired intervals of drops
+        self._reference_scores: np.ndarray | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="quantlab-tune-"))
         self.points: list[Point] = []
         self.reference: float | None = None
@@ -129,11 +145,17 @@ class Sweep:
         metric = self.probe.score(out)
         size = read_artifact(folder).weight_bytes
         shutil.rmtree(folder, ignore_errors=True)
+        scores = self.probe.per_example(out) if self.intervals else None
         if self.reference is None:
             self.reference, self._reference_outputs = metric, out
+            self._reference_scores = scores
         drop = self.probe.drop(self.reference, metric, self.relative)
         output_error = error_stats(out, self._reference_outputs)["rel_l2"]
         point = Point(label, dtype_map or {}, size, metric, drop, time.perf_counter() - t0, output_error)
+        if scores is not None and self._reference_scores is not None:
+            point.paired = paired_delta(self.probe.name, scores, self._reference_scores)
+            if point.paired is not None:
+                point.drop_ci = self.probe.drop_interval(point.paired["ci"], self.reference, self.relative)
         self.points.append(point)
         log.debug("%s: %s %.4f (drop %.4f), %d bytes", label, self.probe.name, metric, drop, size)
         return point

@@ -70,6 +70,41 @@ def label_metrics(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str, flo
     raise DataError(f"unknown task {task!r}")
 
 
+def per_example_scores(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """label_metrics per example (their means are label_metrics): accuracy / top-5 hits (bool),
+    or each example's mean absolute error (mae) and mean squared error (rmse: the root of their
+    mean). Call it after label_metrics, which checks the shapes."""
+    if task == "classification":
+        t = labels.astype(np.int64).reshape(-1)
+        out = {"accuracy": np.argmax(y, axis=1) == t}
+        if y.shape[1] > 5:
+            out["top5_accuracy"] = _topk_hits(y, t, 5)
+        return out
+    if task == "regression":
+        err = y.reshape(len(y), -1).astype(np.float64) - labels.reshape(len(labels), -1).astype(np.float64)
+        return {"mae": np.mean(np.abs(err), axis=1), "rmse": np.mean(err * err, axis=1)}
+    raise DataError(f"unknown task {task!r}")
+
+
+def row_cosine(a: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Per-row cosine of [N, D] float64 arrays; two all-zero rows agree perfectly (1.0)."""
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(r, axis=1)
+    cos = np.sum(a * r, axis=1) / np.where(norms == 0, 1.0, norms)
+    # Two all-zero rows (e.g. a ReLU output) agree perfectly; one zero row against another does not.
+    both_zero = ~np.any(a, axis=1) & ~np.any(r, axis=1)
+    return np.where(both_zero, 1.0, cos)
+
+
+def fidelity_per_example(y: np.ndarray, ref: np.ndarray) -> dict[str, np.ndarray]:
+    """fidelity's cosine_mean and top1_agreement per example (cosine; bool hits)."""
+    a = y.astype(np.float64).reshape(len(y), -1)
+    r = ref.astype(np.float64).reshape(len(ref), -1)
+    out = {"cosine_mean": row_cosine(a, r)}
+    if is_class_scores(y):
+        out["top1_agreement"] = np.argmax(y, axis=1) == np.argmax(ref, axis=1)
+    return out
+
+
 def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     """How far an output is from the float32 model's output on the same inputs."""
     a = y.astype(np.float64).reshape(len(y), -1)
@@ -81,11 +116,7 @@ def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     out["max_abs"] = float(np.max(np.abs(diff))) if diff.size else 0.0
     out["rel_l2"] = float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0)
     out["sqnr_db"] = float(10 * np.log10(signal / noise)) if noise > 0 else float("inf")
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(r, axis=1)
-    cos = np.sum(a * r, axis=1) / np.where(norms == 0, 1.0, norms)
-    # Two all-zero rows (e.g. a ReLU output) agree perfectly; one zero row against another does not.
-    both_zero = ~np.any(a, axis=1) & ~np.any(r, axis=1)
-    cos = np.where(both_zero, 1.0, cos)
+    cos = row_cosine(a, r)
     out["cosine_mean"] = float(np.mean(cos))
     out["cosine_min"] = float(np.min(cos))
     if is_class_scores(y):

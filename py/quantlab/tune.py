@@ -1,6 +1,7 @@
 """Why accuracy drops and how to get it back: per-layer sensitivity measured in tfjs, then a
-search for the smallest mixed-precision artifact within a metric budget, re-checked on the full
-set. See sweep.py for how candidates are made and measured, search.py for the search itself."""
+search for the smallest mixed-precision artifact within a metric budget, judged on a held-out
+split the search never saw (with its interval). See sweep.py for how candidates are made and
+measured, search.py for the search itself."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .errors import ArtifactError
 from .metrics import within_budget
 from .progress import log
 from .runtimes.base import Runtime
-from .search import Ladder, RungProbe, lowest_passing, lowest_passing_at_or_below, search_order
+from .search import Ladder, RungProbe, choose_rung, judged_drop, search_order
 from .sweep import (
     Probe,
     Sweep,
@@ -29,16 +30,34 @@ UINT8 = "uint8"
 BN_FIX = "uint8, BatchNorm float16"
 
 
+def judged(point, conservative: bool) -> dict | None:
+    """The held-out verdict on the answer: its drop, the drop's interval, which one was judged."""
+    if point is None:
+        return None
+    return {
+        "drop": point.drop,
+        "drop_ci": point.drop_ci,
+        "judged_on": "upper end of the interval" if conservative and point.drop_ci else "drop",
+        "judged_drop": judged_drop(point, conservative),
+        "n": (point.paired or {}).get("n"),
+    }
+
+
 def run_tune(
     keras_model,
     models_root: Path,
     runtime: Runtime,
     probe: Probe,
-    full_probe: Probe,
+    holdout_probe: Probe,
     max_drop: float,
     relative: bool = False,
     sweeps: str = "ab",
+    conservative: bool = False,
+    split: dict | None = None,
 ) -> dict:
+    """`probe`: the search split (what the sweep and the search see); `holdout_probe`: the
+    examples that judge the answer (held out from the search; `split` says how they were
+    drawn). `conservative`: the upper end of the held-out drop's interval must meet the budget."""
     float32_dir = models_root / "float32"
     if not (float32_dir / "model.json").is_file():
         raise ArtifactError(
@@ -48,7 +67,7 @@ def run_tune(
     layers = layers_with_weights(float32_art)
     t0 = time.perf_counter()
     sweep = Sweep(keras_model, runtime, probe, relative)
-    full = Sweep(keras_model, runtime, full_probe, relative)
+    full = Sweep(keras_model, runtime, holdout_probe, relative, intervals=True)
     tuned_dir = models_root / "tuned"
     try:
         sweep.measure("float32", None)
@@ -67,27 +86,21 @@ def run_tune(
         order = search_order(candidates, rows, layer_sizes(float32_art), u8.output_error)
         ladder = Ladder(start, order, promotion_dtype(float32_art), layers, start_label)
         on_subset = RungProbe(sweep, ladder, max_drop, {0: start_point})
-        on_full = RungProbe(full, ladder, max_drop)
+        on_full = RungProbe(full, ladder, max_drop, conservative=conservative)
         chosen = verified = None
         subset_rung = rung = None
-        if start_label == BN_FIX:  # the known fix's full-set figure is worth having either way
+        if start_label == BN_FIX:  # the known fix's held-out figure is worth having either way
             on_full.point(0)
         if start_label == BN_FIX and within_budget(u8.drop, max_drop):  # plain uint8 is smaller: try it first
             v = full.measure(UINT8, {"uint8": True})
-            if within_budget(v.drop, max_drop):
+            if on_full.within(v):
                 chosen, verified = u8, v
         if verified is None:
-            subset_rung = 0 if on_subset.passes(0) else lowest_passing(on_subset.passes, 0, ladder.top)
-            if subset_rung is not None:
-                # The final answer is always judged on the full set: down from the subset's rung
-                # when it passes there, on up the ladder when the subset was too optimistic.
-                rung = (
-                    lowest_passing_at_or_below(on_full.passes, subset_rung)
-                    if on_full.passes(subset_rung)
-                    else lowest_passing(on_full.passes, subset_rung, ladder.top)
-                )
-                if rung is not None:
-                    chosen, verified = on_subset.point(rung), on_full.point(rung)
+            # The answer is always judged on the held-out split: down from the search split's rung
+            # when it passes there, on up the ladder when the search split was too optimistic.
+            subset_rung, rung = choose_rung(on_subset, on_full, ladder.top)
+            if rung is not None:
+                chosen, verified = on_subset.point(rung), on_full.point(rung)
         if verified is not None:
             save_tfjs(keras_model, tuned_dir, verified.dtype_map or None)
             assert read_artifact(tuned_dir).weight_bytes == verified.weight_bytes
@@ -103,13 +116,15 @@ def run_tune(
         "max_drop": max_drop,
         "relative": relative,
         "subset_size": probe.n,
-        "full_size": full_probe.n,
+        "holdout_size": holdout_probe.n,
+        "holdout": split or {"fraction": 0.0, "note": "no held-out split: the full set judged"},
+        "conservative": conservative,
         "runtime": runtime.name,
         "float32_metric": sweep.points[0].metric,
         "float32_bytes": sweep.points[0].weight_bytes,
         "sensitivity": rows,
         "points": [p.__dict__ for p in sweep.points],
-        "full_set_checks": [p.__dict__ for p in full.points],
+        "holdout_checks": [p.__dict__ for p in full.points],
         "search": {
             "start": start_label,
             "order": [{"layer": la, "promote_to": ladder.promote[la]} for la in order],
@@ -121,6 +136,7 @@ def run_tune(
         "verified": verified.__dict__ if verified else None,
         "verified_float32_metric": full.points[0].metric if full.points else None,
         "verified_within_budget": verified is not None,
+        "verified_drop": judged(verified, conservative),
         "artifact": str(tuned_dir) if verified else None,
         "converter_command": converter_command(float32_dir / "model.json", tuned_dir, verified.dtype_map)
         if verified

@@ -17,7 +17,20 @@ TUNE_FILE = "tune.json"
 
 
 def tune_command(
-    demo, max_drop, relative, limit, sweeps, backend, data_dir, out, models_dir, timeout, show=True
+    demo,
+    max_drop,
+    relative,
+    limit,
+    sweeps,
+    backend,
+    data_dir,
+    out,
+    models_dir,
+    timeout,
+    show=True,
+    holdout: float = 0.5,
+    conservative: bool = False,
+    seed: int = 0,
 ) -> dict:
     from .train import load_trained
 
@@ -33,18 +46,24 @@ def tune_command(
         factory = MobilenetProbeFactory(
             data_dir, size, "full" if full_mode else "backbone", class_files(data_dir) if full_mode else None
         )
-        probe, full_probe = factory.probe(limit), factory.probe(None)
+        probe, holdout_probe, split = factory.probes(limit, holdout, seed)
     else:
-        from .probes import trained_demo_probe
+        from .probes import trained_demo_probes
 
-        probe, full_probe = (
-            trained_demo_probe(demo, data_dir, limit),
-            trained_demo_probe(demo, data_dir, None),
-        )
+        probe, holdout_probe, split = trained_demo_probes(demo, data_dir, limit, holdout, seed)
     try:
         with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
             record = run_tune(
-                keras_model, Path(models_dir) / demo, runtime, probe, full_probe, max_drop, relative, sweeps
+                keras_model,
+                Path(models_dir) / demo,
+                runtime,
+                probe,
+                holdout_probe,
+                max_drop,
+                relative,
+                sweeps,
+                conservative=conservative,
+                split=split,
             )
     finally:
         if factory:
@@ -58,6 +77,12 @@ def tune_command(
             f"no variant is within a drop of {max_drop}; best found: {record['best_found']['label']}"
         )
     return record
+
+
+def judged_drop(check: dict, conservative: bool) -> float:
+    """search.judged_drop on a recorded point."""
+    ci = check.get("drop_ci")
+    return ci[1] if conservative and ci else check["drop"]
 
 
 def print_tune(r: dict) -> None:
@@ -87,11 +112,16 @@ def print_tune(r: dict) -> None:
         )
     )
     f32 = r["float32_metric"]
-    for check in r.get("full_set_checks", [])[1:]:
-        verdict = "within" if within_budget(check["drop"], r["max_drop"]) else "over"
+    where = "held-out" if (r.get("holdout") or {}).get("fraction") else "full-set"
+    for check in r.get("holdout_checks", [])[1:]:
+        judged = judged_drop(check, r.get("conservative", False))
+        verdict = "within" if within_budget(judged, r["max_drop"]) else "over"
+        ci = check.get("drop_ci")
         out.print(
-            f"full-set check ({r['full_size']} examples): {check['label']}: {r['metric']} "
-            f"{check['metric']:.4f}, drop {check['drop']:+.4f}, {verdict} budget"
+            f"{where} check ({r['holdout_size']} examples): {check['label']}: {r['metric']} "
+            f"{check['metric']:.4f}, drop {check['drop']:+.4f}"
+            + (f" [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "")
+            + f", {verdict} budget"
         )
     if r["chosen"] is None:
         b = r["best_found"]
@@ -103,10 +133,14 @@ def print_tune(r: dict) -> None:
         return
     c, v = r["chosen"], r["verified"]
     share = v["weight_bytes"] / r["float32_bytes"]
+    ci = v.get("drop_ci")
     out.print(
-        f"chosen: {c['label']}: {r['metric']} {c['metric']:.4f} on the subset; on the full set "
-        f"{v['metric']:.4f} (float32 {r['verified_float32_metric']:.4f}, drop {v['drop']:.4f}, "
-        f"budget {r['max_drop']}); {v['weight_bytes']:,} weight bytes ({share:.1%} of float32)"
+        f"chosen: {c['label']}: {r['metric']} {c['metric']:.4f} on the search subset; on the {where} "
+        f"examples ({r['holdout_size']}) {v['metric']:.4f} (float32 {r['verified_float32_metric']:.4f}, "
+        f"drop {v['drop']:.4f}"
+        + (f", 95% interval [{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "")
+        + f", budget {r['max_drop']}{' on the upper end' if r.get('conservative') else ''}); "
+        f"{v['weight_bytes']:,} weight bytes ({share:.1%} of float32)"
     )
     promoted = c.get("extra", {}).get("promoted") or []
     if promoted:

@@ -16,13 +16,18 @@ def bar_chart(
     fmt: str = "{:.4f}",
     width: int = 420,
     zoom: bool = False,
+    errors: list[tuple[float, float] | None] | None = None,
 ) -> Markup:
-    """Vertical bars; `zoom` starts the axis near the smallest value so small drops show."""
+    """Vertical bars; `zoom` starts the axis near the smallest value so small drops show;
+    `errors` (one (lo, hi) or None per bar) draws each bar's interval as an error bar."""
     present = [v for v in values if v is not None]
     if not present:
         return Markup("")
-    top = max(present)
-    bottom = min(present) - (top - min(present)) * 0.5 - abs(top) * 0.002 if zoom else 0.0
+    errors = list(errors) if errors else [None] * len(values)
+    ends = [x for e, v in zip(errors, values, strict=True) if e and v is not None for x in e]
+    top = max(present + ends)
+    low = min(present + ends)
+    bottom = low - (top - low) * 0.5 - abs(top) * 0.002 if zoom else 0.0
     span = (top - bottom) or 1.0
     h, pad, bar_w = 180, 30, (width - 2 * 30) / max(1, len(labels))
     parts = [
@@ -30,19 +35,33 @@ def bar_chart(
         f'role="img" aria-label="{escape(title)}">',
         f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13">{escape(title)}</text>',
     ]
-    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+
+    def y_of(value: float) -> float:
+        return pad + h - max(1.0, (value - bottom) / span * h)
+
+    for i, (label, v, err) in enumerate(zip(labels, values, errors, strict=True)):
         x = pad + i * bar_w + bar_w * 0.15
         if v is not None:
-            bh = max(1.0, (v - bottom) / span * h)
-            y = pad + h - bh
+            y = y_of(v)
             color = PALETTE.get(label, "#777")
+            shown = escape(fmt.format(v))
+            if err:
+                shown += escape(f" [{fmt.format(err[0])}, {fmt.format(err[1])}]")
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w * 0.7:.1f}" '
-                f'height="{bh:.1f}" fill="{color}"><title>{escape(label)}: '
-                f"{escape(fmt.format(v))}</title></rect>"
+                f'height="{pad + h - y:.1f}" fill="{color}"><title>{escape(label)}: '
+                f"{shown}</title></rect>"
             )
+            label_y = y
+            if err:
+                cx, y_lo, y_hi = x + bar_w * 0.35, y_of(err[0]), y_of(err[1])
+                parts.append(
+                    f'<path class="errorbar" d="M{cx:.1f} {y_lo:.1f}V{y_hi:.1f}M{cx - 5:.1f} {y_lo:.1f}'
+                    f'h10M{cx - 5:.1f} {y_hi:.1f}h10" stroke="#222" stroke-width="1.2" fill="none"/>'
+                )
+                label_y = min(y, y_hi)
             parts.append(
-                f'<text x="{x + bar_w * 0.35:.1f}" y="{y - 4:.1f}" font-size="11" '
+                f'<text x="{x + bar_w * 0.35:.1f}" y="{label_y - 4:.1f}" font-size="11" '
                 f'text-anchor="middle">{escape(fmt.format(v))}</text>'
             )
         parts.append(

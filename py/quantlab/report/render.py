@@ -13,6 +13,8 @@ from ..fsutil import read_json, write_text_atomic
 from ..metrics import within_budget
 from ..progress import log
 from ..results import check_schema
+from ..stats import format_interval, no_difference_text
+from ..tasks import LOWER_IS_BETTER
 from .charts import bar_chart, discretisation_figure, frontier_chart, histogram_chart, sensitivity_chart
 
 RESULTS_FILE = "results.json"
@@ -139,6 +141,7 @@ def check_types(results: dict) -> list[str]:
         for k in [k for k in VARIANT_NUMBERS if v.get(k) is not None and not _is_number(v[k])]:
             bad.append(f"{where}.{k} (not a number)")
             del v[k]
+        bad += _check_uncertainty(v, where)
         runtime = v.get("runtime")
         if runtime is not None and not isinstance(runtime, dict):
             bad.append(f"{where}.runtime (not an object)")
@@ -153,6 +156,36 @@ def check_types(results: dict) -> list[str]:
                 del v["runtime"][k]
         kept.append(v)
     results["variants"] = kept
+    return bad
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 2 and all(_is_number(x) for x in value)
+
+
+def _check_uncertainty(v: dict, where: str) -> list[str]:
+    """Intervals must be [lo, hi] numbers and deltas objects with a number delta; anything else
+    is dropped (old files have neither, and render without them)."""
+    bad = []
+    for key in ("intervals", "deltas", "interval_method"):
+        if key in v and v[key] is not None and not isinstance(v[key], dict):
+            bad.append(f"{where}.{key} (not an object)")
+            del v[key]
+    intervals = v.get("intervals") or {}
+    for k in [k for k, ci in intervals.items() if not _is_pair(ci)]:
+        bad.append(f"{where}.intervals.{k} (not [lo, hi])")
+        del intervals[k]
+    deltas = v.get("deltas") or {}
+    for k in [k for k, d in deltas.items() if not (isinstance(d, dict) and _is_number(d.get("delta")))]:
+        bad.append(f"{where}.deltas.{k} (not a delta)")
+        del deltas[k]
+    for d in deltas.values():
+        if not _is_pair(d.get("ci")):
+            d["ci"] = None
+        if not isinstance(d.get("flips"), dict):
+            d["flips"] = None
+        if d.get("p_value") is not None and not _is_number(d["p_value"]):
+            d["p_value"] = None
     return bad
 
 
@@ -189,6 +222,45 @@ def _delta(value, reference) -> str:
     return f"{value - reference:+.4f}"
 
 
+def _interval_of(variant: dict, key: str) -> list | None:
+    ci = (variant.get("intervals") or {}).get(key) if isinstance(variant, dict) else None
+    return list(ci) if _is_pair(ci) else None
+
+
+def _with_ci(variant: dict, key: str, digits: int = 4) -> str:
+    """A metric with its interval ("0.9226 ±0.0052"), or as _fmt when it has none."""
+    value = (variant.get("metrics") or {}).get(key)
+    ci = _interval_of(variant, key)
+    if not _is_number(value) or ci is None:
+        return _fmt(value, digits)
+    return format_interval(value, ci[0], ci[1])
+
+
+def _delta_reading(d: dict, metric: str) -> str:
+    """'no measurable difference on N examples' when the interval covers zero, else which way."""
+    text = no_difference_text(d) if d.get("ci") else None
+    if text or not d.get("ci"):
+        return text or "no interval"
+    lower_better = metric in LOWER_IS_BETTER or metric.startswith("mae")
+    worse = d["delta"] > 0 if lower_better else d["delta"] < 0
+    return "worse than float32" if worse else "better than float32"
+
+
+def _interval_method(results: dict) -> dict | None:
+    """The first variant's interval_method, when it says at least the level."""
+    for v in results.get("variants", []):
+        im = v.get("interval_method") if isinstance(v, dict) else None
+        if isinstance(im, dict) and _is_number(im.get("level")):
+            return im
+    return None
+
+
+def _p(value) -> str:
+    if not _is_number(value):
+        return "–"
+    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("quantlab.report", "templates"),
@@ -199,6 +271,9 @@ def _env() -> Environment:
     env.filters.update(fmt=_fmt, int=_int, kb=_kb)
     env.tests["within_budget"] = within_budget
     env.globals["delta"] = _delta
+    env.globals.update(
+        with_ci=_with_ci, delta_reading=_delta_reading, p_value=_p, interval_method=_interval_method
+    )
     env.globals["SEED_LABELS"] = SEED_LABELS
     env.globals["histogram_chart"] = histogram_chart
     return env
@@ -213,6 +288,8 @@ def demo_charts(results: dict) -> dict:
     names = [v.get("name", "?") for v in variants]
     metric = results.get("primary_metric", "metric")
     tune = results.get("tune") or {}
+    errors = [_interval_of(v, metric) if _is_number(_primary(results, v)) else None for v in variants]
+    level = (_interval_method(results) or {}).get("level", 0.95)
     return {
         "frontier": frontier_chart(tune.get("points", []), tune.get("chosen"), tune.get("metric", metric)),
         "sensitivity_b": sensitivity_chart(
@@ -231,7 +308,11 @@ def demo_charts(results: dict) -> dict:
             "output error vs float32, only this layer uint8",
         ),
         "metric": bar_chart(
-            names, [_primary(results, v) for v in variants], f"{metric} by precision (tfjs)", zoom=True
+            names,
+            [_primary(results, v) for v in variants],
+            f"{metric} by precision (tfjs)" + (f", {level:.0%} intervals" if any(errors) else ""),
+            zoom=True,
+            errors=errors,
         ),
         "size": bar_chart(
             names,
