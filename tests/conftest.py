@@ -78,3 +78,20 @@ def run_cli(
 def node_processes_of(pattern: str = str(ROOT / "js" / "evaluator.mjs")) -> list[str]:
     out = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if "pgrep" not in line]
+
+
+def processes_with_env(marker: str) -> list[int]:
+    """Pids of live processes whose environment contains `marker` (ours only, even when other
+    test runs on this machine have evaluators of their own)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":
+                    pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids

@@ -17,7 +17,7 @@ import pytest
 import typer
 
 from quantlab.signals import Terminated, exit_code, interrupt_on_signals
-from tests.conftest import ROOT, node_processes_of, run_cli
+from tests.conftest import ROOT, node_processes_of, processes_with_env, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -28,23 +28,6 @@ def housing_models(tmp_path_factory) -> Path:
         proc = run_cli(*cmd, "--models-dir", str(models))
         assert proc.returncode == 0, proc.stderr[-3000:]
     return models
-
-
-def processes_with_env(marker: str) -> list[int]:
-    """Pids of live processes whose environment contains `marker` (ours only, even when other
-    test runs on this machine have evaluators of their own)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker.encode() in (entry / "environ").read_bytes():
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if state != "Z":
-                    pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
 
 
 def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu"):

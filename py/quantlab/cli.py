@@ -817,7 +817,12 @@ def setup(
 @app.command()
 @cli_errors
 def tune(
-    demo: Annotated[str, typer.Argument(help=f"Demo to tune: {', '.join(ALL_DEMOS)}")],
+    demo: Annotated[
+        str,
+        typer.Argument(
+            help=f"Demo to tune ({', '.join(ALL_DEMOS)}) or your MODEL (any format analyze takes)"
+        ),
+    ],
     max_drop: Annotated[float, typer.Option(help="Largest acceptable metric drop from float32 (>= 0)")],
     relative: Annotated[
         bool, typer.Option(help="--max-drop is a fraction (0 to 1) of the float32 metric")
@@ -855,6 +860,12 @@ def tune(
         bool,
         typer.Option(help="Require the upper end of the held-out drop's 95% interval to be within budget"),
     ] = False,
+    inputs: Annotated[
+        Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
+    ] = None,
+    labels_key: Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")] = "y",
+    samples: Annotated[int, typer.Option(help="MODEL only, no --inputs: synthetic examples")] = 256,
+    seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = 1337,
     verbose: Verbose = False,
 ) -> None:
     """Find the smallest mixed-precision artifact whose metric stays within a budget of float32.
@@ -869,7 +880,9 @@ def tune(
     from .demos import MOBILENET
     from .tune_cli import tune_command
 
-    check_demo_name(demo)
+    model = _model_path([demo])
+    if model is None:
+        check_demo_name(demo)
     if sweep and set(sweep) - {"a", "b"}:
         raise QuantlabError(f"--sweep {sweep!r}: use a, b or ab", exit_code=2)
     check_non_negative(max_drop, "--max-drop", at_most=1.0 if relative else None, why=" with --relative")
@@ -889,6 +902,20 @@ def tune(
         why_not = tfjs_node_unavailable_reason()
         backend = "wasm" if why_not else "tensorflow"
         log.info("tfjs backend: %s%s", backend, f" ({why_not})" if why_not else " (tfjs-node)")
+    if model is not None:
+        from .inputs import InputOptions
+        from .tune_model import tune_model_command
+
+        record = tune_model_command(
+            model, InputOptions(path=inputs, labels_key=labels_key, samples=samples, seed=seed),
+            max_drop, relative, limit, sweep, backend, holdout, conservative, out, models_dir, timeout,
+            show=not as_json,
+        )  # fmt: skip
+        if as_json:
+            sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        if not record["verified_within_budget"]:
+            raise typer.Exit(7)
+        return
     with _locked(Path(models_dir) / demo, Path(out) / demo):
         record = tune_command(
             demo,

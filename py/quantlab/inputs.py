@@ -66,7 +66,13 @@ class InputSet:
             yield {name: self.batch(name, start, min(self.n, start + size)) for name in self.arrays}
 
     def batch(self, name: str, start: int, stop: int) -> np.ndarray:
-        a = self.arrays[name][start:stop]
+        return self._ready(self.arrays[name][start:stop])
+
+    def batch_at(self, name: str, index: np.ndarray) -> np.ndarray:
+        """The examples at `index` (a subset), ready for the model."""
+        return self._ready(self.arrays[name][index])
+
+    def _ready(self, a: np.ndarray) -> np.ndarray:
         if a.dtype == np.uint8 and "scale" in self.description:  # images kept as uint8
             lo, hi = self.description["scale"]
             return (a.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)).astype(np.float32)

@@ -108,13 +108,26 @@ def dtype_map_for(assignment: dict[str, str], layers: dict[str, list[str]]) -> d
     return out
 
 
+def write_candidate(source, folder: Path, dtype_map: dict | None) -> None:
+    """A candidate artifact with the converter's per-weight map: re-quantized from a float32 tfjs
+    artifact folder (any model, graph ones included; the same bytes as `save_keras_model`, which
+    tests prove), or saved from a Keras model."""
+    if isinstance(source, Path):
+        from .requantize import requantize
+        from .weight_checks import check_weights_quantizable
+
+        requantize(source, folder, dtype_map or None, check_weights_quantizable)
+    else:
+        save_tfjs(source, folder, dtype_map or None)
+
+
 class Sweep:
     """Writes candidate artifacts into a scratch folder and measures them with one runtime on one
     probe. The first measurement is float32 (made so when it is not): the reference for drops
     and output errors."""
 
-    def __init__(self, keras_model, runtime: Runtime, probe: Probe, relative: bool, intervals: bool = False):
-        self.model = keras_model
+    def __init__(self, source, runtime: Runtime, probe: Probe, relative: bool, intervals: bool = False):
+        self.model = source  # a float32 artifact folder (Path) or a Keras model: see write_candidate
         self.runtime = runtime
         self.probe = probe
         self.relative = relative
@@ -132,7 +145,7 @@ class Sweep:
         t0 = time.perf_counter()
         self._n += 1
         folder = self.scratch / f"c{self._n}"
-        save_tfjs(self.model, folder, dtype_map or None)
+        write_candidate(self.model, folder, dtype_map)
         loaded = self.runtime.load(folder)
         try:
             outs = [

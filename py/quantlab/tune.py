@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .artifacts import read_artifact
-from .convert import converter_command, save_tfjs
+from .convert import converter_command
 from .errors import ArtifactError
 from .metrics import within_budget
 from .progress import log
@@ -23,6 +23,7 @@ from .sweep import (
     layers_with_weights,
     promotion_dtype,
     sensitivity,
+    write_candidate,
 )
 from .weight_error import batchnorm_layers
 
@@ -44,7 +45,7 @@ def judged(point, conservative: bool) -> dict | None:
 
 
 def run_tune(
-    keras_model,
+    keras_model,  # unused: candidates come from MODELS_ROOT/float32 (kept for callers)
     models_root: Path,
     runtime: Runtime,
     probe: Probe,
@@ -66,8 +67,10 @@ def run_tune(
     float32_art = read_artifact(float32_dir)
     layers = layers_with_weights(float32_art)
     t0 = time.perf_counter()
-    sweep = Sweep(keras_model, runtime, probe, relative)
-    full = Sweep(keras_model, runtime, holdout_probe, relative, intervals=True)
+    # Candidates are re-quantized from the float32 artifact: one road for demos and users' models
+    # (layers or graph), byte-identical to what the converter writes from the Keras model.
+    sweep = Sweep(float32_dir, runtime, probe, relative)
+    full = Sweep(float32_dir, runtime, holdout_probe, relative, intervals=True)
     tuned_dir = models_root / "tuned"
     try:
         sweep.measure("float32", None)
@@ -102,7 +105,7 @@ def run_tune(
             if rung is not None:
                 chosen, verified = on_subset.point(rung), on_full.point(rung)
         if verified is not None:
-            save_tfjs(keras_model, tuned_dir, verified.dtype_map or None)
+            write_candidate(float32_dir, tuned_dir, verified.dtype_map)
             assert read_artifact(tuned_dir).weight_bytes == verified.weight_bytes
     finally:
         sweep.close()
@@ -139,8 +142,9 @@ def run_tune(
         "verified_drop": judged(verified, conservative),
         "artifact": str(tuned_dir) if verified else None,
         "converter_command": converter_command(float32_dir / "model.json", tuned_dir, verified.dtype_map)
-        if verified
-        else None,
+        if verified and float32_art.format == "layers"
+        else None,  # graph models: the converter cannot re-quantize them (tensorflow/tfjs#6154)
+        "format": float32_art.format,
         "best_found": best.__dict__,
         "n_evaluated": n_eval,
         "seconds": round(seconds, 1),

@@ -150,4 +150,9 @@ def print_tune(r: dict) -> None:
             + ", ".join(f"{la} {kinds[la]}" for la in promoted)
         )
     out.print(f"artifact: {r['artifact']}")
-    out.print("reproduce with the stock converter:\n  " + shlex.join(r["converter_command"]))
+    if r.get("converter_command"):
+        out.print("reproduce with the stock converter:\n  " + shlex.join(r["converter_command"]))
+    elif r.get("quantlab_command"):  # graph models: the converter cannot re-quantize them
+        out.print(
+            "reproduce with quantlab (tfjs' own weight writer):\n  " + shlex.join(r["quantlab_command"])
+        )

@@ -7,15 +7,23 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import node_processes_of, run_cli
+from tests.conftest import processes_with_env, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def _analyze(tmp_path, model, *extra):
     out, models = tmp_path / "reports", tmp_path / "models"
-    proc = run_cli("analyze", str(model), "--out", str(out), "--models-dir", str(models), "--json", *extra)
+    proc = run_cli(
+        "analyze", str(model), "--out", str(out), "--models-dir", str(models), "--json", *extra,
+        env={"QUANTLAB_TEST_MARK": str(tmp_path)},  # finds this test's processes, and only them
+    )  # fmt: skip
     return proc, out, models
+
+
+def node_left(tmp_path) -> list[int]:
+    """Node or Chromium processes a finished CLI run left behind (they inherit its marker)."""
+    return processes_with_env(f"QUANTLAB_TEST_MARK={tmp_path}")
 
 
 def _results(proc) -> dict:
@@ -43,7 +51,7 @@ def test_keras_h5_with_labels_reproduces_keras_accuracy(user_models, tmp_path):
     assert "clf" in (out / "index.html").read_text()
     # BatchNorm found in the weight error, for a model saved by the converter
     assert r["weight_error"]["uint8"]["batchnorm"], "BatchNorm layer missing from the weight error"
-    assert not node_processes_of()
+    assert not node_left(tmp_path)
 
 
 @pytest.mark.parametrize("fmt", ["clf.keras", "clf_savedmodel"])
@@ -113,7 +121,7 @@ def test_missing_shard_and_bad_inputs(user_models, tmp_path):
     proc, out, _ = _analyze(tmp_path, user_models["clf.h5"], "--inputs", str(wrong), "--name", "w")
     assert proc.returncode == 3 and "expected shape" in proc.stderr and "features" in proc.stderr
     assert not (out / "w" / "results.json").exists()
-    assert not node_processes_of()
+    assert not node_left(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,53 @@
+"""`quantlab tune MODEL`: the demos' search on a user's model, layers or graph, and the printed
+command makes the very artifact tune chose."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _tune(tmp_path, model, *extra):
+    return run_cli(
+        "tune", str(model), "--json", "--backend", "wasm", "--out", str(tmp_path / "reports"),
+        "--models-dir", str(tmp_path / "models"), *extra,
+    )  # fmt: skip
+
+
+def _same_artifact(a, b):
+    ja, jb = (json.loads((p / "model.json").read_text()) for p in (a, b))
+    assert ja["weightsManifest"] == jb["weightsManifest"]
+    for shard in a.glob("*.bin"):
+        assert shard.read_bytes() == (b / shard.name).read_bytes()
+
+
+def test_graph_model_tune_and_its_quantlab_command(user_models, tmp_path):
+    proc = _tune(tmp_path, user_models["clf_savedmodel"], "--inputs", str(user_models["clf.npz"]),
+                 "--max-drop", "0.02")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout)
+    assert r["format"] == "graph" and r["converter_command"] is None
+    assert r["metric"] == "accuracy" and 140 <= r["holdout"]["holdout_n"] <= 160  # half of 300, stratified
+    cmd = r["quantlab_command"]
+    assert cmd[:3] == ["quantlab", "quantize", str(user_models["clf_savedmodel"])]
+    again = run_cli(*cmd[1:], "--models-dir", str(tmp_path / "models"))
+    assert again.returncode == 0, again.stderr[-2000:]
+    root = tmp_path / "models" / "clf_savedmodel"
+    _same_artifact(root / "tuned", root / "mixed")
+    results = json.loads((tmp_path / "reports" / "clf_savedmodel" / "tune.json").read_text())
+    assert results["verified_within_budget"] is True
+
+
+def test_layers_model_tune_without_labels_uses_fidelity(user_models, tmp_path):
+    proc = _tune(tmp_path, user_models["clf.h5"], "--samples", "40", "--max-drop", "0.001")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout)
+    assert r["metric"] == "cosine_mean" and r["float32_metric"] == pytest.approx(1.0)
+    assert r["converter_command"][0] == "tensorflowjs_converter"
+    assert "tensorflowjs_converter" in shlex.join(r["converter_command"])
