@@ -9,6 +9,7 @@ import pytest
 from quantlab.artifacts import read_artifact
 from quantlab.errors import EvaluatorError, QuantlabError
 from quantlab.runtimes.browser import browser_unavailable_reason
+from tests.conftest import require_runtime
 
 RUNTIMES = ["node-wasm", "node-cpu", "browser-cpu"]
 
@@ -17,8 +18,8 @@ RUNTIMES = ["node-wasm", "node-cpu", "browser-cpu"]
 def runtime(request):
     from quantlab.runtimes import make_runtime
 
-    if request.param.startswith("browser-") and (reason := browser_unavailable_reason()):
-        pytest.skip(reason)
+    if request.param.startswith("browser-"):
+        require_runtime(browser_unavailable_reason())
     rt = make_runtime(request.param, timeout=120)
     yield rt
     rt.close()

@@ -13,7 +13,7 @@ import pytest
 
 from quantlab.runtimes.browser import browser_unavailable_reason
 from quantlab.runtimes.node import TfjsNodeRuntime
-from tests.conftest import node_processes_of
+from tests.conftest import node_processes_of, require_runtime
 
 
 def _interrupt_when(path_exists, timeout=120.0):
@@ -58,8 +58,7 @@ def test_ctrl_c_while_node_predicts_kills_it_at_once(small_convnet_dir, tmp_path
 
 
 def test_ctrl_c_while_the_browser_works_closes_it(tmp_path):
-    if reason := browser_unavailable_reason():
-        pytest.skip(reason)
+    require_runtime(browser_unavailable_reason())
     from quantlab.runtimes.browser import BrowserRuntime
 
     rt = BrowserRuntime("cpu", timeout=600)
