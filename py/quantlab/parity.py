@@ -27,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .fsutil import write_json_atomic
 from .metrics import parity_stats, within_tolerance
 from .progress import log
+from .results import attach_section
 from .runtimes import make_runtime
 from .runtimes.base import Inputs, LoadedModel, Runtime
 from .runtimes.keras import KerasRuntime
@@ -38,6 +40,7 @@ from .runtimes.keras import KerasRuntime
 DEFAULT_ATOL = 0.005
 DEFAULT_RTOL = 0.005
 LOCALISE_EXAMPLES = 16
+PARITY_FILE = "parity.json"
 NOT_LOCALISED = "graph model: no layers to compare one by one, so a failing pair is not localised"
 
 
@@ -310,3 +313,9 @@ def compare(
     if not_localised:
         record["localisation"] = NOT_LOCALISED
     return record
+
+
+def save_parity(out: Path, name: str, record: dict) -> None:
+    """OUT/<name>/parity.json, and the same record in OUT/<name>/results.json when there."""
+    write_json_atomic(Path(out) / name / PARITY_FILE, record)
+    attach_section(out, name, "parity", record)  # the report reads it from the results

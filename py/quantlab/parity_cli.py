@@ -12,12 +12,8 @@ from rich.table import Table
 
 from .demos import MOBILENET, get_demo
 from .errors import ArtifactError
-from .fsutil import write_json_atomic
-from .parity import run_parity
+from .parity import run_parity, save_parity
 from .progress import log, table_console
-from .results import attach_section
-
-PARITY_FILE = "parity.json"
 
 
 def _inputs(demo: str, limit: int | None, data_dir: Path | None, tmp: Path) -> np.ndarray:
@@ -59,12 +55,6 @@ def parity_command(
         print_parity(record)
     save_parity(out, demo, record)
     return record
-
-
-def save_parity(out: Path, name: str, record: dict) -> None:
-    """OUT/<name>/parity.json, and the same record in OUT/<name>/results.json when there."""
-    write_json_atomic(Path(out) / name / PARITY_FILE, record)
-    attach_section(out, name, "parity", record)  # the report reads it from the results
 
 
 def _opt(stats: dict, key: str, fmt: str) -> str:
