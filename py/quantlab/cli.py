@@ -653,7 +653,7 @@ def parity(
     Separates the runtime's difference (tfjs V vs the reference on V, same dequantized weights) from
     the quantization's (the reference on V vs the original float32 model), compares every output,
     names the first diverging layer of a failing pair (layers models), and exits 6 when a pair is
-    out of tolerance. Your model's variants are MODELS/<name>/<variant>/ as `quantlab analyze`
+    out of tolerance. Your model's variants are `MODELS/<name>/<variant>/` as `quantlab analyze`
     writes them (converted when missing); its inputs take the same options as `analyze`.
     Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
     `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
