@@ -722,6 +722,13 @@ def _parity_model(
     from .results import results_path
     from .sources import detect
 
+    if not model.exists() and len(model.parts) == 1 and not model.suffix:
+        from .errors import ArtifactError
+        from .sources import ACCEPTED
+
+        raise ArtifactError(
+            f"{model}: neither a demo ({', '.join(ALL_DEMOS)}) nor a file or folder; MODEL is {ACCEPTED}"
+        )
     source = detect(model, format_)
     check_positive(timeout, "--timeout")
     for v in variants or []:

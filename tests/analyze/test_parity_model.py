@@ -172,6 +172,7 @@ def test_synthetic_inputs_and_browser(user_models, tmp_path):
     ("args", "code", "says"),
     [
         (["no/such/model.h5"], 4, "no such file or folder"),
+        (["mnsit"], 4, "mnsit: neither a demo (housing, mnist"),
         (["{clf}", "--inputs", "{two_npz}"], 3, "no array for input features"),
         (["{clf}", "--samples", "0"], 2, "--samples 0: must be a positive number"),
         (["{clf}", "-r", "node-nope"], 2, "unknown runtime 'node-nope'"),
