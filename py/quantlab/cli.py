@@ -161,6 +161,70 @@ def _parse_maps(items: list[str] | None) -> dict | None:
     return dtype_map
 
 
+# Inputs for a user's model: the same options in `analyze` and `parity MODEL`.
+InputsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--inputs",
+        help="FILE.npy (one input), FILE.npz (arrays named after the inputs), or a folder of "
+        "images; none: seeded synthetic inputs",
+        show_default=False,
+    ),
+]
+LabelsKey = Annotated[str, typer.Option(help="Labels array in the .npz")]
+ImageSize = Annotated[int | None, typer.Option(help="Images: resize to SIZE x SIZE (default: the model's)")]
+Scale = Annotated[str, typer.Option(help="Images: map pixels 0..255 linearly onto LO,HI")]
+InputRange = Annotated[
+    str | None, typer.Option(help="Synthetic inputs: uniform in LO,HI (default 0,1; integers 0,10)")
+]
+Samples = Annotated[int, typer.Option(help="Synthetic inputs: how many examples")]
+InputShape = Annotated[
+    list[str] | None,
+    typer.Option("--input-shape", help="NAME:DIMS for dynamic dimensions, e.g. x:1,128 (repeatable)"),
+]
+Seed = Annotated[int, typer.Option(help="Seed of synthetic inputs")]
+OutputFormat = Annotated[
+    str | None,
+    typer.Option(help="layers or graph (default: layers for Keras files, graph for SavedModels)"),
+]
+FormatOverride = Annotated[str | None, typer.Option("--format", help="Override the detected format of MODEL")]
+ModelName = Annotated[
+    str | None, typer.Option(help="Results name: MODELS/<name>/, OUT/<name>/ (default: from MODEL)")
+]
+
+
+def input_options(
+    inputs: Path | None,
+    labels_key: str,
+    image_size: int | None,
+    scale: str,
+    input_range: str | None,
+    samples: int,
+    input_shape: list[str] | None,
+    seed: int,
+    limit: int | None,
+):
+    """The InputOptions of a user's model from the shared command-line options (checked: exit 2)."""
+    from .inputs import InputOptions, parse_input_shapes, parse_range
+
+    check_positive(samples, "--samples")
+    if limit is not None:
+        check_positive(limit, "--limit")
+    if image_size is not None:
+        check_positive(image_size, "--image-size")
+    return InputOptions(
+        path=inputs,
+        labels_key=labels_key,
+        image_size=image_size,
+        scale=parse_range(scale, "--scale"),
+        input_range=parse_range(input_range, "--input-range") if input_range else None,
+        samples=samples,
+        input_shapes=parse_input_shapes(input_shape or []),
+        seed=seed,
+        limit=limit,
+    )
+
+
 @app.command()
 @cli_errors
 def analyze(
@@ -172,28 +236,13 @@ def analyze(
             show_default=False,
         ),
     ],
-    inputs: Annotated[
-        Path | None,
-        typer.Option(
-            "--inputs",
-            help="FILE.npy (one input), FILE.npz (arrays named after the inputs), or a folder of "
-            "images; none: seeded synthetic inputs",
-            show_default=False,
-        ),
-    ] = None,
-    labels_key: Annotated[str, typer.Option(help="Labels array in the .npz")] = "y",
-    image_size: Annotated[
-        int | None, typer.Option(help="Images: resize to SIZE x SIZE (default: the model's)")
-    ] = None,
-    scale: Annotated[str, typer.Option(help="Images: map pixels 0..255 linearly onto LO,HI")] = "0,1",
-    input_range: Annotated[
-        str | None, typer.Option(help="Synthetic inputs: uniform in LO,HI (default 0,1; integers 0,10)")
-    ] = None,
-    samples: Annotated[int, typer.Option(help="Synthetic inputs: how many examples")] = 64,
-    input_shape: Annotated[
-        list[str] | None,
-        typer.Option("--input-shape", help="NAME:DIMS for dynamic dimensions, e.g. x:1,128 (repeatable)"),
-    ] = None,
+    inputs: InputsOpt = None,
+    labels_key: LabelsKey = "y",
+    image_size: ImageSize = None,
+    scale: Scale = "0,1",
+    input_range: InputRange = None,
+    samples: Samples = 64,
+    input_shape: InputShape = None,
     limit: Annotated[int | None, typer.Option(help="Use the first N examples only")] = None,
     variants: Annotated[
         str, typer.Option("--variants", help="Comma-separated: float32,float16,uint16,uint8")
@@ -208,22 +257,15 @@ def analyze(
         ),
     ] = None,
     map_name: Annotated[str, typer.Option(help="Folder name of the --map variant")] = "custom",
-    output_format: Annotated[
-        str | None,
-        typer.Option(help="layers or graph (default: layers for Keras files, graph for SavedModels)"),
-    ] = None,
-    format_: Annotated[
-        str | None, typer.Option("--format", help="Override the detected format of MODEL")
-    ] = None,
+    output_format: OutputFormat = None,
+    format_: FormatOverride = None,
     task: Annotated[str, typer.Option(help="auto, classification, regression or fidelity")] = "auto",
     runtime: Annotated[str, typer.Option("--runtime", "-r", help="tfjs runtime to measure in")] = "node-wasm",
-    name: Annotated[
-        str | None, typer.Option(help="Results name: MODELS/<name>/, OUT/<name>/ (default: from MODEL)")
-    ] = None,
+    name: ModelName = None,
     out: OutDir = Path("reports"),
     models_dir: ModelsDir = Path("models"),
     timeout: Timeout = 600.0,
-    seed: Annotated[int, typer.Option(help="Seed of synthetic inputs")] = 1337,
+    seed: Seed = 1337,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results record as JSON")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -237,7 +279,6 @@ def analyze(
     from . import workspace
     from .analyze import AnalyzeOptions
     from .analyze import analyze as run_analyze
-    from .inputs import InputOptions, parse_input_shapes, parse_range
     from .report import render_reports
     from .runtimes import RUNTIMES
     from .sources import detect
@@ -257,12 +298,10 @@ def analyze(
         )
     if task not in TASKS:
         raise QuantlabError(f"--task {task!r}: valid: {', '.join(TASKS)}", exit_code=2)
-    check_positive(samples, "--samples")
+    input_opts = input_options(
+        inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit
+    )
     check_positive(timeout, "--timeout")
-    if limit is not None:
-        check_positive(limit, "--limit")
-    if image_size is not None:
-        check_positive(image_size, "--image-size")
     custom = _parse_maps(map_)
     name = workspace.check_name(name or workspace.name_from_path(model), "--name", set(ALL_DEMOS))
     if custom:
@@ -275,17 +314,7 @@ def analyze(
         custom_map=custom,
         custom_name=map_name,
         output_format=output_format,
-        inputs=InputOptions(
-            path=inputs,
-            labels_key=labels_key,
-            image_size=image_size,
-            scale=parse_range(scale, "--scale"),
-            input_range=parse_range(input_range, "--input-range") if input_range else None,
-            samples=samples,
-            input_shapes=parse_input_shapes(input_shape or []),
-            seed=seed,
-            limit=limit,
-        ),
+        inputs=input_opts,
         task=task,
         runtime=runtime,
         timeout=timeout,
@@ -732,7 +761,14 @@ def bench(
 @app.command()
 @cli_errors
 def parity(
-    demo: Annotated[str, typer.Argument(help=f"Demo whose artifacts to compare: {', '.join(ALL_DEMOS)}")],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help=f"A demo ({', '.join(ALL_DEMOS)}), or your model: a tfjs layers or graph model (folder or "
+            "model.json), a Keras .h5 or .keras file, or a SavedModel folder",
+            show_default=False,
+        ),
+    ],
     variant: Annotated[list[str] | None, typer.Option(help="Variants (repeatable; default all)")] = None,
     runtime: Annotated[
         list[str] | None,
@@ -743,30 +779,46 @@ def parity(
         float, typer.Option(help="Relative tolerance, >= 0; an element fails only past both")
     ] = 0.005,
     limit: Annotated[
-        int | None, typer.Option(help="Test examples to compare (default 1000; mobilenetv2 100; 0 = all)")
+        int | None,
+        typer.Option(
+            help="Examples to compare (demos: default 1000, mobilenetv2 100; your model: default all); "
+            "0 = all"
+        ),
     ] = None,
     data_dir: DataDir = None,
+    inputs: InputsOpt = None,
+    labels_key: LabelsKey = "y",
+    image_size: ImageSize = None,
+    scale: Scale = "0,1",
+    input_range: InputRange = None,
+    samples: Samples = 64,
+    input_shape: InputShape = None,
+    seed: Seed = 1337,
+    output_format: OutputFormat = None,
+    format_: FormatOverride = None,
+    name: ModelName = None,
     out: OutDir = Path("reports"),
     models_dir: ModelsDir = Path("models"),
     timeout: Timeout = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the parity record as JSON")] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Compare Keras with tfjs in Node (wasm, cpu, tfjs-node) and in Chromium (cpu, wasm, webgl).
+    """Compare a reference with tfjs in Node (wasm, cpu, tfjs-node) and in Chromium (cpu, wasm, webgl).
 
-    Separates the runtime's difference (tfjs V vs Keras V, same dequantized weights) from the
-    quantization's (Keras V vs Keras float32), names the first diverging layer of a failing pair,
-    and exits 6 when a runtime pair is out of tolerance.
-    Example: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`
+    The reference: Keras for the demos and for Keras files, TensorFlow itself for SavedModels,
+    and for a bare tfjs model its own files in tfjs node-cpu (the record and the report say which).
+    Separates the runtime's difference (tfjs V vs the reference on V, same dequantized weights) from
+    the quantization's (the reference on V vs the original float32 model), compares every output,
+    names the first diverging layer of a failing pair (layers models), and exits 6 when a pair is
+    out of tolerance. Your model's variants are `MODELS/<name>/<variant>/` as `quantlab analyze`
+    writes them (converted when missing); its inputs take the same options as `analyze`.
+    Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
+    `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
     """
     from .convert import VARIANTS, dtype_map_for
-    from .parity_cli import parity_command
+    from .demos import DEMOS
     from .runtimes import RUNTIMES
 
-    check_demo_name(demo)
-    variants = variant or list(VARIANTS)
-    for v in variants:
-        dtype_map_for(v)
     runtimes = runtime or list(RUNTIMES)
     for r in runtimes:
         if r not in RUNTIMES:
@@ -777,15 +829,39 @@ def parity(
         check_limit(limit)  # parity_command reads 0 as all, None as its default
     check_positive(timeout, "--timeout")
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
-    with _locked(Path(models_dir) / demo, Path(out) / demo):
-        record = parity_command(
-            demo,
-            variants,
+    if model in DEMOS:
+        from .parity_cli import parity_command
+
+        variants = variant or list(VARIANTS)
+        for v in variants:
+            dtype_map_for(v)
+        with _locked(Path(models_dir) / model, Path(out) / model):
+            record = parity_command(
+                model,
+                variants,
+                runtimes,
+                atol,
+                rtol,
+                limit,
+                data_dir,
+                out,
+                models_dir,
+                timeout,
+                show_table=not as_json,
+            )
+    else:
+        record = _parity_model(
+            Path(model),
+            variant,
             runtimes,
             atol,
             rtol,
-            limit,
-            data_dir,
+            input_options(
+                inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit or None
+            ),
+            output_format,
+            format_,
+            name,
             out,
             models_dir,
             timeout,
@@ -795,6 +871,58 @@ def parity(
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
     if not record["passed"]:
         raise typer.Exit(6)
+
+
+def _parity_model(
+    model: Path, variants, runtimes, atol, rtol, input_opts, output_format, format_, name, out,
+    models_dir, timeout, show_table,
+) -> dict:  # fmt: skip
+    """`quantlab parity MODEL` for a path: detect, (re)use or convert the variants, compare."""
+    from . import workspace
+    from .convert import VARIANTS
+    from .parity_cli import print_parity
+    from .parity_model import ParityModelOptions, parity_model
+    from .report import render_reports
+    from .results import results_path
+    from .sources import detect
+
+    if not model.exists() and len(model.parts) == 1 and not model.suffix:
+        from .errors import ArtifactError
+        from .sources import ACCEPTED
+
+        raise ArtifactError(
+            f"{model}: neither a demo ({', '.join(ALL_DEMOS)}) nor a file or folder; MODEL is {ACCEPTED}"
+        )
+    source = detect(model, format_)
+    check_positive(timeout, "--timeout")
+    for v in variants or []:
+        workspace.check_name(v, "--variant", {"keras", "source", "index.html"})
+    name = workspace.check_name(name or workspace.name_from_path(model), "--name", set(ALL_DEMOS))
+    workspace.check_writable_dir(out, "--out")
+    workspace.check_writable_dir(models_dir, "--models-dir")
+    log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
+    opts = ParityModelOptions(
+        name=name,
+        variants=list(dict.fromkeys(variants or VARIANTS)),
+        runtimes=runtimes,
+        inputs=input_opts,
+        output_format=output_format,
+        atol=atol,
+        rtol=rtol,
+        timeout=timeout,
+        models_dir=models_dir,
+        out_dir=out,
+    )
+    record = parity_model(source, opts)
+    if show_table:
+        print_parity(record)
+    if results_path(out, name).is_file():
+        render_reports(out)  # the parity section of OUT/<name>/index.html
+    else:
+        log.info(
+            "no %s: `quantlab analyze %s` adds the metrics and the HTML page", results_path(out, name), model
+        )
+    return record
 
 
 @app.command()

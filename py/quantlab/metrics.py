@@ -93,8 +93,10 @@ def parity_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
             # argmax picks a NaN as the maximum: agreement and cosine would be made up
             stats |= {"cosine_mean": float("nan"), "cosine_min": float("nan"), "top1_agreement": float("nan")}
             return stats
-        norms = np.linalg.norm(a, axis=1) * np.linalg.norm(r, axis=1)
+        norm_a, norm_r = np.linalg.norm(a, axis=1), np.linalg.norm(r, axis=1)
+        norms = norm_a * norm_r
         cos = np.sum(a * r, axis=1) / np.where(norms == 0, 1.0, norms)
+        cos = np.where((norm_a == 0) & (norm_r == 0), 1.0, cos)  # two zero rows agree (e.g. ReLU)
         stats["cosine_mean"] = float(np.mean(cos))
         stats["cosine_min"] = float(np.min(cos))
         stats["top1_agreement"] = float(np.mean(np.argmax(a, 1) == np.argmax(r, 1)))

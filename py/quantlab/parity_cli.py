@@ -1,4 +1,5 @@
-"""`quantlab parity`: gather inputs and references for a demo, run parity, print and save it."""
+"""`quantlab parity`: gather inputs and references for a demo, run parity, print and save it
+(a user's model: parity_model.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from rich.table import Table
 
 from .demos import MOBILENET, get_demo
 from .errors import ArtifactError
-from .fsutil import write_json_atomic
-from .parity import run_parity
+from .parity import run_parity, save_parity
 from .progress import log, table_console
-from .results import RESULTS_FILE, attach_section, results_or_none
-
-PARITY_FILE = "parity.json"
+from .results import RESULTS_FILE, results_or_none
 
 
 def _inputs(demo: str, limit: int | None, data_dir: Path | None, tmp: Path) -> np.ndarray:
@@ -57,8 +55,7 @@ def parity_command(
     record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if show_table:
         print_parity(record)
-    write_json_atomic(Path(out) / demo / PARITY_FILE, record)
-    attach_section(out, demo, "parity", record)  # the report reads it from the results
+    save_parity(out, demo, record)
     return record
 
 
@@ -68,7 +65,8 @@ def _opt(stats: dict, key: str, fmt: str) -> str:
 
 def print_parity(record: dict) -> None:
     table = Table(
-        title=f"parity on {record['n_examples']} examples (atol {record['atol']}, rtol {record['rtol']})"
+        title=f"parity on {record['n_examples']} examples against {record.get('reference', 'keras')} "
+        f"(atol {record['atol']}, rtol {record['rtol']})"
     )
     cols = ["variant", "kind", "actual", "reference", "max abs", "mean abs", "rel L2", "SQNR dB", "cos min",
             "top-1 agree", "result", "first bad layer"]  # fmt: skip
@@ -86,8 +84,24 @@ def print_parity(record: dict) -> None:
         )  # fmt: skip
     console = table_console()
     console.print(table)
+    if record.get("reference_detail"):
+        console.print(f"reference: {record['reference_detail']}", highlight=False)
+    for p in record["pairs"]:  # multi-output models: the outputs that failed
+        for out, s in (p.get("outputs") or {}).items():
+            if s.get("passed") is False and p["passed"] is False:
+                console.print(
+                    f"{p['actual']} vs {p['reference']}: output {out} fails ({s['n_failing']} elements, "
+                    f"max abs {s['max_abs']:.2e})",
+                    highlight=False,
+                )
+    if record.get("localisation"):
+        console.print(record["localisation"], highlight=False)
     for name, info in record["runtimes"].items():
-        times = [p["timings"] for p in record["pairs"] if p["actual"].startswith(name + " ")]
+        times = [
+            p["timings"]
+            for p in record["pairs"]
+            if p["kind"] == "runtime" and p["actual"].startswith(name + " ") and p.get("timings")
+        ]
         load = sum(t["load_ms"] for t in times) / max(1, len(times))
         pred = sum(t["predict_ms_per_example"] for t in times) / max(1, len(times))
         console.print(

@@ -15,6 +15,9 @@ ENGINE = [
     "inputs",
     "tasks",
     "workspace",
+    "parity",
+    "parity_model",
+    "runtimes.saved_model",
 ]
 DEMO_CODE = [
     "demos",

@@ -282,3 +282,11 @@ def test_seed_rule_needs_one_token_per_image_and_wnid_ranks_highest_first():
         topk_seed_rule(SEED_PROBS, ["cat"], CLASS_NAMES, 1)  # 3 images, 1 token
     # row 0's highest class is 1 = n2: a hit at k=1 (its lowest, class 0 or 3, is not n2)
     assert topk_wnid(SEED_PROBS[:1], ["n2"], ["n1", "n2", "n3", "n4"], 1) == (1.0, 1)
+
+
+def test_parity_stats_two_zero_rows_agree():
+    # ReLU outputs are often all zero in both runtimes: that row agrees (cosine 1), not 0.
+    a = np.array([[0.0, 0.0], [3.0, 4.0]])
+    s = parity_stats(a, a.copy())
+    assert s["cosine_min"] == pytest.approx(1.0) and s["cosine_mean"] == pytest.approx(1.0)
+    assert parity_stats(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))["cosine_min"] == 0.0
