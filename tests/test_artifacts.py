@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from quantlab.artifacts import read_artifact
-from quantlab.errors import ArtifactError
+from quantlab.errors import ArtifactError, QuantlabError
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def test_broken_train_record_is_named(tmp_path):
 
 
 def test_results_json_of_the_wrong_type_is_named(tmp_path):
-    from quantlab.pipeline import read_results
+    from quantlab.results import results_or_none as read_results
 
     path = tmp_path / "results.json"
     assert read_results(path) is None
@@ -185,3 +185,6 @@ def test_results_json_of_the_wrong_type_is_named(tmp_path):
         path.write_text(text)
         with pytest.raises(ArtifactError, match=pattern):
             read_results(path)
+    path.write_text('{"schema": 99, "demo": "housing"}')  # a newer quantlab wrote it
+    with pytest.raises(QuantlabError, match="schema 99 is newer"):
+        read_results(path)

@@ -101,9 +101,13 @@ def test_quantize_name_is_one_plain_unreserved_name(name, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
 
 
-def test_quantize_map_demo_must_be_a_demo(tmp_path):
+def test_quantize_map_demo_must_be_a_demo_or_a_model(tmp_path):
+    proc = run_cli("quantize", "notademo", "--map", "uint8=*", "--models-dir", str(tmp_path / "m"))
+    assert proc.returncode == 2 and "unknown demo 'notademo'" in _one_error(proc)
+    _nothing_written(tmp_path)
+    # a path is a MODEL: a missing one is a missing model artifact (exit 4), nothing written
     proc = run_cli("quantize", "../../x", "--map", "uint8=*", "--models-dir", str(tmp_path / "m"))
-    assert proc.returncode == 2 and "unknown demo '../../x'" in _one_error(proc)
+    assert proc.returncode == 4 and "../../x: no such file or folder" in _one_error(proc)
     _nothing_written(tmp_path)
 
 
