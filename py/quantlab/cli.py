@@ -66,6 +66,47 @@ Backend = Annotated[
 ]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one tfjs job")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs (incl. Node stderr)")]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Evaluator processes working in parallel (default: one per core for wasm and cpu, which run "
+        "on one thread in Node; 1 for tfjs-node, which uses every core itself)",
+        show_default=False,
+    ),
+]
+Executor = Annotated[
+    str,
+    typer.Option("--executor", help="local (evaluators on this machine) or ray (Ray actors; quantlab[ray])"),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address", help="With --executor ray: join this cluster (host:port or auto)", show_default=False
+    ),
+]
+
+
+def _pool_options(workers: int | None, executor: str, ray_address: str | None) -> None:
+    """--workers, --executor, --ray-address: checked before any work (exit 2)."""
+    from .pool import EXECUTORS, check_workers
+
+    check_workers(workers)
+    if executor not in EXECUTORS:
+        raise QuantlabError(f"--executor {executor!r}: valid: {', '.join(EXECUTORS)}", exit_code=2)
+    if ray_address and executor != "ray":
+        raise QuantlabError("--ray-address needs --executor ray", exit_code=2)
+    if executor == "ray":
+        from .pool_ray import check_ray
+
+        check_ray(ray_address)
+
+
+def _workers_line(pool) -> None:
+    console.print(
+        f"{pool.ran} worker{'s' if pool.ran != 1 else ''} ran ({pool.executor} executor, {pool.name})",
+        highlight=False,
+    )
 
 
 def cli_errors(fn):
@@ -225,6 +266,9 @@ def analyze(
     timeout: Timeout = 600.0,
     seed: Annotated[int, typer.Option(help="Seed of synthetic inputs")] = 1337,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results record as JSON")] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Your model, your data: convert to float32/float16/uint16/uint8 tfjs variants, run each in
@@ -259,6 +303,7 @@ def analyze(
         raise QuantlabError(f"--task {task!r}: valid: {', '.join(TASKS)}", exit_code=2)
     check_positive(samples, "--samples")
     check_positive(timeout, "--timeout")
+    _pool_options(workers, executor, ray_address)
     if limit is not None:
         check_positive(limit, "--limit")
     if image_size is not None:
@@ -289,6 +334,9 @@ def analyze(
         task=task,
         runtime=runtime,
         timeout=timeout,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
         models_dir=models_dir,
         out_dir=out,
     )
@@ -320,6 +368,13 @@ def _analyze_summary(r: dict) -> None:
     table_console().print(table)
     t = r.get("timings_s", {})
     console.print("time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()), highlight=False)
+    c = r.get("config", {})
+    if c.get("workers"):
+        console.print(
+            f"{c['workers']} worker{'s' if c['workers'] != 1 else ''} ran "
+            f"({c.get('executor', 'local')} executor)",
+            highlight=False,
+        )
 
 
 def _fmt_metric(value, key: str = "") -> str:
@@ -387,6 +442,9 @@ def run(
     alpha: Annotated[float, typer.Option(help="mobilenetv2: width multiplier (> 0)")] = 1.0,
     image_size: Annotated[int, typer.Option(help="mobilenetv2: input size (> 0)")] = 224,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Train, convert, quantize and evaluate demos in tfjs, then write the HTML report.
@@ -395,10 +453,11 @@ def run(
     `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
     from .demos import DemoOptions
+    from .pool import make_pool
     from .report import render_reports
-    from .runtimes import make_runtime
 
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
+    _pool_options(workers, executor, ray_address)
     check_seed(seed)
     check_positive(timeout, "--timeout")
     check_positive(alpha, "--alpha")
@@ -413,7 +472,8 @@ def run(
     )
     all_results = []
     folders = [Path(d) / n for n in names for d in (models_dir, out)]
-    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+    pool = make_pool(f"node-{backend}", workers, timeout, executor, ray_address)
+    with _locked(*folders), pool as runtime:
         for name in names:
             # Every demo takes the same road: prepare (train or build) -> quantize -> evaluate.
             demo = get_demo(name)
@@ -433,6 +493,8 @@ def run(
             all_results.append(demo.evaluate(runtime, models_dir, out, opts, config=config))
     render_reports(out)
     _summary(all_results, as_json)
+    if not as_json:
+        _workers_line(pool)
 
 
 @app.command()
@@ -575,6 +637,9 @@ def evaluate(
         Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
     ] = None,
     timeout: Timeout = 600.0,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Evaluate existing tfjs variants in Node and write results.json (no training).
@@ -586,12 +651,14 @@ def evaluate(
         chosen = ",".join(variant or ["float32", "float16", "uint16", "uint8"])
         return analyze(
             model, inputs=inputs, variants=chosen, runtime=f"node-{backend}", limit=limit, out=out,
-            models_dir=models_dir, timeout=timeout, verbose=verbose,
+            models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
+            ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
     from .convert import VARIANTS, dtype_map_for
     from .demos import DemoOptions
-    from .runtimes import make_runtime
+    from .pool import make_pool
 
+    _pool_options(workers, executor, ray_address)
     variants = variant or list(VARIANTS)
     for v in variants:
         dtype_map_for(v)  # validates the name
@@ -602,9 +669,11 @@ def evaluate(
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     opts = DemoOptions(data_dir, limit=0 if all_limit else limit, preprocessing=preprocessing)
     folders = [Path(d) / demo.name for demo in chosen for d in (models_dir, out)]
-    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+    pool = make_pool(f"node-{backend}", workers, timeout, executor, ray_address)
+    with _locked(*folders), pool as runtime:
         for demo in chosen:
             demo.evaluate(runtime, models_dir, out, opts, variants, config={"backend": backend})
+    _workers_line(pool)
 
 
 @app.command()
