@@ -819,6 +819,9 @@ def parity(
     models_dir: ModelsDir = Path("models"),
     timeout: Timeout = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the parity record as JSON")] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Compare Keras with tfjs in Node (wasm, cpu, tfjs-node) and in Chromium (cpu, wasm, webgl).
@@ -842,6 +845,7 @@ def parity(
             raise QuantlabError(f"unknown runtime {r!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)
     check_non_negative(atol, "--atol")
     check_non_negative(rtol, "--rtol")
+    _pool_options(workers, executor, ray_address)
     if limit is not None:
         check_limit(limit)  # parity_command reads 0 as all, None as its default
     check_positive(timeout, "--timeout")
@@ -859,6 +863,9 @@ def parity(
             models_dir,
             timeout,
             show_table=not as_json,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
         )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
@@ -898,8 +905,19 @@ def tune(
         ),
     ] = None,
     sweep: Annotated[
-        str, typer.Option(help="Sensitivity sweeps: ab (both), a (only L uint8), b (all but L)")
-    ] = "ab",
+        str,
+        typer.Option(
+            help="Sensitivity sweeps: a (only L uint8: what ranks the layers), b (all but L: the "
+            "'gain keeping this float32' column; doubles the sweep, changes no answer when a ran), ab"
+        ),
+    ] = "a",
+    rank_limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Examples of the search split the per-layer sweep ranks layers on, by output error "
+            "(default 64 for mobilenetv2, 256 otherwise; 0 = the --limit subset)"
+        ),
+    ] = None,
     backend: Annotated[
         str,
         typer.Option(
@@ -924,6 +942,9 @@ def tune(
         bool,
         typer.Option(help="Require the upper end of the held-out drop's 95% interval to be within budget"),
     ] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Find the smallest mixed-precision artifact whose metric stays within a budget of float32.
@@ -946,6 +967,11 @@ def tune(
         limit = 200 if demo == MOBILENET else 1000
     else:
         limit = check_limit(limit, zero_means="the full set")
+    if rank_limit is None:
+        rank_limit = 64 if demo == MOBILENET else 256
+    else:
+        rank_limit = check_limit(rank_limit)  # 0: rank on the --limit subset
+    _pool_options(workers, executor, ray_address)
     check_positive(timeout, "--timeout")
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     import math
@@ -973,6 +999,10 @@ def tune(
             show=not as_json,
             holdout=holdout,
             conservative=conservative,
+            rank_limit=rank_limit,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
         )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .evaluate import ArrayExamples, measure_variants
 from .metrics import parity_stats, within_tolerance
+from .pool import make_pool
 from .progress import log
 from .runtimes import make_runtime
 from .runtimes.base import LoadedModel, Runtime
@@ -91,7 +93,11 @@ def run_parity(
     rtol: float = DEFAULT_RTOL,
     timeout: float = 600.0,
     batch_size: int = 256,
+    workers: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> dict:
+    """Keras references in-process; each tfjs runtime through an evaluator pool (quantlab.pool)."""
     keras_rt = KerasRuntime()
     original = KerasRuntime.from_keras_model(keras_original) if keras_original is not None else None
     pairs: list[PairResult] = []
@@ -126,32 +132,39 @@ def run_parity(
             log.warning("%s unavailable: %s", name, reason)
             continue
         t0 = time.perf_counter()
-        with make_runtime(name, timeout=timeout) as rt:
-            start_ms = (time.perf_counter() - t0) * 1000
-            runtime_info[name] = {**rt.describe(), "start_ms": round(start_ms, 1)}
-            for v, folder in variant_dirs.items():
-                loaded = rt.load(folder)
-                try:
-                    (out,), t = rt.predict(loaded, x, batch_size=batch_size)
-                    ref_out, ref_loaded = refs[v]
-                    ok, n_bad = within_tolerance(out, ref_out, atol, rtol)
-                    ref_name = "keras original" if ref_loaded is original else f"keras {v}"
-                    pair = PairResult(
-                        v, "runtime", f"{name} {v}", ref_name, parity_stats(out, ref_out), ok, n_bad,
-                        timings={"load_ms": round(loaded.load_ms, 1), "predict_ms": round(t.predict_ms, 1),
-                                 "predict_ms_per_example": round(t.predict_ms / len(x), 4)},
-                    )  # fmt: skip
-                    if not ok:
+        with make_pool(name, workers, timeout, executor, ray_address) as pool:
+            measured = measure_variants(pool, variant_dirs, ArrayExamples({"x": x}), "parity", batch_size)
+            start_ms = (time.perf_counter() - t0) * 1000 - sum(m.timings.total_ms for m in measured.values())
+            runtime_info[name] = {
+                **pool.describe(),
+                "start_ms": round(max(0.0, start_ms), 1),
+                "workers": pool.ran,
+            }
+        failing = []
+        for v, m in measured.items():
+            (out,), t = m.outputs, m.timings
+            ref_out, ref_loaded = refs[v]
+            ok, n_bad = within_tolerance(out, ref_out, atol, rtol)
+            ref_name = "keras original" if ref_loaded is original else f"keras {v}"
+            pair = PairResult(
+                v, "runtime", f"{name} {v}", ref_name, parity_stats(out, ref_out), ok, n_bad,
+                timings={"load_ms": round(m.load_ms, 1), "predict_ms": round(t.predict_ms, 1),
+                         "predict_ms_per_example": round(t.predict_ms / len(x), 4)},
+            )  # fmt: skip
+            if not ok:
+                failing.append((pair, variant_dirs[v], ref_loaded))
+            pairs.append(pair)
+        if failing:  # layer by layer, in one evaluator: only for pairs out of tolerance
+            with make_runtime(name, timeout=timeout) as rt:
+                for pair, folder, ref_loaded in failing:
+                    loaded = rt.load(folder)
+                    try:
                         pair.first_bad_layer = localise(
                             rt, loaded, keras_rt, ref_loaded, x[:LOCALISE_EXAMPLES], atol, rtol
                         )
-                    pairs.append(pair)
-                finally:
-                    rt.unload(loaded)
-            runtime_info[name].update(
-                {k: v for k, v in rt.describe().items() if k.endswith(("requests", "errors"))}
-            )
-            log.info("%s done in %.1f s", name, time.perf_counter() - t0)
+                    finally:
+                        rt.unload(loaded)
+        log.info("%s done in %.1f s", name, time.perf_counter() - t0)
     failed = [p for p in pairs if p.passed is False]
     return {
         "atol": atol,
