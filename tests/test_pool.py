@@ -143,3 +143,90 @@ def test_a_broken_artifact_is_not_retried(small_convnet_dir, tmp_path):
         with pytest.raises(ArtifactError):
             measure_variants(pool, {"float32": small_convnet_dir / "float32", "b": broken}, _examples(), "b")
         assert pool.stats.retries == 0
+
+
+# the CLI: bad options, Ctrl-C with many workers, Ray absent or unreachable
+
+
+def test_workers_0_is_exit_2(tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli("evaluate", "housing", "--workers", "0", "--models-dir", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--workers 0: must be a positive integer" in proc.stderr
+
+
+def test_ray_address_that_does_not_answer_is_one_line_within_bounded_time(tmp_path):
+    import socket
+
+    from tests.conftest import run_cli
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    proc = run_cli("evaluate", "housing", "--executor", "ray", "--ray-address", f"127.0.0.1:{port}",
+                   "--models-dir", str(tmp_path))  # fmt: skip
+    assert time.monotonic() - t0 < 60
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"127.0.0.1:{port}: no Ray cluster answers there" in lines[0], lines
+
+
+def test_ray_not_installed_is_one_line_with_the_install_command(tmp_path):
+    """Ray hidden from the CLI (a `ray` module that fails to import, first on the path)."""
+    from tests.conftest import run_cli
+
+    fake = tmp_path / "noray"
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    env = {"PYTHONPATH": f"{fake}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = run_cli("evaluate", "housing", "--executor", "ray", "--models-dir", str(tmp_path), env=env)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == ["error: --executor ray needs Ray, which is not installed: pip install 'quantlab[ray]'"]
+
+
+@pytest.mark.slow
+def test_sigint_with_two_workers_stops_every_worker(tmp_path):
+    """Both evaluators held inside predict jobs; Ctrl-C: exit 130, no process, no temp folder."""
+    from tests.test_signals import assert_nothing_left
+
+    models = _housing_models(tmp_path)
+    block, tmpdir, out = tmp_path / "block", tmp_path / "tmp", tmp_path / "out"
+    block.mkdir()
+    tmpdir.mkdir()
+    env = {**os.environ, "QUANTLAB_TEST_BLOCK_DIR": str(block), "TMPDIR": str(tmpdir), "COLUMNS": "200"}
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "quantlab.cli", "evaluate", "housing", "--backend", "wasm", "--workers", "2",
+         "--models-dir", str(models), "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while len(processes_with_env(str(block))) < 2 or not (block / "predict-started").exists():
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "two evaluators did not start within 180 s"
+        time.sleep(0.05)
+    time.sleep(1.0)  # the second worker reaches its predict job too (its evaluator is up)
+    node_pid = int((block / "predict-started").read_text().strip())
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted by SIGINT: no partial results were written" in stderr
+    ctx = {"block": block, "tmpdir": tmpdir, "out": out, "node_pid": node_pid}
+    assert_nothing_left(proc, ctx, models, stderr)
+
+
+def _housing_models(tmp_path: Path) -> Path:
+    from tests.conftest import run_cli
+
+    models = tmp_path / "models"
+    for cmd in (("train", "housing", "--quick"), ("quantize", "housing")):
+        proc = run_cli(*cmd, "--models-dir", str(models))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return models

@@ -121,7 +121,7 @@ def cli_errors(fn):
             with interrupt_on_signals():
                 return fn(*args, **kwargs)
         except QuantlabError as e:
-            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt as e:  # Ctrl-C, and SIGTERM/SIGHUP as signals.Terminated
             console.print(
