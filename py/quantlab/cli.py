@@ -780,6 +780,15 @@ def bench(
     analyze_h5: Annotated[
         bool, typer.Option("--analyze", help="Time `quantlab analyze` on the MNIST .h5 + test .npz")
     ] = False,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers",
+            help="Comma-separated worker counts, e.g. 1,2: time the four-variant evaluation and a tune "
+            "sweep at each, with the speed-up",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Benchmark MNIST evaluation in tfjs: Node start, load, transfer, predict vs Keras.
@@ -790,6 +799,15 @@ def bench(
         from .bench import bench_analyze
 
         bench_analyze(backend, data_dir, models_dir)
+        return
+    if workers is not None:
+        from .bench import bench_workers
+        from .pool import parse_worker_list
+
+        counts = parse_worker_list(workers)
+        limit = check_limit(limit)
+        _check_dirs(models_dir=models_dir, data_dir=data_dir)
+        bench_workers(backend, data_dir, models_dir, counts, limit)
         return
     from .bench import bench_mnist
 
