@@ -230,3 +230,42 @@ def _housing_models(tmp_path: Path) -> Path:
         proc = run_cli(*cmd, "--models-dir", str(models))
         assert proc.returncode == 0, proc.stderr[-3000:]
     return models
+
+
+def test_a_sweep_measures_float32_once_when_asked_first():
+    """measure_many([float32, uint8]) makes float32 the reference instead of measuring it twice."""
+    from quantlab.sweep import Point, Sweep
+
+    class FakePool:
+        name, workers, ran = "fake", 1, 1
+
+        def imap(self, jobs, n_jobs=None):
+            from quantlab.pool import JobResult
+            from quantlab.runtimes.base import PredictTimings
+
+            for job in jobs:
+                scale = 1.0 if "float32" in job.variant else 1.1
+                yield JobResult(
+                    job, [job.inputs * scale], PredictTimings(examples=len(job.inputs)), 0.0, None
+                )
+
+    x = np.ones((4, 3), np.float32)
+    probe = __import__("quantlab.sweep", fromlist=["Probe"]).Probe(
+        "m", True, lambda: [x], lambda o: float(o.mean()), 4
+    )
+    sweep = Sweep(None, FakePool(), probe, relative=False)
+    sweep.scratch.rmdir()
+    import quantlab.sweep as sw
+
+    saved = sw.save_tfjs, sw.read_artifact
+    sw.save_tfjs = lambda model, folder, dtype_map: folder.mkdir(parents=True)
+    sw.read_artifact = lambda folder: type("A", (), {"weight_bytes": 1})()
+    try:
+        points = sweep.measure_many([("float32", None), ("uint8", {"uint8": True})])
+    finally:
+        sw.save_tfjs, sw.read_artifact = saved
+        sweep.close()
+    assert [p.label for p in sweep.points] == ["float32", "uint8"] and all(
+        isinstance(p, Point) for p in points
+    )
+    assert points[0].output_error == 0.0 and points[1].output_error > 0

@@ -135,7 +135,7 @@ class Sweep:
     def measure_many(self, items: list[tuple[str, dict | None]], on_point=None) -> list[Point]:
         from .pool import Job
 
-        if self.reference is None and any(m for _, m in items):  # drops need this probe's float32
+        if self.reference is None and items and items[0][1]:  # drops need this probe's float32 first
             self.measure("float32", None)
         chunks = list(self.probe.inputs())
         batch = self.probe.batch_size
