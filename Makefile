@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.quantlab-installed
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup browser tfjs-node run test test-py test-js lint bench report clean mutation
+.PHONY: setup browser tfjs-node ray run test test-py test-js lint bench report clean mutation
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -19,6 +19,10 @@ browser:
 tfjs-node: setup
 	test -f .tfjs-node/node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node || \
 	  $(BIN)/quantlab setup --tfjs-node
+
+# Ray for `--executor ray` and its tests (the `ray` extra; a second pip step, see pyproject.toml).
+ray: $(PY_STAMP)
+	$(BIN)/python -c 'import ray' 2>/dev/null || $(BIN)/pip install --disable-pip-version-check -q -e '.[ray]'
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +36,7 @@ $(NPM_STAMP): package.json package-lock.json $(PY_STAMP)
 run: setup
 	$(BIN)/quantlab run $(ARGS)
 
-test: setup browser tfjs-node lint test-py test-js
+test: setup browser tfjs-node ray lint test-py test-js
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check py tests

@@ -122,6 +122,7 @@ class Evaluator {
     }
     const loadMs = performance.now() - t0;
     const entry = Runner.newEntry(model, format);
+    entry.modelDir = model_dir;
     this.models.set(handle, entry);
     return { handle, url, load_ms: loadMs, num_tensors: this.tf.memory().numTensors, ...entry.desc };
   }
@@ -151,6 +152,9 @@ class Evaluator {
       throw codeError('BAD_REQUEST', `predict needs ${nOut} output_paths`);
     }
     await this.testBlock();
+    // Test hook (QUANTLAB_TEST_CRASH_MODEL): die on predict with a model whose folder contains it.
+    const crashOn = process.env.QUANTLAB_TEST_CRASH_MODEL;
+    if (crashOn && String(entry.modelDir).includes(crashOn)) process.exit(70);
     const tensorsBefore = this.tf.memory().numTensors;
     const t0 = performance.now();
     for (const inp of inputs) {

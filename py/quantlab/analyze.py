@@ -17,11 +17,11 @@ from .convert import VARIANTS, dtype_map_for
 from .convert_source import write_float32
 from .environment import environment
 from .errors import QuantlabError
-from .evaluate import load_model, measure_variants
+from .evaluate import measure_variants
 from .inputs import InputOptions, InputSet, InputSpec, load_inputs
+from .pool import make_pool
 from .progress import log
 from .results import variant_row, write_results
-from .runtimes import make_runtime
 from .runtimes.base import LoadedModel
 from .sources import ModelSource
 from .weight_error import weights_section
@@ -41,6 +41,9 @@ class AnalyzeOptions:
     runtime: str = "node-wasm"
     batch_size: int = 256
     timeout: float = 600.0
+    workers: int | None = None  # None: the rule in pool.default_workers
+    executor: str = "local"
+    ray_address: str | None = None
     models_dir: Path = Path("models")
     out_dir: Path = Path("reports")
 
@@ -104,10 +107,10 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
         paths, made = write_variants(source, opts, root)
         split["convert"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        with make_runtime(opts.runtime, timeout=opts.timeout) as runtime:
-            split["runtime_start"] = time.perf_counter() - t0
+        with make_pool(opts.runtime, opts.workers, opts.timeout, opts.executor, opts.ray_address) as runtime:
             split["load"] = split["transfer"] = split["predict"] = 0.0
-            loaded32 = load_model(runtime, paths["float32"])
+            loaded32 = runtime.inspect(paths["float32"], "float32")  # starts a worker; float32 stays loaded
+            split["runtime_start"] = time.perf_counter() - t0 - loaded32.load_ms / 1000
             specs = _specs(loaded32)
             inputs = load_inputs(specs, opts.inputs)
             if inputs.synthetic:
@@ -118,14 +121,13 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
                     inputs.description["range"],
                     inputs.description["seed"],
                 )
-            measured = measure_variants(
-                runtime, paths, inputs, opts.name, opts.batch_size, CHUNK, preloaded={"float32": loaded32}
-            )
+            measured = measure_variants(runtime, paths, inputs, opts.name, opts.batch_size, CHUNK)
             for m in measured.values():
                 split["load"] += m.load_ms / 1000
                 split["transfer"] += m.timings.transfer_ms / 1000
                 split["predict"] += m.timings.predict_ms / 1000
             runtime_info = runtime.describe()
+            workers_ran = runtime.ran
             t0 = time.perf_counter()
             ref = measured["float32"].outputs
             outputs = {name: m.outputs for name, m in measured.items()}
@@ -177,6 +179,8 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
             "config": {
                 "command": " ".join(shlex.quote(a) for a in sys.argv),
                 "runtime": opts.runtime,
+                "workers": workers_ran,
+                "executor": opts.executor,
                 "variants": list(paths),
                 "custom_map": opts.custom_map,
                 "wall_seconds": round(time.perf_counter() - t_start + detect_s, 1),

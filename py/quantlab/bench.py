@@ -129,3 +129,64 @@ def bench_analyze(backend: str, data_dir: Path | None, models_dir: Path) -> dict
     accuracy = {v["name"]: v["metrics"].get("accuracy") for v in results["variants"]}
     table_console().print("accuracy in tfjs: " + ", ".join(f"{k} {v:.4f}" for k, v in accuracy.items()))
     return {"split": split, "total_s": total, "overhead_share": overhead / total}
+
+
+def bench_workers(
+    backend: str, data_dir: Path | None, models_dir: Path, counts: list[int], limit: int | None = None
+) -> list[dict]:
+    """Wall time of the MNIST four-variant evaluation and of a tune sweep (per-layer sweep (a) on
+    500 examples) at each worker count, and the speed-up over the first count. Figures, not
+    assertions: on a shared machine they move with the load."""
+    from .evaluate import ArrayExamples, measure_variants
+    from .pipeline import keras_dir
+    from .pool import LocalPool
+    from .probes import trained_demo_probe
+    from .sweep import Sweep, layers_with_weights, sensitivity
+    from .train import load_trained
+
+    demo = get_demo("mnist")
+    data = demo.load(data_dir)
+    x = data.x_test[:limit] if limit else data.x_test
+    keras_model, _ = load_trained(keras_dir(models_dir, demo))
+    paths = {v: variant_dir(models_dir, demo, v) for v in VARIANTS}
+    from .artifacts import read_artifact
+
+    layers = layers_with_weights(read_artifact(paths["float32"]))
+    probe = trained_demo_probe("mnist", data_dir, 500)
+    rows = []
+    for n in counts:
+        with LocalPool(f"node-{backend}", workers=n) as pool:
+            # workers start on first use: their start-up is inside the evaluation's time
+            t0 = time.perf_counter()
+            measure_variants(pool, paths, ArrayExamples({"x": x}), f"evaluate, {n} workers")
+            t_eval = time.perf_counter() - t0
+            sweep = Sweep(keras_model, pool, probe, relative=False)
+            try:
+                t0 = time.perf_counter()
+                u8 = sweep.measure_many([("float32", None), ("uint8", {"uint8": True})])[1]
+                sensitivity(sweep, layers, u8, "a")
+                t_sweep = time.perf_counter() - t0
+                n_sweep = len(sweep.points)
+            finally:
+                sweep.close()
+            rows.append({"workers": n, "ran": pool.ran, "evaluate_s": t_eval, "sweep_s": t_sweep,
+                         "sweep_variants": n_sweep})  # fmt: skip
+    base = rows[0]
+    table = Table(title=f"MNIST: {len(x)} images x 4 variants, and a tune sweep, tfjs {backend}, by workers")
+    for c in ("workers", "evaluate s", "speed-up", "sweep s", "variants", "speed-up "):
+        table.add_column(c, justify="right")
+    for r in rows:
+        r["evaluate_speedup"] = base["evaluate_s"] / r["evaluate_s"]
+        r["sweep_speedup"] = base["sweep_s"] / r["sweep_s"]
+        table.add_row(
+            str(r["workers"]), f"{r['evaluate_s']:.1f}", f"{r['evaluate_speedup']:.2f}x",
+            f"{r['sweep_s']:.1f}", str(r["sweep_variants"]), f"{r['sweep_speedup']:.2f}x",
+        )  # fmt: skip
+    table_console().print(table)
+    import os
+
+    table_console().print(
+        f"{len(os.sched_getaffinity(0))} usable cores, load average {os.getloadavg()[0]:.2f} "
+        "(other processes share them: figures, not guarantees); goal: 1.7x at 2 workers for wasm"
+    )
+    return rows

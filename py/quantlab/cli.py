@@ -66,6 +66,47 @@ Backend = Annotated[
 ]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one tfjs job")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs (incl. Node stderr)")]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Evaluator processes working in parallel (default: one per core for wasm and cpu, which run "
+        "on one thread in Node; 1 for tfjs-node, which uses every core itself)",
+        show_default=False,
+    ),
+]
+Executor = Annotated[
+    str,
+    typer.Option("--executor", help="local (evaluators on this machine) or ray (Ray actors; quantlab[ray])"),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address", help="With --executor ray: join this cluster (host:port or auto)", show_default=False
+    ),
+]
+
+
+def _pool_options(workers: int | None, executor: str, ray_address: str | None) -> None:
+    """--workers, --executor, --ray-address: checked before any work (exit 2)."""
+    from .pool import EXECUTORS, check_workers
+
+    check_workers(workers)
+    if executor not in EXECUTORS:
+        raise QuantlabError(f"--executor {executor!r}: valid: {', '.join(EXECUTORS)}", exit_code=2)
+    if ray_address and executor != "ray":
+        raise QuantlabError("--ray-address needs --executor ray", exit_code=2)
+    if executor == "ray":
+        from .pool_ray import check_ray
+
+        check_ray(ray_address)
+
+
+def _workers_line(pool) -> None:
+    console.print(
+        f"{pool.ran} worker{'s' if pool.ran != 1 else ''} ran ({pool.executor} executor, {pool.name})",
+        highlight=False,
+    )
 
 
 def cli_errors(fn):
@@ -80,7 +121,7 @@ def cli_errors(fn):
             with interrupt_on_signals():
                 return fn(*args, **kwargs)
         except QuantlabError as e:
-            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt as e:  # Ctrl-C, and SIGTERM/SIGHUP as signals.Terminated
             console.print(
@@ -267,6 +308,9 @@ def analyze(
     timeout: Timeout = 600.0,
     seed: Seed = 1337,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results record as JSON")] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Your model, your data: convert to float32/float16/uint16/uint8 tfjs variants, run each in
@@ -302,6 +346,7 @@ def analyze(
         inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit
     )
     check_positive(timeout, "--timeout")
+    _pool_options(workers, executor, ray_address)
     custom = _parse_maps(map_)
     name = workspace.check_name(name or workspace.name_from_path(model), "--name", set(ALL_DEMOS))
     if custom:
@@ -318,6 +363,9 @@ def analyze(
         task=task,
         runtime=runtime,
         timeout=timeout,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
         models_dir=models_dir,
         out_dir=out,
     )
@@ -349,6 +397,13 @@ def _analyze_summary(r: dict) -> None:
     table_console().print(table)
     t = r.get("timings_s", {})
     console.print("time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()), highlight=False)
+    c = r.get("config", {})
+    if c.get("workers"):
+        console.print(
+            f"{c['workers']} worker{'s' if c['workers'] != 1 else ''} ran "
+            f"({c.get('executor', 'local')} executor)",
+            highlight=False,
+        )
 
 
 def _fmt_metric(value, key: str = "") -> str:
@@ -416,6 +471,9 @@ def run(
     alpha: Annotated[float, typer.Option(help="mobilenetv2: width multiplier (> 0)")] = 1.0,
     image_size: Annotated[int, typer.Option(help="mobilenetv2: input size (> 0)")] = 224,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Train, convert, quantize and evaluate demos in tfjs, then write the HTML report.
@@ -424,10 +482,11 @@ def run(
     `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
     from .demos import DemoOptions
+    from .pool import make_pool
     from .report import render_reports
-    from .runtimes import make_runtime
 
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
+    _pool_options(workers, executor, ray_address)
     check_seed(seed)
     check_positive(timeout, "--timeout")
     check_positive(alpha, "--alpha")
@@ -442,7 +501,8 @@ def run(
     )
     all_results = []
     folders = [Path(d) / n for n in names for d in (models_dir, out)]
-    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+    pool = make_pool(f"node-{backend}", workers, timeout, executor, ray_address)
+    with _locked(*folders), pool as runtime:
         for name in names:
             # Every demo takes the same road: prepare (train or build) -> quantize -> evaluate.
             demo = get_demo(name)
@@ -462,6 +522,8 @@ def run(
             all_results.append(demo.evaluate(runtime, models_dir, out, opts, config=config))
     render_reports(out)
     _summary(all_results, as_json)
+    if not as_json:
+        _workers_line(pool)
 
 
 @app.command()
@@ -604,6 +666,9 @@ def evaluate(
         Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
     ] = None,
     timeout: Timeout = 600.0,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Evaluate existing tfjs variants in Node and write results.json (no training).
@@ -615,12 +680,14 @@ def evaluate(
         chosen = ",".join(variant or ["float32", "float16", "uint16", "uint8"])
         return analyze(
             model, inputs=inputs, variants=chosen, runtime=f"node-{backend}", limit=limit, out=out,
-            models_dir=models_dir, timeout=timeout, verbose=verbose,
+            models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
+            ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
     from .convert import VARIANTS, dtype_map_for
     from .demos import DemoOptions
-    from .runtimes import make_runtime
+    from .pool import make_pool
 
+    _pool_options(workers, executor, ray_address)
     variants = variant or list(VARIANTS)
     for v in variants:
         dtype_map_for(v)  # validates the name
@@ -631,9 +698,11 @@ def evaluate(
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     opts = DemoOptions(data_dir, limit=0 if all_limit else limit, preprocessing=preprocessing)
     folders = [Path(d) / demo.name for demo in chosen for d in (models_dir, out)]
-    with _locked(*folders), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+    pool = make_pool(f"node-{backend}", workers, timeout, executor, ray_address)
+    with _locked(*folders), pool as runtime:
         for demo in chosen:
             demo.evaluate(runtime, models_dir, out, opts, variants, config={"backend": backend})
+    _workers_line(pool)
 
 
 @app.command()
@@ -740,6 +809,15 @@ def bench(
     analyze_h5: Annotated[
         bool, typer.Option("--analyze", help="Time `quantlab analyze` on the MNIST .h5 + test .npz")
     ] = False,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers",
+            help="Comma-separated worker counts, e.g. 1,2: time the four-variant evaluation and a tune "
+            "sweep at each, with the speed-up",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Benchmark MNIST evaluation in tfjs: Node start, load, transfer, predict vs Keras.
@@ -750,6 +828,15 @@ def bench(
         from .bench import bench_analyze
 
         bench_analyze(backend, data_dir, models_dir)
+        return
+    if workers is not None:
+        from .bench import bench_workers
+        from .pool import parse_worker_list
+
+        counts = parse_worker_list(workers)
+        limit = check_limit(limit)
+        _check_dirs(models_dir=models_dir, data_dir=data_dir)
+        bench_workers(backend, data_dir, models_dir, counts, limit)
         return
     from .bench import bench_mnist
 
@@ -962,8 +1049,19 @@ def tune(
         ),
     ] = None,
     sweep: Annotated[
-        str, typer.Option(help="Sensitivity sweeps: ab (both), a (only L uint8), b (all but L)")
-    ] = "ab",
+        str,
+        typer.Option(
+            help="Sensitivity sweeps: a (only L uint8: what ranks the layers), b (all but L: the "
+            "'gain keeping this float32' column; doubles the sweep, changes no answer when a ran), ab"
+        ),
+    ] = "a",
+    rank_limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Examples of the search split the per-layer sweep ranks layers on, by output error "
+            "(default 64 for mobilenetv2, 256 otherwise; 0 = the --limit subset)"
+        ),
+    ] = None,
     backend: Annotated[
         str,
         typer.Option(
@@ -994,6 +1092,9 @@ def tune(
     labels_key: Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")] = "y",
     samples: Annotated[int, typer.Option(help="MODEL only, no --inputs: synthetic examples")] = 256,
     seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = 1337,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Find the smallest mixed-precision artifact whose metric stays within a budget of float32.
@@ -1018,6 +1119,11 @@ def tune(
         limit = 200 if demo == MOBILENET else 1000
     else:
         limit = check_limit(limit, zero_means="the full set")
+    if rank_limit is None:
+        rank_limit = 64 if demo == MOBILENET else 256
+    else:
+        rank_limit = check_limit(rank_limit)  # 0: rank on the --limit subset
+    _pool_options(workers, executor, ray_address)
     check_positive(timeout, "--timeout")
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     import math
@@ -1059,6 +1165,10 @@ def tune(
             show=not as_json,
             holdout=holdout,
             conservative=conservative,
+            rank_limit=rank_limit,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
         )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")

@@ -335,6 +335,7 @@ def evaluate_mobilenet(
             "image_size": size,
             "batch": batch,
             "limit": limit,
+            "workers": getattr(runtime, "ran", 1),
             "wall_seconds": round(time.perf_counter() - t_start, 1),
             **(config or {}),
         },

@@ -207,6 +207,9 @@ def compare(
     rtol: float = DEFAULT_RTOL,
     timeout: float = 600.0,
     batch_size: int = 256,
+    workers: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> dict:
     pairs: list[PairResult] = []
     refs: dict[str, tuple[list[np.ndarray], Runtime, LoadedModel, str]] = {}

@@ -105,7 +105,8 @@ def print_parity(record: dict) -> None:
         load = sum(t["load_ms"] for t in times) / max(1, len(times))
         pred = sum(t["predict_ms_per_example"] for t in times) / max(1, len(times))
         console.print(
-            f"{name}: start {info['start_ms']:.0f} ms, mean load {load:.0f} ms, predict {pred:.3f} ms/example"
+            f"{name}: start {info['start_ms']:.0f} ms, mean load {load:.0f} ms, "
+            f"predict {pred:.3f} ms/example, {info.get('workers', 1)} worker(s)"
         )
     for name, reason in record["unavailable"].items():
         console.print(f"[yellow]{name} unavailable[/yellow]: {reason}")

@@ -129,7 +129,7 @@ def evaluate_step(
         )
     for row in rows:  # intervals; differences from float32 on the same examples
         row |= uncertainty(scores[row["name"]], scores.get("float32") if row["name"] != "float32" else None)
-    config = {"limit": limit, **(config or {})}
+    config = {"limit": limit, "workers": getattr(runtime, "ran", 1), **(config or {})}
     config.setdefault("step_seconds", {})["evaluate"] = round(time.perf_counter() - t_start, 1)
     results = {
         "kind": "demo",

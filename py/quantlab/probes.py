@@ -21,6 +21,11 @@ from .metrics import (
 from .mobilenet import TFJS_IMAGE_BATCH
 from .sweep import Probe
 
+# A demo probe's input chunks (one pool job each) and tfjs batch: shards cut at batch multiples,
+# so outputs are the same whatever the number of workers.
+DEMO_CHUNK = 512
+DEMO_BATCH = 256
+
 
 def stratified_indices(labels: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
     """`limit` indices with classes as equally represented as possible, in a seeded order."""
@@ -81,6 +86,17 @@ def trained_demo_probes(
     return _demo_probe(demo, data, search, limit), _demo_probe(demo, data, held, None), split
 
 
+def trained_demo_rank_probe(
+    demo_name: str, data_dir: Path | None, limit: int | None, holdout: float = 0.5, seed: int = 0
+) -> Probe:
+    """`limit` examples of the same search split (stratified): what the per-layer sweep ranks on."""
+    demo = get_demo(demo_name)
+    data = demo.load(data_dir)
+    labels = data.y_test.reshape(-1) if demo.task == "classification" else None
+    search, _, _ = holdout_split(len(data.x_test), holdout, seed, labels)
+    return _demo_probe(demo, data, search, limit)
+
+
 def trained_demo_probe(demo_name: str, data_dir: Path | None, limit: int | None) -> Probe:
     demo = get_demo(demo_name)
     data = demo.load(data_dir)
@@ -99,9 +115,10 @@ def _demo_probe(demo, data, among: np.ndarray, limit: int | None) -> Probe:
     return Probe(
         demo.primary_metric,
         demo.task != "regression",
-        lambda: [x[i : i + 2048] for i in range(0, len(x), 2048)],
+        lambda: [x[i : i + DEMO_CHUNK] for i in range(0, len(x), DEMO_CHUNK)],
         lambda out: task_metrics(demo.task, out, y, label_std)[demo.primary_metric],
         len(x),
+        DEMO_BATCH,
         per_example=lambda out: task_per_example(demo.task, out, y, label_std)[demo.primary_metric],
     )
 
@@ -125,6 +142,12 @@ class MobilenetProbeFactory:
         wnids = np.array([s.wnid for s in self.images.samples])
         search, held, split = holdout_split(len(wnids), holdout, seed, wnids, groups=self.mode == "backbone")
         return self.probe(limit, search), self.probe(None, held), split
+
+    def rank_probe(self, limit: int | None, holdout: float = 0.5, seed: int = 0) -> Probe:
+        """`limit` images (whole synsets) of the same search split: what the sweep ranks on."""
+        wnids = np.array([s.wnid for s in self.images.samples])
+        search, _, _ = holdout_split(len(wnids), holdout, seed, wnids, groups=self.mode == "backbone")
+        return self.probe(limit, search)
 
     def probe(self, limit: int | None, among: np.ndarray | None = None) -> Probe:
         samples = self.images.samples

@@ -122,13 +122,16 @@ def write_candidate(source, folder: Path, dtype_map: dict | None) -> None:
 
 
 class Sweep:
-    """Writes candidate artifacts into a scratch folder and measures them with one runtime on one
-    probe. The first measurement is float32 (made so when it is not): the reference for drops
-    and output errors."""
+    """Writes candidate artifacts into a scratch folder and measures them on one probe with an
+    evaluator pool (quantlab.pool; a plain Runtime works too, as one worker). The first
+    measurement is float32 (made so when it is not): the reference for drops and output errors.
+    `measure_many` hands every (candidate, input chunk) to the pool at once: candidates are
+    written while earlier ones run, and only a few are on disk at any time."""
 
-    def __init__(self, source, runtime: Runtime, probe: Probe, relative: bool, intervals: bool = False):
+    def __init__(self, source, runtime, probe: Probe, relative: bool, intervals: bool = False):
         self.model = source  # a float32 artifact folder (Path) or a Keras model: see write_candidate
         self.runtime = runtime
+        self.pool = runtime if hasattr(runtime, "imap") else _one_worker(runtime)
         self.probe = probe
         self.relative = relative
         self.intervals = intervals and probe.per_example is not None  # paired intervals of drops
@@ -140,21 +143,41 @@ class Sweep:
         self._n = 0
 
     def measure(self, label: str, dtype_map: dict | None) -> Point:
-        if self.reference is None and dtype_map:  # drops need this probe's own float32 figure
+        return self.measure_many([(label, dtype_map)])[0]
+
+    def measure_many(self, items: list[tuple[str, dict | None]], on_point=None) -> list[Point]:
+        from .pool import Job
+
+        if self.reference is None and items and items[0][1]:  # drops need this probe's float32 first
             self.measure("float32", None)
-        t0 = time.perf_counter()
-        self._n += 1
-        folder = self.scratch / f"c{self._n}"
-        write_candidate(self.model, folder, dtype_map)
-        loaded = self.runtime.load(folder)
-        try:
-            outs = [
-                self.runtime.predict(loaded, x, batch_size=self.probe.batch_size or len(x))[0][0]
-                for x in self.probe.inputs()
-            ]
-        finally:
-            self.runtime.unload(loaded)
-        out = np.concatenate(outs)
+        chunks = list(self.probe.inputs())
+        batch = self.probe.batch_size
+        started: dict[int, tuple[Path, float]] = {}
+
+        def jobs():
+            for i, (label, dtype_map) in enumerate(items):
+                self._n += 1
+                folder = self.scratch / f"c{self._n}"
+                started[i] = (folder, time.perf_counter())
+                write_candidate(self.model, folder, dtype_map)
+                for k, x in enumerate(chunks):
+                    yield Job(label, folder, x, batch or len(x), k, len(chunks))
+
+        points, parts = [], []
+        for r in self.pool.imap(jobs(), n_jobs=len(items) * len(chunks)):
+            parts.append(r.outputs[0])
+            if r.job.shard < r.job.n_shards - 1:
+                continue
+            i = len(points)
+            folder, t0 = started[i]
+            label, dtype_map = items[i]
+            points.append(self._point(label, dtype_map, np.concatenate(parts), folder, t0))
+            parts = []
+            if on_point is not None:
+                on_point(points[-1])
+        return points
+
+    def _point(self, label: str, dtype_map: dict | None, out: np.ndarray, folder: Path, t0: float) -> Point:
         metric = self.probe.score(out)
         size = read_artifact(folder).weight_bytes
         shutil.rmtree(folder, ignore_errors=True)
@@ -177,32 +200,44 @@ class Sweep:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def _one_worker(runtime: Runtime):
+    from .evaluate import _RuntimePool
+
+    return _RuntimePool(runtime)
+
+
 def sensitivity(
-    sweep: Sweep, layers: dict[str, list[str]], all_uint8: Point, sweeps: str = "ab"
+    sweep: Sweep, layers: dict[str, list[str]], all_uint8: Point, sweeps: str = "a"
 ) -> list[dict]:
     """(a) only layer L in uint8; (b) everything uint8 except L in float32. Ranked by (b)'s gain
-    (by (a)'s drop when only (a) ran); output errors are kept for the search's ranking."""
-    rows = []
+    (by (a)'s drop when only (a) ran); output errors are kept for the search's ranking. Every
+    candidate goes to the pool in one batch."""
+    items, keys = [], []
+    for layer in layers:
+        if "a" in sweeps:
+            items.append((f"only {layer} uint8", {"uint8": [f"{layer}/*"]}))
+            keys.append((layer, "a"))
+        if "b" in sweeps:
+            assignment = {other: "uint8" for other in layers if other != layer} | {layer: "float32"}
+            items.append((f"all uint8 but {layer}", dtype_map_for(assignment, layers)))
+            keys.append((layer, "b"))
+    rows = {layer: {"layer": layer} for layer in layers}
     with progress() as bar:
-        task = bar.add_task("per-layer sensitivity", total=len(layers) * len(sweeps), info="")
-        for layer in layers:
-            row = {"layer": layer}
-            if "a" in sweeps:
-                p = sweep.measure(f"only {layer} uint8", {"uint8": [f"{layer}/*"]})
-                row["only_this_uint8"] = p.metric
-                row["drop_only_this_uint8"] = p.drop
-                row["output_error_only_this_uint8"] = p.output_error
-                bar.update(task, advance=1, info=f"{p.label}: {p.metric:.4f}")
-            if "b" in sweeps:
-                assignment = {other: "uint8" for other in layers if other != layer} | {layer: "float32"}
-                p = sweep.measure(f"all uint8 but {layer}", dtype_map_for(assignment, layers))
-                row["all_but_this_uint8"] = p.metric
-                row["gain_keeping_this_float32"] = -sweep.probe.drop(
-                    all_uint8.metric, p.metric, sweep.relative
-                )
-                row["output_error_all_but_this"] = p.output_error
-                bar.update(task, advance=1, info=f"{p.label}: {p.metric:.4f}")
-            rows.append(row)
+        task = bar.add_task(f"per-layer sensitivity ({sweep.probe.n} examples)", total=len(items), info="")
+        points = sweep.measure_many(
+            items, on_point=lambda p: bar.update(task, advance=1, info=f"{p.label}: {p.metric:.4f}")
+        )
+    for (layer, kind), p in zip(keys, points, strict=True):
+        row = rows[layer]
+        if kind == "a":
+            row["only_this_uint8"] = p.metric
+            row["drop_only_this_uint8"] = p.drop
+            row["output_error_only_this_uint8"] = p.output_error
+        else:
+            row["all_but_this_uint8"] = p.metric
+            row["gain_keeping_this_float32"] = -sweep.probe.drop(all_uint8.metric, p.metric, sweep.relative)
+            row["output_error_all_but_this"] = p.output_error
+    out = list(rows.values())
     key = "gain_keeping_this_float32" if "b" in sweeps else "drop_only_this_uint8"
-    rows.sort(key=lambda r: -r[key])
-    return rows
+    out.sort(key=lambda r: -r[key])
+    return out

@@ -55,10 +55,14 @@ def run_tune(
     sweeps: str = "ab",
     conservative: bool = False,
     split: dict | None = None,
+    rank_probe: Probe | None = None,
 ) -> dict:
-    """`probe`: the search split (what the sweep and the search see); `holdout_probe`: the
-    examples that judge the answer (held out from the search; `split` says how they were
-    drawn). `conservative`: the upper end of the held-out drop's interval must meet the budget."""
+    """`probe`: the search split (what the search sees); `holdout_probe`: the examples that
+    judge the answer (held out from the search; `split` says how they were drawn);
+    `rank_probe`: the (smaller) part of the search split the per-layer sweep ranks layers on
+    (default: `probe`): the ranking uses the continuous output error, which a few dozen examples
+    already measure well. `conservative`: the upper end of the held-out drop's interval must
+    meet the budget. `runtime`: an evaluator pool (quantlab.pool) or one Runtime."""
     float32_dir = models_root / "float32"
     if not (float32_dir / "model.json").is_file():
         raise ArtifactError(
@@ -71,6 +75,7 @@ def run_tune(
     # (layers or graph), byte-identical to what the converter writes from the Keras model.
     sweep = Sweep(float32_dir, runtime, probe, relative)
     full = Sweep(float32_dir, runtime, holdout_probe, relative, intervals=True)
+    rank = Sweep(float32_dir, runtime, rank_probe, relative) if rank_probe is not None else sweep
     tuned_dir = models_root / "tuned"
     try:
         sweep.measure("float32", None)
@@ -83,10 +88,13 @@ def run_tune(
             if p.drop < u8.drop:  # then the search starts from it: it is what is left to fix
                 start, start_label, start_point = bn_fix, BN_FIX, p
         t_sweep = time.perf_counter()
-        rows = sensitivity(sweep, layers, u8, sweeps) if sweeps else []
+        rank_u8 = u8
+        if sweeps and rank is not sweep:
+            rank_u8 = rank.measure_many([("float32", None), (UINT8, {"uint8": True})])[1]
+        rows = sensitivity(rank, layers, rank_u8, sweeps) if sweeps else []
         sweep_seconds = time.perf_counter() - t_sweep
         candidates = [la for la in layers if start[la] == "uint8"]
-        order = search_order(candidates, rows, layer_sizes(float32_art), u8.output_error)
+        order = search_order(candidates, rows, layer_sizes(float32_art), rank_u8.output_error)
         ladder = Ladder(start, order, promotion_dtype(float32_art), layers, start_label)
         on_subset = RungProbe(sweep, ladder, max_drop, {0: start_point})
         on_full = RungProbe(full, ladder, max_drop, conservative=conservative)
@@ -110,8 +118,9 @@ def run_tune(
     finally:
         sweep.close()
         full.close()
+        rank.close()
     seconds = time.perf_counter() - t0
-    n_eval = len(sweep.points) + len(full.points)
+    n_eval = len(sweep.points) + len(full.points) + (len(rank.points) if rank is not sweep else 0)
     considered = [u8, *on_subset.points.values()]  # the start point is rung 0
     best = min(considered, key=lambda p: (p.drop, p.weight_bytes))
     record = {
@@ -119,6 +128,9 @@ def run_tune(
         "max_drop": max_drop,
         "relative": relative,
         "subset_size": probe.n,
+        "rank_size": rank.probe.n,
+        "workers": getattr(runtime, "ran", 1),
+        "executor": getattr(runtime, "executor", "local"),
         "holdout_size": holdout_probe.n,
         "holdout": split or {"fraction": 0.0, "note": "no held-out split: the full set judged"},
         "conservative": conservative,
@@ -127,6 +139,7 @@ def run_tune(
         "float32_bytes": sweep.points[0].weight_bytes,
         "sensitivity": rows,
         "points": [p.__dict__ for p in sweep.points],
+        "rank_points": [p.__dict__ for p in rank.points] if rank is not sweep else [],
         "holdout_checks": [p.__dict__ for p in full.points],
         "search": {
             "start": start_label,

@@ -8,9 +8,9 @@ from pathlib import Path
 from .demos import MOBILENET
 from .fsutil import write_json_atomic
 from .metrics import within_budget
+from .pool import make_pool
 from .progress import console, table_console
 from .results import RESULTS_FILE, attach_section, results_or_none
-from .runtimes import make_runtime
 from .tune import run_tune
 
 TUNE_FILE = "tune.json"
@@ -31,6 +31,10 @@ def tune_command(
     holdout: float = 0.5,
     conservative: bool = False,
     seed: int = 0,
+    rank_limit: int | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> dict:
     from .train import load_trained
 
@@ -47,12 +51,18 @@ def tune_command(
             data_dir, size, "full" if full_mode else "backbone", class_files(data_dir) if full_mode else None
         )
         probe, holdout_probe, split = factory.probes(limit, holdout, seed)
+        rank_probe = factory.rank_probe(rank_limit, holdout, seed) if rank_limit else None
     else:
-        from .probes import trained_demo_probes
+        from .probes import trained_demo_probes, trained_demo_rank_probe
 
         probe, holdout_probe, split = trained_demo_probes(demo, data_dir, limit, holdout, seed)
+        rank_probe = (
+            trained_demo_rank_probe(demo, data_dir, rank_limit, holdout, seed) if rank_limit else None
+        )
+    if rank_probe is not None and rank_probe.n >= probe.n:
+        rank_probe = None  # no smaller than the search subset: rank on that
     try:
-        with make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+        with make_pool(f"node-{backend}", workers, timeout, executor, ray_address) as runtime:
             record = run_tune(
                 keras_model,
                 Path(models_dir) / demo,
@@ -64,6 +74,7 @@ def tune_command(
                 sweeps,
                 conservative=conservative,
                 split=split,
+                rank_probe=rank_probe,
             )
     finally:
         if factory:
@@ -104,9 +115,11 @@ def print_tune(r: dict) -> None:
     out = table_console()
     out.print(
         f"evaluated {r['n_evaluated']} variants in {r['seconds']:.0f} s "
-        f"({r['seconds_per_variant']:.1f} s per variant) with {r['runtime']}"
+        f"({r['seconds_per_variant']:.1f} s per variant) with {r['runtime']}, "
+        f"{r.get('workers', 1)} worker{'s' if r.get('workers', 1) != 1 else ''}"
         + (
-            f"; the per-layer sweep: {r['n_sweep']} variants in {r['sweep_seconds']:.0f} s"
+            f"; the per-layer sweep: {r['n_sweep']} variants on {r.get('rank_size', r['subset_size'])} "
+            f"examples in {r['sweep_seconds']:.0f} s"
             if r.get("n_sweep")
             else ""
         )
