@@ -333,6 +333,13 @@ def equalize(
         float, typer.Option(help="Largest float32 output change allowed (relative L2) without --force")
     ] = 1e-4,
     force: Annotated[bool, typer.Option("--force", help="Write even beyond --tolerance")] = False,
+    snap_clips: Annotated[
+        bool,
+        typer.Option(
+            "--snap-clips",
+            help="--relu6 clip: put the clip constants exactly on their uint8 grid (round up)",
+        ),
+    ] = False,
     image_size: Annotated[
         int | None, typer.Option(help="Images: resize to SIZE x SIZE (default: the model's)")
     ] = None,
@@ -384,7 +391,7 @@ def equalize(
         seed=seed,
         limit=limit,
     )
-    record = run_equalize(source, out, opts, relu6, tolerance, force, runtime, timeout)
+    record = run_equalize(source, out, opts, relu6, tolerance, force, runtime, timeout, snap_clips)
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
         return
