@@ -409,9 +409,10 @@ def equalize_artifact(
     out_json = model_json
     if relu6 in ("relu", "clip"):
         out_json = replace_relu6(model_json, [p.first.node for p in usable])
-    if relu6 == "clip" and snap:
-        snap_clips(new, usable, report)
-        out_groups = [[dict(e, data=new[e["name"]]) for e in g] for g in groups]
+    if relu6 == "clip":
+        if snap:
+            snap_clips(new, usable, report)
+            out_groups = [[dict(e, data=new[e["name"]]) for e in g] for g in groups]
         relu6_nodes = {p.first.node for p in usable if p.first.activation == "Relu6"}
         scales = {n: s for n, s in report.scales.items() if n in relu6_nodes}
         out_json, clips = add_relu6_clips(out_json, scales)

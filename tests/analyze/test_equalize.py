@@ -91,8 +91,14 @@ def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_pa
 
 def test_relu6_exact_with_clips_refused_as_relu_unless_forced(chain_models, tmp_path):
     x = chain_models / "x.npy"
-    # default --relu6 clip: ReLU then a per-channel Minimum(6 / s): float32 unchanged; with the
-    # clip constants on their uint8 grid, uint8 gains too (unsnapped, their rounding ate the gain)
+    # default --relu6 clip: ReLU then a per-channel Minimum(6 / s): float32 unchanged
+    proc, out = _equalize(tmp_path / "d", chain_models / "relu6_sm", x)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout)
+    assert r["float32_change"]["rel_l2"] < 1e-5 and r["equalization"]["relu6_clip_nodes"]
+    assert not r["equalization"]["clips_snapped_to_uint8_grid"]
+    # with the clip constants on their uint8 grid, uint8 gains on this chain (unsnapped, the
+    # clips' rounding ate the gain here)
     proc, out = _equalize(tmp_path / "c", chain_models / "relu6_sm", x, "--snap-clips")
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout)
