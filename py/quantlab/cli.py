@@ -378,6 +378,130 @@ def analyze(
     _analyze_summary(results)
 
 
+@app.command()
+@cli_errors
+def equalize(
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="tfjs graph model (folder or model.json), SavedModel folder or Keras file "
+            "(converted to a float32 graph model first)",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the equalized float32 graph model")],
+    inputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--inputs",
+            help="Calibration inputs to measure the float32 change on: FILE.npy, FILE.npz or a folder "
+            "of images; none: seeded synthetic inputs",
+            show_default=False,
+        ),
+    ] = None,
+    relu6: Annotated[
+        str,
+        typer.Option(
+            help="A ReLU6 between two rescaled layers: clip (exact: ReLU then a per-channel Minimum), "
+            "relu (make it ReLU, as DFQ did), keep (leave it; its clip moves) or skip (leave such pairs)"
+        ),
+    ] = "clip",
+    tolerance: Annotated[
+        float, typer.Option(help="Largest float32 output change allowed (relative L2) without --force")
+    ] = 1e-4,
+    force: Annotated[bool, typer.Option("--force", help="Write even beyond --tolerance")] = False,
+    snap_clips: Annotated[
+        bool,
+        typer.Option(
+            "--snap-clips",
+            help="--relu6 clip: put the clip constants exactly on their uint8 grid (round up)",
+        ),
+    ] = False,
+    image_size: Annotated[
+        int | None, typer.Option(help="Images: resize to SIZE x SIZE (default: the model's)")
+    ] = None,
+    scale: Annotated[str, typer.Option(help="Images: map pixels 0..255 linearly onto LO,HI")] = "0,1",
+    input_range: Annotated[
+        str | None, typer.Option(help="Synthetic inputs: uniform in LO,HI (default 0,1)")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Synthetic inputs: how many examples")] = 64,
+    limit: Annotated[int | None, typer.Option(help="Use the first N examples only")] = None,
+    runtime: Annotated[str, typer.Option("--runtime", "-r", help="tfjs runtime to measure in")] = "node-wasm",
+    timeout: Timeout = 600.0,
+    seed: Annotated[int, typer.Option(help="Seed of synthetic inputs")] = 1337,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Cross-layer equalization (Nagel et al., DFQ 2019) of consecutive conv/depthwise layers of a
+    graph model, so that one per-tensor uint8 grid fits every channel: writes an ordinary float32
+    tfjs graph model (same nodes and weight names, rescaled weights) that stock tfjs loads and
+    `tensorflowjs_converter`'s or quantlab's quantization flags quantize. The float32 change and
+    uint8's error before and after are measured in tfjs; beyond --tolerance nothing is written
+    unless --force (exit 6). A model without equalizable pairs is left alone (exit 0).
+
+    Example: `quantlab equalize mobilenet_sm/ --out mobilenet_eq --inputs images/ --scale -1,1 --limit 200`"""
+    from .equalize import RELU6_MODES, run_equalize
+    from .inputs import InputOptions, parse_range
+    from .runtimes import RUNTIMES
+    from .sources import detect
+
+    if relu6 not in RELU6_MODES:
+        raise QuantlabError(f"--relu6 {relu6!r}: valid: {', '.join(RELU6_MODES)}", exit_code=2)
+    if runtime not in RUNTIMES or runtime == "keras":
+        raise QuantlabError(
+            f"--runtime {runtime!r}: valid: {', '.join(r for r in RUNTIMES if r != 'keras')}", exit_code=2
+        )
+    check_non_negative(tolerance, "--tolerance")
+    check_positive(samples, "--samples")
+    check_positive(timeout, "--timeout")
+    if limit is not None:
+        check_positive(limit, "--limit")
+    if image_size is not None:
+        check_positive(image_size, "--image-size")
+    source = detect(model)
+    opts = InputOptions(
+        path=inputs,
+        image_size=image_size,
+        scale=parse_range(scale, "--scale"),
+        input_range=parse_range(input_range, "--input-range") if input_range else None,
+        samples=samples,
+        seed=seed,
+        limit=limit,
+    )
+    record = run_equalize(source, out, opts, relu6, tolerance, force, runtime, timeout, snap_clips)
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        return
+    if record["status"] == "no-pairs":
+        found = record["pairs_found"]
+        why = f"{found} found, none usable (see --relu6)" if found else "none in the graph"
+        console.print(
+            f"{model}: no equalizable conv/depthwise pairs ({why}); nothing written",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    eq = record["equalization"]
+    f32, before, after = record["float32_change"], record["uint8_before"], record["uint8_after"]
+    console.print(
+        f"equalized {len(eq['pairs'])} pairs ({len(eq['skipped'])} skipped) in {eq['sweeps']} sweeps; "
+        f"ReLU6 -> ReLU in {len(eq['relu6_replaced_by_relu'])} layers",
+        highlight=False,
+    )
+    console.print(
+        f"float32 change on {record['inputs']['n']} inputs: relative L2 {f32['rel_l2']:.3g}, "
+        f"cosine mean {f32['cosine_mean']:.6f} min {f32['cosine_min']:.6f}"
+        + (" (beyond --tolerance: --force)" if record["forced"] else ""),
+        highlight=False,
+    )
+    console.print(
+        f"uint8 vs float32: cosine mean {before['cosine_mean']:.4f} -> {after['cosine_mean']:.4f}, "
+        f"relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}",
+        highlight=False,
+    )
+    console.print(f"wrote {out} (and {out}/equalize.json)", highlight=False)
+
+
 def _analyze_summary(r: dict) -> None:
     from rich.table import Table
 

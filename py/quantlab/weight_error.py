@@ -55,6 +55,75 @@ def _bn_multiplier(weights: dict[str, np.ndarray], layer: str, eps: float) -> np
     return gamma / np.sqrt(weights[f"{layer}/moving_variance"] + eps)
 
 
+def channel_ranges(name: str, values: np.ndarray) -> np.ndarray | None:
+    """max - min per output channel, or None for tensors without channels (biases, BatchNorm
+    vectors, scalars). Output channel = last axis for conv/dense kernels ([h, w, in, out],
+    [in, out]); a depthwise kernel [h, w, in, mult] has in * mult output channels."""
+    if values.ndim < 2 or values.size == 0:
+        return None
+    if values.ndim == 4 and "depthwise" in name.lower():
+        flat = values.reshape(-1, values.shape[2] * values.shape[3])
+    else:
+        flat = values.reshape(-1, values.shape[-1])
+    if flat.shape[1] < 2:
+        return None
+    with np.errstate(invalid="ignore"):
+        return (flat.max(axis=0) - flat.min(axis=0)).astype(np.float64)
+
+
+def channel_spread(name: str, values: np.ndarray) -> dict:
+    """Why a per-tensor grid fails a tensor: `channel_spread` = widest / narrowest output-channel
+    range (channels with range 0 left out; None when fewer than 2 are left), `median_channel_share`
+    = median channel range / tensor range, the share of the uint8 grid's 256 levels that a typical
+    channel gets. None for tensors without output channels."""
+    empty = {"n_channels": None, "channel_spread": None, "median_channel_share": None}
+    ranges = channel_ranges(name, values)
+    if ranges is None or not np.all(np.isfinite(ranges)):
+        return empty
+    whole = float(values.max()) - float(values.min())
+    nonzero = ranges[ranges > 0]
+    return {
+        "n_channels": int(ranges.size),
+        "channel_spread": float(nonzero.max() / nonzero.min()) if nonzero.size >= 2 else None,
+        "median_channel_share": float(np.median(ranges) / whole) if whole > 0 else None,
+    }
+
+
+# A tensor "breaks" on a per-tensor grid when its median channel gets under this share of the levels
+# (under 26 of uint8's 256): what DESIGN 2.7 found behind the graph MobileNetV2's collapse.
+BREAK_SHARE = 0.1
+
+
+def diagnosis(variant: str, rows: list[dict], share: float = BREAK_SHARE, named: int = 3) -> str | None:
+    """One line: which affine-quantized tensors break on the per-tensor grid and why, narrowest
+    median channel first; None when none does (or the variant is not uint8/uint16)."""
+    broken = [
+        r
+        for r in rows
+        if r.get("dtype") in ("uint8", "uint16")
+        and r.get("median_channel_share") is not None
+        and r["median_channel_share"] < share
+    ]
+    if not broken:
+        return None
+    broken.sort(key=lambda r: r["median_channel_share"])
+    levels = 256 if broken[0]["dtype"] == "uint8" else 65536
+    parts = []
+    for r in broken[:named]:
+        spread = r.get("channel_spread")
+        why = f"; channel ranges differ {spread:.0f}x" if spread else ""
+        share_pct = 100 * r["median_channel_share"]
+        uses = f"median channel uses {share_pct:.1f}% of the {levels} levels"
+        parts.append(f"{short_name(r['name'])} ({uses}{why})")
+    more = f", and {len(broken) - named} more tensors under {share:.0%}" if len(broken) > named else ""
+    return f"{variant} breaks " + ", ".join(parts) + more
+
+
+def short_name(name: str) -> str:
+    """The last two parts of a weight name (graph models nest them under StatefulPartitionedCall/...)."""
+    return "/".join(name.split("/")[-2:])
+
+
 def nonfinite_count(row: dict, prefix: str = "") -> int:
     """NaN/Inf values of a row's tensor, in the variant or in the float32 artifact."""
     return row[f"{prefix}nonfinite"] + row[f"{prefix}nonfinite_reference"]
@@ -90,6 +159,7 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
                 "max": float(r.max()) if r.size else 0.0,
                 "scale": qinfo.get("scale"),
                 **error_stats(q, r),
+                **channel_spread(name, r),
             }
         )
     rows.sort(key=_worst_first)
@@ -127,7 +197,13 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
         histograms.append(
             {"name": row["name"], "counts": counts.tolist(), "edges": edges.tolist(), "grid": grid}
         )
-    return {"variant": variant_dir.name, "tensors": rows, "batchnorm": bn_rows, "histograms": histograms}
+    return {
+        "variant": variant_dir.name,
+        "tensors": rows,
+        "batchnorm": bn_rows,
+        "histograms": histograms,
+        "diagnosis": diagnosis(variant_dir.name, rows),
+    }
 
 
 def weights_section(models_root: Path, variants, top: int = 15) -> dict:
@@ -142,5 +218,6 @@ def weights_section(models_root: Path, variants, top: int = 15) -> dict:
             "tensors": full["tensors"][:top],
             "batchnorm": full["batchnorm"][:top],
             "histograms": full["histograms"],
+            "diagnosis": full["diagnosis"],
         }
     return section
