@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RuntimeUnavailable
 from .metrics import parity_stats, within_tolerance
 from .progress import log
 from .runtimes import make_runtime
@@ -50,7 +51,7 @@ def unavailable_reason(name: str) -> str | None:
     if name.startswith("browser-"):
         from .runtimes.browser import browser_unavailable_reason
 
-        return browser_unavailable_reason()
+        return browser_unavailable_reason(name.removeprefix("browser-"))
     if name == "node-tensorflow":
         from .setup_tfjs_node import tfjs_node_unavailable_reason
 
@@ -126,7 +127,13 @@ def run_parity(
             log.warning("%s unavailable: %s", name, reason)
             continue
         t0 = time.perf_counter()
-        with make_runtime(name, timeout=timeout) as rt:
+        try:
+            rt = make_runtime(name, timeout=timeout)
+        except RuntimeUnavailable as e:  # found only once started (e.g. no WebGPU adapter)
+            unavailable[name] = str(e)
+            log.warning("%s", e)
+            continue
+        with rt:
             start_ms = (time.perf_counter() - t0) * 1000
             runtime_info[name] = {**rt.describe(), "start_ms": round(start_ms, 1)}
             for v, folder in variant_dirs.items():
