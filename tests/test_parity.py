@@ -82,3 +82,25 @@ def test_unavailable_runtime_is_reported_with_its_install_command(setup, tmp_pat
     record = run_parity({"float32": dirs["float32"]}, original, x[:4], ["node-tensorflow"])
     assert "quantlab setup --tfjs-node" in record["unavailable"]["node-tensorflow"]
     assert _runtime_pairs(record, "node-tensorflow") == []
+
+
+@pytest.mark.parametrize("name", ["browser-webgl-f16", "browser-webgpu"])
+def test_phone_gpu_precision_and_webgpu_in_parity(setup, name):
+    """Both run here (Chromium 156, SwiftShader); where they cannot, they are reported unavailable
+    with the reason, never as a pass. float16 textures show as a larger runtime error than webgl's."""
+    dirs, original, x = setup
+    record = run_parity({"float32": dirs["float32"], "uint8": dirs["uint8"]}, original, x[:16], [name])
+    if name in record["unavailable"]:  # reported with its reason, and no pair counted as a pass
+        assert not _runtime_pairs(record, name) and record["passed"]
+        pytest.skip(record["unavailable"][name])
+    pairs = _runtime_pairs(record, name)
+    assert [p["variant"] for p in pairs] == ["float32", "uint8"]
+    info = record["runtimes"][name]
+    assert info["blocked_requests"] == [] and info["console_errors"] == []
+    if name == "browser-webgl-f16":
+        assert info["backend"] == "webgl" and info["precision"] == "float16"
+        assert info["tf_flags"] == {"WEBGL_FORCE_F16_TEXTURES": True, "WEBGL_RENDER_FLOAT32_ENABLED": False}
+        assert all(p["stats"]["max_abs"] > 1e-5 for p in pairs)  # float16 intermediates show
+    else:
+        assert info["backend"] == "webgpu" and info["precision"] == "float32"
+        assert all(p["passed"] and p["stats"]["max_abs"] < 1e-4 for p in pairs)

@@ -15,14 +15,40 @@
     }
   };
 
-  async function init(backend) {
+  const loadScript = (src) => new Promise((resolve, reject) => {
+    const el = document.createElement('script');
+    el.src = src;
+    el.onload = resolve;
+    el.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.appendChild(el);
+  });
+
+  // 1 + 2^-11 on 256 elements (past WEBGL_CPU_FORWARD's size, so it runs on the GPU): exact in
+  // float32, halfway between two float16 values, so float16 textures give back exactly 1.
+  async function precisionProbe() {
+    const y = tf.tidy(() => tf.add(tf.fill([256], 1), tf.fill([256], 2 ** -11)));
+    const v = (await y.data())[0];
+    y.dispose();
+    return v;
+  }
+
+  // arg: a backend name, or {backend, flags: {TFJS_FLAG: value} set before the backend starts,
+  // scripts: backend bundles to load first (webgpu)}.
+  async function init(arg) {
+    const { backend, flags = {}, scripts = [] } = typeof arg === 'string' ? { backend: arg } : arg;
+    for (const src of scripts) await loadScript(src);
+    for (const [k, v] of Object.entries(flags)) tf.env().set(k, v);
     if (backend === 'wasm') tf.wasm.setWasmPaths('/tfjs-wasm/');
-    if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} unavailable`);
+    let ok = false;
+    try { ok = await tf.setBackend(backend); } catch (e) { throw new Error(`backend ${backend} unavailable: ${e.message}`); }
+    if (!ok) throw new Error(`backend ${backend} unavailable`);
     await tf.ready();
     tf.enableProdMode();
     document.getElementById('status').textContent = `ready: ${tf.getBackend()}`;
+    const probe = await precisionProbe();
     return { backend: tf.getBackend(), tfjs_version: tf.version.tfjs, user_agent: navigator.userAgent,
-      num_tensors: tf.memory().numTensors };
+      num_tensors: tf.memory().numTensors, precision_probe: probe,
+      flags: Object.fromEntries(Object.keys(flags).map((k) => [k, tf.env().get(k)])) };
   }
 
   async function load(url) {
@@ -76,5 +102,49 @@
     return { num_tensors: tf.memory().numTensors };
   }
 
-  window.quantlab = { init, load: coded(load), predict: coded(predict), unload };
+  // Delivery timing: what a user's page does. Fetch model.json once (its response is handed to
+  // tf.io.http, so it is not fetched twice), load the weights, then predict one example of zeros
+  // and read it back. Times from the first request; the Resource Timing entries of the model's
+  // URLs give the bytes that crossed the (emulated) network and the number of requests.
+  async function deliver({ url }) {
+    performance.clearResourceTimings();
+    const t0 = performance.now();
+    let format, model;
+    try {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const text = await res.text();
+      format = Runner.detectFormat(JSON.parse(text));
+      const fetchFunc = (u, init) => (u === url
+        ? Promise.resolve(new Response(text, { headers: { 'Content-Type': 'application/json' } }))
+        : fetch(u, init));
+      model = await Runner.loadModel(tf, tf.io.http(url, { fetchFunc }), format);
+    } catch (e) {
+      throw Runner.codeError('LOAD_FAILED', `loading ${url} failed: ${e.message}`);
+    }
+    const loadedMs = performance.now() - t0;
+    const handle = `b${nextHandle++}`;
+    const entry = Runner.newEntry(model, format);
+    models.set(handle, entry);
+    const inputs = entry.desc.inputs.map((spec) => {
+      const shape = [1, ...(spec.shape || [null]).slice(1).map((d) => d ?? 1)];
+      const count = shape.reduce((a, b) => a * b, 1);
+      const Ctor = spec.dtype === 'int32' ? Int32Array : Float32Array;
+      return { name: spec.name, shape, dtype: spec.dtype === 'int32' ? 'int32' : 'float32', data: new Ctor(count) };
+    });
+    await Runner.predict(tf, entry, inputs, { batchSize: 1 });
+    const firstMs = performance.now() - t0;
+    const prefix = url.slice(0, url.lastIndexOf('/') + 1);
+    const entries = performance.getEntriesByType('resource').filter((r) => r.name.startsWith(prefix));
+    const mem = tf.memory();
+    return { handle, format, load_ms: loadedMs, first_prediction_ms: firstMs,
+      tf_memory_bytes: mem.numBytes, tf_num_tensors: mem.numTensors,
+      js_heap_used_bytes: performance.memory ? performance.memory.usedJSHeapSize : null,
+      requests: entries.length,
+      transfer_bytes: entries.reduce((a, r) => a + r.transferSize, 0),
+      encoded_bytes: entries.reduce((a, r) => a + r.encodedBodySize, 0),
+      decoded_bytes: entries.reduce((a, r) => a + r.decodedBodySize, 0) };
+  }
+
+  window.quantlab = { init, load: coded(load), predict: coded(predict), unload, deliver: coded(deliver) };
 })();

@@ -1138,6 +1138,78 @@ def _parity_model(
 
 @app.command()
 @cli_errors
+def delivery(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help=f"A demo ({', '.join(ALL_DEMOS)}): MODELS/<demo>/<variant>/; or a MODEL path as given to "
+            "`analyze`: MODELS/<name>/<variant>/",
+            show_default=False,
+        ),
+    ],
+    profiles: Annotated[
+        str | None,
+        typer.Option(help="Network profiles, comma-separated: slow-4g, fast-4g, none (default: all three)"),
+    ] = None,
+    runs: Annotated[int, typer.Option(help="Runs per variant and profile (median and min/max)")] = 3,
+    backend: Annotated[str, typer.Option(help="tfjs backend in the page: wasm, cpu, webgl")] = "wasm",
+    name: Annotated[
+        str | None, typer.Option(help="Name of a user's model (default: from the MODEL path, as analyze)")
+    ] = None,
+    max_model_mb: Annotated[
+        float,
+        typer.Option(help="A variant with more model bytes than this is reported too large, not loaded"),
+    ] = 1024.0,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    timeout: Timeout = 120.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the delivery record as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """What a user's browser gets: bytes over the wire and time to the first prediction.
+
+    For each variant: model.json and shard bytes raw, gzip (level 6) and brotli (quality 11), the number
+    of requests; then headless Chromium loads it from a loopback server that answers Accept-Encoding as a
+    CDN does, under DevTools network emulation (Slow 4G, Fast 4G, none), and times the model loaded and
+    the first prediction (median and min/max of --runs), with tf.memory() and the JS heap. Writes
+    OUT/<name>/delivery.json and adds it to results.json. Example: `quantlab delivery mnist --runs 3`
+    """
+    from .delivery import parse_profiles
+    from .delivery_run import check_runs, delivery_command, print_delivery
+    from .runtimes.browser import browser_unavailable_reason
+
+    model = _model_path([target])
+    if model is None:
+        check_demo_name(target)
+        name = target
+    else:
+        from .workspace import check_name, name_from_path
+
+        name = check_name(name or name_from_path(model), "--name", set(ALL_DEMOS))
+    names = parse_profiles(profiles)
+    check_runs(runs)
+    check_positive(timeout, "--timeout")
+    check_positive(max_model_mb, "--max-model-mb")
+    if backend not in ("wasm", "cpu", "webgl", "webgl-f16", "webgpu"):
+        raise QuantlabError(
+            f"unknown backend {backend!r}; valid: wasm, cpu, webgl, webgl-f16, webgpu", exit_code=2
+        )
+    _check_dirs(out=out, models_dir=models_dir)
+    reason = browser_unavailable_reason(backend)
+    if reason:
+        from .errors import RuntimeUnavailable
+
+        raise RuntimeUnavailable(f"delivery needs the browser: {reason}")
+    with _locked(Path(models_dir) / name, Path(out) / name):
+        record = delivery_command(target, names, runs, backend, out, models_dir, timeout, max_model_mb, name)
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    else:
+        print_delivery(record)
+
+
+@app.command()
+@cli_errors
 def setup(
     tfjs_node: Annotated[
         bool, typer.Option("--tfjs-node", help="Build @tensorflow/tfjs-node against the pip TensorFlow")

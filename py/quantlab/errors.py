@@ -22,3 +22,8 @@ class ArtifactError(QuantlabError):
 
 class EvaluatorError(QuantlabError):
     exit_code = 5
+
+
+class RuntimeUnavailable(EvaluatorError):
+    """A runtime that cannot run on this machine (the message says why and how to install it):
+    reported as unavailable, never as a pass or a failure of the model."""

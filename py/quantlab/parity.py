@@ -85,7 +85,7 @@ def unavailable_reason(name: str) -> str | None:
     if name.startswith("browser-"):
         from .runtimes.browser import browser_unavailable_reason
 
-        return browser_unavailable_reason()
+        return browser_unavailable_reason(name.removeprefix("browser-"))
     if name == "node-tensorflow":
         from .setup_tfjs_node import tfjs_node_unavailable_reason
 
@@ -260,7 +260,13 @@ def compare(
                 continue
             t0 = time.perf_counter()
             reuse = getattr(ref.runtime, "name", None) == name
-            with contextlib.nullcontext(ref.runtime) if reuse else make_runtime(name, timeout=timeout) as rt:
+            try:
+                started = contextlib.nullcontext(ref.runtime) if reuse else make_runtime(name, timeout=timeout)
+            except RuntimeUnavailable as e:  # found only once started (e.g. no WebGPU adapter)
+                unavailable[name] = str(e)
+                log.warning("%s", e)
+                continue
+            with started as rt:
                 start_ms = (time.perf_counter() - t0) * 1000
                 runtime_info[name] = {**rt.describe(), "start_ms": round(start_ms, 1)}
                 if reuse:  # started earlier, as the reference: its own start time

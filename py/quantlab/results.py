@@ -2,13 +2,15 @@
 reading it back with a version check.
 
 Schema history: 1 = the demos (variants, metrics, weight_error, parity, tune); 2 = adds `kind`
-("demo" | "model"), a user model's `source`, `inputs`, `outputs`, per-variant `fidelity`."""
+("demo" | "model"), a user model's `source`, `inputs`, `outputs`, per-variant `fidelity`; optional
+(no version change): per-variant `delivery` (bytes over the wire) and a `delivery` section."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .artifacts import Artifact, artifact_summary
+from .delivery import delivery_sizes
 from .errors import ArtifactError, QuantlabError
 from .fsutil import read_json, write_json_atomic
 from .runtimes.base import PredictTimings, Runtime
@@ -29,6 +31,7 @@ def variant_row(
     return {
         "name": name,
         **artifact_summary(art),
+        "delivery": delivery_sizes(art.folder),
         "metrics": metrics,
         "runtime": {
             "name": runtime.name,

@@ -172,3 +172,48 @@ def test_put_without_an_upload_folder_is_refused(tree):
         assert request(s, "/upload/x.bin", "PUT", body=b"x")[0] == 403
     finally:
         s.close()
+
+
+@pytest.fixture(scope="module")
+def compressing(tree):
+    s = LoopbackServer(compress=True)
+    s.mount("m1", tree / "model")
+    yield s
+    s.close()
+
+
+def _get(server, target, accept):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", target, headers={"Accept-Encoding": accept} if accept is not None else {})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [("gzip, deflate, br", "br"), ("gzip", "gzip"), ("br;q=0, gzip", "gzip"), (None, None)],
+)
+def test_accept_encoding_is_honoured_with_vary(compressing, tree, accept, coding):
+    import gzip
+
+    import brotli
+
+    status, headers, body = _get(compressing, "/m1/model.json", accept)
+    assert status == 200 and headers["Vary"] == "Accept-Encoding"
+    assert headers.get("Content-Encoding") == coding
+    assert int(headers["Content-Length"]) == len(body)
+    decode = {"br": brotli.decompress, "gzip": gzip.decompress, None: lambda b: b}[coding]
+    assert decode(body) == (tree / "model" / "model.json").read_bytes()
+
+
+def test_compression_still_refuses_what_it_would_refuse(compressing):
+    assert _get(compressing, "/m1/escape.bin", "br")[0] == 404
+    assert _get(compressing, "/m1/%zz", "gzip")[0] == 400
+
+
+def test_plain_server_ignores_accept_encoding(server):
+    status, headers, body = _get(server, "/m1/model.json", "br, gzip")
+    assert status == 200 and "Content-Encoding" not in headers and body == b'{"a": 1}'

@@ -231,3 +231,55 @@ def sensitivity_chart(rows: list[dict], key: str, title: str, top: int = 20, wid
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b2")
+
+
+def grouped_bar_chart(
+    groups: list[str],
+    series: list[str],
+    values: list[list[float | None]],
+    title: str,
+    fmt: str = "{:,.0f}",
+    width: int = 520,
+) -> Markup:
+    """Bars side by side: one group per label in `groups`, one bar per entry of `series` within it
+    (`values[g][s]`), with a legend."""
+    present = [v for row in values for v in row if v is not None]
+    if not present:
+        return Markup("")
+    top = max(present) or 1.0
+    h, pad = 180, 30
+    group_w = (width - 2 * pad) / max(1, len(groups))
+    bar_w = group_w * 0.8 / max(1, len(series))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 2 * pad + 16}" '
+        f'role="img" aria-label="{escape(title)}">',
+        f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13">{escape(title)}</text>',
+    ]
+    for g, (group, row) in enumerate(zip(groups, values, strict=True)):
+        x0 = pad + g * group_w + group_w * 0.1
+        for s, v in enumerate(row):
+            if v is None:
+                continue
+            y = pad + h - max(1.0, v / top * h)
+            color = SERIES_COLORS[s % len(SERIES_COLORS)]
+            parts.append(
+                f'<rect x="{x0 + s * bar_w:.1f}" y="{y:.1f}" width="{bar_w * 0.9:.1f}" '
+                f'height="{pad + h - y:.1f}" fill="{color}"><title>{escape(group)} {escape(series[s])}: '
+                f"{escape(fmt.format(v))}</title></rect>"
+            )
+        parts.append(
+            f'<text x="{x0 + group_w * 0.4:.1f}" y="{pad + h + 16}" font-size="11" '
+            f'text-anchor="middle">{escape(group)}</text>'
+        )
+    for s, name in enumerate(series):
+        x = pad + s * 90
+        parts.append(
+            f'<rect x="{x}" y="{h + 2 * pad}" width="10" height="10" '
+            f'fill="{SERIES_COLORS[s % len(SERIES_COLORS)]}"/>'
+            f'<text x="{x + 14}" y="{h + 2 * pad + 9}" font-size="11">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
+from markupsafe import Markup
 
 from ..errors import QuantlabError
 from ..fsutil import read_json, write_text_atomic
@@ -15,7 +16,14 @@ from ..progress import log
 from ..results import check_schema
 from ..stats import format_interval, no_difference_text
 from ..tasks import LOWER_IS_BETTER
-from .charts import bar_chart, discretisation_figure, frontier_chart, histogram_chart, sensitivity_chart
+from .charts import (
+    bar_chart,
+    discretisation_figure,
+    frontier_chart,
+    grouped_bar_chart,
+    histogram_chart,
+    sensitivity_chart,
+)
 
 RESULTS_FILE = "results.json"
 SEED_LABELS = {"float32": "original", "uint16": "16-bit", "uint8": "8-bit"}
@@ -72,6 +80,7 @@ OBJECT_FIELDS = (
     "seed",
     "tune",
     "parity",
+    "delivery",
     "weight_error",
     "keras_reference",
     "memory",
@@ -82,6 +91,7 @@ OBJECT_FIELDS = (
 OPTIONAL_SECTIONS = (
     "tune",
     "parity",
+    "delivery",
     "weight_error",
     "keras_reference",
     "memory",
@@ -326,6 +336,41 @@ def demo_charts(results: dict) -> dict:
     }
 
 
+def delivery_charts(results: dict) -> dict:
+    """The Delivery section's charts: bytes over the wire (raw, gzip, brotli) per variant, from the
+    delivery record or else from the variant rows; time to the first prediction per profile."""
+    section = results.get("delivery") or {}
+    sizes = section.get("sizes") or {
+        v.get("name", "?"): v["delivery"]
+        for v in results.get("variants", [])
+        if isinstance(v.get("delivery"), dict)
+    }
+    names = list(sizes)
+    charts = {"bytes": Markup(""), "times": []}
+    if names:
+        codings = ["raw", "gzip", "br"]
+        charts["bytes"] = grouped_bar_chart(
+            names,
+            ["raw", "gzip", "brotli"],
+            [[(sizes[n].get("total") or {}).get(c, 0) / 1024 for c in codings] for n in names],
+            "bytes over the wire (KiB): model.json + shards",
+        )
+    for profile, p in (section.get("profiles") or {}).items():
+        measured = section.get("variants") or {}
+        vs = [v for v in names if profile in measured.get(v, {})]
+        stats = [measured[v][profile]["first_prediction_ms"] for v in vs]
+        charts["times"].append(
+            bar_chart(
+                vs,
+                [s["median"] / 1000 for s in stats],
+                f"time to first prediction, {p.get('title', profile)} (s; median, min-max)",
+                fmt="{:.2f}",
+                errors=[(s["min"] / 1000, s["max"] / 1000) for s in stats],
+            )
+        )
+    return charts
+
+
 def render_reports(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     all_results = load_all_results(out_dir)
@@ -342,7 +387,13 @@ def render_reports(out_dir: Path) -> Path:
         _renderable(results, lambda r: index_page.render(results=[r], primary=_primary))
         html = _renderable(
             results,
-            lambda r: demo_page.render(r=r, charts=demo_charts(r), primary=_primary, discretisation=figure),
+            lambda r: demo_page.render(
+                r=r,
+                charts=demo_charts(r),
+                delivery=delivery_charts(r),
+                primary=_primary,
+                discretisation=figure,
+            ),
         )
         write_text_atomic(out_dir / results["_page"], html)
     index = index_page.render(results=all_results, primary=_primary)

@@ -12,6 +12,8 @@ RUNTIMES = (
     "browser-cpu",
     "browser-wasm",
     "browser-webgl",
+    "browser-webgl-f16",
+    "browser-webgpu",
 )
 
 

@@ -9,11 +9,12 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from ..artifacts import read_artifact
-from ..errors import EvaluatorError
+from ..errors import EvaluatorError, RuntimeUnavailable
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 from .protocol import js_dir, project_root, read_tensor, write_tensor
 
@@ -30,43 +31,82 @@ CHROMIUM_FLAGS = [
     "--enable-unsafe-swiftshader",  # WebGL on the CPU (SwiftShader) for the webgl backend
 ]
 INSTALL_HINT = "sudo apt-get install -y chromium && .venv/bin/pip install playwright"
+# WebGPU on the CPU (SwiftShader's Vulkan); --disable-gpu would turn WebGPU off (DESIGN 2.8)
+WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"]
+WEBGPU_HINT = "npm install @tensorflow/tfjs-backend-webgpu@4.22.0"
+# browser-<name> -> (tfjs backend, tfjs flags set before the backend starts). webgl-f16 keeps every
+# intermediate in 16-bit float textures, as many phone GPUs do (tensorflow/tfjs#1670):
+# WEBGL_RENDER_FLOAT32_ENABLED is derived from WEBGL_FORCE_F16_TEXTURES in tfjs-backend-webgl 4.22's
+# flags_webgl.js; both are set, and the page checks they took effect (precision probe).
+BACKENDS = {
+    "cpu": ("cpu", {}),
+    "wasm": ("wasm", {}),
+    "webgl": ("webgl", {}),
+    "webgl-f16": ("webgl", {"WEBGL_FORCE_F16_TEXTURES": True, "WEBGL_RENDER_FLOAT32_ENABLED": False}),
+    "webgpu": ("webgpu", {}),
+}
+CHROMIUM_ENV = "QUANTLAB_CHROMIUM"  # another Chromium binary (tests point it at a missing file)
 
 
 def chromium_path() -> str | None:
+    override = os.environ.get(CHROMIUM_ENV)
+    if override:
+        return override if Path(override).is_file() and os.access(override, os.X_OK) else None
     return shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
 
 
-def browser_unavailable_reason() -> str | None:
-    """None when the browser runtime can run here; else why not, with the install command."""
+def _webgpu_dist() -> Path:
+    return project_root() / "node_modules" / "@tensorflow" / "tfjs-backend-webgpu" / "dist"
+
+
+def browser_unavailable_reason(backend: str | None = None) -> str | None:
+    """None when the browser runtime (for `backend`, if given) can run here; else why not, with the
+    install command."""
     if chromium_path() is None:
-        return f"Chromium not installed ({INSTALL_HINT})"
+        where = os.environ.get(CHROMIUM_ENV)
+        found = f"not found at {where} (${CHROMIUM_ENV})" if where else "not installed"
+        return f"Chromium {found}: install it with `{INSTALL_HINT}`"
     try:
         import playwright  # noqa: F401
     except ImportError:
         return f"Playwright not installed ({INSTALL_HINT})"
     if not (project_root() / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js").is_file():
         return "tfjs npm packages not installed (run `npm ci`)"
+    if backend == "webgpu" and not (_webgpu_dist() / "tf-backend-webgpu.min.js").is_file():
+        return f"@tensorflow/tfjs-backend-webgpu not installed (run `{WEBGPU_HINT}`)"
     return None
 
 
 class BrowserRuntime(Runtime):
-    def __init__(self, backend: str = "wasm", timeout: float = 600.0):
+    def __init__(self, backend: str = "wasm", timeout: float = 600.0, compress: bool = False, extra_flags=()):
+        """`compress`: the loopback server answers Accept-Encoding (gzip, br) as a CDN does.
+        `extra_flags`: more Chromium switches (e.g. a page memory limit)."""
         from playwright.sync_api import sync_playwright
 
         from .loopback import LoopbackServer
 
-        reason = browser_unavailable_reason()
+        if backend not in BACKENDS:
+            raise EvaluatorError(f"unknown browser backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        reason = browser_unavailable_reason(backend)
         if reason:
-            raise EvaluatorError(f"browser runtime unavailable: {reason}")
+            raise RuntimeUnavailable(f"browser-{backend} unavailable: {reason}")
         self.name = f"browser-{backend}"
+        self.timeout_s = timeout
         self.timeout_ms = timeout * 1000
+        self._timed_out: str | None = None
+        self._crashed = False
         self.io_dir = Path(tempfile.mkdtemp(prefix="quantlab-browser-"))
-        self.server = LoopbackServer(upload_dir=self.io_dir)
+        self.server = LoopbackServer(upload_dir=self.io_dir, compress=compress)
         tfjs = project_root() / "node_modules" / "@tensorflow"
         self.server.mount("app", js_dir() / "browser")
         self.server.mount("tfjs", tfjs / "tfjs" / "dist")
         self.server.mount("tfjs-wasm", tfjs / "tfjs-backend-wasm" / "dist")
+        if _webgpu_dist().is_dir():
+            self.server.mount("tfjs-webgpu", _webgpu_dist())
         self.server.mount("io", self.io_dir)
+        tf_backend, tf_flags = BACKENDS[backend]
+        flags = [f for f in CHROMIUM_FLAGS if not (backend == "webgpu" and f == "--disable-gpu")]
+        flags += WEBGPU_FLAGS if backend == "webgpu" else []
         self.blocked: list[str] = []
         self.dead: str | None = None  # why the browser was stopped (then every call fails fast)
         self.console_errors: list[str] = []
@@ -78,18 +118,55 @@ class BrowserRuntime(Runtime):
                 executable_path=chromium_path(),
                 headless=True,
                 # an unknown switch Chromium ignores: marks our browser so kill() can find it
-                args=[*CHROMIUM_FLAGS, f"--quantlab-io-dir={self.io_dir}"],
+                args=[*flags, *extra_flags, f"--quantlab-io-dir={self.io_dir}"],
             )
             self.page = self.browser.new_page()
             self.page.route("**/*", self._guard)
             self.page.on("console", self._console)
             self.page.on("pageerror", lambda e: self.console_errors.append(f"pageerror: {e}"))
+            self.page.on("crash", self._on_crash)
             self.page.goto(f"{self.server.origin}/app/index.html", timeout=self.timeout_ms)
-            self.info = self._call("init", backend)
+            scripts = ["/tfjs-webgpu/tf-backend-webgpu.min.js"] if backend == "webgpu" else []
+            try:
+                self.info = self._call("init", {"backend": tf_backend, "flags": tf_flags, "scripts": scripts})
+            except EvaluatorError as e:
+                if backend == "webgpu" and "unavailable" in str(e):
+                    raise RuntimeUnavailable(
+                        f"browser-webgpu unavailable: this Chromium gives no WebGPU adapter with "
+                        f"{' '.join(WEBGPU_FLAGS)} ({e}); needs Chromium >= 113 with Vulkan/SwiftShader"
+                    ) from None
+                raise
+            self._check_precision(backend)
         except BaseException:
             self.close()
             raise
         self.start_ms = (time.perf_counter() - t0) * 1000
+
+    def _check_precision(self, backend: str) -> None:
+        """webgl-f16 must really compute in float16: the flags read back as set, and 1 + 2^-11 (exact
+        in float32, halfway to the next float16) comes back as 1."""
+        probe = self.info.get("precision_probe")
+        self.info["precision"] = "float16" if probe == 1.0 else "float32"
+        if backend != "webgl-f16":
+            return
+        flags = self.info.get("flags", {})
+        if flags != BACKENDS[backend][1] or probe != 1.0:
+            raise EvaluatorError(
+                f"{self.name}: float16 textures did not take effect (flags {flags}, 1 + 2^-11 -> {probe})"
+            )
+
+    def _on_crash(self, *_):
+        self._crashed = True
+
+    def _on_timeout(self, fn: str) -> None:
+        """From the watchdog thread: SIGKILL our Chromium so the waiting call returns now (Playwright
+        itself is closed by the caller's thread)."""
+        self._timed_out = fn
+        for pid in self._chromium_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _guard(self, route) -> None:
         if route.request.url.startswith(self.server.origin + "/"):
@@ -107,6 +184,9 @@ class BrowserRuntime(Runtime):
 
         if self.dead:
             raise EvaluatorError(f"{self.name}: the browser was stopped earlier ({self.dead}); cannot {fn}")
+        watchdog = threading.Timer(self.timeout_s, self._on_timeout, args=(fn,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             return self.page.evaluate(f"(arg) => window.quantlab.{fn}(arg)", arg)
         except (KeyboardInterrupt, SystemExit) as e:
@@ -116,7 +196,20 @@ class BrowserRuntime(Runtime):
             raise
         except PlaywrightError as e:
             msg = str(e).splitlines()[0].removeprefix("Page.evaluate: ").removeprefix("Error: ")
+            if self._timed_out:
+                self.kill(f"{fn} timed out")
+                raise EvaluatorError(
+                    f"{self.name}: {fn} timed out after {self.timeout_s:g} s (--timeout); "
+                    "the browser was stopped"
+                ) from None
+            if self._crashed or "crash" in msg.lower():
+                self.kill(f"the page crashed during {fn}")
+                raise EvaluatorError(
+                    f"{self.name}: the page crashed during {fn} (out of memory?); the browser was stopped"
+                ) from None
             raise EvaluatorError(f"{self.name}: {fn} failed in the page: {msg}") from e
+        finally:
+            watchdog.cancel()
 
     def load(self, model_dir: Path) -> LoadedModel:
         read_artifact(model_dir)
@@ -183,6 +276,8 @@ class BrowserRuntime(Runtime):
             "backend": self.info["backend"],
             "tfjs_version": self.info["tfjs_version"],
             "user_agent": self.info["user_agent"],
+            "precision": self.info.get("precision"),
+            "tf_flags": self.info.get("flags", {}),
             "start_ms": round(self.start_ms, 1),
             "blocked_requests": list(self.blocked),
             "console_errors": list(self.console_errors),

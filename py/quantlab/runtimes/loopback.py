@@ -108,6 +108,10 @@ class FileHandler(BaseHTTPRequestHandler):
     def content_type(self, file: Path) -> str:
         return _TYPES.get(file.suffix, "application/octet-stream")
 
+    # Answer Accept-Encoding (br, gzip) as a CDN does: Content-Encoding and Vary, the compressed
+    # bytes made once per file and cached (quantlab.delivery holds the settings and the cache).
+    compress = False
+
     def do_GET(self):
         self.guarded(self.send_file, True)
 
@@ -117,8 +121,19 @@ class FileHandler(BaseHTTPRequestHandler):
     def send_file(self, with_body: bool) -> None:
         file = self.locate(request_segments(self.path))
         data = read_regular_file(file)
+        coding = None
+        if self.compress:
+            from ..delivery import accepted_encoding, compressed
+
+            coding = accepted_encoding(self.headers.get("Accept-Encoding"))
+            if coding:
+                data = compressed(file, coding, data)
         self.send_response(200)
         self.send_header("Content-Type", self.content_type(file))
+        if self.compress:
+            self.send_header("Vary", "Accept-Encoding")
+        if coding:
+            self.send_header("Content-Encoding", coding)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if with_body:
@@ -152,10 +167,11 @@ class FileHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    def __init__(self, upload_dir: Path | None = None):
+    def __init__(self, upload_dir: Path | None = None, compress: bool = False):
         self.mounts: dict[str, Path] = {}
         self.upload_dir = upload_dir
         self.requests: list[str] = []
+        self.accept_encodings: list[str] = []  # each distinct Accept-Encoding header seen
         server = self
 
         class Handler(FileHandler):
@@ -164,6 +180,9 @@ class LoopbackServer:
 
             def do_GET(self):
                 server.requests.append(self.path)
+                coding = self.headers.get("Accept-Encoding", "")
+                if coding not in server.accept_encodings:
+                    server.accept_encodings.append(coding)
                 super().do_GET()
 
             def do_PUT(self):
@@ -194,6 +213,7 @@ class LoopbackServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+        Handler.compress = compress
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]

@@ -1,0 +1,88 @@
+"""Delivery sizes against independently computed gzip/brotli lengths; Accept-Encoding choice;
+network profile names."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import brotli
+import numpy as np
+import pytest
+
+from quantlab.delivery import PROFILES, accepted_encoding, delivery_sizes, parse_profiles
+from quantlab.errors import QuantlabError
+
+
+def _artifact(folder, shards: list[bytes]) -> None:
+    """A minimal tfjs layers artifact: model.json naming `shards` (one float32 weight each)."""
+    folder.mkdir(parents=True)
+    groups = []
+    for i, data in enumerate(shards):
+        name = f"group{i + 1}-shard1of1.bin"
+        (folder / name).write_bytes(data)
+        groups.append(
+            {"paths": [name], "weights": [{"name": f"w{i}", "shape": [len(data) // 4], "dtype": "float32"}]}
+        )
+    model = {"format": "layers-model", "modelTopology": {}, "weightsManifest": groups}
+    (folder / "model.json").write_text(json.dumps(model))
+
+
+def test_sizes_match_gzip_and_brotli_computed_here(tmp_path):
+    rng = np.random.default_rng(0)
+    shards = [rng.standard_normal(2000).astype(np.float32).tobytes(), np.zeros(1000, np.float32).tobytes()]
+    _artifact(tmp_path / "m", shards)
+    record = delivery_sizes(tmp_path / "m")
+    files = [(tmp_path / "m" / "model.json").read_bytes(), *shards]
+    assert [f["name"] for f in record["files"]] == [
+        "model.json",
+        "group1-shard1of1.bin",
+        "group2-shard1of1.bin",
+    ]
+    for f, data in zip(record["files"], files, strict=True):
+        assert f["raw"] == len(data)
+        assert f["gzip"] == len(gzip.compress(data, compresslevel=6, mtime=0))
+        assert f["br"] == len(brotli.compress(data, quality=5))
+    assert record["total"] == {k: sum(f[k] for f in record["files"]) for k in ("raw", "gzip", "br")}
+    assert record["requests"] == 3
+    assert record["settings"]["gzip_level"] == 6 and record["settings"]["brotli_quality"] == 5
+    assert record["files"][2]["br"] < 100  # zeros compress; noise does not
+    assert record["files"][1]["gzip"] > 0.85 * record["files"][1]["raw"]
+
+
+@pytest.mark.parametrize(
+    ("header", "coding"),
+    [
+        ("gzip, deflate, br, zstd", "br"),
+        ("gzip", "gzip"),
+        ("br;q=0, gzip", "gzip"),
+        ("identity", None),
+        ("", None),
+        (None, None),
+        ("*", "br"),
+        ("*;q=0", None),
+        ("GZIP;q=0.5", "gzip"),
+        ("br;q=bogus, gzip", "gzip"),
+    ],
+)
+def test_accept_encoding_choice(header, coding):
+    assert accepted_encoding(header) == coding
+
+
+def test_unknown_profile_lists_the_valid_ones_exit_2():
+    assert parse_profiles(None) == ["slow-4g", "fast-4g", "none"]
+    assert parse_profiles("fast-4g, none,fast-4g") == ["fast-4g", "none"]
+    with pytest.raises(QuantlabError) as e:
+        parse_profiles("slow-4g,3g")
+    assert e.value.exit_code == 2
+    assert "'3g'" in str(e.value) and all(p in str(e.value) for p in PROFILES)
+
+
+def test_profiles_are_devtools_presets():
+    # devtools-frontend NetworkManager.ts: Slow4GConditions, Fast4GConditions
+    assert PROFILES["slow-4g"]["download_bytes_per_s"] == 1.6 * 1000 * 1000 / 8 * 0.9
+    assert PROFILES["slow-4g"]["upload_bytes_per_s"] == 750 * 1000 / 8 * 0.9
+    assert PROFILES["slow-4g"]["latency_ms"] == 150 * 3.75
+    assert PROFILES["fast-4g"]["download_bytes_per_s"] == 9 * 1000 * 1000 / 8 * 0.9
+    assert PROFILES["fast-4g"]["upload_bytes_per_s"] == 1.5 * 1000 * 1000 / 8 * 0.9
+    assert PROFILES["fast-4g"]["latency_ms"] == 60 * 2.75
