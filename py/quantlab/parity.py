@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RuntimeUnavailable
 from .fsutil import write_json_atomic
 from .metrics import parity_stats, within_tolerance
 from .progress import log
@@ -261,7 +262,9 @@ def compare(
             t0 = time.perf_counter()
             reuse = getattr(ref.runtime, "name", None) == name
             try:
-                started = contextlib.nullcontext(ref.runtime) if reuse else make_runtime(name, timeout=timeout)
+                started = (
+                    contextlib.nullcontext(ref.runtime) if reuse else make_runtime(name, timeout=timeout)
+                )
             except RuntimeUnavailable as e:  # found only once started (e.g. no WebGPU adapter)
                 unavailable[name] = str(e)
                 log.warning("%s", e)
