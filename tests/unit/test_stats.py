@@ -163,3 +163,13 @@ def test_format_interval():
     assert format_interval(None, 0.1, 0.2) == "–"
     # a narrow interval gets more digits: half-width 2.5e-6 -> 7 decimals
     assert format_interval(0.9999950, 0.9999925, 0.9999975) == "0.9999950 ±0.0000025"
+
+
+def test_few_discordant_pairs_are_no_measurable_difference_even_if_the_bootstrap_says_so():
+    # 3 examples gained, none lost, out of 1000: McNemar's exact p = 2 * 0.5**3 = 0.25
+    reference = np.zeros(1000, bool)
+    variant = reference.copy()
+    variant[:3] = True
+    d = paired_delta("accuracy", variant, reference)
+    assert d["p_value"] == pytest.approx(0.25) and d["flips"] == {"gained": 3, "lost": 0}
+    assert d["covers_zero"] is True
