@@ -246,7 +246,9 @@ def format_interval(value: float | None, lo: float | None, hi: float | None) -> 
 def no_difference_text(delta: dict) -> str | None:
     """The words for a delta whose interval covers zero; None when the difference is measurable."""
     ci = delta.get("ci") or [None, None]
-    if ci[0] is None or ci[1] is None or not (ci[0] <= 0 <= ci[1]):
+    p = delta.get("p_value")
+    exact_says_none = isinstance(p, int | float) and p >= 1 - LEVEL  # McNemar has the last word
+    if not exact_says_none and (ci[0] is None or ci[1] is None or not (ci[0] <= 0 <= ci[1])):
         return None
     n = delta.get("n")
     return f"no measurable difference on {n:,} examples" if isinstance(n, int) else "no measurable difference"
