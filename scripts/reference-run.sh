@@ -4,7 +4,7 @@
 # benchmark. Needs QUANTLAB_DATA (or the user cache) to hold the data. Each step's log and
 # wall time go to reports/reference-run.log.
 #   bash scripts/reference-run.sh             every step; starts a new log
-#   bash scripts/reference-run.sh tune report  only those steps (run parity tune bench report),
+#   bash scripts/reference-run.sh tune report  only those steps (run parity tune delivery bench report),
 #                                              appended to the log under a dated heading
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +14,10 @@ log=reports/reference-run.log
 mkdir -p reports
 steps=("$@")
 for s in "${steps[@]}"; do
-  case $s in run|parity|tune|bench|report) ;; *) echo "unknown step $s; valid: run parity tune bench report" >&2; exit 2 ;; esac
+  case $s in run|parity|tune|delivery|bench|report) ;; *) echo "unknown step $s; valid: run parity tune delivery bench report" >&2; exit 2 ;; esac
 done
 if [ ${#steps[@]} -eq 0 ]; then
-  steps=(run parity tune bench report)
+  steps=(run parity tune delivery bench report)
   : > "$log"
 else
   echo "#### $(date -u +%Y-%m-%dT%H:%MZ): re-run of steps: ${steps[*]}" >> "$log"
@@ -38,7 +38,8 @@ for s in "${steps[@]}"; do
       step $Q tune fashion-mnist --max-drop 0.002
       step $Q tune mobilenetv2 --max-drop 0.01 --backend tensorflow
       ;;
-    bench) step $Q bench ;;
+    delivery) step $Q delivery mnist --runs 1 ;;
+    bench) step $Q bench; step $Q bench --analyze ;;
     report) step $Q report --check ;;
   esac
 done
