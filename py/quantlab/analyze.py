@@ -16,7 +16,6 @@ from . import stats, tasks, workspace
 from .convert import VARIANTS, dtype_map_for
 from .convert_source import write_float32
 from .environment import environment
-from .errors import QuantlabError
 from .evaluate import measure_variants
 from .inputs import InputOptions, InputSet, InputSpec, load_inputs
 from .pool import make_pool
@@ -93,13 +92,7 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     t_start = time.perf_counter()
     root = Path(opts.models_dir) / opts.name
     result_dir = Path(opts.out_dir) / opts.name
-    if workspace.is_inside(root, source.path) or workspace.is_inside(source.path, root):
-        raise QuantlabError(
-            f"{source.path}: MODEL lies inside {root}, which this run rewrites; copy it elsewhere "
-            f"or pass another --name",
-            exit_code=2,
-        )
-    workspace.claim(root, "models folder")
+    workspace.claim_model_root(root, source.path)
     workspace.claim(result_dir, "results folder")
     split = {"detect": detect_s}
     with workspace.locked(root), workspace.locked(result_dir):

@@ -750,9 +750,7 @@ def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_n
     if custom:  # as for a demo: --map writes the one custom variant (beside its float32 source)
         opts.variants = ["float32"]
     root = Path(models_dir) / name
-    if workspace.is_inside(root, source.path) or workspace.is_inside(source.path, root):
-        raise QuantlabError(f"{model}: lies inside {root}, which this command rewrites", exit_code=2)
-    workspace.claim(root, "models folder")
+    workspace.claim_model_root(root, source.path)
     with workspace.locked(root):
         paths, made = write_variants(source, opts, root)
     for folder in paths.values():

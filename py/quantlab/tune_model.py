@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from . import tasks
-from .errors import QuantlabError
 from .inputs import InputSet
 from .probes import holdout_split, stratified_indices
 from .sweep import Probe
@@ -102,9 +101,7 @@ def tune_model_command(
     source = detect(model)
     name = workspace.name_from_path(model)
     root = Path(models_dir) / name
-    if workspace.is_inside(root, source.path) or workspace.is_inside(source.path, root):
-        raise QuantlabError(f"{model}: lies inside {root}, which tune writes into", exit_code=2)
-    workspace.claim(root, "models folder")
+    workspace.claim_model_root(root, source.path)
     with workspace.locked(root), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         write_variants(source, AnalyzeOptions(name=name, variants=["float32"], models_dir=models_dir), root)
         loaded = load_model(runtime, root / "float32")

@@ -97,3 +97,15 @@ def locked(folder: Path) -> Iterator[None]:
 def is_inside(child: Path, parent: Path) -> bool:
     child, parent = Path(child).resolve(), Path(parent).resolve()
     return child == parent or parent in child.parents
+
+
+def claim_model_root(root: Path, source: Path) -> None:
+    """MODELS/<name>/ for a user's MODEL at `source`: refused when one lies inside the other (the
+    run would rewrite the model it reads), else claimed as quantlab's."""
+    if is_inside(root, source) or is_inside(source, root):
+        raise QuantlabError(
+            f"{source}: MODEL lies inside {root}, which this run rewrites; copy it elsewhere or pass another "
+            f"--name",
+            exit_code=2,
+        )
+    claim(root, "models folder")
