@@ -192,3 +192,70 @@ def test_mobilenet_is_an_ordinary_demo_train_quantize_evaluate(small_full_weight
     res2 = json.loads((tmp_path / "r2" / "mobilenetv2" / "results.json").read_text())
     by = {v["name"]: v["metrics"] for v in res2["variants"]}
     assert {v["name"]: v["metrics"] for v in res["variants"]} == {k: by[k] for k in ("float32", "uint8")}
+
+
+def test_graph_demo_same_weights_as_a_graph_model_side_by_side(small_full_weights, image_dir, tmp_path):
+    """mobilenetv2-graph: SavedModel -> stock converter graph model (BatchNorm folded); its float32
+    reproduces Keras in tfjs; the page shows it beside the layers demo; --map works on it."""
+    m, r = str(tmp_path / "m"), str(tmp_path / "r")
+    proc = run_cli(
+        "run", "mobilenetv2", "mobilenetv2-graph", "--weights", str(small_full_weights), "--alpha", "0.35",
+        "--image-size", "32", "--data-dir", str(image_dir), "--out", r, "--models-dir", m,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    graph = json.loads((tmp_path / "r" / "mobilenetv2-graph" / "results.json").read_text())
+    layers = json.loads((tmp_path / "r" / "mobilenetv2" / "results.json").read_text())
+    assert graph["model_format"] == "graph" and layers["model_format"] == "layers"
+    manifest = json.loads((tmp_path / "m" / "mobilenetv2-graph" / "float32" / "model.json").read_text())
+    assert manifest["format"] == "graph-model"
+    names = [w["name"] for g in manifest["weightsManifest"] for w in g["weights"]]
+    assert not any("moving_variance" in n for n in names)  # BatchNorm folded by the converter
+    f32 = {v["name"]: v for v in graph["variants"]}["float32"]["metrics"]
+    assert f32["top1"] == graph["keras_reference"]["metrics"]["top1"]  # tfjs graph == Keras
+    assert f32["top1"] == {v["name"]: v for v in layers["variants"]}["float32"]["metrics"]["top1"]
+    by = {v["name"]: v for v in graph["variants"]}
+    assert list(by) == ["float32", "float16", "uint16", "uint8", "equalized", "equalized-uint8"]
+    assert graph["equalization"]["n_pairs"] > 0
+    # ReLU6 clips moved per channel: the equalized float32 model computes the same features
+    assert by["equalized"]["metrics"] == by["float32"]["metrics"]
+    page = (tmp_path / "r" / "mobilenetv2-graph" / "index.html").read_text()
+    assert "side by side" in page and 'href="./../mobilenetv2/index.html"' in page
+    custom = run_cli("quantize", "mobilenetv2-graph", "--map", "uint8=*", "--name", "all8", "--models-dir", m)
+    assert custom.returncode == 0, custom.stderr[-2000:]
+    made = json.loads((tmp_path / "m" / "mobilenetv2-graph" / "all8" / "model.json").read_text())
+    assert made["format"] == "graph-model"
+    u8 = tmp_path / "m" / "mobilenetv2-graph" / "uint8"
+    assert (tmp_path / "m" / "mobilenetv2-graph" / "all8" / "group1-shard1of1.bin").read_bytes() == (
+        u8 / "group1-shard1of1.bin"
+    ).read_bytes()
+
+
+def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(
+    small_full_weights, image_dir, tmp_path
+):
+    m, r = str(tmp_path / "m"), str(tmp_path / "r")
+    common = ["--models-dir", m]
+    for step in (
+        ["train", "mobilenetv2-graph", "--weights", str(small_full_weights), "--alpha", "0.35",
+         "--image-size", "32", "--data-dir", str(image_dir)],
+        ["quantize", "mobilenetv2-graph"],
+    ):  # fmt: skip
+        proc = run_cli(*step, *common)
+        assert proc.returncode == 0, (step[0], proc.stderr[-3000:])
+    bad = run_cli("tune", "mnist", "--max-drop", "0.1", "--equalized", *common)
+    assert bad.returncode == 2 and "--equalized" in bad.stderr
+    proc = run_cli(
+        "tune", "mobilenetv2-graph", "--equalized", "--max-drop", "1.0", "--sweep", "", "--limit", "0",
+        "--holdout", "0.5", "--data-dir", str(image_dir), "--out", r, "--json", *common,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(proc.stdout)
+    assert record["base"] == "equalized" and record["format"] == "graph"
+    cmd = record["quantlab_command"]
+    assert cmd[:3] == ["quantlab", "quantize", str(tmp_path / "m" / "mobilenetv2-graph" / "equalized")]
+    again = run_cli(*cmd[1:], "--models-dir", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    tuned = tmp_path / "m" / "mobilenetv2-graph" / "tuned-equalized"
+    made = tmp_path / "again" / "equalized" / "mixed"
+    for shard in sorted(p.name for p in tuned.glob("*.bin")):
+        assert (made / shard).read_bytes() == (tuned / shard).read_bytes()

@@ -726,7 +726,8 @@ def quantize(
         with _locked(*[Path(models_dir) / d for d in demos]):
             for demo_name in demos:
                 cmd = quantize_custom(demo_name, models_dir, name, dtype_map)
-                console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
+                if cmd:  # none for a graph model: the converter cannot re-quantize one
+                    console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
         return
     chosen = _demos(demos)
     with _locked(*[Path(models_dir) / demo.name for demo in chosen]):
@@ -805,15 +806,17 @@ def evaluate(
             models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
             ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
-    from .convert import VARIANTS, dtype_map_for
+    from .convert import dtype_map_for
     from .demos import DemoOptions
     from .pool import make_pool
 
     _pool_options(workers, executor, ray_address)
-    variants = variant or list(VARIANTS)
-    for v in variants:
-        dtype_map_for(v)  # validates the name
     chosen = _demos(demos)
+    variants = variant or None  # None: each demo's own (the four, plus the graph demo's equalized)
+    extras = {v for demo in chosen for v in getattr(demo, "extra_variants", ())}
+    for v in variants or []:
+        if v not in extras:
+            dtype_map_for(v)  # validates the name
     all_limit = limit == 0
     limit = check_limit(limit)
     check_positive(timeout, "--timeout")
@@ -1286,6 +1289,14 @@ def tune(
     labels_key: Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")] = "y",
     samples: Annotated[int, typer.Option(help="MODEL only, no --inputs: synthetic examples")] = 256,
     seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = 1337,
+    equalized: Annotated[
+        bool,
+        typer.Option(
+            help="mobilenetv2-graph: search from its `equalized` variant (float32 weights after "
+            "cross-layer equalization, `quantlab equalize`) instead of float32; the answer goes to "
+            "MODELS/<demo>/tuned-equalized/"
+        ),
+    ] = False,
     workers: Workers = None,
     executor: Executor = "local",
     ray_address: RayAddress = None,
@@ -1300,21 +1311,28 @@ def tune(
     reproduces it. Exits 7 when nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop
     0.002`
     """
-    from .demos import MOBILENET
+    from .demos import is_image_demo
     from .tune_cli import tune_command
 
     model = _model_path([demo])
     if model is None:
         check_demo_name(demo)
+    extras = getattr(get_demo(demo) if model is None else None, "extra_variants", ())
+    if equalized and "equalized" not in extras:
+        raise QuantlabError(
+            f"--equalized: only for demos with an equalized variant (mobilenetv2-graph); for {demo}, run "
+            "`quantlab equalize MODEL --out DIR` and tune DIR",
+            exit_code=2,
+        )
     if sweep and set(sweep) - {"a", "b"}:
         raise QuantlabError(f"--sweep {sweep!r}: use a, b or ab", exit_code=2)
     check_non_negative(max_drop, "--max-drop", at_most=1.0 if relative else None, why=" with --relative")
     if limit is None:
-        limit = 200 if demo == MOBILENET else 1000
+        limit = 200 if is_image_demo(demo) else 1000
     else:
         limit = check_limit(limit, zero_means="the full set")
     if rank_limit is None:
-        rank_limit = 64 if demo == MOBILENET else 256
+        rank_limit = 64 if is_image_demo(demo) else 256
     else:
         rank_limit = check_limit(rank_limit)  # 0: rank on the --limit subset
     _pool_options(workers, executor, ray_address)
@@ -1363,6 +1381,7 @@ def tune(
             workers=workers,
             executor=executor,
             ray_address=ray_address,
+            base="equalized" if equalized else "float32",
         )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")

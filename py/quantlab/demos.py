@@ -84,33 +84,59 @@ class Demo:
 
 @dataclass(frozen=True)
 class PretrainedImageDemo:
-    """MobileNetV2: Keras' ImageNet weights, not trained here; evaluated on the sample images."""
+    """MobileNetV2: Keras' ImageNet weights, not trained here; evaluated on the sample images.
+    `output_format` "layers": the converter's Keras road (BatchNorm kept as its own layers);
+    "graph": SavedModel -> stock converter graph model (BatchNorm folded into the kernels)."""
 
     name: str = "mobilenetv2"
     title: str = "MobileNetV2"
     task: str = "features"
     note: str = "Keras' ImageNet MobileNetV2; backbone or full mode from the weights file found."
+    output_format: str = "layers"
+    sibling: str | None = None  # the same weights in the other format, shown side by side
+    extra_variants: tuple[str, ...] = ()  # made and measured beside the four standard ones
+
+    @property
+    def variants(self) -> list[str]:
+        from .convert import VARIANTS
+
+        return [*VARIANTS, *self.extra_variants]
 
     def prepare(self, models_dir: Path, opts: DemoOptions) -> dict:
         from .mobilenet import prepare_mobilenet
 
-        return prepare_mobilenet(models_dir, opts.data_dir, opts.weights, opts.alpha, opts.image_size)
+        return prepare_mobilenet(
+            models_dir, opts.data_dir, opts.weights, opts.alpha, opts.image_size, name=self.name
+        )
 
     def quantize(self, models_dir: Path, variants=None) -> dict:
         from .pipeline import quantize_step
 
+        if self.output_format == "graph":
+            import time
+
+            from .mobilenet import write_graph_variants
+            from .progress import log
+            from .train import load_trained
+
+            model, _ = load_trained(Path(models_dir) / self.name / "keras")
+            t0 = time.perf_counter()
+            paths = write_graph_variants(model, Path(models_dir) / self.name, variants or self.variants)
+            seconds = time.perf_counter() - t0
+            log.info("wrote %s graph variants %s in %.1f s", self.name, ", ".join(paths), seconds)
+            return paths
         return quantize_step(self, models_dir, *([variants] if variants else []))
 
     def evaluate(
         self, runtime, models_dir: Path, out_dir: Path, opts: DemoOptions, variants=None, config=None
     ):
-        from .convert import VARIANTS
         from .mobilenet import evaluate_mobilenet
 
         limit = None if opts.limit == 0 else opts.limit or (50 if opts.quick else None)  # 0: all
         return evaluate_mobilenet(
             runtime, models_dir, out_dir, opts.data_dir, opts.preprocessing, limit,
-            variants=variants or VARIANTS, config=config,
+            variants=variants or self.variants, config=config, name=self.name, title=self.title,
+            sibling=self.sibling,
         )  # fmt: skip
 
 
@@ -180,8 +206,24 @@ DEMOS: dict[str, Demo | PretrainedImageDemo] = {
 
 
 MOBILENET = "mobilenetv2"
-DEMOS[MOBILENET] = PretrainedImageDemo()
+MOBILENET_GRAPH = "mobilenetv2-graph"
+DEMOS[MOBILENET] = PretrainedImageDemo(sibling=MOBILENET_GRAPH)
+DEMOS[MOBILENET_GRAPH] = PretrainedImageDemo(
+    name=MOBILENET_GRAPH,
+    title="MobileNetV2 (graph model)",
+    note="The same Keras ImageNet MobileNetV2, saved as a SavedModel and converted by the stock "
+    "converter to a tfjs graph model: BatchNorm is folded into the conv kernels, the form most tfjs "
+    "models in the wild take.",
+    output_format="graph",
+    sibling=MOBILENET,
+    extra_variants=("equalized", "equalized-uint8"),  # quantlab.mobilenet.EQUALIZED
+)
 ALL_DEMOS = list(DEMOS)
+
+
+def is_image_demo(name: str) -> bool:
+    """The pretrained image demos (MobileNetV2 layers and graph): 1000 sample images, no training."""
+    return isinstance(DEMOS.get(name), PretrainedImageDemo)
 
 
 def check_demo_name(name: str) -> str:

@@ -190,9 +190,14 @@ def score_per_example(
 
 
 def prepare_mobilenet(
-    models_dir: Path, data_dir: Path | None, weights: Path | None = None, alpha: float = 1.0, size: int = 224
+    models_dir: Path,
+    data_dir: Path | None,
+    weights: Path | None = None,
+    alpha: float = 1.0,
+    size: int = 224,
+    name: str = NAME,
 ) -> dict:
-    """The demo's `prepare` step: Keras' pretrained model, saved to MODELS/mobilenetv2/keras/ with
+    """The demo's `prepare` step: Keras' pretrained model, saved to MODELS/<name>/keras/ with
     a record of which weights file and mode (full or backbone) it came from."""
     from .train import TrainResult, save_trained
 
@@ -201,7 +206,7 @@ def prepare_mobilenet(
     log.info("MobileNetV2 %s mode: %s", choice.mode, choice.reason)
     model = build_mobilenet(choice, alpha, size)
     record = {
-        "demo": NAME,
+        "demo": name,
         "mode": choice.mode,
         "mode_reason": choice.reason,
         "weights": str(choice.path) if choice.path else "keras:imagenet",
@@ -209,8 +214,56 @@ def prepare_mobilenet(
         "image_size": size,
         "profile": "pretrained",
     }
-    save_trained(TrainResult(model, record), Path(models_dir) / NAME / "keras")
+    save_trained(TrainResult(model, record), Path(models_dir) / name / "keras")
     return record
+
+
+def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path]:
+    """The graph demo's variants, as a user would make them: the Keras model saved as a
+    SavedModel, converted by the stock tensorflowjs_converter to a float32 tfjs graph model
+    (BatchNorm folded into the conv kernels), then quantized by the converter's own weight writer
+    (byte-identical to the converter's --quantize_* flags on the SavedModel: tests/analyze)."""
+    from .convert import dtype_map_for
+    from .convert_source import run_converter
+    from .requantize import requantize
+    from .sources import ModelSource
+
+    root = Path(root)
+    with tempfile.TemporaryDirectory(prefix="quantlab-sm-") as tmp:
+        model.save(tmp, save_format="tf")
+        run_converter(ModelSource(Path(tmp), "saved-model", "Keras SavedModel"), root / "float32", "graph")
+    paths = {"float32": root / "float32"}
+    for v in variants:
+        if v not in ("float32", *EQUALIZED):
+            paths[v] = requantize(root / "float32", root / v, dtype_map_for(v))
+    if any(v in EQUALIZED for v in variants):
+        paths |= write_equalized(root)
+    return {v: paths[v] for v in variants if v in paths}
+
+
+# The graph demo's extra variants: cross-layer equalization (quantlab.equalize) of its float32
+# weights, and that model all-uint8: what equalization buys per-tensor uint8, measured in tfjs.
+EQUALIZED = ("equalized", "equalized-uint8")
+EQUALIZE_RECORD = "equalize.json"
+
+
+def write_equalized(root: Path) -> dict[str, Path]:
+    from .convert import dtype_map_for
+    from .equalize import equalize_artifact
+    from .requantize import requantize
+
+    t0 = time.perf_counter()
+    report = equalize_artifact(root / "float32", root / EQUALIZED[0])
+    if report is None:
+        raise ArtifactError(f"{root / 'float32'}: no equalizable conv pairs found")
+    seconds = time.perf_counter() - t0
+    log.info("equalized %d conv pairs in %.1f s", len(report.pairs), seconds)
+    from .fsutil import write_json_atomic
+
+    record = report.as_dict() | {"seconds": round(seconds, 2)}
+    write_json_atomic(root / EQUALIZED[0] / EQUALIZE_RECORD, record)
+    uint8 = requantize(root / EQUALIZED[0], root / EQUALIZED[1], dtype_map_for("uint8"))
+    return {EQUALIZED[0]: root / EQUALIZED[0], EQUALIZED[1]: uint8}
 
 
 def run_mobilenet(
@@ -238,6 +291,25 @@ def run_mobilenet(
     )
 
 
+def _equalization(root: Path, variants) -> dict | None:
+    """What write_equalized did (pairs, seconds), when the run measured its variants."""
+    record = root / EQUALIZED[0] / EQUALIZE_RECORD
+    if EQUALIZED[0] not in variants or not record.is_file():
+        return None
+    import json
+
+    r = json.loads(record.read_text())
+    return {
+        "method": r.get("method"),
+        "relu6": r.get("relu6"),
+        "n_pairs": len(r.get("pairs") or []),
+        "n_skipped": len(r.get("skipped") or []),
+        "sweeps": r.get("sweeps"),
+        "seconds": r.get("seconds"),
+        "variants": list(EQUALIZED),
+    }
+
+
 def evaluate_mobilenet(
     runtime: Runtime,
     models_dir: Path,
@@ -248,6 +320,9 @@ def evaluate_mobilenet(
     batch: int = 32,
     variants=VARIANTS,
     config: dict | None = None,
+    name: str = NAME,
+    title: str = "MobileNetV2",
+    sibling: str | None = None,
 ) -> dict:
     """The demo's `evaluate` step: every variant in tfjs on the sample images, scored by mode."""
     from .train import load_trained
@@ -255,7 +330,7 @@ def evaluate_mobilenet(
     t_start = time.perf_counter()
     folder = find_image_folder(data_dir)
     samples, bad_names = list_images(folder)
-    model, record = load_trained(Path(models_dir) / NAME / "keras")
+    model, record = load_trained(Path(models_dir) / name / "keras")
     choice = WeightsChoice(
         None if record.get("weights") in (None, "None", "keras:imagenet") else Path(record["weights"]),
         record.get("mode", "full" if model.output_shape[-1] == 1000 else "backbone"),
@@ -263,7 +338,7 @@ def evaluate_mobilenet(
     )
     alpha, size = record.get("alpha", 1.0), int(model.input_shape[1])
     class_info = class_files(data_dir) if choice.mode == "full" else None
-    paths = {v: Path(models_dir) / NAME / v for v in variants}
+    paths = {v: Path(models_dir) / name / v for v in variants}
     with tempfile.TemporaryDirectory(prefix="quantlab-images-") as tmp:
         images = DecodedImages(samples, size, Path(tmp) / "decoded.npy", limit)
         if len(images) < 2:
@@ -280,7 +355,7 @@ def evaluate_mobilenet(
         keras_out = np.concatenate(kouts)
         keras_ips = len(images) / (time.perf_counter() - t0)
         measured = measure_variants(
-            runtime, paths, ImageExamples(images, preprocessing), NAME, min(batch, TFJS_IMAGE_BATCH), batch
+            runtime, paths, ImageExamples(images, preprocessing), name, min(batch, TFJS_IMAGE_BATCH), batch
         )
         outputs = {v: m.outputs[0] for v, m in measured.items()}
     ref32 = outputs.get("float32", keras_out)
@@ -290,18 +365,20 @@ def evaluate_mobilenet(
         scores[v] = score_per_example(choice.mode, outputs[v], ref32, images, class_info)
         results_rows.append(variant_row(v, m.artifact, metrics, runtime, m.load_ms, m.timings))
         results_rows[-1] |= uncertainty(scores[v], None if v == "float32" else scores.get("float32"))
-        log.info("%s %s: %s", NAME, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
+        log.info("%s %s: %s", name, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
     keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
     node_rss = getattr(runtime, "peak_rss_mb", lambda: None)()
     primary = "top1" if choice.mode == "full" else "loo_1nn"
     results = {
         "kind": "demo",
-        "demo": NAME,
-        "title": "MobileNetV2",
+        "demo": name,
+        "title": title,
         "task": "classification" if choice.mode == "full" else "features",
         "primary_metric": primary,
         "mode": choice.mode,
         "mode_reason": choice.reason,
+        "model_format": next(iter(measured.values())).artifact.format,
+        "sibling": sibling,  # the same weights in the other tfjs format: shown side by side
         "weights": str(choice.path) if choice.path else "keras:imagenet",
         "preprocessing": preprocessing,
         "scoring": (
@@ -319,8 +396,13 @@ def evaluate_mobilenet(
             "n_train": 0,
         },
         "variants": results_rows,
-        "weight_error": weights_section(Path(models_dir) / NAME, variants) if "float32" in variants else {},
+        "weight_error": weights_section(
+            Path(models_dir) / name, variants, references={EQUALIZED[0]: None, EQUALIZED[1]: EQUALIZED[0]}
+        )
+        if "float32" in variants
+        else {},
         "keras_reference": {"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},
+        "equalization": _equalization(Path(models_dir) / name, variants),
         "seed": SEED["top1"] if choice.mode == "full" else {},
         "seed_top5": SEED["top5"],
         "note": (
@@ -341,5 +423,5 @@ def evaluate_mobilenet(
         },
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_results(out_dir, NAME, results)
+    write_results(out_dir, name, results)
     return results

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from .demos import MOBILENET, get_demo
+from .demos import get_demo, is_image_demo
 from .errors import ArtifactError
 from .parity import run_parity, save_parity
 from .progress import log, table_console
@@ -18,7 +18,7 @@ from .results import RESULTS_FILE, results_or_none
 
 
 def _inputs(demo: str, limit: int | None, data_dir: Path | None, tmp: Path) -> np.ndarray:
-    if demo == MOBILENET:
+    if is_image_demo(demo):
         from .datasets.imagenet import DecodedImages, find_image_folder, list_images
 
         samples, _ = list_images(find_image_folder(data_dir))

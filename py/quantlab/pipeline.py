@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from .artifacts import read_artifact
 from .convert import VARIANTS, write_variants
 from .demos import Demo
 from .environment import environment
@@ -59,6 +60,13 @@ def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict
     check_name(name, "--name", RESERVED)
     folder = Path(models_dir) / demo_name
     check_replaceable_variant(folder / name)
+    if read_artifact(folder / "float32").format == "graph":
+        # The converter cannot re-quantize a graph model (tensorflow/tfjs#6154): its weight writer can.
+        from .requantize import requantize
+
+        requantize(folder / "float32", folder / name, dtype_map)
+        log.info("wrote %s (tensorflowjs.write_weights on the float32 graph model's weights)", folder / name)
+        return []
     model, _ = load_trained(folder / "keras")
     save_tfjs(model, folder / name, dtype_map)
     log.info("wrote %s", folder / name)

@@ -56,6 +56,7 @@ def run_tune(
     conservative: bool = False,
     split: dict | None = None,
     rank_probe: Probe | None = None,
+    base: str = "float32",
 ) -> dict:
     """`probe`: the search split (what the search sees); `holdout_probe`: the examples that
     judge the answer (held out from the search; `split` says how they were drawn);
@@ -63,7 +64,9 @@ def run_tune(
     (default: `probe`): the ranking uses the continuous output error, which a few dozen examples
     already measure well. `conservative`: the upper end of the held-out drop's interval must
     meet the budget. `runtime`: an evaluator pool (quantlab.pool) or one Runtime."""
-    float32_dir = models_root / "float32"
+    # `base`: the float32 variant quantized and measured against: "float32", or e.g. the graph
+    # demo's "equalized" (its float32 weights after cross-layer equalization).
+    float32_dir = models_root / base
     if not (float32_dir / "model.json").is_file():
         raise ArtifactError(
             f"{float32_dir / 'model.json'}: missing; run `quantlab run {models_root.name}` first"
@@ -76,7 +79,7 @@ def run_tune(
     sweep = Sweep(float32_dir, runtime, probe, relative)
     full = Sweep(float32_dir, runtime, holdout_probe, relative, intervals=True)
     rank = Sweep(float32_dir, runtime, rank_probe, relative) if rank_probe is not None else sweep
-    tuned_dir = models_root / "tuned"
+    tuned_dir = models_root / ("tuned" if base == "float32" else f"tuned-{base}")
     try:
         sweep.measure("float32", None)
         u8 = sweep.measure(UINT8, {"uint8": True})
@@ -134,6 +137,7 @@ def run_tune(
         "holdout_size": holdout_probe.n,
         "holdout": split or {"fraction": 0.0, "note": "no held-out split: the full set judged"},
         "conservative": conservative,
+        "base": base,
         "runtime": runtime.name,
         "float32_metric": sweep.points[0].metric,
         "float32_bytes": sweep.points[0].weight_bytes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from .demos import MOBILENET
+from .demos import is_image_demo
 from .fsutil import write_json_atomic
 from .metrics import within_budget
 from .pool import make_pool
@@ -35,13 +35,14 @@ def tune_command(
     workers: int | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    base: str = "float32",
 ) -> dict:
     from .train import load_trained
 
     results_or_none(Path(out) / demo / RESULTS_FILE)  # one it cannot merge into is named before the work
     keras_model, _ = load_trained(Path(models_dir) / demo / "keras")
     factory = None
-    if demo == MOBILENET:
+    if is_image_demo(demo):
         from .datasets.imagenet import class_files
         from .probes import MobilenetProbeFactory
 
@@ -75,12 +76,21 @@ def tune_command(
                 conservative=conservative,
                 split=split,
                 rank_probe=rank_probe,
+                base=base,
             )
     finally:
         if factory:
             factory.close()
-    write_json_atomic(Path(out) / demo / TUNE_FILE, record)
-    attach_section(out, demo, "tune", record)  # the report reads it from the results
+    if record["verified"] and not record.get("converter_command"):  # a graph model
+        from .tune_model import quantlab_command
+
+        # quantize DEMO --map starts from the demo's float32; another base is a tfjs model of its own
+        source = Path(demo) if base == "float32" else Path(models_dir) / demo / base
+        record["quantlab_command"] = quantlab_command(source, record["verified"]["dtype_map"])
+    # a tune from another base (the graph demo's equalized model) is kept beside the plain one
+    section = "tune" if base == "float32" else f"tune_{base}"
+    write_json_atomic(Path(out) / demo / (TUNE_FILE if base == "float32" else f"tune-{base}.json"), record)
+    attach_section(out, demo, section, record)  # the report reads it from the results
     if show:
         print_tune(record)
     elif record["chosen"] is None:

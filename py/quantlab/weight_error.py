@@ -206,13 +206,17 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
     }
 
 
-def weights_section(models_root: Path, variants, top: int = 15) -> dict:
-    """For results.json: each quantized variant's worst tensors and BatchNorm multipliers."""
+def weights_section(models_root: Path, variants, top: int = 15, references: dict | None = None) -> dict:
+    """For results.json: each quantized variant's worst tensors and BatchNorm multipliers, against
+    the float32 variant, or against `references[variant]` (e.g. an equalized float32 model for
+    its own quantized variant; a variant mapped to None is left out)."""
     section = {}
+    references = references or {}
     for v in variants:
-        if v == "float32":
+        ref = references.get(v, "float32")
+        if v == "float32" or ref is None:
             continue
-        full = tensor_errors(Path(models_root) / "float32", Path(models_root) / v)
+        full = tensor_errors(Path(models_root) / ref, Path(models_root) / v)
         section[v] = {
             "n_tensors": len(full["tensors"]),
             "tensors": full["tensors"][:top],

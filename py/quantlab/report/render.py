@@ -79,17 +79,21 @@ OBJECT_FIELDS = (
     "training",
     "seed",
     "tune",
+    "tune_equalized",
     "parity",
     "delivery",
     "weight_error",
     "keras_reference",
     "memory",
     "scoring",
+    "equalization",
 )
 # Sections a page can do without: when one will not render (a hand-edited tune block, say), the
 # page is rendered without it and names it instead of failing.
 OPTIONAL_SECTIONS = (
     "tune",
+    "tune_equalized",
+    "equalization",
     "parity",
     "delivery",
     "weight_error",
@@ -371,6 +375,35 @@ def delivery_charts(results: dict) -> dict:
     return charts
 
 
+def side_by_side(results: dict, sibling: dict) -> dict:
+    """This demo's and its sibling's (the same weights in the other tfjs format) figures per
+    precision: primary metric with interval, mean cosine to float32, weight bytes."""
+
+    def cells(r: dict) -> dict:
+        out = {}
+        for v in r.get("variants") or []:
+            metrics = v.get("metrics") or {}
+            out[v.get("name")] = {
+                "metric": _with_ci(v, r.get("primary_metric")) if r.get("primary_metric") else "–",
+                "cosine": _fmt(metrics.get("cosine_mean")),
+                "bytes": v.get("weight_bytes"),
+            }
+        return out
+
+    names = [v.get("name") for v in results.get("variants") or []]
+    return {
+        "demo": sibling.get("demo"),
+        "href": relative_href("..", sibling["_page"].rsplit("/", 1)[0], "index.html"),
+        "metric": results.get("primary_metric"),
+        "formats": [
+            results.get("model_format") or "this",
+            sibling.get("model_format") or sibling.get("demo"),
+        ],
+        "rows": [(n, cells(results).get(n), cells(sibling).get(n)) for n in names],
+        "comparable": results.get("dataset", {}).get("n_test") == sibling.get("dataset", {}).get("n_test"),
+    }
+
+
 def render_reports(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     all_results = load_all_results(out_dir)
@@ -382,6 +415,10 @@ def render_reports(out_dir: Path) -> Path:
     figure = discretisation_figure()
     demo_page = env.get_template("demo.html.j2")
     index_page = env.get_template("index.html.j2")
+    by_demo = {r.get("demo"): r for r in all_results}
+    for results in all_results:
+        sibling = by_demo.get(results.get("sibling"))
+        results["_sibling"] = side_by_side(results, sibling) if sibling else None
     for results in all_results:
         # a section the index cannot show is left out of both pages, and named on both
         _renderable(results, lambda r: index_page.render(results=[r], primary=_primary))
