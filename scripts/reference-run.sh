@@ -4,7 +4,8 @@
 # benchmark. Needs QUANTLAB_DATA (or the user cache) to hold the data. Each step's log and
 # wall time go to reports/reference-run.log.
 #   bash scripts/reference-run.sh             every step; starts a new log
-#   bash scripts/reference-run.sh tune report  only those steps (run parity tune delivery bench report),
+#   bash scripts/reference-run.sh tune report  only those steps (run parity tune delivery bench report;
+#                                              images = run + tunes of the two MobileNetV2 demos only),
 #                                              appended to the log under a dated heading
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ log=reports/reference-run.log
 mkdir -p reports
 steps=("$@")
 for s in "${steps[@]}"; do
-  case $s in run|parity|tune|delivery|bench|report) ;; *) echo "unknown step $s; valid: run parity tune delivery bench report" >&2; exit 2 ;; esac
+  case $s in run|images|parity|tune|delivery|bench|report) ;; *) echo "unknown step $s; valid: run images parity tune delivery bench report" >&2; exit 2 ;; esac
 done
 if [ ${#steps[@]} -eq 0 ]; then
   steps=(run parity tune delivery bench report)
@@ -30,13 +31,22 @@ step() {
   COLUMNS=160 "$@" 2>&1 | tee -a "$log" || rc=$?
   echo "### $(( SECONDS - t0 )) s, exit $rc: $*" | tee -a "$log"
 }
+image_tunes() {
+  step $Q tune mobilenetv2 --max-drop 0.01 --backend tensorflow
+  step $Q tune mobilenetv2-graph --max-drop 0.01 --backend tensorflow
+  step $Q tune mobilenetv2-graph --max-drop 0.01 --backend tensorflow --equalized
+}
 for s in "${steps[@]}"; do
   case $s in
     run) step $Q run ;;
     parity) step $Q parity mnist ;;
+    images)
+      step $Q run mobilenetv2 mobilenetv2-graph
+      image_tunes
+      ;;
     tune)
       step $Q tune fashion-mnist --max-drop 0.002
-      step $Q tune mobilenetv2 --max-drop 0.01 --backend tensorflow
+      image_tunes
       ;;
     delivery) step $Q delivery mnist --runs 1 ;;
     bench) step $Q bench; step $Q bench --analyze ;;

@@ -110,13 +110,17 @@ def print_tune(r: dict) -> None:
     from rich.table import Table
 
     if r["sensitivity"]:
-        n = r["subset_size"]
+        n = r.get("rank_size") or r["subset_size"]
         table = Table(title=f"per-layer sensitivity ({r['metric']} on {n} examples, most sensitive first)")
-        for col in ("layer", "only this uint8", "all uint8 but this", "gain keeping this float32"):
+        cols = ("layer", "output error, only this uint8", "only this uint8", "all uint8 but this",
+                "gain keeping this float32")  # fmt: skip
+        for col in cols:
             table.add_column(col, justify="left" if col == "layer" else "right")
         for row in r["sensitivity"][:15]:
+            err = row.get("output_error_only_this_uint8")
             table.add_row(
                 row["layer"],
+                "–" if err is None else f"{err:.4f}",
                 f"{row.get('only_this_uint8', float('nan')):.4f}",
                 f"{row.get('all_but_this_uint8', float('nan')):.4f}",
                 f"{row.get('gain_keeping_this_float32', float('nan')):+.4f}",
