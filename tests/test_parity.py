@@ -38,6 +38,17 @@ def test_node_wasm_and_cpu_agree_with_keras_in_every_variant(setup):
     assert quant["uint8"]["stats"]["max_abs"] > quant["uint16"]["stats"]["max_abs"] > 0
 
 
+def test_pooled_node_runtime_gives_the_one_process_figures(setup):
+    """Parity's Node rows on an evaluator pool of 2 (variants and shards spread) are those of one
+    evaluator: the merged outputs are bit-identical, so every statistic is equal."""
+    dirs, original, x = setup
+    one = run_parity(dirs, original, x, ["node-wasm"], workers=1, batch_size=16)
+    two = run_parity(dirs, original, x, ["node-wasm"], workers=2, batch_size=16)
+    assert two["runtimes"]["node-wasm"]["workers"] == 2 and "workers" not in one["runtimes"]["node-wasm"]
+    stats = [[p["stats"] for p in _runtime_pairs(r, "node-wasm")] for r in (one, two)]
+    assert stats[0] == stats[1] and len(stats[0]) == len(VARIANTS)
+
+
 def test_corrupted_weight_is_detected_and_localised(setup, tmp_path):
     dirs, original, x = setup
     broken = tmp_path / "float32"

@@ -1013,6 +1013,9 @@ def parity(
     models_dir: ModelsDir = Path("models"),
     timeout: Timeout = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the parity record as JSON")] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     verbose: Verbose = False,
 ) -> None:
     """Compare a reference with tfjs in Node (wasm, cpu, tfjs-node) and in Chromium (cpu, wasm, webgl).
@@ -1040,7 +1043,9 @@ def parity(
     if limit is not None:
         check_limit(limit)  # parity_command reads 0 as all, None as its default
     check_positive(timeout, "--timeout")
+    _pool_options(workers, executor, ray_address)
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    pool_opts = {"workers": workers, "executor": executor, "ray_address": ray_address}
     if model in DEMOS:
         from .parity_cli import parity_command
 
@@ -1060,6 +1065,7 @@ def parity(
                 models_dir,
                 timeout,
                 show_table=not as_json,
+                **pool_opts,
             )
     else:
         record = _parity_model(
@@ -1078,6 +1084,7 @@ def parity(
             models_dir,
             timeout,
             show_table=not as_json,
+            pool_opts=pool_opts,
         )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
@@ -1087,7 +1094,7 @@ def parity(
 
 def _parity_model(
     model: Path, variants, runtimes, atol, rtol, input_opts, output_format, format_, name, out,
-    models_dir, timeout, show_table,
+    models_dir, timeout, show_table, pool_opts=None,
 ) -> dict:  # fmt: skip
     """`quantlab parity MODEL` for a path: detect, (re)use or convert the variants, compare."""
     from . import workspace
@@ -1124,6 +1131,7 @@ def _parity_model(
         timeout=timeout,
         models_dir=models_dir,
         out_dir=out,
+        **(pool_opts or {}),
     )
     record = parity_model(source, opts)
     if show_table:

@@ -192,11 +192,15 @@ def run_parity(
     rtol: float = DEFAULT_RTOL,
     timeout: float = 600.0,
     batch_size: int = 256,
+    workers: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> dict:
     """Parity against Keras (the demos)."""
     return compare(
-        variant_dirs, keras_reference(keras_original), x, runtimes, atol, rtol, timeout, batch_size
-    )
+        variant_dirs, keras_reference(keras_original), x, runtimes, atol, rtol, timeout, batch_size,
+        workers, executor, ray_address,
+    )  # fmt: skip
 
 
 def compare(
@@ -269,6 +273,15 @@ def compare(
                 unavailable[name] = str(e)
                 log.warning("%s", e)
                 continue
+            if name.startswith("node-") and not reuse and workers != 1:
+                # Node runtimes through the evaluator pool: variants and input shards spread over
+                # every core (outputs bit-identical to one process: tests/test_pool.py).
+                not_localised |= _pooled_pairs(
+                    name, variant_dirs, x, refs, pairs, runtime_info, atol, rtol, timeout, batch_size,
+                    workers, executor, ray_address,
+                )  # fmt: skip
+                log.info("%s done in %.1f s", name, time.perf_counter() - t0)
+                continue
             with started as rt:
                 start_ms = (time.perf_counter() - t0) * 1000
                 runtime_info[name] = {**rt.describe(), "start_ms": round(start_ms, 1)}
@@ -325,6 +338,45 @@ def compare(
     if not_localised:
         record["localisation"] = NOT_LOCALISED
     return record
+
+
+def _pooled_pairs(
+    name, variant_dirs, x, refs, pairs, runtime_info, atol, rtol, timeout, batch_size,
+    workers, executor, ray_address,
+) -> bool:  # fmt: skip
+    """The runtime rows of Node runtime `name`, measured on an evaluator pool; appends to `pairs`
+    and `runtime_info`; True when a failing pair could not be localised."""
+    from .evaluate import ArrayExamples, measure_variants
+    from .pool import make_pool
+
+    examples = ArrayExamples(dict(x) if isinstance(x, Mapping) else {"input": x})
+    t0 = time.perf_counter()
+    not_localised = False
+    with make_pool(name, workers, timeout, executor, ray_address) as pool:
+        measured = measure_variants(pool, variant_dirs, examples, f"parity {name}", batch_size)
+        runtime_info[name] = {**pool.describe(), "workers": pool.ran, "executor": pool.executor}
+    runtime_info[name]["seconds"] = round(time.perf_counter() - t0, 1)
+    n = n_examples(x)
+    for v, m in measured.items():
+        ref_out, ref_rt, ref_model, ref_name = refs[v]
+        stats, ok, n_bad, per_out = compare_outputs(m.outputs, ref_out, m.model.output_names, atol, rtol)
+        pair = PairResult(
+            v, "runtime", f"{name} {v}", ref_name, stats, ok, n_bad,
+            timings={"load_ms": round(m.load_ms, 1), "predict_ms": round(m.timings.predict_ms, 1),
+                     "predict_ms_per_example": round(m.timings.predict_ms / n, 4)},
+            outputs=per_out,
+        )  # fmt: skip
+        if not ok:
+            if _localisable(m.model, ref_model):  # layer by layer needs one runtime holding the model
+                with make_runtime(name, timeout=timeout) as rt:
+                    loaded = rt.load(variant_dirs[v])
+                    pair.first_bad_layer = localise(
+                        rt, loaded, ref_rt, ref_model, head(x, LOCALISE_EXAMPLES), atol, rtol
+                    )
+            else:
+                not_localised = True
+        pairs.append(pair)
+    return not_localised
 
 
 def save_parity(out: Path, name: str, record: dict) -> None:

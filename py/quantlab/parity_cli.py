@@ -40,8 +40,9 @@ def _keras_original(models_dir: Path, demo: str):
 
 
 def parity_command(
-    demo, variants, runtimes, atol, rtol, limit, data_dir, out, models_dir, timeout, show_table=True
-) -> dict:
+    demo, variants, runtimes, atol, rtol, limit, data_dir, out, models_dir, timeout, show_table=True,
+    workers=None, executor="local", ray_address=None,
+) -> dict:  # fmt: skip
     variant_dirs = {v: Path(models_dir) / demo / v for v in variants}
     for folder in variant_dirs.values():
         if not (folder / "model.json").is_file():
@@ -50,7 +51,10 @@ def parity_command(
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quantlab-parity-") as tmp:
         x = _inputs(demo, limit, data_dir, Path(tmp))
-    record = run_parity(variant_dirs, _keras_original(models_dir, demo), x, runtimes, atol, rtol, timeout)
+    record = run_parity(
+        variant_dirs, _keras_original(models_dir, demo), x, runtimes, atol, rtol, timeout,
+        workers=workers, executor=executor, ray_address=ray_address,
+    )  # fmt: skip
     record["seconds"] = round(time.perf_counter() - t0, 1)
     record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if show_table:

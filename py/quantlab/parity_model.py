@@ -46,6 +46,9 @@ class ParityModelOptions:
     batch_size: int = 256
     models_dir: Path = Path("models")
     out_dir: Path = Path("reports")
+    workers: int | None = None  # Node runtimes: evaluator pool (None: pool.default_workers)
+    executor: str = "local"
+    ray_address: str | None = None
 
 
 def ensure_variants(source: ModelSource, opts: ParityModelOptions, root: Path) -> dict[str, Path]:
@@ -176,7 +179,7 @@ def parity_model(source: ModelSource, opts: ParityModelOptions) -> dict:
             )
             record = compare(
                 paths, ref, model_inputs(specs, inputs), opts.runtimes, opts.atol, opts.rtol, opts.timeout,
-                opts.batch_size,
+                opts.batch_size, opts.workers, opts.executor, opts.ray_address,
             )  # fmt: skip
         record.update(
             {
