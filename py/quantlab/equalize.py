@@ -378,8 +378,24 @@ def add_relu6_clips(model_json: dict, scales: dict[str, np.ndarray]) -> tuple[di
     return out, consts
 
 
+# TensorFlow's control-flow ops (v1 dataflow and v2 functional) as the converter writes them.
+CONTROL_FLOW_OPS = frozenset(
+    {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "While", "StatelessWhile",
+     "If", "StatelessIf", "Case", "StatelessCase"}
+)  # fmt: skip
+
+
+def control_flow_ops(model_json: dict) -> list[str]:
+    """The control-flow ops of a graph model, in its top-level nodes and its function library."""
+    topology = model_json.get("modelTopology") or {}
+    nodes = list(topology.get("node") or [])
+    for fn in (topology.get("library") or {}).get("function") or []:
+        nodes += fn.get("nodeDef") or []
+    return sorted({n.get("op") for n in nodes if n.get("op") in CONTROL_FLOW_OPS})
+
+
 def equalize_artifact(
-    src: Path, dest: Path, relu6: str = "clip", snap: bool = False
+    src: Path, dest: Path, relu6: str = "clip", snap: bool = False, named: Path | None = None
 ) -> EqualizeReport | None:
     """Equalize the float32 graph model at `src` into `dest` (atomically). None, with nothing
     written, when the model has no equalizable pairs."""
@@ -393,6 +409,13 @@ def equalize_artifact(
         raise QuantlabError(
             f"{src}: equalize works on tfjs graph models (BatchNorm folded, pairs found in "
             f"modelTopology.node); convert a Keras model with --output-format graph",
+            exit_code=2,
+        )
+    flow = control_flow_ops(model_json)
+    if flow:
+        raise QuantlabError(
+            f"{named or src}: a graph with control flow ({', '.join(flow)}): equalize rescales straight-line "
+            f"conv chains only, not layers inside or across loops and conditionals; nothing written",
             exit_code=2,
         )
     weights = {e["name"]: e["data"] for g in groups for e in g}
@@ -523,7 +546,7 @@ def run_equalize(
         else:
             made = write_float32(source, tmp / "float32", "graph")
             src = tmp / "float32"
-        report = equalize_artifact(src, tmp / "equalized", relu6, snap)
+        report = equalize_artifact(src, tmp / "equalized", relu6, snap, named=source.path)
         record: dict = {"model": str(source.path), "format": source.format, "converted": made}
         if report is None:
             n = len(find_pairs(json.loads((src / "model.json").read_text())))

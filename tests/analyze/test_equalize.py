@@ -128,3 +128,36 @@ def test_model_without_pairs_is_left_alone(user_models, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "no equalizable conv/depthwise pairs" in proc.stdout + proc.stderr
     assert not (tmp_path / "eq").exists()
+
+
+def test_graph_with_control_flow_is_refused_naming_the_ops(tmp_path):
+    """A SavedModel whose conv pair runs inside tf.while_loop: the converter writes a graph model
+    with control flow, which equalize refuses in one line (exit 2), writing nothing."""
+    from quantlab.tfcompat import import_tensorflow
+
+    import_tensorflow()
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    m = tf.Module()
+    m.k1 = tf.Variable(rng.normal(size=(3, 3, 2, 4)).astype(np.float32))
+    m.k2 = tf.Variable(rng.normal(size=(1, 1, 4, 2)).astype(np.float32))
+
+    def body(i, x):
+        h = tf.nn.relu(tf.nn.conv2d(x, m.k1, 1, "SAME"))
+        return i + 1, tf.nn.conv2d(h, m.k2, 1, "SAME")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 2], tf.float32, name="x")])
+    def serve(x):
+        n = tf.cast(tf.reduce_sum(tf.ones_like(x[:1, :1, :1, :1])), tf.int32) + 1  # not a constant
+        return {"y": tf.while_loop(lambda i, _: i < n, body, [tf.constant(0), x])[1]}
+
+    m.serve = serve
+    tf.saved_model.save(m, str(tmp_path / "loop_sm"), signatures=serve)
+    proc = run_cli("equalize", str(tmp_path / "loop_sm"), "--out", str(tmp_path / "eq"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    error = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(error) == 1 and str(tmp_path / "loop_sm") in error[0], proc.stderr[-2000:]
+    assert "control flow (" in error[0] and "LoopCond" in error[0]  # the converter's v1 loop ops
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "eq").exists()
