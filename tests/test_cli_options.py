@@ -47,6 +47,10 @@ BAD_NUMBERS = [
     (["tune", "housing", "--max-drop", "0.01", "--limit", "-1"], "--limit -1"),
     (["tune", "housing", "--max-drop", "0.01", "--timeout", "0"], "--timeout 0.0"),
     (["bench", "--limit", "-1"], "--limit -1"),
+    (["delivery", "housing", "--pages", "0"], "--pages 0: must be a positive integer"),
+    (["delivery", "--pages", "-3"], "--pages -3: must be a positive integer"),
+    (["delivery", "mnist", "housing", "--runs", "0"], "--runs 0"),
+    (["delivery", "mnist", "--name", "mine"], "--name goes with one MODEL path"),
 ]
 
 

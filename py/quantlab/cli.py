@@ -1148,19 +1148,27 @@ def _parity_model(
 @app.command()
 @cli_errors
 def delivery(
-    target: Annotated[
-        str,
+    targets: Annotated[
+        list[str] | None,
         typer.Argument(
-            help=f"A demo ({', '.join(ALL_DEMOS)}): MODELS/<demo>/<variant>/; or a MODEL path as given to "
-            "`analyze`: MODELS/<name>/<variant>/",
+            help=f"Demos ({', '.join(ALL_DEMOS)}; default: every demo with variants under MODELS, the others "
+            "skipped with one line each): MODELS/<demo>/<variant>/; or one MODEL path as given to `analyze`: "
+            "MODELS/<name>/<variant>/",
             show_default=False,
         ),
-    ],
+    ] = None,
     profiles: Annotated[
         str | None,
         typer.Option(help="Network profiles, comma-separated: slow-4g, fast-4g, none (default: all three)"),
     ] = None,
     runs: Annotated[int, typer.Option(help="Runs per variant and profile (median and min/max)")] = 3,
+    pages: Annotated[
+        int,
+        typer.Option(
+            help="Pages (each its own headless Chromium) loading at once under the throttled profiles; "
+            "the unthrottled one always runs in one page, alone. 1: everything in one page, in turn"
+        ),
+    ] = 4,
     backend: Annotated[str, typer.Option(help="tfjs backend in the page: wasm, cpu, webgl")] = "wasm",
     name: Annotated[
         str | None, typer.Option(help="Name of a user's model (default: from the MODEL path, as analyze)")
@@ -1177,26 +1185,38 @@ def delivery(
 ) -> None:
     """What a user's browser gets: bytes over the wire and time to the first prediction.
 
-    For each variant: model.json and shard bytes raw, gzip (level 6) and brotli (quality 11), the number
-    of requests; then headless Chromium loads it from a loopback server that answers Accept-Encoding as a
-    CDN does, under DevTools network emulation (Slow 4G, Fast 4G, none), and times the model loaded and
-    the first prediction (median and min/max of --runs), with tf.memory() and the JS heap. Writes
-    OUT/<name>/delivery.json and adds it to results.json. Example: `quantlab delivery mnist --runs 3`
+    For each variant: model.json and shard bytes raw, gzip (level 6) and brotli (quality 5, as servers
+    compress on the fly), the number of requests; then headless Chromium loads it from a loopback server
+    that answers Accept-Encoding as a CDN does, under DevTools network emulation (Slow 4G, Fast 4G,
+    none), and times the model loaded and the first prediction (median and min/max of --runs), with
+    tf.memory() and the JS heap. Throttled loads run --pages at once (each page its own throttle); the
+    unthrottled ones in one page, alone. Writes OUT/<name>/delivery.json and adds it to results.json,
+    for each demo. Examples: `quantlab delivery` (every demo with variants), `quantlab delivery mnist
+    --runs 3`
     """
     from .delivery import parse_profiles
-    from .delivery_run import check_runs, delivery_command, print_delivery
+    from .delivery_run import (
+        check_pages,
+        check_runs,
+        delivery_command,
+        demos_with_variants,
+        print_delivery,
+        print_total,
+    )
     from .runtimes.browser import browser_unavailable_reason
 
-    model = _model_path([target])
-    if model is None:
-        check_demo_name(target)
-        name = target
-    else:
+    model = _model_path(targets)
+    if model is not None:
         from .workspace import check_name, name_from_path
 
-        name = check_name(name or name_from_path(model), "--name", set(ALL_DEMOS))
+        chosen = [(targets[0], check_name(name or name_from_path(model), "--name", set(ALL_DEMOS)))]
+    else:
+        if name is not None:
+            raise QuantlabError("--name goes with one MODEL path, not with demo names", exit_code=2)
+        chosen = [(t, check_demo_name(t)) for t in dict.fromkeys(targets or ALL_DEMOS)]
     names = parse_profiles(profiles)
     check_runs(runs)
+    check_pages(pages)
     check_positive(timeout, "--timeout")
     check_positive(max_model_mb, "--max-model-mb")
     if backend not in ("wasm", "cpu", "webgl", "webgl-f16", "webgpu"):
@@ -1209,12 +1229,35 @@ def delivery(
         from .errors import RuntimeUnavailable
 
         raise RuntimeUnavailable(f"delivery needs the browser: {reason}")
-    with _locked(Path(models_dir) / name, Path(out) / name):
-        record = delivery_command(target, names, runs, backend, out, models_dir, timeout, max_model_mb, name)
+    one = model is not None or len(chosen) == 1  # one target named: its missing variants are an error
+    skipped: dict[str, str] = {}
+    if not one:
+        from .errors import ArtifactError
+
+        found, skipped = demos_with_variants(models_dir, [n for _, n in chosen])
+        if not found:
+            raise ArtifactError(
+                f"{models_dir}: no demo has tfjs variants here ({', '.join(skipped)}); "
+                "run `quantlab run` or `quantlab analyze` first"
+            )
+        for n, why in skipped.items():
+            console.print(f"{n}: skipped ({why})", highlight=False, soft_wrap=True)
+        chosen = [(t, n) for t, n in chosen if n in found]
+    folders = [f for _, n in chosen for f in (Path(models_dir) / n, Path(out) / n)]
+    with _locked(*folders):
+        records = delivery_command(
+            chosen, names, runs, backend, out, models_dir, timeout, max_model_mb, pages
+        )
     if as_json:
-        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        doc = (
+            records[0] if one else {"records": records, "skipped": skipped, "seconds": records[0]["seconds"]}
+        )
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        print_delivery(record)
+        for record in records:
+            print_delivery(record, alone=one)
+        if not one:
+            print_total(records)
 
 
 @app.command()

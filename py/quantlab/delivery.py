@@ -91,18 +91,21 @@ def artifact_files(folder: Path) -> list[Path]:
     return [Path(folder) / "model.json", *art.shard_paths]
 
 
-def delivery_sizes(folder: Path) -> dict:
+def delivery_sizes(folder: Path, cache: bool = False) -> dict:
     """Bytes over the wire for one artifact folder: per file and in total, raw, gzip and brotli;
-    and the number of requests (one per file: model.json, then each shard)."""
+    and the number of requests (one per file: model.json, then each shard). `cache`: keep the
+    compressed bytes for the loopback server (`quantlab delivery`), so no timed load waits for
+    the compression."""
     files = []
     for path in artifact_files(folder):
         data = path.read_bytes()
+        encode = (lambda d, c, p=path: compressed(p, c, d)) if cache else _encode
         files.append(
             {
                 "name": path.name,
                 "raw": len(data),
-                "gzip": len(_encode(data, "gzip")),
-                "br": len(_encode(data, "br")),
+                "gzip": len(encode(data, "gzip")),
+                "br": len(encode(data, "br")),
             }
         )
     total = {k: sum(f[k] for f in files) for k in ("raw", "gzip", "br")}

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from quantlab.convert import VARIANTS
+from quantlab.demos import ALL_DEMOS
 from quantlab.errors import EvaluatorError, RuntimeUnavailable
 from quantlab.runtimes.browser import BrowserRuntime, browser_unavailable_reason
-from tests.conftest import run_cli
+from tests.conftest import processes_with_env, run_cli
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -124,3 +125,159 @@ def test_a_model_too_large_for_the_page_is_reported_not_loaded(browser_ok, tiny_
     for v in ("float32", "float16", "uint16"):
         assert record["errors"][v].startswith("too large for the page")
     assert record["conclusions"] == []  # no float32 to compare with
+
+
+# A profile slow enough that each tiny variant's transfer takes seconds, with no latency: the time
+# below is the throughput's alone.
+TEST_SLOW = {
+    "title": "test slow",
+    "phrase": "on the test profile",
+    "latency_ms": 0.0,
+    "download_bytes_per_s": 3_000,
+    "upload_bytes_per_s": -1,
+    "source": "tests",
+}
+PACKET = 1500  # Chromium's throttle releases the bytes in packets of this size, on a fixed clock
+
+
+def test_concurrent_pages_each_get_their_own_throttle(browser_ok, tiny_models, monkeypatch):
+    """Two variants loaded at once, in two pages, under a profile of 3,000 B/s: each load still takes
+    at least its own bytes / 3,000 B/s. (Chromium's ThrottlingNetworkInterceptor hands out
+    1500-byte packets on a clock that started when the conditions were set: the first packet may
+    come up to one tick early, hence one packet less in the bound.) A lower bound: a slow machine
+    only makes the loads longer."""
+    from quantlab.delivery import PROFILES
+    from quantlab.delivery_run import measure_delivery, variant_folders
+
+    monkeypatch.setitem(PROFILES, "test-slow", TEST_SLOW)
+    folders = {v: f for v, f in variant_folders(tiny_models / "tiny").items() if v in ("float32", "uint8")}
+    record = measure_delivery(folders, ["test-slow"], runs=2, pages=2)
+    assert record["errors"] == {}
+    c = record["concurrency"]
+    assert c["pages"] == 2 and c["concurrent_profiles"] == ["test-slow"] and c["sequential_profiles"] == []
+    assert c["peak_concurrent_loads"] == 2  # the loads did overlap
+    for v in folders:
+        m = record["variants"][v]["test-slow"]
+        br = record["sizes"][v]["total"]["br"]
+        assert m["transfer_bytes"] >= br  # the brotli body, and the headers
+        bound_ms = (br - PACKET) / TEST_SLOW["download_bytes_per_s"] * 1000
+        assert bound_ms > 500, "the tiny variant is too small for a meaningful bound"
+        assert min(m["load_ms"]["runs"]) >= bound_ms, (v, m["load_ms"], bound_ms)
+
+
+def test_delivery_of_every_demo_with_variants(browser_ok, tiny_models, tmp_path):
+    """No TARGET: every demo with variants is measured in one run (its own delivery.json, added to
+    its results.json); a demo without variants is skipped with one line."""
+    models, out = tmp_path / "models", tmp_path / "out"
+    for demo in ("housing", "mnist"):
+        for v in ("float32", "uint8"):
+            shutil.copytree(tiny_models / "tiny" / v, models / demo / v)
+    (models / "fashion-mnist" / "keras").mkdir(parents=True)  # trained, never converted
+    (out / "mnist").mkdir(parents=True)
+    (out / "mnist" / "results.json").write_text(json.dumps({"demo": "mnist", "variants": []}))
+    proc = run_cli("delivery", "--models-dir", str(models), "--out", str(out), "--runs", "1",
+                   "--profiles", "fast-4g,none", "--pages", "2", timeout=300)  # fmt: skip
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-3000:]
+    for demo in ("housing", "mnist"):
+        record = json.loads((out / demo / "delivery.json").read_text())
+        assert record["name"] == demo and list(record["variants"]) == ["float32", "uint8"]
+        assert record["concurrency"]["targets"] == ["housing", "mnist"]
+        assert record["concurrency"]["concurrent_profiles"] == ["fast-4g"]
+        assert record["concurrency"]["sequential_profiles"] == ["none"]
+        assert f"time per variant ({demo}): float32" in text
+    assert json.loads((out / "mnist" / "results.json").read_text())["delivery"]["name"] == "mnist"
+    assert not (out / "fashion-mnist").exists() and not (out / "mobilenetv2").exists()
+    skipped = [line for line in text.splitlines() if "skipped" in line]
+    assert sorted(line.split(":")[0] for line in skipped) == sorted(set(ALL_DEMOS) - {"housing", "mnist"})
+    assert "total: " in text and "2 demos (housing, mnist)" in text
+
+    # demo names given: the same, for those names; --json gives every record
+    proc = run_cli("delivery", "mnist", "fashion-mnist", "--models-dir", str(models), "--out", str(out),
+                   "--runs", "1", "--profiles", "none", "--json", timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    assert [r["name"] for r in doc["records"]] == ["mnist"] and list(doc["skipped"]) == ["fashion-mnist"]
+    assert doc["records"][0]["concurrency"]["pages"] == 1  # nothing throttled: one page
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time (field 22 of /proc/PID/stat): tells it from a later one that reuses
+    its pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _browsers_and_children(env_marker: str) -> dict[int, str]:
+    """Pid -> start time of the run's processes (those with `env_marker` in their environment:
+    itself, Playwright's drivers, each Chromium) and of all their descendants (Chromium's zygotes
+    and renderers start with a cleaned environment)."""
+    from quantlab.runtimes.browser import marked_pids
+
+    roots = processes_with_env(env_marker)
+    found = set(roots)
+    for io_dir in filter(None, map(_io_dir, roots)):  # each Chromium, by its own switch
+        found.update(marked_pids(f"--quantlab-io-dir={io_dir}"))  # and its descendants
+    return {pid: t for pid in found if (t := _started(pid)) is not None}
+
+
+def _io_dir(pid: int) -> str | None:
+    for arg in _cmdline(pid).split(b"\0"):
+        if arg.startswith(b"--quantlab-io-dir="):
+            return arg.split(b"=", 1)[1].decode()
+    return None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_while_pages_load_at_once_leaves_no_chromium(browser_ok, tiny_models, tmp_path, sig):
+    """SIGINT or SIGTERM while two pages load under Slow 4G: exit 128 + signal, no delivery.json,
+    and no process of the run left (Chromium, its helpers, Playwright's driver)."""
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from tests.conftest import ROOT
+
+    marker = f"QUANTLAB_TEST_RUN={uuid.uuid4().hex}"
+    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "quantlab.cli", "delivery", str(tiny_models / "tiny"), "--models-dir",
+         str(tiny_models), "--out", str(out), "--profiles", "slow-4g", "--runs", "5", "--pages", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            tree = _browsers_and_children(marker)
+            if sum(b"--type=renderer" in _cmdline(p) for p in tree) >= 2:  # both pages are up
+                break
+            time.sleep(0.1)
+        time.sleep(1.5)  # the loads start once both pages are up
+        tree = _browsers_and_children(marker)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert sum(_io_dir(p) is not None for p in tree) == 2  # two Chromiums
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + sig, stderr[-3000:]
+        assert f"interrupted by {signal.Signals(sig).name}" in stderr
+        assert not (out / "tiny" / "delivery.json").exists()
+        deadline = time.monotonic() + 15
+        left = tree
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = {p: t for p, t in tree.items() if _started(p) == t}
+        assert left == {}, [_cmdline(p)[:200] for p in left]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

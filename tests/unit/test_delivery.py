@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from quantlab.delivery import PROFILES, accepted_encoding, delivery_sizes, parse_profiles
+from quantlab.delivery_run import check_pages, peak_overlap
 from quantlab.errors import QuantlabError
 
 
@@ -86,3 +87,34 @@ def test_profiles_are_devtools_presets():
     assert PROFILES["fast-4g"]["download_bytes_per_s"] == 9 * 1000 * 1000 / 8 * 0.9
     assert PROFILES["fast-4g"]["upload_bytes_per_s"] == 1.5 * 1000 * 1000 / 8 * 0.9
     assert PROFILES["fast-4g"]["latency_ms"] == 60 * 2.75
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "4"])
+def test_pages_must_be_a_positive_integer(bad):
+    with pytest.raises(QuantlabError) as e:
+        check_pages(bad)
+    assert e.value.exit_code == 2 and str(e.value) == f"--pages {bad}: must be a positive integer"
+
+
+def test_pages_accepted():
+    assert check_pages(1) == 1 and check_pages(4) == 4
+
+
+def test_peak_overlap_counts_loads_open_at_once():
+    assert peak_overlap([]) == 0
+    assert peak_overlap([(0, 1), (1, 2), (2, 3)]) == 1  # one ends as the next starts
+    assert peak_overlap([(0, 10), (1, 2), (1.5, 3), (5, 6)]) == 3
+    assert peak_overlap([(0, 4), (1, 2), (3, 5)]) == 2
+
+
+def test_cached_sizes_are_the_served_bytes(tmp_path):
+    """delivery_sizes(cache=True), as `quantlab delivery` calls it, counts the very bytes the
+    loopback server will send (computed once, before any timed load)."""
+    from quantlab.delivery import compressed
+
+    rng = np.random.default_rng(1)
+    _artifact(tmp_path / "m", [rng.standard_normal(500).astype(np.float32).tobytes()])
+    record = delivery_sizes(tmp_path / "m", cache=True)
+    assert record == delivery_sizes(tmp_path / "m")
+    shard = tmp_path / "m" / "group1-shard1of1.bin"
+    assert len(compressed(shard, "br")) == record["files"][1]["br"]

@@ -77,6 +77,41 @@ def browser_unavailable_reason(backend: str | None = None) -> str | None:
     return None
 
 
+def marked_pids(marker: str) -> list[int]:
+    """The processes whose command line holds `marker` (a switch Chromium ignores, given at launch)
+    and all their descendants: a Chromium's renderers and helpers do not inherit the switch."""
+    needle = marker.encode()
+    parents: dict[int, int] = {}
+    roots = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if needle in (entry / "cmdline").read_bytes():
+                roots.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    found = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                changed = True
+    return sorted(found)
+
+
+def kill_marked(marker: str) -> None:
+    """SIGKILL every process `marked_pids(marker)` finds (thread-safe: it only sends signals)."""
+    for pid in marked_pids(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 class BrowserRuntime(Runtime):
     def __init__(self, backend: str = "wasm", timeout: float = 600.0, compress: bool = False, extra_flags=()):
         """`compress`: the loopback server answers Accept-Encoding (gzip, br) as a CDN does.
@@ -162,11 +197,7 @@ class BrowserRuntime(Runtime):
         """From the watchdog thread: SIGKILL our Chromium so the waiting call returns now (Playwright
         itself is closed by the caller's thread)."""
         self._timed_out = fn
-        for pid in self._chromium_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        kill_marked(f"--quantlab-io-dir={self.io_dir}")
 
     def _guard(self, route) -> None:
         if route.request.url.startswith(self.server.origin + "/"):
@@ -285,37 +316,13 @@ class BrowserRuntime(Runtime):
 
     def _chromium_pids(self) -> list[int]:
         """Our Chromium (the process launched with our --quantlab-io-dir) and its descendants."""
-        marker = f"--quantlab-io-dir={self.io_dir}".encode()
-        parents: dict[int, int] = {}
-        roots = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if marker in (entry / "cmdline").read_bytes():
-                    roots.append(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-        found = set(roots)
-        changed = True
-        while changed:
-            changed = False
-            for pid, ppid in parents.items():
-                if ppid in found and pid not in found:
-                    found.add(pid)
-                    changed = True
-        return sorted(found)
+        return marked_pids(f"--quantlab-io-dir={self.io_dir}")
 
     def kill(self, reason: str = "killed") -> None:
         """Stop Chromium at once (SIGKILL to our browser and its children), then close the rest
         without waiting on the page; marks the runtime dead. Safe to call more than once."""
         self.dead = self.dead or reason
-        for pid in self._chromium_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        kill_marked(f"--quantlab-io-dir={self.io_dir}")
         self.close()
 
     def close(self) -> None:
