@@ -22,7 +22,7 @@ def wasm():
 def _small_mobilenet(tmp_path_factory, include_top=True, alpha=0.35):
     """MobileNetV2 at width 0.35 and 32x32 input with random, non-trivial BatchNorm statistics
     (an untrained MobileNetV2 outputs a uniform softmax)."""
-    from quantlab.tfcompat import keras, seed_everything
+    from quantlab.infra.tfcompat import keras, seed_everything
 
     seed_everything(11)
     k = keras()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from quantlab.convert import VARIANTS
+from quantlab.infra.tfcompat import keras
 from quantlab.parity import run_parity, unavailable_reason
-from quantlab.tfcompat import keras
 from tests.helpers import corrupt_weight
 
 IN_CI = os.environ.get("CI") == "true"

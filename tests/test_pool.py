@@ -70,7 +70,7 @@ def test_two_workers_give_bit_identical_outputs_to_one_process(small_convnet_dir
 def test_more_workers_than_jobs_are_capped_and_said(small_convnet_dir):
     import logging
 
-    from quantlab.progress import log
+    from quantlab.infra.progress import log
 
     records: list[str] = []
     handler = logging.Handler()

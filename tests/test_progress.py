@@ -2,7 +2,7 @@
 
 import logging
 
-from quantlab import progress as progress_mod
+from quantlab.infra import progress as progress_mod
 
 
 def test_piped_progress_logs_lines_while_running(monkeypatch, caplog):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from quantlab.signals import Terminated, exit_code, interrupt_on_signals
+from quantlab.infra.signals import Terminated, exit_code, interrupt_on_signals
 from tests.conftest import ROOT, node_processes_of, processes_with_env, run_cli
 
 

@@ -15,7 +15,7 @@ from quantlab.tune import run_tune
 def fragile_bn_model(tmp_path_factory):
     """A dead BatchNorm channel (variance ~0), a small variance (0.1) and large ones: per-tensor uint8
     rounds it to 0 and the channel's multiplier grows 100x (the MobileNetV2 failure, in small)."""
-    from quantlab.tfcompat import keras, seed_everything
+    from quantlab.infra.tfcompat import keras, seed_everything
 
     k = keras()
     seed_everything(5)

@@ -15,11 +15,11 @@ from pathlib import Path
 from . import stats, tasks, workspace
 from .convert import VARIANTS, dtype_map_for
 from .convert_source import write_float32
-from .environment import environment
 from .evaluate import measure_variants
+from .infra.environment import environment
+from .infra.progress import log
 from .inputs import InputOptions, InputSet, InputSpec, load_inputs
 from .pool import make_pool
-from .progress import log
 from .results import variant_row, write_results
 from .runtimes.base import LoadedModel
 from .sources import ModelSource

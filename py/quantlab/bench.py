@@ -9,8 +9,8 @@ from rich.table import Table
 
 from .convert import VARIANTS
 from .demos import get_demo
+from .infra.progress import table_console
 from .pipeline import variant_dir
-from .progress import table_console
 from .runtimes.keras import KerasRuntime
 from .runtimes.node import TfjsNodeRuntime
 

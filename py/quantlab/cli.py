@@ -19,9 +19,9 @@ from typer.exceptions import TyperException
 from .cli_checks import check_limit, check_non_negative, check_path, check_positive, check_seed
 from .demos import ALL_DEMOS, check_demo_name, get_demo
 from .errors import QuantlabError
-from .progress import console, log, setup_logging, table_console
-from .signals import exit_code as interrupt_exit_code
-from .signals import interrupt_on_signals, signal_name
+from .infra.progress import console, log, setup_logging, table_console
+from .infra.signals import exit_code as interrupt_exit_code
+from .infra.signals import interrupt_on_signals, signal_name
 
 app = typer.Typer(
     add_completion=False,
@@ -111,7 +111,7 @@ def _workers_line(pool) -> None:
 
 def cli_errors(fn):
     """One-line errors and documented exit codes instead of tracebacks. SIGTERM and SIGHUP unwind
-    like Ctrl-C (quantlab.signals), so the same cleanup runs; exit code 128 + signal."""
+    like Ctrl-C (quantlab.infra.signals), so the same cleanup runs; exit code 128 + signal."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -1229,7 +1229,7 @@ def setup(
     if not tfjs_node:
         console.print("nothing to do: pass --tfjs-node")
         raise typer.Exit(2)
-    from .setup_tfjs_node import setup_tfjs_node
+    from .infra.setup_tfjs_node import setup_tfjs_node
 
     setup_tfjs_node()
 
@@ -1351,7 +1351,7 @@ def tune(
     if not (isinstance(holdout, float | int) and math.isfinite(holdout) and 0 <= holdout < 1):
         raise QuantlabError(f"--holdout {holdout}: a fraction in [0, 1)", exit_code=2)
     if backend == "auto":
-        from .setup_tfjs_node import tfjs_node_unavailable_reason
+        from .infra.setup_tfjs_node import tfjs_node_unavailable_reason
 
         why_not = tfjs_node_unavailable_reason()
         backend = "wasm" if why_not else "tensorflow"

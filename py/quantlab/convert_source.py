@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 from .errors import ArtifactError, QuantlabError
-from .fsutil import atomic_dir
-from .progress import log
+from .infra.fsutil import atomic_dir
+from .infra.progress import log
 from .sources import ModelSource
 
 OUTPUT_FORMATS = ("layers", "graph")
@@ -52,7 +52,7 @@ def _unknown_class(message: str) -> str | None:
 
 def load_keras_file(path: Path):
     """A Keras 2 (tf_keras) model from .h5 or .keras, uncompiled; an unknown class is named."""
-    from .tfcompat import keras
+    from .infra.tfcompat import keras
 
     k = keras()
     try:
@@ -87,8 +87,8 @@ def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[s
 
 def write_float32(source: ModelSource, dest: Path, output_format: str | None = None) -> dict:
     """Write the float32 tfjs artifact of `source` to `dest`; returns how it was made."""
+    from .infra.tfcompat import import_tensorflow
     from .requantize import requantize
-    from .tfcompat import import_tensorflow
 
     output_format = output_format or source.natural_output
     if output_format not in OUTPUT_FORMATS:

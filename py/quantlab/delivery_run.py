@@ -13,7 +13,7 @@ from pathlib import Path
 from .convert import VARIANTS
 from .delivery import PROFILES, delivery_sizes
 from .errors import ArtifactError, EvaluatorError, QuantlabError
-from .progress import log
+from .infra.progress import log
 
 DELIVERY_FILE = "delivery.json"
 DEFAULT_MAX_MODEL_MB = 1024.0  # a model past this is reported as too large for the page, not loaded
@@ -247,7 +247,7 @@ def delivery_command(
     max_model_mb: float,
     name: str,
 ) -> dict:
-    from .fsutil import write_json_atomic
+    from .infra.fsutil import write_json_atomic
     from .results import RESULTS_FILE, attach_section, results_or_none
 
     folders = variant_folders(Path(models_dir) / name)
@@ -262,7 +262,7 @@ def delivery_command(
 def print_delivery(record: dict) -> None:
     from rich.table import Table
 
-    from .progress import console, table_console
+    from .infra.progress import console, table_console
 
     table = Table(title=f"delivery: {record['name']} ({record['backend']}, {record['content_encoding']})")
     titles = [PROFILES[p]["title"] for p in record["profiles"]]

@@ -115,8 +115,8 @@ class PretrainedImageDemo:
         if self.output_format == "graph":
             import time
 
+            from .infra.progress import log
             from .mobilenet import write_graph_variants
-            from .progress import log
             from .train import load_trained
 
             model, _ = load_trained(Path(models_dir) / self.name / "keras")

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ArtifactError, QuantlabError
-from .fsutil import atomic_dir
+from .infra.fsutil import atomic_dir
 
 CONV_OPS = {"Conv2D", "_FusedConv2D"}
 DEPTHWISE_OPS = {"DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}
@@ -509,7 +509,7 @@ def run_equalize(
 
     from .analyze import _specs
     from .convert_source import write_float32
-    from .fsutil import write_json_atomic
+    from .infra.fsutil import write_json_atomic
     from .inputs import load_inputs
     from .requantize import requantize
     from .runtimes import make_runtime

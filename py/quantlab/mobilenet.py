@@ -18,9 +18,10 @@ import numpy as np
 from .convert import VARIANTS, write_variants
 from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .datasets.resolver import search_dirs
-from .environment import environment
 from .errors import ArtifactError, QuantlabError
 from .evaluate import measure_variants
+from .infra.environment import environment
+from .infra.progress import log
 from .metrics import (
     cosine_to_reference,
     loo_1nn_accuracy,
@@ -30,7 +31,6 @@ from .metrics import (
     topk_wnid,
     topk_wnid_hits,
 )
-from .progress import log
 from .results import variant_row, write_results
 from .runtimes.base import Runtime
 from .stats import uncertainty
@@ -100,7 +100,7 @@ def resolve_weights(
 
 
 def build_mobilenet(choice: WeightsChoice, alpha: float = 1.0, size: int = 224):
-    from .tfcompat import keras
+    from .infra.tfcompat import keras
 
     k = keras()
     include_top = choice.mode == "full"
@@ -258,7 +258,7 @@ def write_equalized(root: Path) -> dict[str, Path]:
         raise ArtifactError(f"{root / 'float32'}: no equalizable conv pairs found")
     seconds = time.perf_counter() - t0
     log.info("equalized %d conv pairs in %.1f s", len(report.pairs), seconds)
-    from .fsutil import write_json_atomic
+    from .infra.fsutil import write_json_atomic
 
     record = report.as_dict() | {"seconds": round(seconds, 2)}
     write_json_atomic(root / EQUALIZED[0] / EQUALIZE_RECORD, record)

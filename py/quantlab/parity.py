@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RuntimeUnavailable
-from .fsutil import write_json_atomic
+from .infra.fsutil import write_json_atomic
+from .infra.progress import log
 from .metrics import parity_stats, within_tolerance
-from .progress import log
 from .results import attach_section
 from .runtimes import make_runtime
 from .runtimes.base import Inputs, LoadedModel, Runtime
@@ -88,7 +88,7 @@ def unavailable_reason(name: str) -> str | None:
 
         return browser_unavailable_reason(name.removeprefix("browser-"))
     if name == "node-tensorflow":
-        from .setup_tfjs_node import tfjs_node_unavailable_reason
+        from .infra.setup_tfjs_node import tfjs_node_unavailable_reason
 
         return tfjs_node_unavailable_reason()
     return None

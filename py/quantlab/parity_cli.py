@@ -12,8 +12,8 @@ from rich.table import Table
 
 from .demos import get_demo, is_image_demo
 from .errors import ArtifactError
+from .infra.progress import log, table_console
 from .parity import run_parity, save_parity
-from .progress import log, table_console
 from .results import RESULTS_FILE, results_or_none
 
 

@@ -22,9 +22,9 @@ from .analyze import AnalyzeOptions, _specs, _weight_check, write_variants
 from .artifacts import read_artifact
 from .convert import VARIANTS, dtype_map_for
 from .errors import QuantlabError
+from .infra.progress import log
 from .inputs import InputOptions, InputSet, load_inputs
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, NOT_LOCALISED, Reference, compare, save_parity
-from .progress import log
 from .runtimes import make_runtime
 from .runtimes.base import Inputs, LoadedModel, Runtime
 from .runtimes.keras import KerasRuntime

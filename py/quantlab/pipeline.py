@@ -12,11 +12,11 @@ from pathlib import Path
 from .artifacts import read_artifact
 from .convert import VARIANTS, write_variants
 from .demos import Demo
-from .environment import environment
 from .errors import ArtifactError, QuantlabError
 from .evaluate import ArrayExamples, measure_variants
+from .infra.environment import environment
+from .infra.progress import log
 from .metrics import task_metrics, task_per_example
-from .progress import log
 from .results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
 from .runtimes.base import Runtime
 from .stats import uncertainty

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ArtifactError, EvaluatorError, QuantlabError
-from .progress import log
+from .infra.progress import log
 from .runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
 
 MAX_DEFAULT_WORKERS = 16  # each evaluator holds its models: MobileNetV2 costs ~0.5 GB per worker

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import EvaluatorError, QuantlabError
+from .infra.progress import log
 from .pool import Job, JobResult, PoolStats, check_workers, default_workers
-from .progress import log
 
 INSTALL = "pip install 'quantlab[ray]'"
 CONNECT_TIMEOUT_S = 10.0

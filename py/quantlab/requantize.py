@@ -13,14 +13,14 @@ from pathlib import Path
 
 from .artifacts import read_artifact
 from .errors import ArtifactError, QuantlabError
-from .fsutil import atomic_dir
+from .infra.fsutil import atomic_dir
 
 SHARD_SIZE_BYTES = 4 * 1024 * 1024  # the converter's default
 
 
 def read_weight_groups(folder: Path) -> tuple[dict, list[list[dict]]]:
     """(model.json, weight groups as tensorflowjs' writer takes them), dequantized to float32."""
-    from .tfcompat import import_tensorflow
+    from .infra.tfcompat import import_tensorflow
 
     art = read_artifact(folder)  # checks the manifest and shard sizes, names a broken file
     import_tensorflow()

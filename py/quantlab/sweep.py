@@ -15,8 +15,8 @@ import numpy as np
 
 from .artifacts import Artifact, read_artifact
 from .convert import save_tfjs
+from .infra.progress import log, progress
 from .metrics import error_stats
-from .progress import log, progress
 from .quantize_math import roundtrip
 from .runtimes.base import Runtime
 from .stats import paired_delta

@@ -10,9 +10,9 @@ import numpy as np
 
 from .datasets.base import Dataset
 from .demos import Demo, Profile
-from .fsutil import atomic_dir, write_json_atomic
-from .progress import log, progress
-from .tfcompat import keras, seed_everything
+from .infra.fsutil import atomic_dir, write_json_atomic
+from .infra.progress import log, progress
+from .infra.tfcompat import keras, seed_everything
 
 KERAS_FILE = "model.h5"
 RECORD_FILE = "train.json"

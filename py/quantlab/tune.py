@@ -11,8 +11,8 @@ from pathlib import Path
 from .artifacts import read_artifact
 from .convert import converter_command
 from .errors import ArtifactError
+from .infra.progress import log
 from .metrics import within_budget
-from .progress import log
 from .runtimes.base import Runtime
 from .search import Ladder, RungProbe, choose_rung, judged_drop, search_order
 from .sweep import (

@@ -6,10 +6,10 @@ import shlex
 from pathlib import Path
 
 from .demos import is_image_demo
-from .fsutil import write_json_atomic
+from .infra.fsutil import write_json_atomic
+from .infra.progress import console, table_console
 from .metrics import within_budget
 from .pool import make_pool
-from .progress import console, table_console
 from .results import RESULTS_FILE, attach_section, results_or_none
 from .tune import run_tune
 

@@ -90,7 +90,7 @@ def tune_model_command(
     from . import workspace
     from .analyze import AnalyzeOptions, _specs, write_variants
     from .evaluate import load_model
-    from .fsutil import write_json_atomic
+    from .infra.fsutil import write_json_atomic
     from .inputs import load_inputs
     from .results import attach_section
     from .runtimes import make_runtime

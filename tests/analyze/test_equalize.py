@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def chain_models(tmp_path_factory):
     """SavedModels of conv1x1 -> act -> depthwise3x3 -> act -> conv1x1 with output channels whose
     ranges differ up to ~400x (as BatchNorm folding leaves them), for act = relu and relu6."""
-    from quantlab.tfcompat import import_tensorflow, keras, seed_everything
+    from quantlab.infra.tfcompat import import_tensorflow, keras, seed_everything
 
     import_tensorflow()
     k = keras()

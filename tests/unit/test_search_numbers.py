@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from quantlab.progress import log
+from quantlab.infra.progress import log
 from quantlab.search import Ladder, RungProbe, lowest_passing, lowest_passing_at_or_below, search_order
 from quantlab.sweep import Point
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from quantlab.fsutil import read_json, write_json_atomic
+from quantlab.infra.fsutil import read_json, write_json_atomic
 from quantlab.weight_error import tensor_errors
 
 TOPOLOGY = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..progress import log
+from ..infra.progress import log
 from .resolver import DataFile, resolve, search_dirs
 
 SUBDIR = "imagenet-samples"
@@ -96,7 +96,7 @@ class DecodedImages:
     Unreadable files are skipped with a warning and counted."""
 
     def __init__(self, samples: list[ImageSample], size: int, cache_file: Path, limit: int | None = None):
-        from ..progress import progress
+        from ..infra.progress import progress
 
         todo = samples[:limit] if limit else samples
         self.size = size

@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import QuantlabError
+from ..errors import QuantlabError
+from ..runtimes.protocol import find_node, project_root
 from .progress import log
-from .runtimes.protocol import find_node, project_root
 
 VERSION = "4.22.0"
 ENV = "QUANTLAB_TFJS_NODE_DIR"
