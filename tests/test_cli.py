@@ -183,7 +183,7 @@ def test_parity_cli_fails_and_names_the_corrupted_layer(quick_housing, tmp_path)
 def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_housing, tmp_path):
     import filecmp
 
-    from quantlab.convert import run_converter_cli
+    from quantlab.convert.converter import run_converter_cli
 
     work, _ = quick_housing
     models = tmp_path / "models"

@@ -4,7 +4,7 @@ import filecmp
 
 import pytest
 
-from quantlab.convert import QUANT_DTYPES, converter_command, dtype_map_for, run_converter_cli
+from quantlab.convert.converter import QUANT_DTYPES, converter_command, dtype_map_for, run_converter_cli
 from quantlab.errors import QuantlabError
 
 

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from quantlab.convert import VARIANTS
+from quantlab.convert.converter import VARIANTS
 from quantlab.infra.tfcompat import keras
 from quantlab.parity import run_parity, unavailable_reason
 from tests.helpers import corrupt_weight

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from quantlab.convert import check_dtype_map, save_tfjs
+from quantlab.convert.converter import check_dtype_map, save_tfjs
 from quantlab.errors import QuantlabError
 from quantlab.runtimes.node import TfjsNodeRuntime
 from quantlab.search import Ladder, lowest_passing, lowest_passing_at_or_below, search_order

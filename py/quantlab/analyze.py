@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import stats, tasks, workspace
-from .convert import VARIANTS, dtype_map_for
-from .convert_source import write_float32
+from .convert.converter import VARIANTS, dtype_map_for
+from .convert.source import write_float32
 from .evaluate import measure_variants
 from .infra.environment import environment
 from .infra.progress import log
@@ -69,14 +69,14 @@ def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
 
 def _weight_check():
     try:
-        from .weight_checks import check_weights_quantizable
+        from .convert.weight_checks import check_weights_quantizable
     except ImportError:  # pragma: no cover (older trees)
         return None
     return check_weights_quantizable
 
 
 def write_variants(source: ModelSource, opts: AnalyzeOptions, root: Path) -> tuple[dict[str, Path], dict]:
-    from .requantize import requantize
+    from .convert.requantize import requantize
 
     made = write_float32(source, root / "float32", opts.output_format)
     paths = {"float32": root / "float32"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .convert import VARIANTS
+from .convert.converter import VARIANTS
 from .demos import get_demo
 from .infra.progress import table_console
 from .pipeline import variant_dir

@@ -440,7 +440,7 @@ def equalize(
     unless --force (exit 6). A model without equalizable pairs is left alone (exit 0).
 
     Example: `quantlab equalize mobilenet_sm/ --out mobilenet_eq --inputs images/ --scale -1,1 --limit 200`"""
-    from .equalize import RELU6_MODES, run_equalize
+    from .convert.equalize import RELU6_MODES, run_equalize
     from .inputs import InputOptions, parse_range
     from .runtimes import RUNTIMES
     from .sources import detect
@@ -539,7 +539,7 @@ def _fmt_metric(value, key: str = "") -> str:
 
 
 def dtype_map_for_checked(variant: str) -> None:
-    from .convert import dtype_map_for
+    from .convert.converter import dtype_map_for
 
     dtype_map_for(variant)
 
@@ -738,7 +738,7 @@ def quantize(
 def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_name: str | None) -> None:
     from . import workspace
     from .analyze import AnalyzeOptions, write_variants
-    from .convert import converter_command
+    from .convert.converter import converter_command
     from .sources import detect
 
     source = detect(model)
@@ -806,7 +806,7 @@ def evaluate(
             models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
             ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
-    from .convert import dtype_map_for
+    from .convert.converter import dtype_map_for
     from .demos import DemoOptions
     from .pool import make_pool
 
@@ -1030,7 +1030,7 @@ def parity(
     Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
     `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
     """
-    from .convert import VARIANTS, dtype_map_for
+    from .convert.converter import VARIANTS, dtype_map_for
     from .demos import DEMOS
     from .runtimes import RUNTIMES
 
@@ -1098,7 +1098,7 @@ def _parity_model(
 ) -> dict:  # fmt: skip
     """`quantlab parity MODEL` for a path: detect, (re)use or convert the variants, compare."""
     from . import workspace
-    from .convert import VARIANTS
+    from .convert.converter import VARIANTS
     from .parity_cli import print_parity
     from .parity_model import ParityModelOptions, parity_model
     from .report import render_reports

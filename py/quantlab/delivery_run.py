@@ -10,7 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
-from .convert import VARIANTS
+from .convert.converter import VARIANTS
 from .delivery import PROFILES, delivery_sizes
 from .errors import ArtifactError, EvaluatorError, QuantlabError
 from .infra.progress import log

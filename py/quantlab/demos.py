@@ -73,7 +73,7 @@ class Demo:
     def evaluate(
         self, runtime, models_dir: Path, out_dir: Path, opts: DemoOptions, variants=None, config=None
     ):
-        from .convert import VARIANTS
+        from .convert.converter import VARIANTS
         from .pipeline import evaluate_step
 
         limit = None if opts.limit == 0 else opts.limit or self.profile(opts.quick).test_limit  # 0: all
@@ -98,7 +98,7 @@ class PretrainedImageDemo:
 
     @property
     def variants(self) -> list[str]:
-        from .convert import VARIANTS
+        from .convert.converter import VARIANTS
 
         return [*VARIANTS, *self.extra_variants]
 

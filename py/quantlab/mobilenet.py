@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import VARIANTS, write_variants
+from .convert.converter import VARIANTS, write_variants
 from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .datasets.resolver import search_dirs
 from .errors import ArtifactError, QuantlabError
@@ -223,9 +223,9 @@ def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path
     SavedModel, converted by the stock tensorflowjs_converter to a float32 tfjs graph model
     (BatchNorm folded into the conv kernels), then quantized by the converter's own weight writer
     (byte-identical to the converter's --quantize_* flags on the SavedModel: tests/analyze)."""
-    from .convert import dtype_map_for
-    from .convert_source import run_converter
-    from .requantize import requantize
+    from .convert.converter import dtype_map_for
+    from .convert.requantize import requantize
+    from .convert.source import run_converter
     from .sources import ModelSource
 
     root = Path(root)
@@ -241,16 +241,16 @@ def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path
     return {v: paths[v] for v in variants if v in paths}
 
 
-# The graph demo's extra variants: cross-layer equalization (quantlab.equalize) of its float32
+# The graph demo's extra variants: cross-layer equalization (quantlab.convert.equalize) of its float32
 # weights, and that model all-uint8: what equalization buys per-tensor uint8, measured in tfjs.
 EQUALIZED = ("equalized", "equalized-uint8")
 EQUALIZE_RECORD = "equalize.json"
 
 
 def write_equalized(root: Path) -> dict[str, Path]:
-    from .convert import dtype_map_for
-    from .equalize import equalize_artifact
-    from .requantize import requantize
+    from .convert.converter import dtype_map_for
+    from .convert.equalize import equalize_artifact
+    from .convert.requantize import requantize
 
     t0 = time.perf_counter()
     report = equalize_artifact(root / "float32", root / EQUALIZED[0])

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import workspace
 from .analyze import AnalyzeOptions, _specs, _weight_check, write_variants
 from .artifacts import read_artifact
-from .convert import VARIANTS, dtype_map_for
+from .convert.converter import VARIANTS, dtype_map_for
 from .errors import QuantlabError
 from .infra.progress import log
 from .inputs import InputOptions, InputSet, load_inputs
@@ -54,7 +54,7 @@ class ParityModelOptions:
 def ensure_variants(source: ModelSource, opts: ParityModelOptions, root: Path) -> dict[str, Path]:
     """MODELS/<name>/<variant>/ for every variant asked for: reused when its model.json is there
     (as analyze wrote it), else converted (float32 from the source, the others from float32)."""
-    from .requantize import requantize
+    from .convert.requantize import requantize
 
     paths = {v: root / v for v in opts.variants}
     missing = [v for v in opts.variants if not (root / v / "model.json").is_file()]
@@ -96,7 +96,7 @@ def _original(
 ) -> tuple[str, Runtime, LoadedModel, str, str]:
     """(reference name, runtime, loaded original, row label, description) for the source."""
     if source.format in ("keras-h5", "keras-v3"):
-        from .convert_source import load_keras_file
+        from .convert.source import load_keras_file
 
         model = load_keras_file(source.path)
         return (

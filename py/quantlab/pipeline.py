@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .artifacts import read_artifact
-from .convert import VARIANTS, write_variants
+from .convert.converter import VARIANTS, write_variants
 from .demos import Demo
 from .errors import ArtifactError, QuantlabError
 from .evaluate import ArrayExamples, measure_variants
@@ -53,7 +53,7 @@ def quantize_step(demo: Demo, models_dir: Path, variants=VARIANTS) -> dict[str, 
 
 def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict) -> list[str]:
     """One variant from a per-weight dtype map; returns the equivalent converter command."""
-    from .convert import converter_command, save_tfjs
+    from .convert.converter import converter_command, save_tfjs
     from .train import load_trained
     from .workspace import RESERVED, check_name
 
@@ -62,7 +62,7 @@ def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict
     check_replaceable_variant(folder / name)
     if read_artifact(folder / "float32").format == "graph":
         # The converter cannot re-quantize a graph model (tensorflow/tfjs#6154): its weight writer can.
-        from .requantize import requantize
+        from .convert.requantize import requantize
 
         requantize(folder / "float32", folder / name, dtype_map)
         log.info("wrote %s (tensorflowjs.write_weights on the float32 graph model's weights)", folder / name)

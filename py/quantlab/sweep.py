@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import Artifact, read_artifact
-from .convert import save_tfjs
+from .convert.converter import save_tfjs
+from .convert.quantize_math import roundtrip
 from .infra.progress import log, progress
 from .metrics import error_stats
-from .quantize_math import roundtrip
 from .runtimes.base import Runtime
 from .stats import paired_delta
 from .weight_error import batchnorm_layers, read_weights
@@ -113,8 +113,8 @@ def write_candidate(source, folder: Path, dtype_map: dict | None) -> None:
     artifact folder (any model, graph ones included; the same bytes as `save_keras_model`, which
     tests prove), or saved from a Keras model."""
     if isinstance(source, Path):
-        from .requantize import requantize
-        from .weight_checks import check_weights_quantizable
+        from .convert.requantize import requantize
+        from .convert.weight_checks import check_weights_quantizable
 
         requantize(source, folder, dtype_map or None, check_weights_quantizable)
     else:

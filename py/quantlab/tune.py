@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .artifacts import read_artifact
-from .convert import converter_command
+from .convert.converter import converter_command
 from .errors import ArtifactError
 from .infra.progress import log
 from .metrics import within_budget

@@ -70,7 +70,7 @@ def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_pa
     eq = read_weights(art)
     dw = next(n for n in eq if n.split("/")[-3:][0] == "dw" and eq[n].ndim == 4)
     src_dir = tmp_path / "src"
-    from quantlab.convert_source import write_float32
+    from quantlab.convert.source import write_float32
     from quantlab.sources import detect
 
     write_float32(detect(chain_models / "relu_sm"), src_dir)

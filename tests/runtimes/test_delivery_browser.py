@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from quantlab.convert import VARIANTS
+from quantlab.convert.converter import VARIANTS
 from quantlab.errors import EvaluatorError, RuntimeUnavailable
 from quantlab.runtimes.browser import BrowserRuntime, browser_unavailable_reason
 from tests.conftest import run_cli

@@ -5,7 +5,7 @@ import base64
 import numpy as np
 import pytest
 
-from quantlab.equalize import equalize_weights, find_pairs, replace_relu6
+from quantlab.convert.equalize import equalize_weights, find_pairs, replace_relu6
 from quantlab.weight_error import channel_spread
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .errors import ArtifactError
+from ..errors import ArtifactError
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504.0
 

@@ -14,10 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import ArtifactError, QuantlabError
-from .infra.fsutil import atomic_dir
-from .infra.progress import log
-from .sources import ModelSource
+from ..errors import ArtifactError, QuantlabError
+from ..infra.fsutil import atomic_dir
+from ..infra.progress import log
+from ..sources import ModelSource
 
 OUTPUT_FORMATS = ("layers", "graph")
 
@@ -52,7 +52,7 @@ def _unknown_class(message: str) -> str | None:
 
 def load_keras_file(path: Path):
     """A Keras 2 (tf_keras) model from .h5 or .keras, uncompiled; an unknown class is named."""
-    from .infra.tfcompat import keras
+    from ..infra.tfcompat import keras
 
     k = keras()
     try:
@@ -87,7 +87,7 @@ def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[s
 
 def write_float32(source: ModelSource, dest: Path, output_format: str | None = None) -> dict:
     """Write the float32 tfjs artifact of `source` to `dest`; returns how it was made."""
-    from .infra.tfcompat import import_tensorflow
+    from ..infra.tfcompat import import_tensorflow
     from .requantize import requantize
 
     output_format = output_format or source.natural_output
@@ -113,7 +113,7 @@ def write_float32(source: ModelSource, dest: Path, output_format: str | None = N
     if (source.format in ("keras-h5", "keras-v3") or keras_sm) and output_format == "layers":
         # Through save_keras_model: the converter's keras_saved_model path fails on TF 2.19 with
         # "numpy() is only available when eager execution is enabled".
-        from .convert import save_tfjs
+        from .converter import save_tfjs
 
         save_tfjs(load_keras_file(source.path), dest)
         return {"output_format": "layers", "how": "tensorflowjs.converters.save_keras_model", "command": None}

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .artifacts import read_artifact
-from .errors import ArtifactError, QuantlabError
-from .infra.fsutil import atomic_dir
+from ..artifacts import read_artifact
+from ..errors import ArtifactError, QuantlabError
+from ..infra.fsutil import atomic_dir
 
 SHARD_SIZE_BYTES = 4 * 1024 * 1024  # the converter's default
 
 
 def read_weight_groups(folder: Path) -> tuple[dict, list[list[dict]]]:
     """(model.json, weight groups as tensorflowjs' writer takes them), dequantized to float32."""
-    from .infra.tfcompat import import_tensorflow
+    from ..infra.tfcompat import import_tensorflow
 
     art = read_artifact(folder)  # checks the manifest and shard sizes, names a broken file
     import_tensorflow()
@@ -43,7 +43,7 @@ def requantize(src: Path, dest: Path, dtype_map: dict | None, weight_check=None)
     may veto (e.g. float16 overflow, NaN weights)."""
     from tensorflowjs.write_weights import write_weights
 
-    from .convert import check_dtype_map
+    from .converter import check_dtype_map
 
     model_json, groups = read_weight_groups(src)
     per_weight = check_dtype_map(dtype_map, weight_names(groups))  # weight name -> dtype

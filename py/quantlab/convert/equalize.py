@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArtifactError, QuantlabError
-from .infra.fsutil import atomic_dir
+from ..errors import ArtifactError, QuantlabError
+from ..infra.fsutil import atomic_dir
 
 CONV_OPS = {"Conv2D", "_FusedConv2D"}
 DEPTHWISE_OPS = {"DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}
@@ -385,8 +385,8 @@ def equalize_artifact(
     written, when the model has no equalizable pairs."""
     from tensorflowjs.write_weights import write_weights
 
+    from ..sources import tfjs_model_format
     from .requantize import SHARD_SIZE_BYTES, read_weight_groups
-    from .sources import tfjs_model_format
 
     model_json, groups = read_weight_groups(src)
     if tfjs_model_format(model_json) != "graph":
@@ -507,12 +507,12 @@ def run_equalize(
     import shutil
     import tempfile
 
-    from .analyze import _specs
-    from .convert_source import write_float32
-    from .infra.fsutil import write_json_atomic
-    from .inputs import load_inputs
+    from ..analyze import _specs
+    from ..infra.fsutil import write_json_atomic
+    from ..inputs import load_inputs
+    from ..runtimes import make_runtime
     from .requantize import requantize
-    from .runtimes import make_runtime
+    from .source import write_float32
 
     _check_out(out, source.path)
     with tempfile.TemporaryDirectory(prefix="quantlab-equalize-") as tmp_name:

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import QuantlabError
-from .infra.fsutil import atomic_dir
+from ..errors import QuantlabError
+from ..infra.fsutil import atomic_dir
 from .weight_checks import check_weights_quantizable
 
 VARIANTS = ("float32", "float16", "uint16", "uint8")
@@ -34,7 +34,7 @@ def inference_copy(model):
     uncompiled, so a compiled model's training_config would make our bytes differ from its."""
     if getattr(model, "optimizer", None) is None:
         return model
-    from .infra.tfcompat import keras
+    from ..infra.tfcompat import keras
 
     clone = keras().models.clone_model(model)
     clone.set_weights(model.get_weights())
@@ -51,7 +51,7 @@ def check_dtype_map(dtype_map: dict | None, names: list[str]) -> dict[str, str]:
     that two dtypes claim, is an error (the converter silently ignores the first)."""
     import fnmatch
 
-    from .infra.tfcompat import import_tensorflow
+    from ..infra.tfcompat import import_tensorflow
 
     import_tensorflow()
     from tensorflowjs.quantization import map_layers_to_quantization_dtype
@@ -76,7 +76,7 @@ def check_dtype_map(dtype_map: dict | None, names: list[str]) -> dict[str, str]:
 
 def save_tfjs(model, folder: Path, quantization_dtype_map: dict | None = None) -> Path:
     """Write model.json + shards atomically. A map is {dtype: True | [weight-name patterns]}."""
-    from .infra.tfcompat import import_tensorflow
+    from ..infra.tfcompat import import_tensorflow
 
     import_tensorflow()
     from tensorflowjs.converters import save_keras_model
