@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
+from quantlab.analysis.parity import run_parity, unavailable_reason
 from quantlab.convert.converter import VARIANTS
 from quantlab.infra.tfcompat import keras
-from quantlab.parity import run_parity, unavailable_reason
 from tests.helpers import corrupt_weight
 
 IN_CI = os.environ.get("CI") == "true"

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from quantlab.analysis.evaluate import ArrayExamples, measure_variants
+from quantlab.analysis.pool import LocalPool, check_workers, default_workers, shard_bounds
 from quantlab.errors import ArtifactError, EvaluatorError, QuantlabError
-from quantlab.evaluate import ArrayExamples, measure_variants
-from quantlab.pool import LocalPool, check_workers, default_workers, shard_bounds
 from quantlab.runtimes.node import TfjsNodeRuntime
 from tests.test_signals import processes_with_env
 
@@ -234,13 +234,13 @@ def _housing_models(tmp_path: Path) -> Path:
 
 def test_a_sweep_measures_float32_once_when_asked_first():
     """measure_many([float32, uint8]) makes float32 the reference instead of measuring it twice."""
-    from quantlab.sweep import Point, Sweep
+    from quantlab.analysis.sweep import Point, Sweep
 
     class FakePool:
         name, workers, ran = "fake", 1, 1
 
         def imap(self, jobs, n_jobs=None):
-            from quantlab.pool import JobResult
+            from quantlab.analysis.pool import JobResult
             from quantlab.runtimes.base import PredictTimings
 
             for job in jobs:
@@ -250,12 +250,12 @@ def test_a_sweep_measures_float32_once_when_asked_first():
                 )
 
     x = np.ones((4, 3), np.float32)
-    probe = __import__("quantlab.sweep", fromlist=["Probe"]).Probe(
+    probe = __import__("quantlab.analysis.sweep", fromlist=["Probe"]).Probe(
         "m", True, lambda: [x], lambda o: float(o.mean()), 4
     )
     sweep = Sweep(None, FakePool(), probe, relative=False)
     sweep.scratch.rmdir()
-    import quantlab.sweep as sw
+    import quantlab.analysis.sweep as sw
 
     saved = sw.save_tfjs, sw.read_artifact
     sw.save_tfjs = lambda model, folder, dtype_map: folder.mkdir(parents=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantlab.evaluate import ArrayExamples, measure_variants
-from quantlab.pool import LocalPool
+from quantlab.analysis.evaluate import ArrayExamples, measure_variants
+from quantlab.analysis.pool import LocalPool
 
 VARIANTS = ("float32", "float16", "uint16", "uint8")
 
@@ -22,7 +22,7 @@ def ray_pool():
         import ray  # noqa: F401
     except ImportError:
         pytest.fail("Ray is not installed: pip install 'quantlab[ray]' (or make test, which installs it)")
-    from quantlab.pool_ray import RayPool
+    from quantlab.analysis.pool_ray import RayPool
 
     pool = RayPool("node-wasm", workers=2)
     try:
@@ -52,9 +52,9 @@ def test_a_ray_job_whose_worker_dies_twice_is_one_error(ray_pool, small_convnet_
 
     import ray
 
+    from quantlab.analysis.pool import Job, PoolStats
+    from quantlab.analysis.pool_ray import RayPool, _Evaluator
     from quantlab.errors import EvaluatorError
-    from quantlab.pool import Job, PoolStats
-    from quantlab.pool_ray import RayPool, _Evaluator
 
     marker = tmp_path / "crash-me"
     shutil.copytree(small_convnet_dir / "uint8", marker)

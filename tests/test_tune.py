@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
+from quantlab.analysis.search import Ladder, lowest_passing, lowest_passing_at_or_below, search_order
+from quantlab.analysis.sweep import Probe, dtype_map_for
+from quantlab.analysis.tune import run_tune
 from quantlab.convert.converter import check_dtype_map, save_tfjs
 from quantlab.errors import QuantlabError
 from quantlab.runtimes.node import TfjsNodeRuntime
-from quantlab.search import Ladder, lowest_passing, lowest_passing_at_or_below, search_order
-from quantlab.sweep import Probe, dtype_map_for
-from quantlab.tune import run_tune
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def bench_analyze(backend: str, data_dir: Path | None, models_dir: Path) -> dict
     load + transfer under 25% of it)."""
     import tempfile
 
-    from .analyze import AnalyzeOptions, analyze
+    from .analysis.analyze import AnalyzeOptions, analyze
     from .datasets.export import export_test_set
     from .inputs import InputOptions
     from .pipeline import keras_dir
@@ -137,11 +137,11 @@ def bench_workers(
     """Wall time of the MNIST four-variant evaluation and of a tune sweep (per-layer sweep (a) on
     500 examples) at each worker count, and the speed-up over the first count. Figures, not
     assertions: on a shared machine they move with the load."""
-    from .evaluate import ArrayExamples, measure_variants
+    from .analysis.evaluate import ArrayExamples, measure_variants
+    from .analysis.pool import LocalPool
+    from .analysis.sweep import Sweep, layers_with_weights, sensitivity
     from .pipeline import keras_dir
-    from .pool import LocalPool
     from .probes import trained_demo_probe
-    from .sweep import Sweep, layers_with_weights, sensitivity
     from .train import load_trained
 
     demo = get_demo("mnist")

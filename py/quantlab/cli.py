@@ -89,7 +89,7 @@ RayAddress = Annotated[
 
 def _pool_options(workers: int | None, executor: str, ray_address: str | None) -> None:
     """--workers, --executor, --ray-address: checked before any work (exit 2)."""
-    from .pool import EXECUTORS, check_workers
+    from .analysis.pool import EXECUTORS, check_workers
 
     check_workers(workers)
     if executor not in EXECUTORS:
@@ -97,7 +97,7 @@ def _pool_options(workers: int | None, executor: str, ray_address: str | None) -
     if ray_address and executor != "ray":
         raise QuantlabError("--ray-address needs --executor ray", exit_code=2)
     if executor == "ray":
-        from .pool_ray import check_ray
+        from .analysis.pool_ray import check_ray
 
         check_ray(ray_address)
 
@@ -321,8 +321,8 @@ def analyze(
     `quantlab analyze saved_model/ --samples 32` (synthetic inputs: fidelity only)
     """
     from . import workspace
-    from .analyze import AnalyzeOptions
-    from .analyze import analyze as run_analyze
+    from .analysis.analyze import AnalyzeOptions
+    from .analysis.analyze import analyze as run_analyze
     from .report import render_reports
     from .runtimes import RUNTIMES
     from .sources import detect
@@ -605,8 +605,8 @@ def run(
     Examples: `quantlab run --quick` (smoke run of every demo, minutes);
     `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
+    from .analysis.pool import make_pool
     from .demos import DemoOptions
-    from .pool import make_pool
     from .report import render_reports
 
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
@@ -737,7 +737,7 @@ def quantize(
 
 def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_name: str | None) -> None:
     from . import workspace
-    from .analyze import AnalyzeOptions, write_variants
+    from .analysis.analyze import AnalyzeOptions, write_variants
     from .convert.converter import converter_command
     from .sources import detect
 
@@ -806,9 +806,9 @@ def evaluate(
             models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
             ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
+    from .analysis.pool import make_pool
     from .convert.converter import dtype_map_for
     from .demos import DemoOptions
-    from .pool import make_pool
 
     _pool_options(workers, executor, ray_address)
     chosen = _demos(demos)
@@ -955,8 +955,8 @@ def bench(
         bench_analyze(backend, data_dir, models_dir)
         return
     if workers is not None:
+        from .analysis.pool import parse_worker_list
         from .bench import bench_workers
-        from .pool import parse_worker_list
 
         counts = parse_worker_list(workers)
         limit = check_limit(limit)
@@ -1098,9 +1098,9 @@ def _parity_model(
 ) -> dict:  # fmt: skip
     """`quantlab parity MODEL` for a path: detect, (re)use or convert the variants, compare."""
     from . import workspace
+    from .analysis.parity_model import ParityModelOptions, parity_model
     from .convert.converter import VARIANTS
     from .parity_cli import print_parity
-    from .parity_model import ParityModelOptions, parity_model
     from .report import render_reports
     from .results import results_path
     from .sources import detect
@@ -1183,8 +1183,8 @@ def delivery(
     the first prediction (median and min/max of --runs), with tf.memory() and the JS heap. Writes
     OUT/<name>/delivery.json and adds it to results.json. Example: `quantlab delivery mnist --runs 3`
     """
-    from .delivery import parse_profiles
-    from .delivery_run import check_runs, delivery_command, print_delivery
+    from .analysis.delivery import parse_profiles
+    from .analysis.delivery_run import check_runs, delivery_command, print_delivery
     from .runtimes.browser import browser_unavailable_reason
 
     model = _model_path([target])
@@ -1357,8 +1357,8 @@ def tune(
         backend = "wasm" if why_not else "tensorflow"
         log.info("tfjs backend: %s%s", backend, f" ({why_not})" if why_not else " (tfjs-node)")
     if model is not None:
+        from .analysis.tune_model import tune_model_command
         from .inputs import InputOptions
-        from .tune_model import tune_model_command
 
         record = tune_model_command(
             model, InputOptions(path=inputs, labels_key=labels_key, samples=samples, seed=seed),

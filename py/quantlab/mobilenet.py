@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis.evaluate import measure_variants
+from .analysis.weight_error import weights_section
 from .convert.converter import VARIANTS, write_variants
 from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .datasets.resolver import search_dirs
 from .errors import ArtifactError, QuantlabError
-from .evaluate import measure_variants
 from .infra.environment import environment
 from .infra.progress import log
 from .metrics import (
@@ -34,7 +35,6 @@ from .metrics import (
 from .results import variant_row, write_results
 from .runtimes.base import Runtime
 from .stats import uncertainty
-from .weight_error import weights_section
 
 NAME = "mobilenetv2"
 # tfjs batch for 224x224 images: on 2 cores tfjs-node ran MobileNetV2 at 35 img/s with batches

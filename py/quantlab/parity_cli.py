@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
+from .analysis.parity import run_parity, save_parity
 from .demos import get_demo, is_image_demo
 from .errors import ArtifactError
 from .infra.progress import log, table_console
-from .parity import run_parity, save_parity
 from .results import RESULTS_FILE, results_or_none
 
 

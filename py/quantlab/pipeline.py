@@ -9,18 +9,18 @@ import sys
 import time
 from pathlib import Path
 
+from .analysis.evaluate import ArrayExamples, measure_variants
+from .analysis.weight_error import weights_section
 from .artifacts import read_artifact
 from .convert.converter import VARIANTS, write_variants
 from .demos import Demo
 from .errors import ArtifactError, QuantlabError
-from .evaluate import ArrayExamples, measure_variants
 from .infra.environment import environment
 from .infra.progress import log
 from .metrics import task_metrics, task_per_example
 from .results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
 from .runtimes.base import Runtime
 from .stats import uncertainty
-from .weight_error import weights_section
 
 
 def keras_dir(models_dir: Path, demo: Demo) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis.sweep import Probe
 from .demos import get_demo
 from .errors import QuantlabError
 from .metrics import (
@@ -19,7 +20,6 @@ from .metrics import (
     topk_seed_rule_hits,
 )
 from .mobilenet import TFJS_IMAGE_BATCH
-from .sweep import Probe
 
 # A demo probe's input chunks (one pool job each) and tfjs batch: shards cut at batch multiples,
 # so outputs are the same whatever the number of workers.

@@ -51,8 +51,8 @@ def _equalize(tmp_path, model, x, *extra):
 
 
 def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_path):
+    from quantlab.analysis.weight_error import channel_spread, read_weights
     from quantlab.artifacts import read_artifact
-    from quantlab.weight_error import channel_spread, read_weights
 
     proc, out = _equalize(tmp_path, chain_models / "relu_sm", chain_models / "x.npy")
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -77,7 +77,7 @@ def test_chromium_missing_is_one_line_with_the_install_command(tiny_models, tmp_
 
 
 def test_chromium_missing_in_parity_is_reported_unavailable(monkeypatch, tmp_path):
-    from quantlab.parity import unavailable_reason
+    from quantlab.analysis.parity import unavailable_reason
 
     monkeypatch.setenv("QUANTLAB_CHROMIUM", str(tmp_path / "missing"))
     for name in ("browser-webgl-f16", "browser-webgpu"):
@@ -115,7 +115,7 @@ def test_a_crashed_page_is_a_clear_error_and_leaves_no_chromium(browser_ok):
 
 
 def test_a_model_too_large_for_the_page_is_reported_not_loaded(browser_ok, tiny_models):
-    from quantlab.delivery_run import measure_delivery, variant_folders
+    from quantlab.analysis.delivery_run import measure_delivery, variant_folders
 
     folders = variant_folders(tiny_models / "tiny")
     cap = folders and (folders["uint8"] / "group1-shard1of1.bin").stat().st_size + 5000

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from quantlab.weight_error import channel_ranges, channel_spread, diagnosis, tensor_errors
+from quantlab.analysis.weight_error import channel_ranges, channel_spread, diagnosis, tensor_errors
 
 
 def test_dense_kernel_channels_are_the_last_axis():

@@ -10,7 +10,7 @@ import brotli
 import numpy as np
 import pytest
 
-from quantlab.delivery import PROFILES, accepted_encoding, delivery_sizes, parse_profiles
+from quantlab.analysis.delivery import PROFILES, accepted_encoding, delivery_sizes, parse_profiles
 from quantlab.errors import QuantlabError
 
 

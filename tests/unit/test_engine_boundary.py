@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 ENGINE = [
-    "analyze",
-    "evaluate",
+    "analysis.analyze",
+    "analysis.evaluate",
     "results",
     "convert.requantize",
     "convert.source",
@@ -15,8 +15,8 @@ ENGINE = [
     "inputs",
     "tasks",
     "workspace",
-    "parity",
-    "parity_model",
+    "analysis.parity",
+    "analysis.parity_model",
     "runtimes.saved_model",
 ]
 DEMO_CODE = [

@@ -507,7 +507,7 @@ def run_equalize(
     import shutil
     import tempfile
 
-    from ..analyze import _specs
+    from ..analysis.analyze import _specs
     from ..infra.fsutil import write_json_atomic
     from ..inputs import load_inputs
     from ..runtimes import make_runtime

@@ -1,4 +1,4 @@
-"""The same jobs as quantlab.pool, as Ray actors: each actor owns one long-lived evaluator.
+"""The same jobs as quantlab.analysis.pool, as Ray actors: each actor owns one long-lived evaluator.
 
 Install with `pip install 'quantlab[ray]'`. Without --ray-address a local Ray instance starts
 (as many CPUs as workers); with it, the pool joins that cluster. Input shards travel through
@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import EvaluatorError, QuantlabError
-from .infra.progress import log
+from ..errors import EvaluatorError, QuantlabError
+from ..infra.progress import log
 from .pool import Job, JobResult, PoolStats, check_workers, default_workers
 
 INSTALL = "pip install 'quantlab[ray]'"
@@ -53,10 +53,10 @@ def check_ray(address: str | None) -> None:
 
 
 class _Evaluator:
-    """The actor: one quantlab.pool.Worker (one evaluator process) in a Ray worker process."""
+    """The actor: one quantlab.analysis.pool.Worker (one evaluator process) in a Ray worker process."""
 
     def __init__(self, runtime_name: str, timeout: float | None, index: int):
-        from quantlab.pool import Worker
+        from quantlab.analysis.pool import Worker
 
         self.worker = Worker(runtime_name, timeout, index)
 
@@ -95,7 +95,7 @@ class RayPool:
                 include_dashboard=False,
                 log_to_driver=False,
                 configure_logging=False,
-                runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}},
+                runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}},
             )
             self._we_started = True
         self._actor_cls = ray.remote(num_cpus=1, max_restarts=0)(_Evaluator)

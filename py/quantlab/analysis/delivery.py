@@ -85,7 +85,7 @@ def compressed(path: Path, encoding: str, data: bytes | None = None) -> bytes:
 
 def artifact_files(folder: Path) -> list[Path]:
     """model.json, then every shard the manifest names, in the order the browser fetches them."""
-    from .artifacts import read_artifact
+    from ..artifacts import read_artifact
 
     art = read_artifact(Path(folder))
     return [Path(folder) / "model.json", *art.shard_paths]
@@ -169,7 +169,7 @@ DEFAULT_PROFILES = ("slow-4g", "fast-4g", "none")
 
 def parse_profiles(text: str | None) -> list[str]:
     """--profiles a,b,c -> names, each checked (exit 2 listing the valid ones)."""
-    from .errors import QuantlabError
+    from ..errors import QuantlabError
 
     names = [p.strip() for p in (text or ",".join(DEFAULT_PROFILES)).split(",") if p.strip()]
     bad = [n for n in names if n not in PROFILES]

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import Artifact, read_artifact
-from .convert.converter import save_tfjs
-from .convert.quantize_math import roundtrip
-from .infra.progress import log, progress
-from .metrics import error_stats
-from .runtimes.base import Runtime
-from .stats import paired_delta
+from ..artifacts import Artifact, read_artifact
+from ..convert.converter import save_tfjs
+from ..convert.quantize_math import roundtrip
+from ..infra.progress import log, progress
+from ..metrics import error_stats
+from ..runtimes.base import Runtime
+from ..stats import paired_delta
 from .weight_error import batchnorm_layers, read_weights
 
 
@@ -113,8 +113,8 @@ def write_candidate(source, folder: Path, dtype_map: dict | None) -> None:
     artifact folder (any model, graph ones included; the same bytes as `save_keras_model`, which
     tests prove), or saved from a Keras model."""
     if isinstance(source, Path):
-        from .convert.requantize import requantize
-        from .convert.weight_checks import check_weights_quantizable
+        from ..convert.requantize import requantize
+        from ..convert.weight_checks import check_weights_quantizable
 
         requantize(source, folder, dtype_map or None, check_weights_quantizable)
     else:
@@ -123,7 +123,7 @@ def write_candidate(source, folder: Path, dtype_map: dict | None) -> None:
 
 class Sweep:
     """Writes candidate artifacts into a scratch folder and measures them on one probe with an
-    evaluator pool (quantlab.pool; a plain Runtime works too, as one worker). The first
+    evaluator pool (quantlab.analysis.pool; a plain Runtime works too, as one worker). The first
     measurement is float32 (made so when it is not): the reference for drops and output errors.
     `measure_many` hands every (candidate, input chunk) to the pool at once: candidates are
     written while earlier ones run, and only a few are on disk at any time."""

@@ -17,18 +17,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import workspace
+from .. import workspace
+from ..artifacts import read_artifact
+from ..convert.converter import VARIANTS, dtype_map_for
+from ..errors import QuantlabError
+from ..infra.progress import log
+from ..inputs import InputOptions, InputSet, load_inputs
+from ..runtimes import make_runtime
+from ..runtimes.base import Inputs, LoadedModel, Runtime
+from ..runtimes.keras import KerasRuntime
+from ..sources import ModelSource
 from .analyze import AnalyzeOptions, _specs, _weight_check, write_variants
-from .artifacts import read_artifact
-from .convert.converter import VARIANTS, dtype_map_for
-from .errors import QuantlabError
-from .infra.progress import log
-from .inputs import InputOptions, InputSet, load_inputs
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, NOT_LOCALISED, Reference, compare, save_parity
-from .runtimes import make_runtime
-from .runtimes.base import Inputs, LoadedModel, Runtime
-from .runtimes.keras import KerasRuntime
-from .sources import ModelSource
 
 REFERENCE_BACKEND = "node-cpu"
 
@@ -54,7 +54,7 @@ class ParityModelOptions:
 def ensure_variants(source: ModelSource, opts: ParityModelOptions, root: Path) -> dict[str, Path]:
     """MODELS/<name>/<variant>/ for every variant asked for: reused when its model.json is there
     (as analyze wrote it), else converted (float32 from the source, the others from float32)."""
-    from .convert.requantize import requantize
+    from ..convert.requantize import requantize
 
     paths = {v: root / v for v in opts.variants}
     missing = [v for v in opts.variants if not (root / v / "model.json").is_file()]
@@ -96,7 +96,7 @@ def _original(
 ) -> tuple[str, Runtime, LoadedModel, str, str]:
     """(reference name, runtime, loaded original, row label, description) for the source."""
     if source.format in ("keras-h5", "keras-v3"):
-        from .convert.source import load_keras_file
+        from ..convert.source import load_keras_file
 
         model = load_keras_file(source.path)
         return (
@@ -107,7 +107,7 @@ def _original(
             f"Keras on {source.path.name}",
         )
     if source.format == "saved-model":
-        from .runtimes.saved_model import SIGNATURE, SavedModelRuntime
+        from ..runtimes.saved_model import SIGNATURE, SavedModelRuntime
 
         rt = SavedModelRuntime()
         loaded = rt.load(source.path, output_order=float32.output_names)

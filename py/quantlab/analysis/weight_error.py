@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import Artifact, read_artifact, topology_layers
-from .convert.quantize_math import dequantize
-from .metrics import error_stats
+from ..artifacts import Artifact, read_artifact, topology_layers
+from ..convert.quantize_math import dequantize
+from ..metrics import error_stats
 
 _NUMPY = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "uint16": "<u2", "float16": "<f2"}
 

@@ -12,17 +12,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import stats, tasks, workspace
-from .convert.converter import VARIANTS, dtype_map_for
-from .convert.source import write_float32
+from .. import stats, tasks, workspace
+from ..convert.converter import VARIANTS, dtype_map_for
+from ..convert.source import write_float32
+from ..infra.environment import environment
+from ..infra.progress import log
+from ..inputs import InputOptions, InputSet, InputSpec, load_inputs
+from ..results import variant_row, write_results
+from ..runtimes.base import LoadedModel
+from ..sources import ModelSource
 from .evaluate import measure_variants
-from .infra.environment import environment
-from .infra.progress import log
-from .inputs import InputOptions, InputSet, InputSpec, load_inputs
 from .pool import make_pool
-from .results import variant_row, write_results
-from .runtimes.base import LoadedModel
-from .sources import ModelSource
 from .weight_error import weights_section
 
 CHUNK = 1024  # examples per request to the runtime: bounds memory, gives the bar its steps
@@ -69,14 +69,14 @@ def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
 
 def _weight_check():
     try:
-        from .convert.weight_checks import check_weights_quantizable
+        from ..convert.weight_checks import check_weights_quantizable
     except ImportError:  # pragma: no cover (older trees)
         return None
     return check_weights_quantizable
 
 
 def write_variants(source: ModelSource, opts: AnalyzeOptions, root: Path) -> tuple[dict[str, Path], dict]:
-    from .convert.requantize import requantize
+    from ..convert.requantize import requantize
 
     made = write_float32(source, root / "float32", opts.output_format)
     paths = {"float32": root / "float32"}

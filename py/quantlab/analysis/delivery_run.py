@@ -1,7 +1,7 @@
 """`quantlab delivery`: what a user's browser gets. Each variant is loaded in headless Chromium from
 the loopback server (which answers Accept-Encoding as a CDN does) under network conditions set
 with the DevTools protocol; time to model loaded and to the first prediction, tf.memory() and the
-JS heap, median and spread of several runs; the bytes per variant (quantlab.delivery); and one
+JS heap, median and spread of several runs; the bytes per variant (quantlab.analysis.delivery); and one
 sentence for a person."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import statistics
 import time
 from pathlib import Path
 
-from .convert.converter import VARIANTS
+from ..convert.converter import VARIANTS
+from ..errors import ArtifactError, EvaluatorError, QuantlabError
+from ..infra.progress import log
 from .delivery import PROFILES, delivery_sizes
-from .errors import ArtifactError, EvaluatorError, QuantlabError
-from .infra.progress import log
 
 DELIVERY_FILE = "delivery.json"
 DEFAULT_MAX_MODEL_MB = 1024.0  # a model past this is reported as too large for the page, not loaded
@@ -59,7 +59,7 @@ class _Page:
         self.start()
 
     def start(self) -> None:
-        from .runtimes.browser import BrowserRuntime
+        from ..runtimes.browser import BrowserRuntime
 
         backend, timeout, flags = self.args
         self.rt = BrowserRuntime(backend, timeout=timeout, compress=True, extra_flags=flags)
@@ -247,8 +247,8 @@ def delivery_command(
     max_model_mb: float,
     name: str,
 ) -> dict:
-    from .infra.fsutil import write_json_atomic
-    from .results import RESULTS_FILE, attach_section, results_or_none
+    from ..infra.fsutil import write_json_atomic
+    from ..results import RESULTS_FILE, attach_section, results_or_none
 
     folders = variant_folders(Path(models_dir) / name)
     results_or_none(Path(out) / name / RESULTS_FILE)  # one it cannot merge into is named first
@@ -262,7 +262,7 @@ def delivery_command(
 def print_delivery(record: dict) -> None:
     from rich.table import Table
 
-    from .infra.progress import console, table_console
+    from ..infra.progress import console, table_console
 
     table = Table(title=f"delivery: {record['name']} ({record['backend']}, {record['content_encoding']})")
     titles = [PROFILES[p]["title"] for p in record["profiles"]]

@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RuntimeUnavailable
-from .infra.fsutil import write_json_atomic
-from .infra.progress import log
-from .metrics import parity_stats, within_tolerance
-from .results import attach_section
-from .runtimes import make_runtime
-from .runtimes.base import Inputs, LoadedModel, Runtime
-from .runtimes.keras import KerasRuntime
+from ..errors import RuntimeUnavailable
+from ..infra.fsutil import write_json_atomic
+from ..infra.progress import log
+from ..metrics import parity_stats, within_tolerance
+from ..results import attach_section
+from ..runtimes import make_runtime
+from ..runtimes.base import Inputs, LoadedModel, Runtime
+from ..runtimes.keras import KerasRuntime
 
 # tfjs' own e2e tests compare layers models with 0.005 absolute tolerance; rtol at the same
 # value lets large logits differ by 0.5% (float32 kernels on different backends differ by ~1e-6).
@@ -84,11 +84,11 @@ class Reference:
 def unavailable_reason(name: str) -> str | None:
     """None when runtime `name` can run here, else why and how to install it."""
     if name.startswith("browser-"):
-        from .runtimes.browser import browser_unavailable_reason
+        from ..runtimes.browser import browser_unavailable_reason
 
         return browser_unavailable_reason(name.removeprefix("browser-"))
     if name == "node-tensorflow":
-        from .infra.setup_tfjs_node import tfjs_node_unavailable_reason
+        from ..infra.setup_tfjs_node import tfjs_node_unavailable_reason
 
         return tfjs_node_unavailable_reason()
     return None

@@ -8,7 +8,7 @@ the predict batch, so every tfjs batch holds the same examples whatever the work
 
   LocalPool(runtime_name, workers, timeout)   N evaluator processes on this machine (threads in
                                               this process each drive one long-lived evaluator)
-  RayPool (quantlab.pool_ray)                 the same jobs as Ray actors, one evaluator each
+  RayPool (quantlab.analysis.pool_ray)        the same jobs as Ray actors, one evaluator each
 
 A worker that dies during a job is replaced and the job retried once on the fresh worker; a
 second death is one error naming the job. Ctrl-C (or any error) stops every worker at once."""
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArtifactError, EvaluatorError, QuantlabError
-from .infra.progress import log
-from .runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
+from ..errors import ArtifactError, EvaluatorError, QuantlabError
+from ..infra.progress import log
+from ..runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
 
 MAX_DEFAULT_WORKERS = 16  # each evaluator holds its models: MobileNetV2 costs ~0.5 GB per worker
 EXECUTORS = ("local", "ray")
@@ -131,7 +131,7 @@ class Worker:
     KEEP = 2  # models kept loaded: jobs come variant after variant
 
     def __init__(self, runtime_name: str, timeout: float | None = None, index: int = 0):
-        from .runtimes import make_runtime
+        from ..runtimes import make_runtime
 
         self.index = index
         self.runtime = make_runtime(runtime_name, timeout=timeout)

@@ -1,6 +1,6 @@
 """The one load -> predict loop, for the demos and for users' models alike.
 
-Variants and input shards are jobs for an evaluator pool (quantlab.pool): every core, or a Ray
+Variants and input shards are jobs for an evaluator pool (quantlab.analysis.pool): every core, or a Ray
 cluster, works on them; the outputs come back merged in order, bit-identical to one process.
 `Examples` is anything with `n` and `chunks(size)` yielding {input name: array}: an InputSet
 (arrays, npz, synthetic) or a streamed image set. Outputs come back in the model's order."""
@@ -14,10 +14,10 @@ from typing import Protocol
 
 import numpy as np
 
-from .artifacts import Artifact, read_artifact
-from .infra.progress import progress
+from ..artifacts import Artifact, read_artifact
+from ..infra.progress import progress
+from ..runtimes.base import Inputs, LoadedModel, PredictTimings, Runtime, n_examples
 from .pool import load_model, shard_bounds  # noqa: F401 (load_model re-exported)
-from .runtimes.base import Inputs, LoadedModel, PredictTimings, Runtime, n_examples
 
 CHUNK = 2048  # examples per request: bounds memory, gives the progress bar its steps
 
@@ -85,7 +85,7 @@ def measure_variants(
 ) -> dict[str, Measured]:
     """Every (variant, shard) as one job on the pool's workers; outputs reassembled in order.
 
-    `pool`: a LocalPool / RayPool (quantlab.pool), or a plain Runtime (one process, in turn)."""
+    `pool`: a LocalPool / RayPool (quantlab.analysis.pool), or a plain Runtime (one process, in turn)."""
     from .pool import Job
 
     if not hasattr(pool, "imap"):  # a bare runtime: the same jobs, one evaluator

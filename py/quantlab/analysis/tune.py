@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .artifacts import read_artifact
-from .convert.converter import converter_command
-from .errors import ArtifactError
-from .infra.progress import log
-from .metrics import within_budget
-from .runtimes.base import Runtime
+from ..artifacts import read_artifact
+from ..convert.converter import converter_command
+from ..errors import ArtifactError
+from ..infra.progress import log
+from ..metrics import within_budget
+from ..runtimes.base import Runtime
 from .search import Ladder, RungProbe, choose_rung, judged_drop, search_order
 from .sweep import (
     Probe,
@@ -63,7 +63,7 @@ def run_tune(
     `rank_probe`: the (smaller) part of the search split the per-layer sweep ranks layers on
     (default: `probe`): the ranking uses the continuous output error, which a few dozen examples
     already measure well. `conservative`: the upper end of the held-out drop's interval must
-    meet the budget. `runtime`: an evaluator pool (quantlab.pool) or one Runtime."""
+    meet the budget. `runtime`: an evaluator pool (quantlab.analysis.pool) or one Runtime."""
     # `base`: the float32 variant quantized and measured against: "float32", or e.g. the graph
     # demo's "equalized" (its float32 weights after cross-layer equalization).
     float32_dir = models_root / base

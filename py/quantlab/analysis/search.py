@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .infra.progress import log
-from .metrics import within_budget
+from ..infra.progress import log
+from ..metrics import within_budget
 from .sweep import Point, Sweep, dtype_map_for
 
 
