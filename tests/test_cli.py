@@ -216,7 +216,7 @@ def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_hou
 
 def test_tune_budget_nothing_meets_says_so(quick_housing, tmp_path, capsys):
     # The CLI refuses a negative --max-drop (exit 2, test_cli_options); the search under it does not.
-    from quantlab.tune_cli import tune_command
+    from quantlab.demos.tune_cli import tune_command
 
     work, _ = quick_housing
     record = tune_command("housing", -1.0, False, 200, "", "wasm", None, tmp_path, work / "models", 600,
@@ -229,7 +229,7 @@ def test_tune_budget_nothing_meets_says_so(quick_housing, tmp_path, capsys):
 def test_tune_cli_exits_7_when_nothing_meets_the_budget(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    import quantlab.tune_cli
+    import quantlab.demos.tune_cli
     from quantlab.cli import app
 
     seen = {}
@@ -238,7 +238,7 @@ def test_tune_cli_exits_7_when_nothing_meets_the_budget(monkeypatch, tmp_path):
         seen.update(demo=demo, max_drop=max_drop)
         return {"verified_within_budget": False}
 
-    monkeypatch.setattr(quantlab.tune_cli, "tune_command", fake_tune_command)
+    monkeypatch.setattr(quantlab.demos.tune_cli, "tune_command", fake_tune_command)
     args = ["tune", "housing", "--max-drop", "0", "--backend", "wasm", "--models-dir", str(tmp_path)]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 7 and seen == {"demo": "housing", "max_drop": 0.0}

@@ -126,7 +126,7 @@ def test_quantize_name_never_replaces_a_users_folder(tmp_path):
 def test_a_variant_folder_quantlab_wrote_may_be_replaced(small_convnet_dir, tmp_path):
     import shutil
 
-    from quantlab.pipeline import check_replaceable_variant
+    from quantlab.demos.pipeline import check_replaceable_variant
 
     shutil.copytree(small_convnet_dir / "uint8", tmp_path / "custom")
     check_replaceable_variant(tmp_path / "custom")  # model.json + shards: quantlab's own

@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
+from quantlab.demos.mobilenet import resolve_weights, run_mobilenet, weights_file_name
 from quantlab.errors import ArtifactError, DataError
-from quantlab.mobilenet import resolve_weights, run_mobilenet, weights_file_name
 from quantlab.runtimes.node import TfjsNodeRuntime
 from tests.conftest import run_cli
 

@@ -1,6 +1,6 @@
 """The seed's architectures: layer names that do not depend on what the process built before."""
 
-from quantlab.models import fashion_convnet, housing_mlp, mnist_convnet
+from quantlab.demos.architectures import fashion_convnet, housing_mlp, mnist_convnet
 
 
 def test_layer_names_are_stable_across_builds():

@@ -1,7 +1,7 @@
 import pytest
 
-from quantlab.demos import Profile, get_demo
-from quantlab.train import train
+from quantlab.demos.registry import Profile, get_demo
+from quantlab.demos.train import train
 
 
 @pytest.mark.parametrize("name", ["housing", "mnist"])

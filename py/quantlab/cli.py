@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from .cli_checks import check_limit, check_non_negative, check_path, check_positive, check_seed
-from .demos import ALL_DEMOS, check_demo_name, get_demo
+from .demos.registry import ALL_DEMOS, check_demo_name, get_demo
 from .errors import QuantlabError
 from .infra.progress import console, log, setup_logging, table_console
 from .infra.signals import exit_code as interrupt_exit_code
@@ -150,14 +150,14 @@ def cli_errors(fn):
 
 def _demos(names: list[str] | None):
     """The demos named (default: all of them)."""
-    from .demos import DEMOS
+    from .demos.registry import DEMOS
 
     return [get_demo(n) for n in (names or list(DEMOS))]
 
 
 def _model_path(names: list[str] | None) -> Path | None:
     """A user's MODEL given where a DEMO may be: one argument that is not a demo name but a path."""
-    from .demos import DEMOS
+    from .demos.registry import DEMOS
 
     if names and len(names) == 1 and names[0] not in DEMOS and ("/" in names[0] or Path(names[0]).exists()):
         return Path(names[0])
@@ -606,7 +606,7 @@ def run(
     `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
     from .analysis.pool import make_pool
-    from .demos import DemoOptions
+    from .demos.registry import DemoOptions
     from .report import render_reports
 
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
@@ -667,7 +667,7 @@ def train(
 ) -> None:
     """Prepare demos' Keras models under MODELS_DIR/<demo>/keras: train them in tf-keras (seeded), or
     for mobilenetv2 build Keras' pretrained model from the weights file found."""
-    from .demos import DemoOptions
+    from .demos.registry import DemoOptions
 
     chosen = _demos(demos)
     check_seed(seed)
@@ -712,7 +712,7 @@ def quantize(
     if model is not None:
         _quantize_model(model, models_dir, _parse_maps(map_), name if map_ else None)
         return
-    from .pipeline import quantize_custom
+    from .demos.pipeline import quantize_custom
     from .workspace import RESERVED, check_name
 
     _check_dirs(models_dir=models_dir)
@@ -808,7 +808,7 @@ def evaluate(
         )  # fmt: skip
     from .analysis.pool import make_pool
     from .convert.converter import dtype_map_for
-    from .demos import DemoOptions
+    from .demos.registry import DemoOptions
 
     _pool_options(workers, executor, ray_address)
     chosen = _demos(demos)
@@ -892,14 +892,14 @@ def data(
     With `--export DEMO --export-to FILE.npz`: write that demo's test set (inputs `x`, labels `y`),
     e.g. to try `quantlab analyze` on a trained demo model with real data."""
     if export:
-        from .datasets.export import export_test_set
+        from .demos.datasets.export import export_test_set
 
         if export_to is None:
             raise QuantlabError("--export needs --export-to FILE.npz", exit_code=2)
         done = export_test_set(check_demo_name(export), data_dir, export_to)
         console.print(f"wrote {done['file']}: x {done['x']}, y {done['y']}")
         return
-    from .datasets.catalog import data_status
+    from .demos.datasets.catalog import data_status
 
     _check_dirs(data_dir=data_dir)
     rows = data_status(data_dir)
@@ -950,20 +950,20 @@ def bench(
     With `--analyze`: `quantlab analyze` on the trained MNIST .h5 with its 10,000 test images as
     an .npz, split into detect, convert, runtime start, load, transfer, predict and metrics."""
     if analyze_h5:
-        from .bench import bench_analyze
+        from .demos.bench import bench_analyze
 
         bench_analyze(backend, data_dir, models_dir)
         return
     if workers is not None:
         from .analysis.pool import parse_worker_list
-        from .bench import bench_workers
+        from .demos.bench import bench_workers
 
         counts = parse_worker_list(workers)
         limit = check_limit(limit)
         _check_dirs(models_dir=models_dir, data_dir=data_dir)
         bench_workers(backend, data_dir, models_dir, counts, limit)
         return
-    from .bench import bench_mnist
+    from .demos.bench import bench_mnist
 
     limit = check_limit(limit)
     _check_dirs(models_dir=models_dir, data_dir=data_dir)
@@ -1031,7 +1031,7 @@ def parity(
     `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
     """
     from .convert.converter import VARIANTS, dtype_map_for
-    from .demos import DEMOS
+    from .demos.registry import DEMOS
     from .runtimes import RUNTIMES
 
     runtimes = runtime or list(RUNTIMES)
@@ -1047,7 +1047,7 @@ def parity(
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     pool_opts = {"workers": workers, "executor": executor, "ray_address": ray_address}
     if model in DEMOS:
-        from .parity_cli import parity_command
+        from .demos.parity_cli import parity_command
 
         variants = variant or list(VARIANTS)
         for v in variants:
@@ -1100,7 +1100,7 @@ def _parity_model(
     from . import workspace
     from .analysis.parity_model import ParityModelOptions, parity_model
     from .convert.converter import VARIANTS
-    from .parity_cli import print_parity
+    from .demos.parity_cli import print_parity
     from .report import render_reports
     from .results import results_path
     from .sources import detect
@@ -1319,8 +1319,8 @@ def tune(
     reproduces it. Exits 7 when nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop
     0.002`
     """
-    from .demos import is_image_demo
-    from .tune_cli import tune_command
+    from .demos.registry import is_image_demo
+    from .demos.tune_cli import tune_command
 
     model = _model_path([demo])
     if model is None:

@@ -174,7 +174,7 @@ def _list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str] 
 
 
 def _load_images(folder: Path, spec: InputSpec, opts: InputOptions) -> tuple[np.ndarray, list | None, list]:
-    from .datasets.imagenet import decode_image
+    from .demos.datasets.imagenet import decode_image
     from .infra.progress import log, progress
 
     files, labels, names = _list_images(folder)

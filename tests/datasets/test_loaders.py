@@ -4,8 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from quantlab.datasets.housing import load_housing, read_housing_csv
-from quantlab.datasets.idx import load_idx_dataset, read_idx
+from quantlab.demos.datasets.housing import load_housing, read_housing_csv
+from quantlab.demos.datasets.idx import load_idx_dataset, read_idx
 from quantlab.errors import DataError
 
 

@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from quantlab.datasets.resolver import DataFile, resolve
+from quantlab.demos.datasets.resolver import DataFile, resolve
 from quantlab.errors import DataError
 
 
@@ -55,6 +55,6 @@ def test_failed_download_leaves_nothing_in_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("QUANTLAB_OFFLINE", "0")  # try the (unreachable) URL for real
     with pytest.raises(DataError, match="download from http://127.0.0.1:9/f.bin.gz failed"):
         resolve(_spec(b"abc"), tmp_path)
-    from quantlab.datasets.resolver import cache_dir
+    from quantlab.demos.datasets.resolver import cache_dir
 
     assert not [p for p in cache_dir().rglob("*") if p.is_file()]

@@ -11,8 +11,8 @@ import pytest
 from quantlab.analysis.search import Ladder, RungProbe, choose_rung, judged_drop
 from quantlab.analysis.sweep import Point, Probe
 from quantlab.analysis.tune import judged
+from quantlab.demos.probes import holdout_split
 from quantlab.errors import QuantlabError
-from quantlab.probes import holdout_split
 
 
 def test_holdout_split_is_stratified_seeded_and_disjoint():

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import tasks
+from ..demos.probes import holdout_split, stratified_indices
 from ..inputs import InputSet
-from ..probes import holdout_split, stratified_indices
 from .sweep import Probe
 
 
@@ -88,12 +88,12 @@ def tune_model_command(
 ) -> dict:
     """Convert MODEL if needed, load the inputs, then the same search as for a demo."""
     from .. import workspace
+    from ..demos.tune_cli import TUNE_FILE, print_tune
     from ..infra.fsutil import write_json_atomic
     from ..inputs import load_inputs
     from ..results import attach_section
     from ..runtimes import make_runtime
     from ..sources import detect
-    from ..tune_cli import TUNE_FILE, print_tune
     from .analyze import AnalyzeOptions, _specs, write_variants
     from .evaluate import load_model
     from .tune import run_tune

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from .analysis.parity import run_parity, save_parity
-from .demos import get_demo, is_image_demo
-from .errors import ArtifactError
-from .infra.progress import log, table_console
-from .results import RESULTS_FILE, results_or_none
+from ..analysis.parity import run_parity, save_parity
+from ..errors import ArtifactError
+from ..infra.progress import log, table_console
+from ..results import RESULTS_FILE, results_or_none
+from .registry import get_demo, is_image_demo
 
 
 def _inputs(demo: str, limit: int | None, data_dir: Path | None, tmp: Path) -> np.ndarray:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import QuantlabError
+from ...errors import QuantlabError
 
 
 def export_test_set(demo_name: str, data_dir: Path | None, path: Path, limit: int | None = None) -> dict:
-    from ..demos import get_demo
+    from ..registry import get_demo
 
     demo = get_demo(demo_name)
     if not hasattr(demo, "load"):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from .analysis.pool import make_pool
-from .analysis.tune import run_tune
-from .demos import is_image_demo
-from .infra.fsutil import write_json_atomic
-from .infra.progress import console, table_console
-from .metrics import within_budget
-from .results import RESULTS_FILE, attach_section, results_or_none
+from ..analysis.pool import make_pool
+from ..analysis.tune import run_tune
+from ..infra.fsutil import write_json_atomic
+from ..infra.progress import console, table_console
+from ..metrics import within_budget
+from ..results import RESULTS_FILE, attach_section, results_or_none
+from .registry import is_image_demo
 
 TUNE_FILE = "tune.json"
 
@@ -82,7 +82,7 @@ def tune_command(
         if factory:
             factory.close()
     if record["verified"] and not record.get("converter_command"):  # a graph model
-        from .analysis.tune_model import quantlab_command
+        from ..analysis.tune_model import quantlab_command
 
         # quantize DEMO --map starts from the demo's float32; another base is a tfjs model of its own
         source = Path(demo) if base == "float32" else Path(models_dir) / demo / base

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import models
+from ..errors import QuantlabError
+from . import architectures
 from .datasets.base import Dataset
-from .errors import QuantlabError
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Demo:
     def evaluate(
         self, runtime, models_dir: Path, out_dir: Path, opts: DemoOptions, variants=None, config=None
     ):
-        from .convert.converter import VARIANTS
+        from ..convert.converter import VARIANTS
         from .pipeline import evaluate_step
 
         limit = None if opts.limit == 0 else opts.limit or self.profile(opts.quick).test_limit  # 0: all
@@ -98,7 +98,7 @@ class PretrainedImageDemo:
 
     @property
     def variants(self) -> list[str]:
-        from .convert.converter import VARIANTS
+        from ..convert.converter import VARIANTS
 
         return [*VARIANTS, *self.extra_variants]
 
@@ -115,7 +115,7 @@ class PretrainedImageDemo:
         if self.output_format == "graph":
             import time
 
-            from .infra.progress import log
+            from ..infra.progress import log
             from .mobilenet import write_graph_variants
             from .train import load_trained
 
@@ -167,7 +167,7 @@ DEMOS: dict[str, Demo | PretrainedImageDemo] = {
             "regression",
             "mae",
             _housing,
-            models.housing_mlp,
+            architectures.housing_mlp,
             full=Profile(epochs=200),
             quick=Profile(epochs=3),
             seed={"float32": 0.311984, "uint16": 0.311983, "uint8": 0.312780},
@@ -181,7 +181,7 @@ DEMOS: dict[str, Demo | PretrainedImageDemo] = {
             "classification",
             "accuracy",
             _mnist,
-            models.mnist_convnet,
+            architectures.mnist_convnet,
             full=Profile(epochs=8, cosine_decay=True),
             quick=Profile(epochs=1, train_limit=3000, test_limit=1000),
             seed={"float32": 0.9952, "uint16": 0.9952, "uint8": 0.9952},
@@ -194,7 +194,7 @@ DEMOS: dict[str, Demo | PretrainedImageDemo] = {
             "classification",
             "accuracy",
             _fashion,
-            models.fashion_convnet,
+            architectures.fashion_convnet,
             full=Profile(epochs=12, cosine_decay=True),
             quick=Profile(epochs=1, train_limit=3000, test_limit=1000),
             seed={"float32": 0.922, "uint16": 0.922, "uint8": 0.9211},
@@ -216,7 +216,7 @@ DEMOS[MOBILENET_GRAPH] = PretrainedImageDemo(
     "models in the wild take.",
     output_format="graph",
     sibling=MOBILENET,
-    extra_variants=("equalized", "equalized-uint8"),  # quantlab.mobilenet.EQUALIZED
+    extra_variants=("equalized", "equalized-uint8"),  # quantlab.demos.mobilenet.EQUALIZED
 )
 ALL_DEMOS = list(DEMOS)
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis.sweep import Probe
-from .demos import get_demo
-from .errors import QuantlabError
-from .metrics import (
+from ..analysis.sweep import Probe
+from ..errors import QuantlabError
+from ..metrics import (
     loo_1nn_accuracy,
     loo_1nn_hits,
     task_metrics,
@@ -20,6 +19,7 @@ from .metrics import (
     topk_seed_rule_hits,
 )
 from .mobilenet import TFJS_IMAGE_BATCH
+from .registry import get_demo
 
 # A demo probe's input chunks (one pool job each) and tfjs batch: shards cut at batch multiples,
 # so outputs are the same whatever the number of workers.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataError
+from ...errors import DataError
 from . import housing, idx
 from .resolver import DataFile, locate, verify
 

@@ -15,15 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis.evaluate import measure_variants
-from .analysis.weight_error import weights_section
-from .convert.converter import VARIANTS, write_variants
-from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
-from .datasets.resolver import search_dirs
-from .errors import ArtifactError, QuantlabError
-from .infra.environment import environment
-from .infra.progress import log
-from .metrics import (
+from ..analysis.evaluate import measure_variants
+from ..analysis.weight_error import weights_section
+from ..convert.converter import VARIANTS, write_variants
+from ..errors import ArtifactError, QuantlabError
+from ..infra.environment import environment
+from ..infra.progress import log
+from ..metrics import (
     cosine_to_reference,
     loo_1nn_accuracy,
     loo_1nn_hits,
@@ -32,9 +30,11 @@ from .metrics import (
     topk_wnid,
     topk_wnid_hits,
 )
-from .results import variant_row, write_results
-from .runtimes.base import Runtime
-from .stats import uncertainty
+from ..results import variant_row, write_results
+from ..runtimes.base import Runtime
+from ..stats import uncertainty
+from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
+from .datasets.resolver import search_dirs
 
 NAME = "mobilenetv2"
 # tfjs batch for 224x224 images: on 2 cores tfjs-node ran MobileNetV2 at 35 img/s with batches
@@ -100,7 +100,7 @@ def resolve_weights(
 
 
 def build_mobilenet(choice: WeightsChoice, alpha: float = 1.0, size: int = 224):
-    from .infra.tfcompat import keras
+    from ..infra.tfcompat import keras
 
     k = keras()
     include_top = choice.mode == "full"
@@ -223,10 +223,10 @@ def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path
     SavedModel, converted by the stock tensorflowjs_converter to a float32 tfjs graph model
     (BatchNorm folded into the conv kernels), then quantized by the converter's own weight writer
     (byte-identical to the converter's --quantize_* flags on the SavedModel: tests/analyze)."""
-    from .convert.converter import dtype_map_for
-    from .convert.requantize import requantize
-    from .convert.source import run_converter
-    from .sources import ModelSource
+    from ..convert.converter import dtype_map_for
+    from ..convert.requantize import requantize
+    from ..convert.source import run_converter
+    from ..sources import ModelSource
 
     root = Path(root)
     with tempfile.TemporaryDirectory(prefix="quantlab-sm-") as tmp:
@@ -248,9 +248,9 @@ EQUALIZE_RECORD = "equalize.json"
 
 
 def write_equalized(root: Path) -> dict[str, Path]:
-    from .convert.converter import dtype_map_for
-    from .convert.equalize import equalize_artifact
-    from .convert.requantize import requantize
+    from ..convert.converter import dtype_map_for
+    from ..convert.equalize import equalize_artifact
+    from ..convert.requantize import requantize
 
     t0 = time.perf_counter()
     report = equalize_artifact(root / "float32", root / EQUALIZED[0])
@@ -258,7 +258,7 @@ def write_equalized(root: Path) -> dict[str, Path]:
         raise ArtifactError(f"{root / 'float32'}: no equalizable conv pairs found")
     seconds = time.perf_counter() - t0
     log.info("equalized %d conv pairs in %.1f s", len(report.pairs), seconds)
-    from .infra.fsutil import write_json_atomic
+    from ..infra.fsutil import write_json_atomic
 
     record = report.as_dict() | {"seconds": round(seconds, 2)}
     write_json_atomic(root / EQUALIZED[0] / EQUALIZE_RECORD, record)
@@ -344,7 +344,7 @@ def evaluate_mobilenet(
         if len(images) < 2:
             raise QuantlabError(f"{folder}: fewer than 2 decodable images; nothing to evaluate")
         # Keras float32 in-process: the reference the tfjs float32 figures should reproduce.
-        from .runtimes.keras import KerasRuntime
+        from ..runtimes.keras import KerasRuntime
 
         keras_rt = KerasRuntime()
         kmodel = KerasRuntime.from_keras_model(model)

@@ -9,18 +9,18 @@ import sys
 import time
 from pathlib import Path
 
-from .analysis.evaluate import ArrayExamples, measure_variants
-from .analysis.weight_error import weights_section
-from .artifacts import read_artifact
-from .convert.converter import VARIANTS, write_variants
-from .demos import Demo
-from .errors import ArtifactError, QuantlabError
-from .infra.environment import environment
-from .infra.progress import log
-from .metrics import task_metrics, task_per_example
-from .results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
-from .runtimes.base import Runtime
-from .stats import uncertainty
+from ..analysis.evaluate import ArrayExamples, measure_variants
+from ..analysis.weight_error import weights_section
+from ..artifacts import read_artifact
+from ..convert.converter import VARIANTS, write_variants
+from ..errors import ArtifactError, QuantlabError
+from ..infra.environment import environment
+from ..infra.progress import log
+from ..metrics import task_metrics, task_per_example
+from ..results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
+from ..runtimes.base import Runtime
+from ..stats import uncertainty
+from .registry import Demo
 
 
 def keras_dir(models_dir: Path, demo: Demo) -> Path:
@@ -53,16 +53,16 @@ def quantize_step(demo: Demo, models_dir: Path, variants=VARIANTS) -> dict[str, 
 
 def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict) -> list[str]:
     """One variant from a per-weight dtype map; returns the equivalent converter command."""
-    from .convert.converter import converter_command, save_tfjs
+    from ..convert.converter import converter_command, save_tfjs
+    from ..workspace import RESERVED, check_name
     from .train import load_trained
-    from .workspace import RESERVED, check_name
 
     check_name(name, "--name", RESERVED)
     folder = Path(models_dir) / demo_name
     check_replaceable_variant(folder / name)
     if read_artifact(folder / "float32").format == "graph":
         # The converter cannot re-quantize a graph model (tensorflow/tfjs#6154): its weight writer can.
-        from .convert.requantize import requantize
+        from ..convert.requantize import requantize
 
         requantize(folder / "float32", folder / name, dtype_map)
         log.info("wrote %s (tensorflowjs.write_weights on the float32 graph model's weights)", folder / name)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .convert.converter import VARIANTS
-from .demos import get_demo
-from .infra.progress import table_console
+from ..convert.converter import VARIANTS
+from ..infra.progress import table_console
+from ..runtimes.keras import KerasRuntime
+from ..runtimes.node import TfjsNodeRuntime
 from .pipeline import variant_dir
-from .runtimes.keras import KerasRuntime
-from .runtimes.node import TfjsNodeRuntime
+from .registry import get_demo
 
 
 def bench_mnist(
@@ -84,16 +84,16 @@ def bench_analyze(backend: str, data_dir: Path | None, models_dir: Path) -> dict
     load + transfer under 25% of it)."""
     import tempfile
 
-    from .analysis.analyze import AnalyzeOptions, analyze
+    from ..analysis.analyze import AnalyzeOptions, analyze
+    from ..inputs import InputOptions
+    from ..sources import detect
     from .datasets.export import export_test_set
-    from .inputs import InputOptions
     from .pipeline import keras_dir
-    from .sources import detect
     from .train import KERAS_FILE
 
     h5 = keras_dir(models_dir, get_demo("mnist")) / KERAS_FILE
     if not h5.is_file():
-        from .errors import ArtifactError
+        from ..errors import ArtifactError
 
         raise ArtifactError(f"{h5}: no trained MNIST model; run `quantlab train mnist` first")
     with tempfile.TemporaryDirectory(prefix="quantlab-bench-") as tmp:
@@ -137,9 +137,9 @@ def bench_workers(
     """Wall time of the MNIST four-variant evaluation and of a tune sweep (per-layer sweep (a) on
     500 examples) at each worker count, and the speed-up over the first count. Figures, not
     assertions: on a shared machine they move with the load."""
-    from .analysis.evaluate import ArrayExamples, measure_variants
-    from .analysis.pool import LocalPool
-    from .analysis.sweep import Sweep, layers_with_weights, sensitivity
+    from ..analysis.evaluate import ArrayExamples, measure_variants
+    from ..analysis.pool import LocalPool
+    from ..analysis.sweep import Sweep, layers_with_weights, sensitivity
     from .pipeline import keras_dir
     from .probes import trained_demo_probe
     from .train import load_trained
@@ -149,7 +149,7 @@ def bench_workers(
     x = data.x_test[:limit] if limit else data.x_test
     keras_model, _ = load_trained(keras_dir(models_dir, demo))
     paths = {v: variant_dir(models_dir, demo, v) for v in VARIANTS}
-    from .artifacts import read_artifact
+    from ..artifacts import read_artifact
 
     layers = layers_with_weights(read_artifact(paths["float32"]))
     probe = trained_demo_probe("mnist", data_dir, 500)

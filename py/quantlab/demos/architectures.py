@@ -5,7 +5,7 @@ built first), and these names are what users read in reports and pass to the con
 
 from __future__ import annotations
 
-from .infra.tfcompat import keras
+from ..infra.tfcompat import keras
 
 
 def housing_mlp(n_features: int = 8):

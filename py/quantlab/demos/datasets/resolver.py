@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
+from ...errors import DataError
 
 ENV_VAR = "QUANTLAB_DATA"
 

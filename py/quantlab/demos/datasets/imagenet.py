@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..infra.progress import log
+from ...errors import DataError
+from ...infra.progress import log
 from .resolver import DataFile, resolve, search_dirs
 
 SUBDIR = "imagenet-samples"
@@ -96,7 +96,7 @@ class DecodedImages:
     Unreadable files are skipped with a warning and counted."""
 
     def __init__(self, samples: list[ImageSample], size: int, cache_file: Path, limit: int | None = None):
-        from ..infra.progress import progress
+        from ...infra.progress import progress
 
         todo = samples[:limit] if limit else samples
         self.size = size

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..infra.fsutil import atomic_dir, write_json_atomic
+from ..infra.progress import log, progress
+from ..infra.tfcompat import keras, seed_everything
 from .datasets.base import Dataset
-from .demos import Demo, Profile
-from .infra.fsutil import atomic_dir, write_json_atomic
-from .infra.progress import log, progress
-from .infra.tfcompat import keras, seed_everything
+from .registry import Demo, Profile
 
 KERAS_FILE = "model.h5"
 RECORD_FILE = "train.json"
@@ -135,7 +135,7 @@ def save_trained(result: TrainResult, folder: Path) -> Path:
 
 
 def load_trained(folder: Path):
-    from .errors import ArtifactError
+    from ..errors import ArtifactError
 
     path = folder / KERAS_FILE
     if not path.is_file():
@@ -153,7 +153,7 @@ def read_record(folder: Path) -> dict:
     """MODELS/<demo>/keras/train.json: a JSON object, else one line naming the file (exit 4)."""
     import json
 
-    from .errors import ArtifactError
+    from ..errors import ArtifactError
 
     path = Path(folder) / RECORD_FILE
     demo = Path(folder).parent.name
