@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from quantlab import workspace
-from quantlab.cli_checks import check_limit, check_non_negative, check_positive, check_seed
+from quantlab.cli.checks import check_limit, check_non_negative, check_positive, check_seed
 from quantlab.errors import QuantlabError
 from tests.conftest import run_cli
 

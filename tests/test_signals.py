@@ -128,7 +128,7 @@ def test_released_job_completes_normally(housing_models, tmp_path):
 
 
 def _wrapped(body):
-    from quantlab.cli import cli_errors
+    from quantlab.cli.app import cli_errors
 
     @cli_errors
     def command(verbose: bool = False):

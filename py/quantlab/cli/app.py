@@ -16,12 +16,12 @@ import typer
 from rich.markup import escape
 from typer.exceptions import TyperException
 
-from .cli_checks import check_limit, check_non_negative, check_path, check_positive, check_seed
-from .demos.registry import ALL_DEMOS, check_demo_name, get_demo
-from .errors import QuantlabError
-from .infra.progress import console, log, setup_logging, table_console
-from .infra.signals import exit_code as interrupt_exit_code
-from .infra.signals import interrupt_on_signals, signal_name
+from ..demos.registry import ALL_DEMOS, check_demo_name, get_demo
+from ..errors import QuantlabError
+from ..infra.progress import console, log, setup_logging, table_console
+from ..infra.signals import exit_code as interrupt_exit_code
+from ..infra.signals import interrupt_on_signals, signal_name
+from .checks import check_limit, check_non_negative, check_path, check_positive, check_seed
 
 app = typer.Typer(
     add_completion=False,
@@ -89,7 +89,7 @@ RayAddress = Annotated[
 
 def _pool_options(workers: int | None, executor: str, ray_address: str | None) -> None:
     """--workers, --executor, --ray-address: checked before any work (exit 2)."""
-    from .analysis.pool import EXECUTORS, check_workers
+    from ..analysis.pool import EXECUTORS, check_workers
 
     check_workers(workers)
     if executor not in EXECUTORS:
@@ -97,7 +97,7 @@ def _pool_options(workers: int | None, executor: str, ray_address: str | None) -
     if ray_address and executor != "ray":
         raise QuantlabError("--ray-address needs --executor ray", exit_code=2)
     if executor == "ray":
-        from .analysis.pool_ray import check_ray
+        from ..analysis.pool_ray import check_ray
 
         check_ray(ray_address)
 
@@ -150,14 +150,14 @@ def cli_errors(fn):
 
 def _demos(names: list[str] | None):
     """The demos named (default: all of them)."""
-    from .demos.registry import DEMOS
+    from ..demos.registry import DEMOS
 
     return [get_demo(n) for n in (names or list(DEMOS))]
 
 
 def _model_path(names: list[str] | None) -> Path | None:
     """A user's MODEL given where a DEMO may be: one argument that is not a demo name but a path."""
-    from .demos.registry import DEMOS
+    from ..demos.registry import DEMOS
 
     if names and len(names) == 1 and names[0] not in DEMOS and ("/" in names[0] or Path(names[0]).exists()):
         return Path(names[0])
@@ -246,7 +246,7 @@ def input_options(
     limit: int | None,
 ):
     """The InputOptions of a user's model from the shared command-line options (checked: exit 2)."""
-    from .inputs import InputOptions, parse_input_shapes, parse_range
+    from ..inputs import InputOptions, parse_input_shapes, parse_range
 
     check_positive(samples, "--samples")
     if limit is not None:
@@ -320,13 +320,13 @@ def analyze(
     `quantlab analyze web_model/ --inputs images/ --scale -1,1`;
     `quantlab analyze saved_model/ --samples 32` (synthetic inputs: fidelity only)
     """
-    from . import workspace
-    from .analysis.analyze import AnalyzeOptions
-    from .analysis.analyze import analyze as run_analyze
-    from .report import render_reports
-    from .runtimes import RUNTIMES
-    from .sources import detect
-    from .tasks import TASKS
+    from .. import workspace
+    from ..analysis.analyze import AnalyzeOptions
+    from ..analysis.analyze import analyze as run_analyze
+    from ..report import render_reports
+    from ..runtimes import RUNTIMES
+    from ..sources import detect
+    from ..tasks import TASKS
 
     t0 = time.perf_counter()
     source = detect(model, format_)
@@ -440,10 +440,10 @@ def equalize(
     unless --force (exit 6). A model without equalizable pairs is left alone (exit 0).
 
     Example: `quantlab equalize mobilenet_sm/ --out mobilenet_eq --inputs images/ --scale -1,1 --limit 200`"""
-    from .convert.equalize import RELU6_MODES, run_equalize
-    from .inputs import InputOptions, parse_range
-    from .runtimes import RUNTIMES
-    from .sources import detect
+    from ..convert.equalize import RELU6_MODES, run_equalize
+    from ..inputs import InputOptions, parse_range
+    from ..runtimes import RUNTIMES
+    from ..sources import detect
 
     if relu6 not in RELU6_MODES:
         raise QuantlabError(f"--relu6 {relu6!r}: valid: {', '.join(RELU6_MODES)}", exit_code=2)
@@ -539,14 +539,14 @@ def _fmt_metric(value, key: str = "") -> str:
 
 
 def dtype_map_for_checked(variant: str) -> None:
-    from .convert.converter import dtype_map_for
+    from ..convert.converter import dtype_map_for
 
     dtype_map_for(variant)
 
 
 def _check_dirs(**dirs: Path | None) -> None:
     """--out, --models-dir, ...: each is, or can become, a folder; checked before any work."""
-    from .workspace import check_writable_dir
+    from ..workspace import check_writable_dir
 
     for option, path in dirs.items():
         if path is not None:  # --data-dir is only read, but a file or a 256-byte name is no folder
@@ -557,7 +557,7 @@ def _check_dirs(**dirs: Path | None) -> None:
 def _locked(*folders: Path) -> Iterator[None]:
     """Hold the run's lock on each folder (MODELS/<demo>, OUT/<demo>) while it writes there: a
     second run on the same folder gets one line (exit 1) instead of mixing its variants in."""
-    from .workspace import locked
+    from ..workspace import locked
 
     with contextlib.ExitStack() as stack:
         for folder in {Path(f).resolve(): Path(f) for f in folders}.values():  # --out may be --models-dir
@@ -605,9 +605,9 @@ def run(
     Examples: `quantlab run --quick` (smoke run of every demo, minutes);
     `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
-    from .analysis.pool import make_pool
-    from .demos.registry import DemoOptions
-    from .report import render_reports
+    from ..analysis.pool import make_pool
+    from ..demos.registry import DemoOptions
+    from ..report import render_reports
 
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
     _pool_options(workers, executor, ray_address)
@@ -667,7 +667,7 @@ def train(
 ) -> None:
     """Prepare demos' Keras models under MODELS_DIR/<demo>/keras: train them in tf-keras (seeded), or
     for mobilenetv2 build Keras' pretrained model from the weights file found."""
-    from .demos.registry import DemoOptions
+    from ..demos.registry import DemoOptions
 
     chosen = _demos(demos)
     check_seed(seed)
@@ -712,8 +712,8 @@ def quantize(
     if model is not None:
         _quantize_model(model, models_dir, _parse_maps(map_), name if map_ else None)
         return
-    from .demos.pipeline import quantize_custom
-    from .workspace import RESERVED, check_name
+    from ..demos.pipeline import quantize_custom
+    from ..workspace import RESERVED, check_name
 
     _check_dirs(models_dir=models_dir)
     if map_:
@@ -736,10 +736,10 @@ def quantize(
 
 
 def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_name: str | None) -> None:
-    from . import workspace
-    from .analysis.analyze import AnalyzeOptions, write_variants
-    from .convert.converter import converter_command
-    from .sources import detect
+    from .. import workspace
+    from ..analysis.analyze import AnalyzeOptions, write_variants
+    from ..convert.converter import converter_command
+    from ..sources import detect
 
     source = detect(model)
     name = workspace.name_from_path(model)
@@ -806,9 +806,9 @@ def evaluate(
             models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
             ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
-    from .analysis.pool import make_pool
-    from .convert.converter import dtype_map_for
-    from .demos.registry import DemoOptions
+    from ..analysis.pool import make_pool
+    from ..convert.converter import dtype_map_for
+    from ..demos.registry import DemoOptions
 
     _pool_options(workers, executor, ray_address)
     chosen = _demos(demos)
@@ -845,12 +845,12 @@ def report(
 
     Example: `quantlab report --check --screenshots /tmp/shots`
     """
-    from .report import render_reports
+    from ..report import render_reports
 
     _check_dirs(out=out, screenshots=screenshots)
     index = render_reports(out)
     if check:
-        from .report.browser_check import check_report
+        from ..report.browser_check import check_report
 
         found = check_report(out, screenshots)
         console.print(f"checked {len(found['pages'])} pages in Chromium")
@@ -873,7 +873,7 @@ def serve(
     verbose: Verbose = False,
 ) -> None:
     """Serve the reports folder on http://127.0.0.1:PORT/ (Ctrl-C to stop)."""
-    from .report.server import serve as serve_folder
+    from ..report.server import serve as serve_folder
 
     serve_folder(out, port, announce=lambda line: console.print(line, markup=False, highlight=False))
 
@@ -892,14 +892,14 @@ def data(
     With `--export DEMO --export-to FILE.npz`: write that demo's test set (inputs `x`, labels `y`),
     e.g. to try `quantlab analyze` on a trained demo model with real data."""
     if export:
-        from .demos.datasets.export import export_test_set
+        from ..demos.datasets.export import export_test_set
 
         if export_to is None:
             raise QuantlabError("--export needs --export-to FILE.npz", exit_code=2)
         done = export_test_set(check_demo_name(export), data_dir, export_to)
         console.print(f"wrote {done['file']}: x {done['x']}, y {done['y']}")
         return
-    from .demos.datasets.catalog import data_status
+    from ..demos.datasets.catalog import data_status
 
     _check_dirs(data_dir=data_dir)
     rows = data_status(data_dir)
@@ -950,20 +950,20 @@ def bench(
     With `--analyze`: `quantlab analyze` on the trained MNIST .h5 with its 10,000 test images as
     an .npz, split into detect, convert, runtime start, load, transfer, predict and metrics."""
     if analyze_h5:
-        from .demos.bench import bench_analyze
+        from ..demos.bench import bench_analyze
 
         bench_analyze(backend, data_dir, models_dir)
         return
     if workers is not None:
-        from .analysis.pool import parse_worker_list
-        from .demos.bench import bench_workers
+        from ..analysis.pool import parse_worker_list
+        from ..demos.bench import bench_workers
 
         counts = parse_worker_list(workers)
         limit = check_limit(limit)
         _check_dirs(models_dir=models_dir, data_dir=data_dir)
         bench_workers(backend, data_dir, models_dir, counts, limit)
         return
-    from .demos.bench import bench_mnist
+    from ..demos.bench import bench_mnist
 
     limit = check_limit(limit)
     _check_dirs(models_dir=models_dir, data_dir=data_dir)
@@ -1030,9 +1030,9 @@ def parity(
     Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
     `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
     """
-    from .convert.converter import VARIANTS, dtype_map_for
-    from .demos.registry import DEMOS
-    from .runtimes import RUNTIMES
+    from ..convert.converter import VARIANTS, dtype_map_for
+    from ..demos.registry import DEMOS
+    from ..runtimes import RUNTIMES
 
     runtimes = runtime or list(RUNTIMES)
     for r in runtimes:
@@ -1047,7 +1047,7 @@ def parity(
     _check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     pool_opts = {"workers": workers, "executor": executor, "ray_address": ray_address}
     if model in DEMOS:
-        from .demos.parity_cli import parity_command
+        from ..demos.parity_cli import parity_command
 
         variants = variant or list(VARIANTS)
         for v in variants:
@@ -1097,17 +1097,17 @@ def _parity_model(
     models_dir, timeout, show_table, pool_opts=None,
 ) -> dict:  # fmt: skip
     """`quantlab parity MODEL` for a path: detect, (re)use or convert the variants, compare."""
-    from . import workspace
-    from .analysis.parity_model import ParityModelOptions, parity_model
-    from .convert.converter import VARIANTS
-    from .demos.parity_cli import print_parity
-    from .report import render_reports
-    from .results import results_path
-    from .sources import detect
+    from .. import workspace
+    from ..analysis.parity_model import ParityModelOptions, parity_model
+    from ..convert.converter import VARIANTS
+    from ..demos.parity_cli import print_parity
+    from ..report import render_reports
+    from ..results import results_path
+    from ..sources import detect
 
     if not model.exists() and len(model.parts) == 1 and not model.suffix:
-        from .errors import ArtifactError
-        from .sources import ACCEPTED
+        from ..errors import ArtifactError
+        from ..sources import ACCEPTED
 
         raise ArtifactError(
             f"{model}: neither a demo ({', '.join(ALL_DEMOS)}) nor a file or folder; MODEL is {ACCEPTED}"
@@ -1183,16 +1183,16 @@ def delivery(
     the first prediction (median and min/max of --runs), with tf.memory() and the JS heap. Writes
     OUT/<name>/delivery.json and adds it to results.json. Example: `quantlab delivery mnist --runs 3`
     """
-    from .analysis.delivery import parse_profiles
-    from .analysis.delivery_run import check_runs, delivery_command, print_delivery
-    from .runtimes.browser import browser_unavailable_reason
+    from ..analysis.delivery import parse_profiles
+    from ..analysis.delivery_run import check_runs, delivery_command, print_delivery
+    from ..runtimes.browser import browser_unavailable_reason
 
     model = _model_path([target])
     if model is None:
         check_demo_name(target)
         name = target
     else:
-        from .workspace import check_name, name_from_path
+        from ..workspace import check_name, name_from_path
 
         name = check_name(name or name_from_path(model), "--name", set(ALL_DEMOS))
     names = parse_profiles(profiles)
@@ -1206,7 +1206,7 @@ def delivery(
     _check_dirs(out=out, models_dir=models_dir)
     reason = browser_unavailable_reason(backend)
     if reason:
-        from .errors import RuntimeUnavailable
+        from ..errors import RuntimeUnavailable
 
         raise RuntimeUnavailable(f"delivery needs the browser: {reason}")
     with _locked(Path(models_dir) / name, Path(out) / name):
@@ -1229,7 +1229,7 @@ def setup(
     if not tfjs_node:
         console.print("nothing to do: pass --tfjs-node")
         raise typer.Exit(2)
-    from .infra.setup_tfjs_node import setup_tfjs_node
+    from ..infra.setup_tfjs_node import setup_tfjs_node
 
     setup_tfjs_node()
 
@@ -1319,8 +1319,8 @@ def tune(
     reproduces it. Exits 7 when nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop
     0.002`
     """
-    from .demos.registry import is_image_demo
-    from .demos.tune_cli import tune_command
+    from ..demos.registry import is_image_demo
+    from ..demos.tune_cli import tune_command
 
     model = _model_path([demo])
     if model is None:
@@ -1351,14 +1351,14 @@ def tune(
     if not (isinstance(holdout, float | int) and math.isfinite(holdout) and 0 <= holdout < 1):
         raise QuantlabError(f"--holdout {holdout}: a fraction in [0, 1)", exit_code=2)
     if backend == "auto":
-        from .infra.setup_tfjs_node import tfjs_node_unavailable_reason
+        from ..infra.setup_tfjs_node import tfjs_node_unavailable_reason
 
         why_not = tfjs_node_unavailable_reason()
         backend = "wasm" if why_not else "tensorflow"
         log.info("tfjs backend: %s%s", backend, f" ({why_not})" if why_not else " (tfjs-node)")
     if model is not None:
-        from .analysis.tune_model import tune_model_command
-        from .inputs import InputOptions
+        from ..analysis.tune_model import tune_model_command
+        from ..inputs import InputOptions
 
         record = tune_model_command(
             model, InputOptions(path=inputs, labels_key=labels_key, samples=samples, seed=seed),

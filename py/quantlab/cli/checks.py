@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .errors import QuantlabError
+from ..errors import QuantlabError
 
 # numpy's and TensorFlow's seeds: 0 <= seed < 2**32.
 SEED_MAX = 2**32 - 1
