@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from quantlab.analysis.search import Ladder, RungProbe, choose_rung, judged_drop
+from quantlab.analysis.splits import holdout_split
 from quantlab.analysis.sweep import Point, Probe
 from quantlab.analysis.tune import judged
-from quantlab.demos.probes import holdout_split
 from quantlab.errors import QuantlabError
 
 

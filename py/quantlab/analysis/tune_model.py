@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import tasks
-from ..demos.probes import holdout_split, stratified_indices
 from ..inputs import InputSet
+from .splits import holdout_split, stratified_indices
 from .sweep import Probe
 
 
@@ -88,7 +88,6 @@ def tune_model_command(
 ) -> dict:
     """Convert MODEL if needed, load the inputs, then the same search as for a demo."""
     from .. import workspace
-    from ..demos.tune_cli import TUNE_FILE, print_tune
     from ..infra.fsutil import write_json_atomic
     from ..inputs import load_inputs
     from ..results import attach_section
@@ -97,6 +96,7 @@ def tune_model_command(
     from .analyze import AnalyzeOptions, _specs, write_variants
     from .evaluate import load_model
     from .tune import run_tune
+    from .tune_print import TUNE_FILE, print_tune
 
     source = detect(model)
     name = workspace.name_from_path(model)

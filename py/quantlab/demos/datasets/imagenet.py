@@ -13,6 +13,7 @@ import numpy as np
 
 from ...errors import DataError
 from ...infra.progress import log
+from ...inputs import decode_image
 from .resolver import DataFile, resolve, search_dirs
 
 SUBDIR = "imagenet-samples"
@@ -66,19 +67,6 @@ def list_images(folder: Path) -> tuple[list[ImageSample], list[str]]:
     if not samples:
         raise DataError(f"{folder}: no <wnid>_<id>_<label>.jpg images in the image folder")
     return samples, skipped
-
-
-def decode_image(path: Path, size: int) -> np.ndarray:
-    """RGB uint8, bilinear-resized to size x size (greyscale and CMYK converted)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im = im.resize((size, size), Image.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)  # PIL resizes RGB images in uint8
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"{path}: not a decodable image ({e})") from e
 
 
 def preprocess(pixels: np.ndarray, mode: str) -> np.ndarray:
