@@ -1,4 +1,4 @@
-"""quantize_math against hand-computed grids (tests/test_quantize_math.py checks it against the
+"""quantize_math against hand-computed grids (tests/convert/test_quantize_math.py checks it against the
 converter itself, which needs TensorFlow)."""
 
 import numpy as np

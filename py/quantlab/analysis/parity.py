@@ -275,7 +275,7 @@ def compare(
                 continue
             if name.startswith("node-") and not reuse and workers != 1:
                 # Node runtimes through the evaluator pool: variants and input shards spread over
-                # every core (outputs bit-identical to one process: tests/test_pool.py).
+                # every core (outputs bit-identical to one process: tests/analysis/test_pool.py).
                 not_localised |= _pooled_pairs(
                     name, variant_dirs, x, refs, pairs, runtime_info, atol, rtol, timeout, batch_size,
                     workers, executor, ray_address,

@@ -1,6 +1,6 @@
 """The converter's per-tensor affine quantization, mirrored in numpy (no TensorFlow import):
 range nudged so that 0 is exact, as TF-Lite does; tfjs-core dequantizes as q * scale + min.
-tests/test_quantize_math.py checks it against tensorflowjs.quantization."""
+tests/convert/test_quantize_math.py checks it against tensorflowjs.quantization."""
 
 from __future__ import annotations
 

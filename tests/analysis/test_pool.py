@@ -15,7 +15,7 @@ from quantlab.analysis.evaluate import ArrayExamples, measure_variants
 from quantlab.analysis.pool import LocalPool, check_workers, default_workers, shard_bounds
 from quantlab.errors import ArtifactError, EvaluatorError, QuantlabError
 from quantlab.runtimes.node import TfjsNodeRuntime
-from tests.test_signals import processes_with_env
+from tests.infra.test_signals import processes_with_env
 
 VARIANTS = ("float32", "float16", "uint16", "uint8")
 
@@ -190,7 +190,7 @@ def test_ray_not_installed_is_one_line_with_the_install_command(tmp_path):
 @pytest.mark.slow
 def test_sigint_with_two_workers_stops_every_worker(tmp_path):
     """Both evaluators held inside predict jobs; Ctrl-C: exit 130, no process, no temp folder."""
-    from tests.test_signals import assert_nothing_left
+    from tests.infra.test_signals import assert_nothing_left
 
     models = _housing_models(tmp_path)
     block, tmpdir, out = tmp_path / "block", tmp_path / "tmp", tmp_path / "out"

@@ -122,7 +122,7 @@ def test_data_command_reports_found_files(data_dir):
 
 def test_ctrl_c_during_evaluation_leaves_nothing_behind(quick_housing, tmp_path):
     """Ctrl-C while the evaluator is certainly inside a predict job (its test hook holds the job;
-    more signals and a stopped evaluator in tests/test_signals.py)."""
+    more signals and a stopped evaluator in tests/infra/test_signals.py)."""
     work, _ = quick_housing
     out, block, tmpdir = tmp_path / "out", tmp_path / "block", tmp_path / "tmp"
     block.mkdir()
