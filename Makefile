@@ -54,9 +54,10 @@ bench: setup
 report: $(PY_STAMP)
 	$(BIN)/quantlab report
 
-# Mutation testing (not in CI, not part of `make test`): mutmut mutates metrics.py, search.py and
-# quantize_math.py and runs the fast tests/unit tier against each mutant. mutmut 3 only finds code
-# under ./, src/ or source/, so it runs in a staging copy (MUTATION_DIR) with py/ as src/; the
+# Mutation testing (not in CI, not part of `make test`): mutmut mutates metrics.py,
+# analysis/search.py and convert/quantize_math.py and runs the fast tests/unit tier against each
+# mutant. mutmut 3 only finds code under ./, src/ or source/, so it runs in a staging copy
+# (MUTATION_DIR) with py/ as src/; the
 # config is [tool.mutmut] in pyproject.toml. mutmut comes from the `mutation` extra; MUTMUT=path
 # uses another install instead (e.g. a scratch venv). Prints killed/total; survivors are listed
 # in $(MUTATION_DIR)/survivors.txt (`cd $(MUTATION_DIR) && mutmut show NAME` shows one).

@@ -22,16 +22,16 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 
-from quantlab.convert import dtype_map_for, save_tfjs  # noqa: E402
-from quantlab.convert_source import write_float32  # noqa: E402
-from quantlab.datasets.imagenet import DecodedImages, find_image_folder, list_images  # noqa: E402
-from quantlab.equalize import equalize_artifact  # noqa: E402
+from quantlab.analysis.weight_error import tensor_errors  # noqa: E402
+from quantlab.convert.converter import dtype_map_for, save_tfjs  # noqa: E402
+from quantlab.convert.equalize import equalize_artifact  # noqa: E402
+from quantlab.convert.requantize import requantize  # noqa: E402
+from quantlab.convert.source import write_float32  # noqa: E402
+from quantlab.demos.datasets.imagenet import DecodedImages, find_image_folder, list_images  # noqa: E402
+from quantlab.demos.mobilenet import build_mobilenet, resolve_weights  # noqa: E402
 from quantlab.metrics import cosine_to_reference, loo_1nn_accuracy  # noqa: E402
-from quantlab.mobilenet import build_mobilenet, resolve_weights  # noqa: E402
-from quantlab.requantize import requantize  # noqa: E402
 from quantlab.runtimes import make_runtime  # noqa: E402
 from quantlab.sources import detect  # noqa: E402
-from quantlab.weight_error import tensor_errors  # noqa: E402
 
 
 def main() -> None:

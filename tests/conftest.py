@@ -35,8 +35,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def small_convnet_dir(tmp_path_factory) -> Path:
     """A small trained-ish convnet saved as the four tfjs variants (weights from a short fit on
     random data, so outputs are not uniform)."""
-    from quantlab.convert import write_variants
-    from quantlab.tfcompat import keras, seed_everything
+    from quantlab.convert.converter import write_variants
+    from quantlab.infra.tfcompat import keras, seed_everything
 
     k = keras()
     seed_everything(3)

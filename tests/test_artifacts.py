@@ -153,7 +153,7 @@ def test_model_json_not_utf8(model_copy):
 
 
 def test_broken_train_record_is_named(tmp_path):
-    from quantlab.train import read_record
+    from quantlab.demos.train import read_record
 
     folder = tmp_path / "housing" / "keras"
     with pytest.raises(

@@ -173,9 +173,21 @@ def _list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str] 
     return files, labels, names
 
 
+def decode_image(path: Path, size: int) -> np.ndarray:
+    """RGB uint8, bilinear-resized to size x size (greyscale and CMYK converted)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im = im.resize((size, size), Image.BILINEAR)
+            return np.asarray(im, dtype=np.uint8)  # PIL resizes RGB images in uint8
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"{path}: not a decodable image ({e})") from e
+
+
 def _load_images(folder: Path, spec: InputSpec, opts: InputOptions) -> tuple[np.ndarray, list | None, list]:
-    from .datasets.imagenet import decode_image
-    from .progress import log, progress
+    from .infra.progress import log, progress
 
     files, labels, names = _list_images(folder)
     if opts.limit:

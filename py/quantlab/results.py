@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .analysis.delivery import delivery_sizes
 from .artifacts import Artifact, artifact_summary
-from .delivery import delivery_sizes
 from .errors import ArtifactError, QuantlabError
-from .fsutil import read_json, write_json_atomic
+from .infra.fsutil import read_json, write_json_atomic
 from .runtimes.base import PredictTimings, Runtime
 
 RESULTS_FILE = "results.json"

@@ -12,7 +12,7 @@ import pytest
 def user_models(tmp_path_factory) -> dict[str, Path]:
     """A trained-ish two-class-plus classifier with BatchNorm as .h5, .keras and Keras SavedModel;
     a plain tf.Module SavedModel; a two-input two-output Keras model; and test data as npz."""
-    from quantlab.tfcompat import import_tensorflow, keras, seed_everything
+    from quantlab.infra.tfcompat import import_tensorflow, keras, seed_everything
 
     import_tensorflow()
     import tensorflow as tf

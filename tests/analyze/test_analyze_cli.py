@@ -32,7 +32,7 @@ def _results(proc) -> dict:
 
 
 def test_keras_h5_with_labels_reproduces_keras_accuracy(user_models, tmp_path):
-    from quantlab.tfcompat import keras
+    from quantlab.infra.tfcompat import keras
 
     proc, out, models = _analyze(tmp_path, user_models["clf.h5"], "--inputs", str(user_models["clf.npz"]))
     r = _results(proc)
@@ -144,7 +144,7 @@ def test_bad_options_exit_2_before_any_work(user_models, tmp_path, args, words):
 
 
 def test_plain_savedmodel_becomes_a_graph_model_checked_against_tensorflow(user_models, tmp_path):
-    from quantlab.tfcompat import import_tensorflow
+    from quantlab.infra.tfcompat import import_tensorflow
 
     import_tensorflow()
     import tensorflow as tf

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def chain_models(tmp_path_factory):
     """SavedModels of conv1x1 -> act -> depthwise3x3 -> act -> conv1x1 with output channels whose
     ranges differ up to ~400x (as BatchNorm folding leaves them), for act = relu and relu6."""
-    from quantlab.tfcompat import import_tensorflow, keras, seed_everything
+    from quantlab.infra.tfcompat import import_tensorflow, keras, seed_everything
 
     import_tensorflow()
     k = keras()
@@ -51,8 +51,8 @@ def _equalize(tmp_path, model, x, *extra):
 
 
 def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_path):
+    from quantlab.analysis.weight_error import channel_spread, read_weights
     from quantlab.artifacts import read_artifact
-    from quantlab.weight_error import channel_spread, read_weights
 
     proc, out = _equalize(tmp_path, chain_models / "relu_sm", chain_models / "x.npy")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -70,7 +70,7 @@ def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_pa
     eq = read_weights(art)
     dw = next(n for n in eq if n.split("/")[-3:][0] == "dw" and eq[n].ndim == 4)
     src_dir = tmp_path / "src"
-    from quantlab.convert_source import write_float32
+    from quantlab.convert.source import write_float32
     from quantlab.sources import detect
 
     write_float32(detect(chain_models / "relu_sm"), src_dir)
@@ -133,7 +133,7 @@ def test_model_without_pairs_is_left_alone(user_models, tmp_path):
 def test_graph_with_control_flow_is_refused_naming_the_ops(tmp_path):
     """A SavedModel whose conv pair runs inside tf.while_loop: the converter writes a graph model
     with control flow, which equalize refuses in one line (exit 2), writing nothing."""
-    from quantlab.tfcompat import import_tensorflow
+    from quantlab.infra.tfcompat import import_tensorflow
 
     import_tensorflow()
     import tensorflow as tf

@@ -95,8 +95,8 @@ def test_corrupted_float32_artifact_fails_with_exit_6_and_names_the_layer(user_m
 
 
 def test_plain_savedmodel_against_tensorflow(user_models, tmp_path):
+    from quantlab.infra.tfcompat import import_tensorflow
     from quantlab.runtimes.node import TfjsNodeRuntime
-    from quantlab.tfcompat import import_tensorflow
 
     x = np.random.default_rng(5).normal(size=(40, 8)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from quantlab.requantize import requantize
+from quantlab.convert.requantize import requantize
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +45,8 @@ def test_graph_model_requantized_equals_converter_from_savedmodel(user_models, t
 
 
 def test_layers_model_requantized_equals_save_keras_model(user_models, tmp_path):
-    from quantlab.convert import save_tfjs
-    from quantlab.convert_source import load_keras_file
+    from quantlab.convert.converter import save_tfjs
+    from quantlab.convert.source import load_keras_file
 
     model = load_keras_file(user_models["clf.h5"])
     save_tfjs(model, tmp_path / "f32")

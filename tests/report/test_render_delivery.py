@@ -1,8 +1,8 @@
 """The Delivery section: bytes chart, first-prediction chart per profile and the conclusion line,
 from a real `quantlab delivery` record shape; the bytes chart alone from variant rows."""
 
-from quantlab.delivery import PROFILES
-from quantlab.delivery_run import conclusions
+from quantlab.analysis.delivery import PROFILES
+from quantlab.analysis.delivery_run import conclusions
 from quantlab.report import render_reports
 from tests.report.test_render import _results, _write
 

@@ -15,7 +15,7 @@ CONVERTER = Path(sys.executable).parent / "tensorflowjs_converter"
 
 def _saved_models(root: Path) -> dict[str, dict]:
     """name -> {"saved_model", "inputs" {name: array}, "expected" {output name: array}}."""
-    from quantlab.tfcompat import import_tensorflow, keras
+    from quantlab.infra.tfcompat import import_tensorflow, keras
 
     import_tensorflow()
     import tensorflow as tf

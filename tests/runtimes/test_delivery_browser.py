@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from quantlab.convert import VARIANTS
-from quantlab.demos import ALL_DEMOS
+from quantlab.convert.converter import VARIANTS
+from quantlab.demos.registry import ALL_DEMOS
 from quantlab.errors import EvaluatorError, RuntimeUnavailable
 from quantlab.runtimes.browser import BrowserRuntime, browser_unavailable_reason
 from tests.conftest import processes_with_env, run_cli
@@ -78,7 +78,7 @@ def test_chromium_missing_is_one_line_with_the_install_command(tiny_models, tmp_
 
 
 def test_chromium_missing_in_parity_is_reported_unavailable(monkeypatch, tmp_path):
-    from quantlab.parity import unavailable_reason
+    from quantlab.analysis.parity import unavailable_reason
 
     monkeypatch.setenv("QUANTLAB_CHROMIUM", str(tmp_path / "missing"))
     for name in ("browser-webgl-f16", "browser-webgpu"):
@@ -116,7 +116,7 @@ def test_a_crashed_page_is_a_clear_error_and_leaves_no_chromium(browser_ok):
 
 
 def test_a_model_too_large_for_the_page_is_reported_not_loaded(browser_ok, tiny_models):
-    from quantlab.delivery_run import measure_delivery, variant_folders
+    from quantlab.analysis.delivery_run import measure_delivery, variant_folders
 
     folders = variant_folders(tiny_models / "tiny")
     cap = folders and (folders["uint8"] / "group1-shard1of1.bin").stat().st_size + 5000
@@ -146,8 +146,8 @@ def test_concurrent_pages_each_get_their_own_throttle(browser_ok, tiny_models, m
     1500-byte packets on a clock that started when the conditions were set: the first packet may
     come up to one tick early, hence one packet less in the bound.) A lower bound: a slow machine
     only makes the loads longer."""
-    from quantlab.delivery import PROFILES
-    from quantlab.delivery_run import measure_delivery, variant_folders
+    from quantlab.analysis.delivery import PROFILES
+    from quantlab.analysis.delivery_run import measure_delivery, variant_folders
 
     monkeypatch.setitem(PROFILES, "test-slow", TEST_SLOW)
     folders = {v: f for v, f in variant_folders(tiny_models / "tiny").items() if v in ("float32", "uint8")}

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from quantlab.convert import VARIANTS
+from quantlab.convert.converter import VARIANTS
 from quantlab.errors import ArtifactError, EvaluatorError
 from quantlab.runtimes.keras import KerasRuntime
 from quantlab.runtimes.node import NodeEvaluator, TfjsNodeRuntime

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from quantlab.weight_error import channel_ranges, channel_spread, diagnosis, tensor_errors
+from quantlab.analysis.weight_error import channel_ranges, channel_spread, diagnosis, tensor_errors
 
 
 def test_dense_kernel_channels_are_the_last_axis():
@@ -64,7 +64,7 @@ def test_diagnosis_names_the_narrowest_tensors():
 
 
 def _artifact(folder, tensors, uint8):
-    from quantlab.quantize_math import quantize_affine
+    from quantlab.convert.quantize_math import quantize_affine
 
     folder.mkdir()
     weights, blobs = [], []

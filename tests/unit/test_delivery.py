@@ -10,8 +10,8 @@ import brotli
 import numpy as np
 import pytest
 
-from quantlab.delivery import PROFILES, accepted_encoding, delivery_sizes, parse_profiles
-from quantlab.delivery_run import check_pages, peak_overlap
+from quantlab.analysis.delivery import PROFILES, accepted_encoding, delivery_sizes, parse_profiles
+from quantlab.analysis.delivery_run import check_pages, peak_overlap
 from quantlab.errors import QuantlabError
 
 
@@ -110,7 +110,7 @@ def test_peak_overlap_counts_loads_open_at_once():
 def test_cached_sizes_are_the_served_bytes(tmp_path):
     """delivery_sizes(cache=True), as `quantlab delivery` calls it, counts the very bytes the
     loopback server will send (computed once, before any timed load)."""
-    from quantlab.delivery import compressed
+    from quantlab.analysis.delivery import compressed
 
     rng = np.random.default_rng(1)
     _artifact(tmp_path / "m", [rng.standard_normal(500).astype(np.float32).tobytes()])

@@ -5,8 +5,8 @@ import base64
 import numpy as np
 import pytest
 
-from quantlab.equalize import equalize_weights, find_pairs, replace_relu6
-from quantlab.weight_error import channel_spread
+from quantlab.analysis.weight_error import channel_spread
+from quantlab.convert.equalize import equalize_weights, find_pairs, replace_relu6
 
 
 def _ops(*names):

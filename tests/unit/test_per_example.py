@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from quantlab import tasks
+from quantlab.demos.mobilenet import score, score_per_example
 from quantlab.metrics import (
     loo_1nn_accuracy,
     loo_1nn_hits,
@@ -18,7 +19,6 @@ from quantlab.metrics import (
     topk_seed_rule,
     topk_wnid,
 )
-from quantlab.mobilenet import score, score_per_example
 
 RNG = np.random.default_rng(7)
 

@@ -1,10 +1,10 @@
-"""quantize_math against hand-computed grids (tests/test_quantize_math.py checks it against the
+"""quantize_math against hand-computed grids (tests/convert/test_quantize_math.py checks it against the
 converter itself, which needs TensorFlow)."""
 
 import numpy as np
 import pytest
 
-from quantlab.quantize_math import dequantize, quantize_affine, roundtrip
+from quantlab.convert.quantize_math import dequantize, quantize_affine, roundtrip
 
 
 def test_uint8_range_with_zero_on_the_grid():

@@ -3,7 +3,7 @@ difference" when a delta's interval covers zero, and still renders files written
 
 from __future__ import annotations
 
-from quantlab.fsutil import write_json_atomic
+from quantlab.infra.fsutil import write_json_atomic
 from quantlab.report.charts import bar_chart
 from quantlab.report.render import load_all_results, render_reports
 

@@ -2,7 +2,7 @@
 
 import math
 
-from quantlab.fsutil import write_json_atomic
+from quantlab.infra.fsutil import write_json_atomic
 from quantlab.report.render import load_all_results, render_reports
 
 NAN, INF = float("nan"), float("inf")

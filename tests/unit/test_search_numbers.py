@@ -6,9 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from quantlab.progress import log
-from quantlab.search import Ladder, RungProbe, lowest_passing, lowest_passing_at_or_below, search_order
-from quantlab.sweep import Point
+from quantlab.analysis.search import (
+    Ladder,
+    RungProbe,
+    lowest_passing,
+    lowest_passing_at_or_below,
+    search_order,
+)
+from quantlab.analysis.sweep import Point
+from quantlab.infra.progress import log
 
 
 def _only(errors: dict[str, float]) -> list[dict]:

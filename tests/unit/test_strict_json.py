@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from quantlab import fsutil
-from quantlab.fsutil import read_json, restore_nonfinite, strict_json_value, write_json_atomic
+from quantlab.infra import fsutil
+from quantlab.infra.fsutil import read_json, restore_nonfinite, strict_json_value, write_json_atomic
 
 NAN, INF = float("nan"), float("inf")
 

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from quantlab.analysis.search import Ladder, RungProbe, choose_rung, judged_drop
+from quantlab.analysis.splits import holdout_split
+from quantlab.analysis.sweep import Point, Probe
+from quantlab.analysis.tune import judged
 from quantlab.errors import QuantlabError
-from quantlab.probes import holdout_split
-from quantlab.search import Ladder, RungProbe, choose_rung, judged_drop
-from quantlab.sweep import Point, Probe
-from quantlab.tune import judged
 
 
 def test_holdout_split_is_stratified_seeded_and_disjoint():

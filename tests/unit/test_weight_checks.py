@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from quantlab.errors import ArtifactError
-from quantlab.weight_checks import (
+from quantlab.convert.weight_checks import (
     FLOAT16_MAX,
     check_weights_quantizable,
     float16_overflows,
     nonfinite_weights,
 )
+from quantlab.errors import ArtifactError
 
 
 def _arrays(**named):

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from quantlab.fsutil import read_json, write_json_atomic
-from quantlab.weight_error import tensor_errors
+from quantlab.analysis.weight_error import tensor_errors
+from quantlab.infra.fsutil import read_json, write_json_atomic
 
 TOPOLOGY = {
     "model_config": {

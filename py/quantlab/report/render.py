@@ -10,9 +10,9 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup
 
 from ..errors import QuantlabError
-from ..fsutil import read_json, write_text_atomic
+from ..infra.fsutil import read_json, write_text_atomic
+from ..infra.progress import log
 from ..metrics import within_budget
-from ..progress import log
 from ..results import check_schema
 from ..stats import format_interval, no_difference_text
 from ..tasks import LOWER_IS_BETTER

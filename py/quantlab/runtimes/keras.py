@@ -16,7 +16,7 @@ class KerasRuntime(Runtime):
     name = "keras"
 
     def load(self, model_dir: Path) -> LoadedModel:
-        from ..tfcompat import import_tensorflow
+        from ..infra.tfcompat import import_tensorflow
 
         import_tensorflow()
         from tensorflowjs.converters import load_keras_model
@@ -49,7 +49,7 @@ class KerasRuntime(Runtime):
         )
 
     def predict(self, model, x, batch_size=256, layers=None):
-        from ..tfcompat import keras
+        from ..infra.tfcompat import keras
 
         net = model.handle
         x = named_inputs(model, x) if isinstance(x, Mapping) else x
@@ -62,7 +62,7 @@ class KerasRuntime(Runtime):
         return outputs, PredictTimings(predict_ms=ms, total_ms=ms, examples=n_examples(x))
 
     def describe(self) -> dict:
-        from ..tfcompat import import_tensorflow
+        from ..infra.tfcompat import import_tensorflow
 
         import_tensorflow()
         import tensorflow as tf

@@ -109,7 +109,7 @@ class FileHandler(BaseHTTPRequestHandler):
         return _TYPES.get(file.suffix, "application/octet-stream")
 
     # Answer Accept-Encoding (br, gzip) as a CDN does: Content-Encoding and Vary, the compressed
-    # bytes made once per file and cached (quantlab.delivery holds the settings and the cache).
+    # bytes made once per file and cached (quantlab.analysis.delivery holds the settings and the cache).
     compress = False
 
     def do_GET(self):
@@ -123,7 +123,7 @@ class FileHandler(BaseHTTPRequestHandler):
         data = read_regular_file(file)
         coding = None
         if self.compress:
-            from ..delivery import accepted_encoding, compressed
+            from ..analysis.delivery import accepted_encoding, compressed
 
             coding = accepted_encoding(self.headers.get("Accept-Encoding"))
             if coding:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..artifacts import read_artifact
 from ..errors import EvaluatorError
-from ..progress import log
+from ..infra.progress import log
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 from .protocol import find_node, js_dir, project_root, protocol, read_tensor, write_tensor
 

@@ -31,7 +31,7 @@ class SavedModelRuntime(Runtime):
     def load(self, model_dir: Path, output_order: list[str] | None = None) -> LoadedModel:
         """`output_order`: signature output names (a ':0' suffix is ignored) in the order predict
         returns them; None: sorted by name."""
-        from ..tfcompat import import_tensorflow
+        from ..infra.tfcompat import import_tensorflow
 
         import_tensorflow()
         import tensorflow as tf
@@ -106,7 +106,7 @@ class SavedModelRuntime(Runtime):
         return outputs, PredictTimings(predict_ms=ms, total_ms=ms, examples=n)
 
     def describe(self) -> dict:
-        from ..tfcompat import import_tensorflow
+        from ..infra.tfcompat import import_tensorflow
 
         import_tensorflow()
         import tensorflow as tf

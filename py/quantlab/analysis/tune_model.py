@@ -1,0 +1,125 @@
+"""`quantlab tune MODEL`: the tune on a user's model (layers or graph), with the user's data.
+
+The probes measure the analyze task's primary metric on the inputs (accuracy or MAE with
+labels; without labels, the mean cosine of the first output to float32's), split into a search
+part and a held-out part that judges the answer, as for the demos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import tasks
+from ..inputs import InputSet
+from .splits import holdout_split, stratified_indices
+from .sweep import Probe
+
+
+def _chunks(inputs: InputSet, idx: np.ndarray, size: int = 1024):
+    names = list(inputs.arrays)
+    for start in range(0, len(idx), size):
+        part = idx[start : start + size]
+        named = {name: inputs.batch_at(name, part) for name in names}
+        yield next(iter(named.values())) if len(named) == 1 else named
+
+
+def _probe(inputs: InputSet, task: str, idx: np.ndarray) -> Probe:
+    labels = inputs.labels[idx] if inputs.labels is not None else None
+    if task == "fidelity":  # against float32: the first measurement of every sweep is float32
+        reference: list[np.ndarray] = []
+
+        def per_example(out: np.ndarray) -> np.ndarray:
+            if not reference:
+                reference.append(out)
+            return tasks.fidelity_per_example(out, reference[0])["cosine_mean"]
+
+        return Probe(
+            "cosine_mean", True, lambda: _chunks(inputs, idx), lambda out: float(np.mean(per_example(out))),
+            len(idx), per_example=per_example,
+        )  # fmt: skip
+    metric = tasks.PRIMARY[task]
+    return Probe(
+        metric,
+        metric not in tasks.LOWER_IS_BETTER,
+        lambda: _chunks(inputs, idx),
+        lambda out: tasks.label_metrics(task, out, labels)[metric],
+        len(idx),
+        per_example=lambda out: tasks.per_example_scores(task, out, labels)[metric],
+    )
+
+
+def model_probes(
+    inputs: InputSet, task: str, limit: int | None, holdout: float, seed: int = 0
+) -> tuple[Probe, Probe, dict]:
+    """(search probe on `limit` of the search split, held-out probe, the split's record)."""
+    strat = inputs.labels.reshape(-1) if task == "classification" else None
+    search, held, split = holdout_split(inputs.n, holdout, seed, strat)
+    if limit and limit < len(search):
+        if strat is not None:
+            search = search[stratified_indices(strat[search], limit)]
+        else:
+            search = np.sort(np.random.default_rng(seed).permutation(search)[:limit])
+    return _probe(inputs, task, search), _probe(inputs, task, held), split
+
+
+def quantlab_command(model: Path, dtype_map: dict) -> list[str]:
+    cmd = ["quantlab", "quantize", str(model), "--name", "mixed"]
+    for dtype, patterns in dtype_map.items():
+        cmd += ["--map", f"{dtype}={'*' if patterns is True else ','.join(patterns)}"]
+    return cmd
+
+
+def tune_model_command(
+    model: Path,
+    input_opts,
+    max_drop: float,
+    relative: bool,
+    limit: int | None,
+    sweeps: str,
+    backend: str,
+    holdout: float,
+    conservative: bool,
+    out: Path,
+    models_dir: Path,
+    timeout: float,
+    task_override: str = "auto",
+    show: bool = True,
+) -> dict:
+    """Convert MODEL if needed, load the inputs, then the same search as for a demo."""
+    from .. import workspace
+    from ..infra.fsutil import write_json_atomic
+    from ..inputs import load_inputs
+    from ..results import attach_section
+    from ..runtimes import make_runtime
+    from ..sources import detect
+    from .analyze import AnalyzeOptions, _specs, write_variants
+    from .evaluate import load_model
+    from .tune import run_tune
+    from .tune_print import TUNE_FILE, print_tune
+
+    source = detect(model)
+    name = workspace.name_from_path(model)
+    root = Path(models_dir) / name
+    workspace.claim_model_root(root, source.path)
+    with workspace.locked(root), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
+        write_variants(source, AnalyzeOptions(name=name, variants=["float32"], models_dir=models_dir), root)
+        loaded = load_model(runtime, root / "float32")
+        try:
+            inputs = load_inputs(_specs(loaded), input_opts)
+            first = next(_chunks(inputs, np.arange(min(inputs.n, 8))))
+            outs, _ = runtime.predict(loaded, first)
+        finally:
+            runtime.unload(loaded)
+        task = tasks.detect_task(outs, inputs.labels, task_override)
+        probe, held, split = model_probes(inputs, task, limit, holdout)
+        record = run_tune(None, root, runtime, probe, held, max_drop, relative, sweeps, conservative, split)
+    record["source"] = source.describe()
+    record["inputs"] = inputs.description
+    if record["verified"] and not record.get("converter_command"):
+        record["quantlab_command"] = quantlab_command(model, record["verified"]["dtype_map"])
+    write_json_atomic(Path(out) / name / TUNE_FILE, record)
+    attach_section(out, name, "tune", record)
+    if show:
+        print_tune(record)
+    return record

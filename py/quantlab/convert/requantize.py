@@ -1,0 +1,68 @@
+"""tfjs artifact -> tfjs artifact with other weight dtypes, topology untouched.
+
+The stock converter cannot take a graph model as input (tensorflow/tfjs#6154), so quantized
+variants of an existing tfjs model are written here with the converter's own weight reader and
+writer (`tensorflowjs.read_weights` dequantizes, `tensorflowjs.write_weights` quantizes and
+shards): the same shards and manifest `tensorflowjs_converter --quantize_*` writes (DESIGN 2.7;
+tests compare bytes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..artifacts import read_artifact
+from ..errors import ArtifactError, QuantlabError
+from ..infra.fsutil import atomic_dir
+
+SHARD_SIZE_BYTES = 4 * 1024 * 1024  # the converter's default
+
+
+def read_weight_groups(folder: Path) -> tuple[dict, list[list[dict]]]:
+    """(model.json, weight groups as tensorflowjs' writer takes them), dequantized to float32."""
+    from ..infra.tfcompat import import_tensorflow
+
+    art = read_artifact(folder)  # checks the manifest and shard sizes, names a broken file
+    import_tensorflow()
+    from tensorflowjs.read_weights import read_weights
+
+    try:
+        groups = read_weights(art.model_json["weightsManifest"], str(art.folder))
+    except (ValueError, NotImplementedError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{art.folder / 'model.json'}: weights unreadable ({e})") from e
+    return art.model_json, groups
+
+
+def weight_names(groups: list[list[dict]]) -> list[str]:
+    return [entry["name"] for group in groups for entry in group]
+
+
+def requantize(src: Path, dest: Path, dtype_map: dict | None, weight_check=None) -> Path:
+    """Write `dest` (atomically): `src`'s topology with weights stored as `dtype_map` says
+    ({dtype: True | [name patterns]}; None = float32). `weight_check([(name, array)], {name: dtype})`
+    may veto (e.g. float16 overflow, NaN weights)."""
+    from tensorflowjs.write_weights import write_weights
+
+    from .converter import check_dtype_map
+
+    model_json, groups = read_weight_groups(src)
+    per_weight = check_dtype_map(dtype_map, weight_names(groups))  # weight name -> dtype
+    if weight_check is not None:
+        weight_check([(e["name"], e["data"]) for g in groups for e in g], per_weight)
+    with atomic_dir(Path(dest)) as tmp:
+        try:
+            manifest = write_weights(
+                groups,
+                str(tmp),
+                shard_size_bytes=SHARD_SIZE_BYTES,
+                write_manifest=False,
+                quantization_dtype_map=dtype_map,
+            )
+        except ValueError as e:
+            raise QuantlabError(f"quantization map {dtype_map}: {e}") from e
+        out_json = dict(model_json)
+        out_json["weightsManifest"] = manifest
+        # json.dump with default separators, as the converter writes model.json.
+        with open(tmp / "model.json", "w", encoding="utf-8") as f:
+            json.dump(out_json, f)
+    return Path(dest)

@@ -1,0 +1,128 @@
+"""A user's model source -> its float32 tfjs artifact, by the stock converter's own code.
+
+Keras files go to a layers model through `save_keras_model` (the function behind
+`tensorflowjs_converter`; byte-identical, DESIGN 2.2) or to a graph model through the converter
+CLI; SavedModels through the converter CLI (`tf_saved_model -> tfjs_graph_model`, or
+`keras_saved_model -> tfjs_layers_model`); an existing tfjs model is rewritten from its own
+weights. Quantized variants are then written from that float32 artifact (requantize.py)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import ArtifactError, QuantlabError
+from ..infra.fsutil import atomic_dir
+from ..infra.progress import log
+from ..sources import ModelSource
+
+OUTPUT_FORMATS = ("layers", "graph")
+
+
+def converter_exe() -> str:
+    exe = Path(sys.executable).with_name("tensorflowjs_converter")
+    return str(exe) if exe.exists() else "tensorflowjs_converter"
+
+
+def converter_args(source: ModelSource, output_format: str) -> list[str]:
+    """The stock converter's --input_format/--output_format for this source, or a usage error."""
+    fmt = source.format
+    if output_format == "graph":
+        if fmt == "saved-model":
+            return ["--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model"]
+        if fmt == "keras-h5":
+            return ["--input_format", "keras", "--output_format", "tfjs_graph_model"]
+    elif output_format == "layers":
+        if fmt == "keras-h5":
+            return ["--input_format", "keras", "--output_format", "tfjs_layers_model"]
+    raise QuantlabError(
+        f"--output-format {output_format}: the converter cannot turn a {fmt} ({source.detail or fmt}) "
+        f"into a tfjs {output_format} model; use --output-format {source.natural_output}",
+        exit_code=2,
+    )
+
+
+def _unknown_class(message: str) -> str | None:
+    m = re.search(r"Unknown (?:layer|object|class)[^'\"`]*['\"`]?([A-Za-z_][\w.]*)", message)
+    return m.group(1) if m else None
+
+
+def load_keras_file(path: Path):
+    """A Keras 2 (tf_keras) model from .h5 or .keras, uncompiled; an unknown class is named."""
+    from ..infra.tfcompat import keras
+
+    k = keras()
+    try:
+        return k.models.load_model(str(path), compile=False)
+    except Exception as e:  # Keras raises ValueError, TypeError, OSError... for foreign files
+        msg = " ".join(str(e).split())
+        cls = _unknown_class(msg)
+        if cls:
+            raise ArtifactError(
+                f"{path}: uses a layer class Keras does not know: {cls} (custom layers cannot run in "
+                f"tfjs without registering them in JavaScript)"
+            ) from e
+        raise ArtifactError(f"{path}: Keras could not load it ({msg[:300]})") from e
+
+
+def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[str]:
+    """Run the real converter CLI in a subprocess; returns the command (for the record)."""
+    args = converter_args(source, output_format)
+    with atomic_dir(dest) as tmp:
+        cmd = [converter_exe(), *args, str(source.path), str(tmp)]
+        log.info("converting %s with tensorflowjs_converter %s", source.path, " ".join(args))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0 or not (tmp / "model.json").is_file():
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()] or ["no output"]
+            detail = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1])
+            cls = _unknown_class(proc.stderr)
+            if cls:
+                raise ArtifactError(f"{source.path}: uses a class the converter does not know: {cls}")
+            raise ArtifactError(f"{source.path}: tensorflowjs_converter failed: {detail.strip()[:300]}")
+    return ["tensorflowjs_converter", *args, str(source.path), str(dest)]
+
+
+def write_float32(source: ModelSource, dest: Path, output_format: str | None = None) -> dict:
+    """Write the float32 tfjs artifact of `source` to `dest`; returns how it was made."""
+    from ..infra.tfcompat import import_tensorflow
+    from .requantize import requantize
+
+    output_format = output_format or source.natural_output
+    if output_format not in OUTPUT_FORMATS:
+        raise QuantlabError(
+            f"--output-format {output_format!r}: valid: {', '.join(OUTPUT_FORMATS)}", exit_code=2
+        )
+    import_tensorflow()
+    if source.is_tfjs:
+        have = source.format.removeprefix("tfjs-")
+        if output_format != have:
+            raise QuantlabError(
+                f"--output-format {output_format}: {source.path} is a tfjs {have} model; "
+                f"tfjs models keep their format",
+                exit_code=2,
+            )
+        requantize(source.path, dest, None)
+        how = "rewritten from its own weights (tensorflowjs.read_weights / write_weights)"
+        if source.detail.startswith("already quantized"):
+            how += f"; {source.detail}: the float32 reference is its dequantized weights"
+        return {"output_format": output_format, "how": how, "command": None}
+    keras_sm = source.format == "saved-model" and "Keras" in source.detail
+    if (source.format in ("keras-h5", "keras-v3") or keras_sm) and output_format == "layers":
+        # Through save_keras_model: the converter's keras_saved_model path fails on TF 2.19 with
+        # "numpy() is only available when eager execution is enabled".
+        from .converter import save_tfjs
+
+        save_tfjs(load_keras_file(source.path), dest)
+        return {"output_format": "layers", "how": "tensorflowjs.converters.save_keras_model", "command": None}
+    if source.format == "keras-v3":
+        # The converter has no .keras input: go through a SavedModel of the loaded model.
+        model = load_keras_file(source.path)
+        with tempfile.TemporaryDirectory(prefix="quantlab-sm-") as tmp:
+            model.save(tmp, save_format="tf")
+            cmd = run_converter(ModelSource(Path(tmp), "saved-model", "Keras SavedModel"), dest, "graph")
+        return {"output_format": "graph", "how": "Keras SavedModel -> tensorflowjs_converter", "command": cmd}
+    cmd = run_converter(source, dest, output_format)
+    return {"output_format": output_format, "how": "tensorflowjs_converter", "command": cmd}

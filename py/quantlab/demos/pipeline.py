@@ -1,0 +1,174 @@
+"""The data flow for one demo: data -> train -> convert/quantize -> tfjs runtime -> metrics ->
+results.json. Each step is usable alone (the CLI's building blocks)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from ..analysis.evaluate import ArrayExamples, measure_variants
+from ..analysis.weight_error import weights_section
+from ..artifacts import read_artifact
+from ..convert.converter import VARIANTS, write_variants
+from ..errors import ArtifactError, QuantlabError
+from ..infra.environment import environment
+from ..infra.progress import log
+from ..metrics import task_metrics, task_per_example
+from ..results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
+from ..runtimes.base import Runtime
+from ..stats import uncertainty
+from .registry import Demo
+
+
+def keras_dir(models_dir: Path, demo: Demo) -> Path:
+    return Path(models_dir) / demo.name / "keras"
+
+
+def variant_dir(models_dir: Path, demo: Demo, variant: str) -> Path:
+    return Path(models_dir) / demo.name / variant
+
+
+def train_step(demo: Demo, models_dir: Path, data_dir: Path | None, quick: bool, seed: int = 1337) -> dict:
+    from .train import save_trained, train
+
+    data = demo.load(data_dir)
+    result = train(demo, data, demo.profile(quick), seed=seed)
+    result.record["profile"] = "quick" if quick else "full"
+    save_trained(result, keras_dir(models_dir, demo))
+    return result.record
+
+
+def quantize_step(demo: Demo, models_dir: Path, variants=VARIANTS) -> dict[str, Path]:
+    from .train import load_trained
+
+    model, _ = load_trained(keras_dir(models_dir, demo))
+    t0 = time.perf_counter()
+    paths = write_variants(model, Path(models_dir) / demo.name, variants)
+    log.info("wrote %s variants %s in %.1f s", demo.name, ", ".join(paths), time.perf_counter() - t0)
+    return paths
+
+
+def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict) -> list[str]:
+    """One variant from a per-weight dtype map; returns the equivalent converter command."""
+    from ..convert.converter import converter_command, save_tfjs
+    from ..workspace import RESERVED, check_name
+    from .train import load_trained
+
+    check_name(name, "--name", RESERVED)
+    folder = Path(models_dir) / demo_name
+    check_replaceable_variant(folder / name)
+    if read_artifact(folder / "float32").format == "graph":
+        # The converter cannot re-quantize a graph model (tensorflow/tfjs#6154): its weight writer can.
+        from ..convert.requantize import requantize
+
+        requantize(folder / "float32", folder / name, dtype_map)
+        log.info("wrote %s (tensorflowjs.write_weights on the float32 graph model's weights)", folder / name)
+        return []
+    model, _ = load_trained(folder / "keras")
+    save_tfjs(model, folder / name, dtype_map)
+    log.info("wrote %s", folder / name)
+    return converter_command(folder / "float32" / "model.json", folder / name, dtype_map)
+
+
+# What a tfjs layers-model folder written by the converter holds; anything else is someone's own.
+_ARTIFACT_FILE = re.compile(r"^(model\.json|group\d+-shard\d+of\d+\.bin|\.quantlab-owned|\.quantlab\.lock)$")
+
+
+def check_replaceable_variant(folder: Path) -> None:
+    """A custom variant replaces MODELS/<demo>/<name> whole: refuse when that is a file or a
+    folder holding anything but a tfjs artifact (never delete a user's own files)."""
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise QuantlabError(f"{folder}: exists and is not a folder quantlab wrote; choose another --name", 2)
+    foreign = sorted(p.name for p in folder.iterdir() if not (p.is_file() and _ARTIFACT_FILE.match(p.name)))
+    if foreign:
+        raise QuantlabError(
+            f"{folder}: holds files quantlab did not write ({', '.join(foreign[:3])}); choose another --name "
+            f"or remove the folder",
+            exit_code=2,
+        )
+
+
+def evaluate_step(
+    demo: Demo,
+    models_dir: Path,
+    out_dir: Path,
+    data_dir: Path | None,
+    runtime: Runtime,
+    variants=VARIANTS,
+    limit: int | None = None,
+    config: dict | None = None,
+) -> dict:
+    """Measure every variant in `runtime`; write <out>/<demo>/results.json atomically."""
+    t_start = time.perf_counter()
+    from .train import read_record
+
+    record_path = keras_dir(models_dir, demo) / "train.json"
+    if not record_path.is_file():
+        raise ArtifactError(
+            f"{record_path}: no trained {demo.name} model; run `quantlab train "
+            f"{demo.name}` (or `quantlab run {demo.name}`) first"
+        )
+    train_record = read_record(record_path.parent)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise QuantlabError(f"limit {limit!r}: must be a positive integer (0 or None: all)", exit_code=2)
+    data = demo.load(data_dir)
+    n_test = min(limit or len(data.x_test), len(data.x_test))
+    x, y = data.x_test[:n_test], data.y_test[:n_test]
+    label_std = data.extra.get("label_std")
+    paths = {v: variant_dir(models_dir, demo, v) for v in variants}
+    measured = measure_variants(runtime, paths, ArrayExamples({"x": x}), demo.name)
+    rows, scores = [], {}
+    for variant, m in measured.items():
+        metrics = task_metrics(demo.task, m.outputs[0], y, label_std)
+        scores[variant] = task_per_example(demo.task, m.outputs[0], y, label_std)
+        rows.append(variant_row(variant, m.artifact, metrics, runtime, m.load_ms, m.timings))
+        log.info(
+            "%s %s: %s (%d weight bytes)",
+            demo.name,
+            variant,
+            ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
+            m.artifact.weight_bytes,
+        )
+    for row in rows:  # intervals; differences from float32 on the same examples
+        row |= uncertainty(scores[row["name"]], scores.get("float32") if row["name"] != "float32" else None)
+    config = {"limit": limit, "workers": getattr(runtime, "ran", 1), **(config or {})}
+    config.setdefault("step_seconds", {})["evaluate"] = round(time.perf_counter() - t_start, 1)
+    results = {
+        "kind": "demo",
+        "demo": demo.name,
+        "title": demo.title,
+        "task": demo.task,
+        "primary_metric": demo.primary_metric,
+        "dataset": {**data.describe(), "n_test": int(n_test)},
+        "variants": rows,
+        "weight_error": weights_section(Path(models_dir) / demo.name, variants)
+        if "float32" in variants
+        else {},
+        "seed": demo.seed,
+        "note": demo.note,
+        "training": {
+            k: train_record.get(k)
+            for k in (
+                "profile",
+                "epochs",
+                "batch_size",
+                "lr_schedule",
+                "n_train",
+                "n_validation",
+                "train_seconds",
+                "seed",
+                "keras_test",
+            )
+        },
+        "environment": environment(runtime.describe()),
+        "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), **config},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_results(out_dir, demo.name, results)
+    return results

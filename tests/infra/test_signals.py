@@ -1,0 +1,190 @@
+"""Interrupting the real CLI while the real evaluator is certainly inside a predict job.
+
+The evaluator's test hook (QUANTLAB_TEST_BLOCK_DIR, js/protocol.json "test_hooks") writes
+<dir>/predict-started and then holds the job until <dir>/release exists, so each test signals
+the CLI at a known point instead of hoping the work is still running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import typer
+
+from quantlab.infra.signals import Terminated, exit_code, interrupt_on_signals
+from tests.conftest import ROOT, node_processes_of, processes_with_env, run_cli
+
+
+@pytest.fixture(scope="module")
+def housing_models(tmp_path_factory) -> Path:
+    """A quick housing model and its four variants (train + quantize, ~25 s)."""
+    models = tmp_path_factory.mktemp("signals") / "models"
+    for cmd in (("train", "housing", "--quick"), ("quantize", "housing")):
+        proc = run_cli(*cmd, "--models-dir", str(models))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return models
+
+
+def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu"):
+    """The CLI evaluating housing, held inside its first predict job. Returns (proc, ctx)."""
+    block = tmp_path / "block"
+    tmpdir = tmp_path / "tmp"
+    out = tmp_path / "out"
+    for d in (block, tmpdir):
+        d.mkdir()
+    env = {**os.environ, "QUANTLAB_TEST_BLOCK_DIR": str(block), "TMPDIR": str(tmpdir), "COLUMNS": "200"}
+    args = ["evaluate", "housing", "--backend", backend, "--models-dir", str(models), "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "quantlab.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    started = block / "predict-started"
+    deadline = time.monotonic() + 180
+    while not started.exists():
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(f"the CLI ended (code {proc.returncode}) before predicting: {err[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the evaluator did not reach predict within 180 s")
+        time.sleep(0.02)
+    time.sleep(0.05)  # the pid is written together with the file; let the write finish
+    node_pid = int(started.read_text().strip())
+    assert node_pid in processes_with_env(str(block))  # the leak check below can see it
+    return proc, {"block": block, "tmpdir": tmpdir, "out": out, "node_pid": node_pid}
+
+
+def assert_nothing_left(proc, ctx, models: Path, stderr: str) -> None:
+    # the evaluator we held is gone, and nothing started by this CLI run is left
+    deadline = time.monotonic() + 5
+    while processes_with_env(str(ctx["block"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with_env(str(ctx["block"])) == []
+    ours = [line for line in node_processes_of("evaluator.mjs") if line.split()[0] == str(ctx["node_pid"])]
+    assert ours == []
+    assert sorted(p.name for p in ctx["tmpdir"].iterdir() if p.name.startswith("quantlab-")) == []
+    assert list(ctx["out"].rglob("*.part")) == [] and list(models.rglob("*.part")) == []
+    assert not (ctx["out"] / "housing" / "results.json").exists()
+    lines = [line for line in stderr.splitlines() if line.startswith("interrupted")]
+    assert len(lines) == 1, stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_signal_during_predict_exits_at_once_and_cleans_up(housing_models, tmp_path, sig, code):
+    proc, ctx = start_blocked_evaluation(housing_models, tmp_path)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == code, stderr[-2000:]
+    assert f"interrupted by {sig.name}: no partial results were written" in stderr
+    assert "Traceback" not in stderr
+    assert elapsed < 30, f"took {elapsed:.1f} s to stop"
+    assert_nothing_left(proc, ctx, housing_models, stderr)
+
+
+def test_sigint_with_a_stopped_evaluator_does_not_wait_for_it(housing_models, tmp_path):
+    proc, ctx = start_blocked_evaluation(housing_models, tmp_path)
+    os.kill(ctx["node_pid"], signal.SIGSTOP)  # Node can answer nothing now, not even `exit`
+    try:
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - t0
+    finally:
+        if processes_with_env(str(ctx["block"])):
+            os.kill(ctx["node_pid"], signal.SIGKILL)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted by SIGINT: no partial results were written" in stderr
+    assert elapsed < 30, f"took {elapsed:.1f} s to stop"
+    assert_nothing_left(proc, ctx, housing_models, stderr)
+
+
+def test_released_job_completes_normally(housing_models, tmp_path):
+    """The hook only holds the job: once released, the same run finishes and writes results."""
+    proc, ctx = start_blocked_evaluation(housing_models, tmp_path)
+    (ctx["block"] / "release").touch()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert (ctx["out"] / "housing" / "results.json").is_file()
+    assert processes_with_env(str(ctx["block"])) == []
+    assert [p.name for p in ctx["tmpdir"].iterdir() if p.name.startswith("quantlab-")] == []
+
+
+# cli_errors itself, in-process
+
+
+def _wrapped(body):
+    from quantlab.cli.app import cli_errors
+
+    @cli_errors
+    def command(verbose: bool = False):
+        return body()
+
+    return command
+
+
+def test_unexpected_exception_is_one_line_with_exit_1(capsys):
+    def body():
+        raise ValueError("bad [thing]")
+
+    with pytest.raises(typer.Exit) as info:
+        _wrapped(body)(verbose=False)
+    assert info.value.exit_code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: ValueError: bad [thing] (rerun with --verbose for the traceback)"]
+
+
+def test_unexpected_exception_with_verbose_reraises():
+    def body():
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        _wrapped(body)(verbose=True)
+
+
+def test_typer_exit_passes_through_untouched(capsys):
+    def body():
+        raise typer.Exit(3)
+
+    with pytest.raises(typer.Exit) as info:
+        _wrapped(body)()
+    assert info.value.exit_code == 3 and capsys.readouterr().err == ""
+
+
+def test_sigterm_unwinds_like_ctrl_c(capsys):
+    cleaned = []
+
+    def body():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        finally:
+            cleaned.append(True)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(typer.Exit) as info:
+        _wrapped(body)()
+    assert info.value.exit_code == 143 and cleaned == [True]
+    assert "interrupted by SIGTERM: no partial results were written" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is previous  # handlers are the CLI's only while it runs
+
+
+def test_terminated_is_a_keyboard_interrupt():
+    e = Terminated(signal.SIGHUP)
+    assert isinstance(e, KeyboardInterrupt) and exit_code(e) == 129 and exit_code(KeyboardInterrupt()) == 130
+    with interrupt_on_signals():
+        assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL
