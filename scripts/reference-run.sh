@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Produces the committed reference report under reports/: the full default run of every demo,
-# parity on MNIST across every runtime, the two tune searches of issue 5, and the MNIST
+# parity on MNIST across every runtime, the tune searches (Fashion-MNIST, MobileNetV2 layers and
+# graph), delivery of every demo, and the MNIST
 # benchmark. Needs QUANTLAB_DATA (or the user cache) to hold the data. Each step's log and
 # wall time go to reports/reference-run.log.
 #   bash scripts/reference-run.sh             every step; starts a new log
@@ -48,8 +49,8 @@ for s in "${steps[@]}"; do
       step $Q tune fashion-mnist --max-drop 0.002
       image_tunes
       ;;
-    delivery) step $Q delivery mnist --runs 1 ;;
-    bench) step $Q bench; step $Q bench --analyze ;;
+    delivery) step $Q delivery ;;
+    bench) step $Q bench; step $Q bench --analyze; step $Q bench --workers 1,2 ;;
     report) step $Q report --check ;;
   esac
 done
