@@ -777,7 +777,11 @@ def evaluate(
     out: OutDir = Path("reports"),
     models_dir: ModelsDir = Path("models"),
     variant: Annotated[
-        list[str] | None, typer.Option(help="Variants to evaluate (repeatable; default all)")
+        list[str] | None,
+        typer.Option(
+            help="Variants to evaluate (repeatable; default all): float32, float16, uint16, uint8, or any "
+            "folder of MODELS/<demo>/ with a model.json (tuned, a --map name)"
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(help="Evaluate the first N test examples only (default and 0: all)")
@@ -815,7 +819,8 @@ def evaluate(
     variants = variant or None  # None: each demo's own (the four, plus the graph demo's equalized)
     extras = {v for demo in chosen for v in getattr(demo, "extra_variants", ())}
     for v in variants or []:
-        if v not in extras:
+        made = all((Path(models_dir) / demo.name / v / "model.json").is_file() for demo in chosen)
+        if v not in extras and not made:  # a tuned or --map variant is measured like the others
             dtype_map_for(v)  # validates the name
     all_limit = limit == 0
     limit = check_limit(limit)

@@ -245,6 +245,8 @@ def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path
 # weights, and that model all-uint8: what equalization buys per-tensor uint8, measured in tfjs.
 EQUALIZED = ("equalized", "equalized-uint8")
 EQUALIZE_RECORD = "equalize.json"
+# whose weights each variant's per-tensor error is measured against (default float32)
+WEIGHT_REFERENCES = {EQUALIZED[0]: None, EQUALIZED[1]: EQUALIZED[0], f"tuned-{EQUALIZED[0]}": EQUALIZED[0]}
 
 
 def write_equalized(root: Path) -> dict[str, Path]:
@@ -396,9 +398,7 @@ def evaluate_mobilenet(
             "n_train": 0,
         },
         "variants": results_rows,
-        "weight_error": weights_section(
-            Path(models_dir) / name, variants, references={EQUALIZED[0]: None, EQUALIZED[1]: EQUALIZED[0]}
-        )
+        "weight_error": weights_section(Path(models_dir) / name, variants, references=WEIGHT_REFERENCES)
         if "float32" in variants
         else {},
         "keras_reference": {"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},
