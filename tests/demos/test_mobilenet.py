@@ -259,3 +259,12 @@ def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(
     made = tmp_path / "again" / "equalized" / "mixed"
     for shard in sorted(p.name for p in tuned.glob("*.bin")):
         assert (made / shard).read_bytes() == (tuned / shard).read_bytes()
+    # the answer measured like any variant, on every image (not only the held-out half)
+    ev = run_cli(
+        "evaluate", "mobilenetv2-graph", "--variant", "float32", "--variant", "tuned-equalized",
+        "--data-dir", str(image_dir), "--out", str(tmp_path / "all"), *common,
+    )  # fmt: skip
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    res = json.loads((tmp_path / "all" / "mobilenetv2-graph" / "results.json").read_text())
+    assert [v["name"] for v in res["variants"]] == ["float32", "tuned-equalized"]
+    assert res["dataset"]["n_test"] == record["holdout_size"] + record["subset_size"]
