@@ -5,7 +5,7 @@
 # benchmark. Needs QUANTLAB_DATA (or the user cache) to hold the data. Each step's log and
 # wall time go to reports/reference-run.log.
 #   bash scripts/reference-run.sh             every step; starts a new log
-#   bash scripts/reference-run.sh tune report  only those steps (run parity tune delivery bench report;
+#   bash scripts/reference-run.sh tune report  only those steps (run parity tune verify delivery bench report;
 #                                              images = run + tunes of the two MobileNetV2 demos only),
 #                                              appended to the log under a dated heading
 set -euo pipefail
@@ -16,10 +16,10 @@ log=reports/reference-run.log
 mkdir -p reports
 steps=("$@")
 for s in "${steps[@]}"; do
-  case $s in run|images|parity|tune|delivery|bench|report) ;; *) echo "unknown step $s; valid: run images parity tune delivery bench report" >&2; exit 2 ;; esac
+  case $s in run|images|verify|parity|tune|delivery|bench|report) ;; *) echo "unknown step $s; valid: run images verify parity tune delivery bench report" >&2; exit 2 ;; esac
 done
 if [ ${#steps[@]} -eq 0 ]; then
-  steps=(run parity tune delivery bench report)
+  steps=(run parity tune verify delivery bench report)
   : > "$log"
 else
   echo "#### $(date -u +%Y-%m-%dT%H:%MZ): re-run of steps: ${steps[*]}" >> "$log"
@@ -40,6 +40,12 @@ image_tunes() {
 for s in "${steps[@]}"; do
   case $s in
     run) step $Q run ;;
+    verify)  # the MobileNetV2 tunes' answers on all 1000 images (the tune judged them on a held-out half)
+      tmp=$(mktemp -d)
+      step $Q evaluate mobilenetv2 --variant float32 --variant tuned --out "$tmp"
+      step $Q evaluate mobilenetv2-graph --variant float32 --variant tuned --out "$tmp"
+      rm -rf "$tmp"
+      ;;
     parity) step $Q parity mnist ;;
     images)
       step $Q run mobilenetv2 mobilenetv2-graph

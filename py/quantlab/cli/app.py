@@ -230,7 +230,7 @@ OutputFormat = Annotated[
 ]
 FormatOverride = Annotated[str | None, typer.Option("--format", help="Override the detected format of MODEL")]
 ModelName = Annotated[
-    str | None, typer.Option(help="Results name: MODELS/<name>/, OUT/<name>/ (default: from MODEL)")
+    str | None, typer.Option(help="Results name: MODELS/NAME/, OUT/NAME/ (default: from MODEL)")
 ]
 
 
@@ -665,7 +665,7 @@ def train(
     image_size: Annotated[int, typer.Option(help="mobilenetv2: input size")] = 224,
     verbose: Verbose = False,
 ) -> None:
-    """Prepare demos' Keras models under MODELS_DIR/<demo>/keras: train them in tf-keras (seeded), or
+    """Prepare demos' Keras models under MODELS_DIR/DEMO/keras: train them in tf-keras (seeded), or
     for mobilenetv2 build Keras' pretrained model from the weights file found."""
     from ..demos.registry import DemoOptions
 
@@ -780,7 +780,7 @@ def evaluate(
         list[str] | None,
         typer.Option(
             help="Variants to evaluate (repeatable; default all): float32, float16, uint16, uint8, or any "
-            "folder of MODELS/<demo>/ with a model.json (tuned, a --map name)"
+            "folder of MODELS/DEMO/ with a model.json (tuned, a --map name)"
         ),
     ] = None,
     limit: Annotated[
@@ -1030,7 +1030,7 @@ def parity(
     Separates the runtime's difference (tfjs V vs the reference on V, same dequantized weights) from
     the quantization's (the reference on V vs the original float32 model), compares every output,
     names the first diverging layer of a failing pair (layers models), and exits 6 when a pair is
-    out of tolerance. Your model's variants are `MODELS/<name>/<variant>/` as `quantlab analyze`
+    out of tolerance. Your model's variants are `MODELS/NAME/VARIANT/` as `quantlab analyze`
     writes them (converted when missing); its inputs take the same options as `analyze`.
     Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
     `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
@@ -1157,8 +1157,8 @@ def delivery(
         list[str] | None,
         typer.Argument(
             help=f"Demos ({', '.join(ALL_DEMOS)}; default: every demo with variants under MODELS, the others "
-            "skipped with one line each): MODELS/<demo>/<variant>/; or one MODEL path as given to `analyze`: "
-            "MODELS/<name>/<variant>/",
+            "skipped with one line each): MODELS/DEMO/VARIANT/; or one MODEL path as given to `analyze`: "
+            "MODELS/NAME/VARIANT/",
             show_default=False,
         ),
     ] = None,
@@ -1195,7 +1195,7 @@ def delivery(
     that answers Accept-Encoding as a CDN does, under DevTools network emulation (Slow 4G, Fast 4G,
     none), and times the model loaded and the first prediction (median and min/max of --runs), with
     tf.memory() and the JS heap. Throttled loads run --pages at once (each page its own throttle); the
-    unthrottled ones in one page, alone. Writes OUT/<name>/delivery.json and adds it to results.json,
+    unthrottled ones in one page, alone. Writes OUT/NAME/delivery.json and adds it to results.json,
     for each demo. Examples: `quantlab delivery` (every demo with variants), `quantlab delivery mnist
     --runs 3`
     """
@@ -1350,7 +1350,7 @@ def tune(
         typer.Option(
             help="mobilenetv2-graph: search from its `equalized` variant (float32 weights after "
             "cross-layer equalization, `quantlab equalize`) instead of float32; the answer goes to "
-            "MODELS/<demo>/tuned-equalized/"
+            "MODELS/DEMO/tuned-equalized/"
         ),
     ] = False,
     workers: Workers = None,
