@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,22 @@ def test_pooled_node_runtime_gives_the_one_process_figures(setup):
     assert two["runtimes"]["node-wasm"]["workers"] == 2 and "workers" not in one["runtimes"]["node-wasm"]
     stats = [[p["stats"] for p in _runtime_pairs(r, "node-wasm")] for r in (one, two)]
     assert stats[0] == stats[1] and len(stats[0]) == len(VARIANTS)
+    assert not _evaluator_children(), "parity left an evaluator of its own running"
+
+
+def _evaluator_children() -> list[int]:
+    """Live Node evaluators started by this process (a runtime started and never closed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        ppid = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("PPid:")), None)
+        if ppid == str(os.getpid()) and b"evaluator.mjs" in cmd and "\tZ" not in status:
+            found.append(int(entry.name))
+    return found
 
 
 def test_corrupted_weight_is_detected_and_localised(setup, tmp_path):

@@ -265,6 +265,16 @@ def compare(
                 continue
             t0 = time.perf_counter()
             reuse = getattr(ref.runtime, "name", None) == name
+            if name.startswith("node-") and not reuse and workers != 1:
+                # Node runtimes through the evaluator pool (decided before any runtime of its own
+                # is started): variants and input shards spread over every core, outputs
+                # bit-identical to one process (tests/analysis/test_pool.py).
+                not_localised |= _pooled_pairs(
+                    name, variant_dirs, x, refs, pairs, runtime_info, atol, rtol, timeout, batch_size,
+                    workers, executor, ray_address,
+                )  # fmt: skip
+                log.info("%s done in %.1f s", name, time.perf_counter() - t0)
+                continue
             try:
                 started = (
                     contextlib.nullcontext(ref.runtime) if reuse else make_runtime(name, timeout=timeout)
@@ -272,15 +282,6 @@ def compare(
             except RuntimeUnavailable as e:  # found only once started (e.g. no WebGPU adapter)
                 unavailable[name] = str(e)
                 log.warning("%s", e)
-                continue
-            if name.startswith("node-") and not reuse and workers != 1:
-                # Node runtimes through the evaluator pool: variants and input shards spread over
-                # every core (outputs bit-identical to one process: tests/analysis/test_pool.py).
-                not_localised |= _pooled_pairs(
-                    name, variant_dirs, x, refs, pairs, runtime_info, atol, rtol, timeout, batch_size,
-                    workers, executor, ray_address,
-                )  # fmt: skip
-                log.info("%s done in %.1f s", name, time.perf_counter() - t0)
                 continue
             with started as rt:
                 start_ms = (time.perf_counter() - t0) * 1000
