@@ -292,19 +292,12 @@ def compare(
                     loaded = rt.load(folder)
                     try:
                         out, t = rt.predict(loaded, x, batch_size=batch_size)
-                        ref_out, ref_rt, ref_model, ref_name = refs[v]
-                        stats, ok, n_bad, per_out = compare_outputs(
-                            out, ref_out, loaded.output_names, atol, rtol
-                        )
-                        n = n_examples(x)
-                        pair = PairResult(
-                            v, "runtime", f"{name} {v}", ref_name, stats, ok, n_bad,
-                            timings={"load_ms": round(loaded.load_ms, 1),
-                                     "predict_ms": round(t.predict_ms, 1),
-                                     "predict_ms_per_example": round(t.predict_ms / n, 4)},
-                            outputs=per_out,
+                        _, ref_rt, ref_model, _ = refs[v]
+                        pair = runtime_pair(
+                            name, v, out, loaded.output_names, refs[v], loaded.load_ms, t.predict_ms,
+                            n_examples(x), atol, rtol,
                         )  # fmt: skip
-                        if not ok:
+                        if not pair.passed:
                             if _localisable(loaded, ref_model):
                                 pair.first_bad_layer = localise(
                                     rt, loaded, ref_rt, ref_model, head(x, LOCALISE_EXAMPLES), atol, rtol
@@ -341,6 +334,22 @@ def compare(
     return record
 
 
+def runtime_pair(
+    name: str, variant: str, outputs: list[np.ndarray], output_names: list[str], ref_entry: tuple,
+    load_ms: float, predict_ms: float, n: int, atol: float, rtol: float,
+) -> PairResult:  # fmt: skip
+    """The runtime row of tfjs runtime `name` on `variant` against its reference (`ref_entry`:
+    reference outputs, runtime, model, label), with load and predict timings; not localised."""
+    ref_out, _, _, ref_name = ref_entry
+    stats, ok, n_bad, per_out = compare_outputs(outputs, ref_out, output_names, atol, rtol)
+    return PairResult(
+        variant, "runtime", f"{name} {variant}", ref_name, stats, ok, n_bad,
+        timings={"load_ms": round(load_ms, 1), "predict_ms": round(predict_ms, 1),
+                 "predict_ms_per_example": round(predict_ms / n, 4)},
+        outputs=per_out,
+    )  # fmt: skip
+
+
 def _pooled_pairs(
     name, variant_dirs, x, refs, pairs, runtime_info, atol, rtol, timeout, batch_size,
     workers, executor, ray_address,
@@ -357,17 +366,13 @@ def _pooled_pairs(
         measured = measure_variants(pool, variant_dirs, examples, f"parity {name}", batch_size)
         runtime_info[name] = {**pool.describe(), "workers": pool.ran, "executor": pool.executor}
     runtime_info[name]["seconds"] = round(time.perf_counter() - t0, 1)
-    n = n_examples(x)
     for v, m in measured.items():
-        ref_out, ref_rt, ref_model, ref_name = refs[v]
-        stats, ok, n_bad, per_out = compare_outputs(m.outputs, ref_out, m.model.output_names, atol, rtol)
-        pair = PairResult(
-            v, "runtime", f"{name} {v}", ref_name, stats, ok, n_bad,
-            timings={"load_ms": round(m.load_ms, 1), "predict_ms": round(m.timings.predict_ms, 1),
-                     "predict_ms_per_example": round(m.timings.predict_ms / n, 4)},
-            outputs=per_out,
+        _, ref_rt, ref_model, _ = refs[v]
+        pair = runtime_pair(
+            name, v, m.outputs, m.model.output_names, refs[v], m.load_ms, m.timings.predict_ms,
+            n_examples(x), atol, rtol,
         )  # fmt: skip
-        if not ok:
+        if not pair.passed:
             if _localisable(m.model, ref_model):  # layer by layer needs one runtime holding the model
                 with make_runtime(name, timeout=timeout) as rt:
                     loaded = rt.load(variant_dirs[v])
