@@ -67,23 +67,16 @@ def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
     return plan
 
 
-def _weight_check():
-    try:
-        from ..convert.weight_checks import check_weights_quantizable
-    except ImportError:  # pragma: no cover (older trees)
-        return None
-    return check_weights_quantizable
-
-
 def write_variants(source: ModelSource, opts: AnalyzeOptions, root: Path) -> tuple[dict[str, Path], dict]:
     from ..convert.requantize import requantize
+    from ..convert.weight_checks import check_weights_quantizable
 
     made = write_float32(source, root / "float32", opts.output_format)
     paths = {"float32": root / "float32"}
     for name, dtype_map in _variant_plan(opts).items():
         if name == "float32":
             continue
-        paths[name] = requantize(root / "float32", root / name, dtype_map, _weight_check())
+        paths[name] = requantize(root / "float32", root / name, dtype_map, check_weights_quantizable)
     return paths, made
 
 

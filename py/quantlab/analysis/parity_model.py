@@ -27,7 +27,7 @@ from ..runtimes import make_runtime
 from ..runtimes.base import Inputs, LoadedModel, Runtime
 from ..runtimes.keras import KerasRuntime
 from ..sources import ModelSource
-from .analyze import AnalyzeOptions, _specs, _weight_check, write_variants
+from .analyze import AnalyzeOptions, _specs, write_variants
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, NOT_LOCALISED, Reference, compare, save_parity
 
 REFERENCE_BACKEND = "node-cpu"
@@ -55,6 +55,7 @@ def ensure_variants(source: ModelSource, opts: ParityModelOptions, root: Path) -
     """MODELS/<name>/<variant>/ for every variant asked for: reused when its model.json is there
     (as analyze wrote it), else converted (float32 from the source, the others from float32)."""
     from ..convert.requantize import requantize
+    from ..convert.weight_checks import check_weights_quantizable
 
     paths = {v: root / v for v in opts.variants}
     missing = [v for v in opts.variants if not (root / v / "model.json").is_file()]
@@ -84,7 +85,7 @@ def ensure_variants(source: ModelSource, opts: ParityModelOptions, root: Path) -
         if reused:
             log.info("reusing %s (%s); remove it to convert again", root, ", ".join(reused))
         for v in missing:
-            requantize(root / "float32", root / v, dtype_map_for(v), _weight_check())
+            requantize(root / "float32", root / v, dtype_map_for(v), check_weights_quantizable)
     else:
         plan = AnalyzeOptions(name=opts.name, variants=missing, output_format=opts.output_format)
         write_variants(source, plan, root)

@@ -226,6 +226,7 @@ def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path
     from ..convert.converter import dtype_map_for
     from ..convert.requantize import requantize
     from ..convert.source import run_converter
+    from ..convert.weight_checks import check_weights_quantizable
     from ..sources import ModelSource
 
     root = Path(root)
@@ -235,7 +236,7 @@ def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path
     paths = {"float32": root / "float32"}
     for v in variants:
         if v not in ("float32", *EQUALIZED):
-            paths[v] = requantize(root / "float32", root / v, dtype_map_for(v))
+            paths[v] = requantize(root / "float32", root / v, dtype_map_for(v), check_weights_quantizable)
     if any(v in EQUALIZED for v in variants):
         paths |= write_equalized(root)
     return {v: paths[v] for v in variants if v in paths}
@@ -253,6 +254,8 @@ def write_equalized(root: Path) -> dict[str, Path]:
     from ..convert.converter import dtype_map_for
     from ..convert.equalize import equalize_artifact
     from ..convert.requantize import requantize
+    from ..convert.weight_checks import check_weights_quantizable
+    from ..infra.fsutil import write_json_atomic
 
     t0 = time.perf_counter()
     report = equalize_artifact(root / "float32", root / EQUALIZED[0])
@@ -260,11 +263,10 @@ def write_equalized(root: Path) -> dict[str, Path]:
         raise ArtifactError(f"{root / 'float32'}: no equalizable conv pairs found")
     seconds = time.perf_counter() - t0
     log.info("equalized %d conv pairs in %.1f s", len(report.pairs), seconds)
-    from ..infra.fsutil import write_json_atomic
-
     record = report.as_dict() | {"seconds": round(seconds, 2)}
     write_json_atomic(root / EQUALIZED[0] / EQUALIZE_RECORD, record)
-    uint8 = requantize(root / EQUALIZED[0], root / EQUALIZED[1], dtype_map_for("uint8"))
+    eq, eq8 = root / EQUALIZED[0], root / EQUALIZED[1]
+    uint8 = requantize(eq, eq8, dtype_map_for("uint8"), check_weights_quantizable)
     return {EQUALIZED[0]: root / EQUALIZED[0], EQUALIZED[1]: uint8}
 
 

@@ -63,8 +63,9 @@ def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict
     if read_artifact(folder / "float32").format == "graph":
         # The converter cannot re-quantize a graph model (tensorflow/tfjs#6154): its weight writer can.
         from ..convert.requantize import requantize
+        from ..convert.weight_checks import check_weights_quantizable
 
-        requantize(folder / "float32", folder / name, dtype_map)
+        requantize(folder / "float32", folder / name, dtype_map, check_weights_quantizable)
         log.info("wrote %s (tensorflowjs.write_weights on the float32 graph model's weights)", folder / name)
         return []
     model, _ = load_trained(folder / "keras")
