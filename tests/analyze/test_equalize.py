@@ -161,3 +161,25 @@ def test_graph_with_control_flow_is_refused_naming_the_ops(tmp_path):
     assert "control flow (" in error[0] and "LoopCond" in error[0]  # the converter's v1 loop ops
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "eq").exists()
+
+
+def test_bias_correction_removes_uint8_mean_output_shift(chain_models, tmp_path):
+    """--bias-correction uint8: every biased conv corrected, calibrated on 16 of the inputs; the
+    written model all-uint8 strays less from float32 than the equalized model all-uint8 (measured
+    here: relative L2 0.0132 -> 0.0093), and its float32 outputs move (it is meant for uint8)."""
+    x = chain_models / "x.npy"
+    proc, out = _equalize(
+        tmp_path, chain_models / "relu_sm", x, "--bias-correction", "uint8", "--calibration", "16"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout)
+    bc = r["bias_correction"]
+    assert bc["target"] == "uint8" and bc["n_layers"] >= 2 and bc["n_calibration"] == 16
+    assert r["uint8_after"]["rel_l2"] < r["uint8_after_equalization_only"]["rel_l2"]
+    assert r["float32_change"]["rel_l2"] < 1e-5  # the tolerance is judged before bias correction
+    assert r["float32_change_bias_corrected"]["rel_l2"] > 1e-4
+    from quantlab.analysis.weight_error import read_weights
+    from quantlab.artifacts import read_artifact
+
+    written = read_weights(read_artifact(out))
+    assert {layer["bias"] for layer in bc["layers"]} <= set(written)

@@ -214,8 +214,15 @@ def test_graph_demo_same_weights_as_a_graph_model_side_by_side(small_full_weight
     assert f32["top1"] == graph["keras_reference"]["metrics"]["top1"]  # tfjs graph == Keras
     assert f32["top1"] == {v["name"]: v for v in layers["variants"]}["float32"]["metrics"]["top1"]
     by = {v["name"]: v for v in graph["variants"]}
-    assert list(by) == ["float32", "float16", "uint16", "uint8", "equalized", "equalized-uint8"]
+    assert list(by) == [
+        "float32", "float16", "uint16", "uint8", "equalized", "equalized-uint8", "equalized-bc-uint8"
+    ]  # fmt: skip
     assert graph["equalization"]["n_pairs"] > 0
+    bc = graph["equalization"]["bias_correction"]
+    calibrated = sorted(p.name for p in (image_dir / "imagenet-samples").glob("n0*.jpg"))[:1]  # 1 in 16
+    assert bc["target"] == "uint8" and bc["calibration_images"] == calibrated and bc["n_layers"] > 0
+    # its weight errors are against the bias-corrected float32 weights, not the original's
+    assert "equalized-bc-uint8" in graph["weight_error"]
     # ReLU6 clips moved per channel: the equalized float32 model computes the same features
     assert by["equalized"]["metrics"] == by["float32"]["metrics"]
     page = (tmp_path / "r" / "mobilenetv2-graph" / "index.html").read_text()
@@ -238,7 +245,7 @@ def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(
     for step in (
         ["train", "mobilenetv2-graph", "--weights", str(small_full_weights), "--alpha", "0.35",
          "--image-size", "32", "--data-dir", str(image_dir)],
-        ["quantize", "mobilenetv2-graph"],
+        ["quantize", "mobilenetv2-graph", "--data-dir", str(image_dir)],
     ):  # fmt: skip
         proc = run_cli(*step, *common)
         assert proc.returncode == 0, (step[0], proc.stderr[-3000:])

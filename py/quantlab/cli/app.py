@@ -417,6 +417,19 @@ def equalize(
             help="--relu6 clip: put the clip constants exactly on their uint8 grid (round up)",
         ),
     ] = False,
+    bias_correction: Annotated[
+        str | None,
+        typer.Option(
+            "--bias-correction",
+            help="Also correct the biases for quantization to DTYPE (uint8, uint16 or float16), "
+            "calibrated on up to --calibration of the inputs: the model written is then meant to be "
+            "quantized to DTYPE",
+            metavar="DTYPE",
+        ),
+    ] = None,
+    calibration: Annotated[
+        int, typer.Option(help="--bias-correction: how many inputs (evenly spaced) to calibrate on")
+    ] = 64,
     image_size: Annotated[
         int | None, typer.Option(help="Images: resize to SIZE x SIZE (default: the model's)")
     ] = None,
@@ -438,8 +451,12 @@ def equalize(
     `tensorflowjs_converter`'s or quantlab's quantization flags quantize. The float32 change and
     uint8's error before and after are measured in tfjs; beyond --tolerance nothing is written
     unless --force (exit 6). A model without equalizable pairs is left alone (exit 0).
+    --bias-correction uint8 then subtracts each conv's expected uint8 output shift from its bias
+    (DFQ's bias correction, calibrated in tfjs on the inputs).
 
-    Example: `quantlab equalize mobilenet_sm/ --out mobilenet_eq --inputs images/ --scale -1,1 --limit 200`"""
+    Example: `quantlab equalize mobilenet_sm/ --out mobilenet_eq --inputs images/ --scale -1,1 --limit 200`
+    or, for a model to ship all-uint8: `... --bias-correction uint8`"""
+    from ..convert.bias_correction import TARGETS
     from ..convert.equalize import RELU6_MODES, run_equalize
     from ..inputs import InputOptions, parse_range
     from ..runtimes import RUNTIMES
@@ -454,6 +471,11 @@ def equalize(
     check_non_negative(tolerance, "--tolerance")
     check_positive(samples, "--samples")
     check_positive(timeout, "--timeout")
+    check_positive(calibration, "--calibration")
+    if bias_correction is not None and bias_correction not in TARGETS:
+        raise QuantlabError(
+            f"--bias-correction {bias_correction!r}: valid: {', '.join(TARGETS)}", exit_code=2
+        )
     if limit is not None:
         check_positive(limit, "--limit")
     if image_size is not None:
@@ -468,7 +490,9 @@ def equalize(
         seed=seed,
         limit=limit,
     )
-    record = run_equalize(source, out, opts, relu6, tolerance, force, runtime, timeout, snap_clips)
+    record = run_equalize(
+        source, out, opts, relu6, tolerance, force, runtime, timeout, snap_clips, bias_correction, calibration
+    )
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
         return
@@ -496,9 +520,20 @@ def equalize(
     )
     console.print(
         f"uint8 vs float32: cosine mean {before['cosine_mean']:.4f} -> {after['cosine_mean']:.4f}, "
-        f"relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}",
+        f"relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}"
+        + (" (equalized, then bias-corrected)" if record.get("bias_correction") else ""),
         highlight=False,
     )
+    bc = record.get("bias_correction")
+    if bc:
+        only = record["uint8_after_equalization_only"]
+        console.print(
+            f"bias correction for {bc['target']}: {bc['n_layers']} biases, calibrated on "
+            f"{bc['n_calibration']} inputs; uint8 cosine mean without it {only['cosine_mean']:.4f}; "
+            f"the model written is meant to be quantized to {bc['target']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"wrote {out} (and {out}/equalize.json)", highlight=False)
 
 
@@ -633,7 +668,7 @@ def run(
             t0 = time.perf_counter()
             demo.prepare(models_dir, opts)
             t1 = time.perf_counter()
-            demo.quantize(models_dir)
+            demo.quantize(models_dir, data_dir=data_dir)
             config = {
                 "quick": quick,
                 "backend": backend,
@@ -701,6 +736,7 @@ def quantize(
             help="With --map: the variant folder name (one plain name; not keras, tuned or a variant's)"
         ),
     ] = "custom",
+    data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
     """Write the float32, float16, uint16 and uint8 tfjs variants of trained models (or, with --map,
@@ -715,7 +751,7 @@ def quantize(
     from ..demos.pipeline import quantize_custom
     from ..workspace import RESERVED, check_name
 
-    _check_dirs(models_dir=models_dir)
+    _check_dirs(models_dir=models_dir, data_dir=data_dir)
     if map_:
         dtype_map = _parse_maps(map_)
         if not demos:
@@ -732,7 +768,7 @@ def quantize(
     chosen = _demos(demos)
     with _locked(*[Path(models_dir) / demo.name for demo in chosen]):
         for demo in chosen:
-            demo.quantize(models_dir)
+            demo.quantize(models_dir, data_dir=data_dir)
 
 
 def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_name: str | None) -> None:

@@ -521,10 +521,14 @@ def run_equalize(
     runtime_name: str = "node-wasm",
     timeout: float = 600.0,
     snap: bool = False,
+    bias_correction: str | None = None,
+    calibration: int = 64,
 ) -> dict:
     """`quantlab equalize`: MODEL (any source; converted to a float32 graph model first) ->
     equalized float32 graph model at `out`, with `out/equalize.json`. The float32 change and
-    the uint8 error before/after are measured in tfjs on `input_opts`' inputs. Returns the record;
+    the uint8 error before/after are measured in tfjs on `input_opts`' inputs; with
+    `bias_correction` (a dtype) the equalized model's biases are then corrected for it, calibrated
+    on `calibration` evenly spaced inputs, and uint8_after is that model's. Returns the record;
     status "no-pairs" (nothing written) or "written"; raises (exit 6) when the float32 outputs
     move more than `tolerance` (relative L2) unless `force`."""
     import shutil
@@ -560,11 +564,26 @@ def run_equalize(
             "uint8": tmp / "uint8",
             "equalized_uint8": tmp / "equalized_uint8",
         }
+        written = tmp / "equalized"
         with make_runtime(runtime_name, timeout=timeout) as runtime:
             loaded = runtime.load(src)
             specs = _specs(loaded)
             runtime.unload(loaded)
             inputs = load_inputs(specs, input_opts)
+            bc = None
+            if bias_correction:
+                from .bias_correction import bias_correct_artifact, calibration_chunks
+
+                written = tmp / "bias_corrected"
+                bc = bias_correct_artifact(
+                    tmp / "equalized",
+                    written,
+                    runtime,
+                    calibration_chunks(inputs, calibration),
+                    bias_correction,
+                )
+                requantize(written, tmp / "bc_uint8", {"uint8": True})
+                variants |= {"bias_corrected": written, "bc_uint8": tmp / "bc_uint8"}
             outs = measure(runtime, variants, inputs)
         fid = compare(outs)
         record |= {
@@ -574,10 +593,16 @@ def run_equalize(
             "runtime": runtime_name,
             "float32_change": fid["equalized"],
             "uint8_before": fid["uint8"],
-            "uint8_after": fid["equalized_uint8"],
+            "uint8_after": fid["bc_uint8" if bc else "equalized_uint8"],
             "tolerance_rel_l2": tolerance,
             "forced": False,
         }
+        if bc:
+            record |= {
+                "bias_correction": bc.as_dict(),
+                "uint8_after_equalization_only": fid["equalized_uint8"],
+                "float32_change_bias_corrected": fid["bias_corrected"],
+            }
         change = fid["equalized"]["rel_l2"]
         if not change <= tolerance:
             layers = changed_layers(report)
@@ -596,7 +621,7 @@ def run_equalize(
                 )
             record["forced"] = True
         with atomic_dir(Path(out)) as dest:
-            for f in (tmp / "equalized").iterdir():
+            for f in written.iterdir():
                 shutil.copy2(f, dest / f.name)
             write_json_atomic(dest / REPORT_FILE, record)
     return record

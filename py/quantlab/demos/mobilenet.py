@@ -218,7 +218,9 @@ def prepare_mobilenet(
     return record
 
 
-def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path]:
+def write_graph_variants(
+    model, root: Path, variants=VARIANTS, data_dir: Path | None = None
+) -> dict[str, Path]:
     """The graph demo's variants, as a user would make them: the Keras model saved as a
     SavedModel, converted by the stock tensorflowjs_converter to a float32 tfjs graph model
     (BatchNorm folded into the conv kernels), then quantized by the converter's own weight writer
@@ -238,19 +240,36 @@ def write_graph_variants(model, root: Path, variants=VARIANTS) -> dict[str, Path
         if v not in ("float32", *EQUALIZED):
             paths[v] = requantize(root / "float32", root / v, dtype_map_for(v), check_weights_quantizable)
     if any(v in EQUALIZED for v in variants):
-        paths |= write_equalized(root)
+        paths |= write_equalized(root, variants, data_dir, int(model.input_shape[1]))
     return {v: paths[v] for v in variants if v in paths}
 
 
 # The graph demo's extra variants: cross-layer equalization (quantlab.convert.equalize) of its float32
-# weights, and that model all-uint8: what equalization buys per-tensor uint8, measured in tfjs.
-EQUALIZED = ("equalized", "equalized-uint8")
+# weights, that model all-uint8, and all-uint8 after bias correction too (quantlab.convert.
+# bias_correction, its float32 biases corrected for uint8 on calibration images, kept in
+# BIAS_CORRECTED beside the variants): what each step buys per-tensor uint8, measured in tfjs.
+EQUALIZED = ("equalized", "equalized-uint8", "equalized-bc-uint8")
+BIAS_CORRECTED = "equalized-bc"  # float32 with corrected biases: a step, not a variant to ship
 EQUALIZE_RECORD = "equalize.json"
+# Calibration for bias correction: every CALIBRATION_STRIDE-th sample image (63 of the 1000), label
+# free (channel means only); the results also score the images it did not see.
+CALIBRATION_STRIDE = 16
 # whose weights each variant's per-tensor error is measured against (default float32)
-WEIGHT_REFERENCES = {EQUALIZED[0]: None, EQUALIZED[1]: EQUALIZED[0], f"tuned-{EQUALIZED[0]}": EQUALIZED[0]}
+WEIGHT_REFERENCES = {
+    EQUALIZED[0]: None,
+    EQUALIZED[1]: EQUALIZED[0],
+    EQUALIZED[2]: BIAS_CORRECTED,
+    f"tuned-{EQUALIZED[0]}": EQUALIZED[0],
+}
 
 
-def write_equalized(root: Path) -> dict[str, Path]:
+def calibration_indices(n: int) -> list[int]:
+    return list(range(0, n, CALIBRATION_STRIDE))
+
+
+def write_equalized(
+    root: Path, variants=EQUALIZED, data_dir: Path | None = None, size: int = 224
+) -> dict[str, Path]:
     from ..convert.converter import dtype_map_for
     from ..convert.equalize import equalize_artifact
     from ..convert.requantize import requantize
@@ -264,10 +283,49 @@ def write_equalized(root: Path) -> dict[str, Path]:
     seconds = time.perf_counter() - t0
     log.info("equalized %d conv pairs in %.1f s", len(report.pairs), seconds)
     record = report.as_dict() | {"seconds": round(seconds, 2)}
-    write_json_atomic(root / EQUALIZED[0] / EQUALIZE_RECORD, record)
-    eq, eq8 = root / EQUALIZED[0], root / EQUALIZED[1]
-    uint8 = requantize(eq, eq8, dtype_map_for("uint8"), check_weights_quantizable)
-    return {EQUALIZED[0]: root / EQUALIZED[0], EQUALIZED[1]: uint8}
+    eq = root / EQUALIZED[0]
+    paths = {EQUALIZED[0]: eq}
+    paths[EQUALIZED[1]] = requantize(
+        eq, root / EQUALIZED[1], dtype_map_for("uint8"), check_weights_quantizable
+    )
+    if EQUALIZED[2] in variants:
+        record["bias_correction"] = write_bias_corrected(root, data_dir, size)
+        paths[EQUALIZED[2]] = requantize(
+            root / BIAS_CORRECTED, root / EQUALIZED[2], dtype_map_for("uint8"), check_weights_quantizable
+        )
+    write_json_atomic(eq / EQUALIZE_RECORD, record)
+    return paths
+
+
+def write_bias_corrected(root: Path, data_dir: Path | None, size: int) -> dict:
+    """root/equalized's biases corrected for uint8 (BIAS_CORRECTED), calibrated in node-wasm on
+    every CALIBRATION_STRIDE-th sample image with Keras' preprocessing."""
+    from ..convert.bias_correction import bias_correct_artifact
+    from ..runtimes import make_runtime
+
+    samples, _ = list_images(find_image_folder(data_dir))
+    picked = [samples[i] for i in calibration_indices(len(samples))]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="quantlab-calib-") as tmp:
+        images = DecodedImages(picked, size, Path(tmp) / "calibration.npy")
+        with make_runtime("node-wasm") as runtime:
+            report = bias_correct_artifact(
+                root / EQUALIZED[0], root / BIAS_CORRECTED, runtime, images.batches(16, "keras"), "uint8"
+            )
+    seconds = time.perf_counter() - t0
+    log.info(
+        "bias-corrected %d layers for uint8 on %d images in %.1f s",
+        len(report.layers),
+        report.n_calibration,
+        seconds,
+    )
+    return report.as_dict() | {
+        "calibration": {
+            "images": [s.path.name for s in images.samples],
+            "rule": f"every {CALIBRATION_STRIDE}th sample image, Keras preprocessing",
+        },
+        "seconds": round(seconds, 2),
+    }
 
 
 def run_mobilenet(
@@ -303,6 +361,7 @@ def _equalization(root: Path, variants) -> dict | None:
     import json
 
     r = json.loads(record.read_text())
+    bc = r.get("bias_correction")
     return {
         "method": r.get("method"),
         "relu6": r.get("relu6"),
@@ -310,7 +369,35 @@ def _equalization(root: Path, variants) -> dict | None:
         "n_skipped": len(r.get("skipped") or []),
         "sweeps": r.get("sweeps"),
         "seconds": r.get("seconds"),
-        "variants": list(EQUALIZED),
+        "variants": [v for v in EQUALIZED if v in variants],
+        "bias_correction": None
+        if not bc or EQUALIZED[2] not in variants
+        else {
+            "method": bc["method"],
+            "target": bc["target"],
+            "n_layers": bc["n_layers"],
+            "n_calibration": bc["n_calibration"],
+            "calibration_rule": bc["calibration"]["rule"],
+            "calibration_images": bc["calibration"]["images"],
+            "seconds": bc["seconds"],
+        },
+    }
+
+
+def unseen_by_calibration(equalization: dict | None, images, outputs: dict, wnids: list[str]) -> dict | None:
+    """Leave-one-out 1-NN of each variant on the images bias correction did not calibrate on
+    (neighbours among those images only): the check that its figure is not the calibration's."""
+    bc = (equalization or {}).get("bias_correction")
+    if not bc:
+        return None
+    seen = set(bc["calibration_images"])
+    keep = np.array([s.path.name not in seen for s in images.samples])
+    if keep.sum() < 2:
+        return None
+    kept = [w for w, k in zip(wnids, keep, strict=True) if k]
+    return {
+        "n_images": int(keep.sum()),
+        "loo_1nn": {v: loo_1nn_accuracy(y[keep], kept) for v, y in outputs.items()},
     }
 
 
@@ -371,6 +458,11 @@ def evaluate_mobilenet(
         results_rows[-1] |= uncertainty(scores[v], None if v == "float32" else scores.get("float32"))
         log.info("%s %s: %s", name, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
     keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
+    equalization = _equalization(Path(models_dir) / name, variants)
+    if equalization and equalization["bias_correction"] and choice.mode == "backbone":
+        equalization["bias_correction"]["unseen"] = unseen_by_calibration(
+            equalization, images, outputs, [s.wnid for s in images.samples]
+        )
     node_rss = getattr(runtime, "peak_rss_mb", lambda: None)()
     primary = "top1" if choice.mode == "full" else "loo_1nn"
     results = {
@@ -404,7 +496,7 @@ def evaluate_mobilenet(
         if "float32" in variants
         else {},
         "keras_reference": {"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},
-        "equalization": _equalization(Path(models_dir) / name, variants),
+        "equalization": equalization,
         "seed": SEED["top1"] if choice.mode == "full" else {},
         "seed_top5": SEED["top5"],
         "note": (

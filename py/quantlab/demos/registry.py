@@ -65,7 +65,7 @@ class Demo:
 
         return train_step(self, models_dir, opts.data_dir, opts.quick, opts.seed)
 
-    def quantize(self, models_dir: Path, variants=None) -> dict:
+    def quantize(self, models_dir: Path, variants=None, data_dir: Path | None = None) -> dict:
         from .pipeline import quantize_step
 
         return quantize_step(self, models_dir, *([variants] if variants else []))
@@ -109,7 +109,8 @@ class PretrainedImageDemo:
             models_dir, opts.data_dir, opts.weights, opts.alpha, opts.image_size, name=self.name
         )
 
-    def quantize(self, models_dir: Path, variants=None) -> dict:
+    def quantize(self, models_dir: Path, variants=None, data_dir: Path | None = None) -> dict:
+        """data_dir: the graph demo calibrates bias correction on its sample images."""
         from .pipeline import quantize_step
 
         if self.output_format == "graph":
@@ -121,7 +122,9 @@ class PretrainedImageDemo:
 
             model, _ = load_trained(Path(models_dir) / self.name / "keras")
             t0 = time.perf_counter()
-            paths = write_graph_variants(model, Path(models_dir) / self.name, variants or self.variants)
+            paths = write_graph_variants(
+                model, Path(models_dir) / self.name, variants or self.variants, data_dir
+            )
             seconds = time.perf_counter() - t0
             log.info("wrote %s graph variants %s in %.1f s", self.name, ", ".join(paths), seconds)
             return paths
@@ -216,7 +219,7 @@ DEMOS[MOBILENET_GRAPH] = PretrainedImageDemo(
     "models in the wild take.",
     output_format="graph",
     sibling=MOBILENET,
-    extra_variants=("equalized", "equalized-uint8"),  # quantlab.demos.mobilenet.EQUALIZED
+    extra_variants=("equalized", "equalized-uint8", "equalized-bc-uint8"),  # mobilenet.EQUALIZED
 )
 ALL_DEMOS = list(DEMOS)
 
