@@ -118,3 +118,34 @@ def test_cached_sizes_are_the_served_bytes(tmp_path):
     assert record == delivery_sizes(tmp_path / "m")
     shard = tmp_path / "m" / "group1-shard1of1.bin"
     assert len(compressed(shard, "br")) == record["files"][1]["br"]
+
+
+def test_job_queue_longest_first_with_at_most_cpu_slots_short_loads_at_once():
+    import threading
+    from pathlib import Path
+
+    from quantlab.analysis.delivery_run import JobQueue, _Job
+
+    def job(name, seconds):
+        return _Job(("t", name), "slow-4g", Path(name), seconds)
+
+    stop = threading.Event()
+    q = JobQueue(
+        [job("s1", 1.0), job("L1", 40.0), job("s2", 3.0), job("L2", 12.0), job("s3", 2.0)], 1, 5.0, stop
+    )
+    first, second = q.take(), q.take()
+    assert [first.key[1], second.key[1]] == ["L1", "L2"]  # longest transfer first
+    s2 = q.take()
+    assert s2.key[1] == "s2" and q.short_running == 1
+    # the slot is taken and only short loads are left: the next page waits (here: until stopped)
+    stop.set()
+    assert q.take() is None
+    stop.clear()
+    q.done(s2)
+    assert q.take().key[1] == "s3"  # the slot is free again: the longest short load
+    q.done(first)  # a long load frees no slot
+    assert q.short_running == 1 and q.peak_short == 1
+    with_slots = JobQueue([job("a", 1.0), job("b", 2.0), job("c", 30.0)], 2, 5.0, stop)
+    assert [with_slots.take().key[1] for _ in range(3)] == ["c", "b", "a"] and with_slots.peak_short == 2
+    in_order = JobQueue([job("x", 1.0), job("y", 9.0)], 1, 0.0, stop, lpt=False)
+    assert [in_order.take().key[1], in_order.take().key[1], in_order.take()] == ["x", "y", None]

@@ -6,8 +6,8 @@ sentence for a person."""
 
 from __future__ import annotations
 
-import collections
 import itertools
+import os
 import statistics
 import threading
 import time
@@ -124,7 +124,11 @@ def _page_error(e: EvaluatorError) -> str:
     return msg
 
 
-DEFAULT_PAGES = 4
+DEFAULT_PAGES = 8
+# A throttled load whose transfer takes under SHORT_TRANSFER_S is mostly CPU work (decompressing,
+# building the model, one prediction: 0.1-0.5 s here for MobileNetV2), so at most one per core runs
+# at once (JobQueue); longer loads mostly wait on their page's throttle and fill the other pages.
+SHORT_TRANSFER_S = 5.0
 
 # Why throttled loads may run in several pages at once, and how they stay independent:
 # - each page is its own BrowserRuntime: its own Playwright instance (the sync API is not thread-safe;
@@ -140,9 +144,10 @@ DEFAULT_PAGES = 4
 #   round-robin by the transfers of that interceptor only) is the throughput budget. So concurrent
 #   pages never share one budget, and a profile's transfer takes bytes / throughput in each page.
 # A throttled load is mostly wall-clock waiting on that clock; what it costs the CPU (decompressing,
-# building the model, one prediction) is small next to the transfer, so the throttled profiles run
-# `pages` at once. The unthrottled profile ("none") measures that CPU work itself: it runs after all
-# throttled loads, in one page, alone, as before.
+# building the model, one prediction) is small next to a long transfer, so the throttled profiles
+# run `pages` at once, but short loads (SHORT_TRANSFER_S), where that CPU work is a large share of
+# the time measured, one per core at most. The unthrottled profile ("none") measures the CPU work
+# itself: it runs after all throttled loads, in one page, alone.
 
 
 def check_pages(pages: int) -> int:
@@ -180,6 +185,43 @@ def peak_overlap(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
+class JobQueue:
+    """The loads still to run, handed out longest expected transfer first (LPT: the pages finish
+    together, within 4/3 of the best schedule), except that at most `cpu_slots` short loads
+    (expected transfer under `short_s`) run at once: a page whose turn would exceed that takes the
+    longest long load instead, or waits for a slot. Thread-safe."""
+
+    def __init__(
+        self, jobs: list[_Job], cpu_slots: int, short_s: float, stop: threading.Event, lpt: bool = True
+    ):
+        self.jobs = sorted(jobs, key=lambda j: -j.expected_s) if lpt else list(jobs)
+        self.cpu_slots, self.short_s, self.stop = max(1, cpu_slots), short_s, stop
+        self.cond = threading.Condition()
+        self.short_running = 0
+        self.peak_short = 0
+
+    def short(self, job: _Job) -> bool:
+        return job.expected_s < self.short_s
+
+    def take(self) -> _Job | None:
+        with self.cond:
+            while self.jobs and not self.stop.is_set():
+                for i, job in enumerate(self.jobs):
+                    if not self.short(job) or self.short_running < self.cpu_slots:
+                        if self.short(job):
+                            self.short_running += 1
+                            self.peak_short = max(self.peak_short, self.short_running)
+                        return self.jobs.pop(i)
+                self.cond.wait(0.2)  # every remaining load is short and the slots are full
+            return None
+
+    def done(self, job: _Job) -> None:
+        if self.short(job):
+            with self.cond:
+                self.short_running -= 1
+                self.cond.notify_all()
+
+
 class _Runner:
     """Runs the loads: the throttled ones on up to `pages` pages at once (the calling thread drives
     one, a thread each drives the others), then the unthrottled ones in the calling thread's page.
@@ -215,46 +257,52 @@ class _Runner:
         with self.lock:
             self.accept += [a for a in page.accept if a not in self.accept]
 
-    def _loads(self, page: _Page, next_job, concurrent: bool) -> None:
+    def _loads(self, page: _Page, queue: JobQueue, concurrent: bool) -> None:
         while not self.stop.is_set():
-            job = next_job()
+            job = queue.take()
             if job is None:
                 return
-            with self.lock:
-                if job.key in self.errors:
-                    continue
-                mount = f"d{next(self._mounts)}"
-            if page.profile != job.profile:
-                page.emulate(job.profile)
-            t0 = time.perf_counter()
             try:
-                r = page.measure(job.folder, mount)
-            except EvaluatorError as e:
-                if self.stop.is_set():
-                    return  # the run is being stopped: not this variant's fault
-                with self.lock:
-                    self.errors[job.key] = _page_error(e)
-                    self.samples.pop(job.key, None)
-                    self.seconds[job.key] += time.perf_counter() - t0
-                log.warning("%s: %s", "/".join(k for k in job.key if k), self.errors[job.key])
-                if page.rt.dead:
-                    page.close()
-                    page.start()
-                continue
-            t1 = time.perf_counter()
-            with self.lock:
-                self.seconds[job.key] += t1 - t0
-                if job.key in self.samples:
-                    self.samples[job.key][job.profile].append(r)
-                if concurrent:
-                    self.intervals.append((t0, t1))
+                self._load(page, job, concurrent)
+            finally:
+                queue.done(job)
 
-    def _worker(self, next_job, barrier: threading.Barrier) -> None:
+    def _load(self, page: _Page, job: _Job, concurrent: bool) -> None:
+        with self.lock:
+            if job.key in self.errors:
+                return
+            mount = f"d{next(self._mounts)}"
+        if page.profile != job.profile:
+            page.emulate(job.profile)
+        t0 = time.perf_counter()
+        try:
+            r = page.measure(job.folder, mount)
+        except EvaluatorError as e:
+            if self.stop.is_set():
+                return  # the run is being stopped: not this variant's fault
+            with self.lock:
+                self.errors[job.key] = _page_error(e)
+                self.samples.pop(job.key, None)
+                self.seconds[job.key] += time.perf_counter() - t0
+            log.warning("%s: %s", "/".join(k for k in job.key if k), self.errors[job.key])
+            if page.rt.dead:
+                page.close()
+                page.start()
+            return
+        t1 = time.perf_counter()
+        with self.lock:
+            self.seconds[job.key] += t1 - t0
+            if job.key in self.samples:
+                self.samples[job.key][job.profile].append(r)
+            if concurrent:
+                self.intervals.append((t0, t1))
+
+    def _worker(self, queue: JobQueue, barrier: threading.Barrier) -> None:
         page = None
         try:
             page = self._open()
             barrier.wait()
-            self._loads(page, next_job, concurrent=True)
+            self._loads(page, queue, concurrent=True)
         except threading.BrokenBarrierError:
             pass  # another page failed to start, or the run is being stopped
         except BaseException as e:
@@ -272,24 +320,18 @@ class _Runner:
             while t.is_alive() and (deadline is None or time.monotonic() < deadline):
                 t.join(0.2)  # short waits: Ctrl-C reaches this (main) thread between them
 
-    def run(self, concurrent_jobs: list[_Job], sequential_jobs: list[_Job]) -> None:
+    def run(self, concurrent_jobs: list[_Job], sequential_jobs: list[_Job], cpu_slots: int) -> None:
         from ..runtimes.browser import kill_marked
 
         n = max(1, min(self.pages, len(concurrent_jobs)))
-        queue = collections.deque(concurrent_jobs)
-
-        def next_concurrent():
-            try:
-                return queue.popleft()
-            except IndexError:
-                return None
-
+        self.queue = queue = JobQueue(concurrent_jobs, cpu_slots, SHORT_TRANSFER_S, self.stop)
         barrier = threading.Barrier(n)
         threads = [
-            threading.Thread(target=self._worker, args=(next_concurrent, barrier), name=f"delivery-page-{i}",
-                             daemon=True)
+            threading.Thread(
+                target=self._worker, args=(queue, barrier), name=f"delivery-page-{i}", daemon=True
+            )
             for i in range(1, n)
-        ]  # fmt: skip
+        ]
         page = None
         try:
             for t in threads:
@@ -297,12 +339,11 @@ class _Runner:
             page = self._open()
             if n > 1:
                 barrier.wait()  # every page up before the first timed load: no Chromium start-up under it
-            self._loads(page, next_concurrent, concurrent=n > 1)
+            self._loads(page, queue, concurrent=n > 1)
             self._join(threads)
             if self.fatal is not None:
                 raise self.fatal
-            seq = iter(sequential_jobs)
-            self._loads(page, lambda: next(seq, None), concurrent=False)
+            self._loads(page, JobQueue(sequential_jobs, 1, 0.0, self.stop, lpt=False), concurrent=False)
         except BaseException as e:
             # Ctrl-C, SIGTERM (signals.Terminated), a page that failed: stop every page now. The
             # threads then see their calls fail, close their own Playwright and Chromium, and end.
@@ -357,9 +398,8 @@ def measure_targets(
     n_pages = min(pages, sum(throttled(j.profile) for j in jobs))
     concurrent_profiles = [p for p in profiles if throttled(p)] if n_pages > 1 else []
     concurrent = [j for j in jobs if j.profile in concurrent_profiles]
-    # longest transfer first (LPT): the pages finish together, within 4/3 of the best schedule
-    concurrent.sort(key=lambda j: -j.expected_s)
-    runner.run(concurrent, [j for j in jobs if j.profile not in concurrent_profiles])
+    cpu_slots = os.cpu_count() or 1
+    runner.run(concurrent, [j for j in jobs if j.profile not in concurrent_profiles], cpu_slots)
     wall = round(time.perf_counter() - t_all, 1)
     concurrency = {
         "pages": max(1, n_pages),
@@ -367,10 +407,14 @@ def measure_targets(
         "concurrent_profiles": concurrent_profiles,
         "sequential_profiles": [p for p in profiles if p not in concurrent_profiles],
         "peak_concurrent_loads": peak_overlap(runner.intervals) or min(1, len(jobs)),
+        "short_transfer_s": SHORT_TRANSFER_S,
+        "cpu_slots": cpu_slots,
+        "peak_concurrent_short_loads": getattr(getattr(runner, "queue", None), "peak_short", 0),
         "targets": list(targets),
         "why": "throttled loads wait on each page's own DevTools throttle (per-target network emulation, "
-        "one Chromium per page), so they run several pages at once; unthrottled loads measure CPU "
-        "work, so they run in one page, alone",
+        "one Chromium per page), so they run several pages at once, but loads whose transfer is short "
+        "(mostly CPU work) one per core at most; unthrottled loads measure CPU work, so they run in "
+        "one page, alone",
     }
     info = runner.info or {}
     records = {}

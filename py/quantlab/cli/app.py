@@ -1206,10 +1206,11 @@ def delivery(
     pages: Annotated[
         int,
         typer.Option(
-            help="Pages (each its own headless Chromium) loading at once under the throttled profiles; "
-            "the unthrottled one always runs in one page, alone. 1: everything in one page, in turn"
+            help="Pages (each its own headless Chromium) loading at once under the throttled profiles "
+            "(short transfers, mostly CPU work, at most one per core); the unthrottled one always runs "
+            "in one page, alone. 1: everything in one page, in turn"
         ),
-    ] = 4,
+    ] = 8,
     backend: Annotated[str, typer.Option(help="tfjs backend in the page: wasm, cpu, webgl")] = "wasm",
     name: Annotated[
         str | None, typer.Option(help="Name of a user's model (default: from the MODEL path, as analyze)")
