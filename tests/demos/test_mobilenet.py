@@ -275,3 +275,26 @@ def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(
     res = json.loads((tmp_path / "all" / "mobilenetv2-graph" / "results.json").read_text())
     assert [v["name"] for v in res["variants"]] == ["float32", "tuned-equalized"]
     assert res["dataset"]["n_test"] == record["holdout_size"] + record["subset_size"]
+
+
+def test_graph_demo_quantize_names_a_float16_overflow_and_writes_no_float16(tmp_path):
+    """A weight beyond 65504 in the model the graph demo converts: the float16 variant is refused
+    naming the tensor (exit code 4's ArtifactError), and no float16 folder is left half-written."""
+    from quantlab.demos.mobilenet import write_graph_variants
+    from quantlab.errors import ArtifactError
+    from quantlab.infra.tfcompat import import_tensorflow, keras
+
+    import_tensorflow()
+    k = keras()
+    inp = k.Input((4, 4, 3), name="x")
+    model = k.Model(inp, k.layers.Conv2D(2, 1, name="big")(inp))
+    w, b = model.get_layer("big").get_weights()
+    w[0, 0, 1, 0] = 1e5  # 100000 > 65504: Inf in float16 (tensorflow/tfjs#4870)
+    model.get_layer("big").set_weights([w, b])
+    root = tmp_path / "graph"
+    with pytest.raises(ArtifactError) as e:
+        write_graph_variants(model, root, ["float32", "uint8", "float16"])
+    assert "float16 overflow" in str(e.value) and "100000" in str(e.value) and e.value.exit_code == 4
+    assert "big/" in str(e.value)  # the folded conv weight, by its graph name
+    assert (root / "float32" / "model.json").is_file() and (root / "uint8" / "model.json").is_file()
+    assert not (root / "float16").exists() and not any(p.name.startswith(".") for p in root.iterdir())
