@@ -46,6 +46,19 @@ def name_from_path(path: Path) -> str:
     return clean or "model"
 
 
+def model_name(path: Path, demos: set[str] | frozenset) -> str:
+    """name_from_path for a command without --name: refused (exit 2) when it is one of `demos`,
+    whose MODELS/<demo>/ variants it would overwrite."""
+    name = name_from_path(path)
+    if name.lower() in demos:
+        raise QuantlabError(
+            f"{path}: its name {name!r} is a demo's (MODELS/{name}/ holds that demo's variants); rename "
+            f"the file or folder, or use `quantlab analyze {path} --name OTHER`",
+            exit_code=2,
+        )
+    return name
+
+
 def check_writable_dir(path: Path, option: str) -> Path:
     """`path` is, or can become, a folder (not a file, not under a file); names the option."""
     path = Path(path)

@@ -201,3 +201,24 @@ def test_quantize_and_evaluate_take_a_model_too(user_models, tmp_path):
     assert e.returncode == 0, e.stderr[-2000:]
     r = json.loads((out / "clf" / "results.json").read_text())
     assert [v["name"] for v in r["variants"]] == ["float32", "uint8"] and r["task"] == "classification"
+
+
+def test_an_already_quantized_model_is_analysed_against_its_dequantized_weights_with_a_warning(
+    user_models, tmp_path
+):
+    """A tfjs model whose weights are uint8 already: analysed, with a warning in the log and a note
+    in the results that float32 means its dequantized weights; its float32 and uint8 coincide."""
+    first, _, models = _analyze(tmp_path, user_models["clf.h5"], "--samples", "4", "--variants", "uint8")
+    _results(first)
+    proc, _, _ = _analyze(
+        tmp_path, models / "clf" / "uint8", "--name", "requant", "--inputs", str(user_models["clf.npz"]),
+        "--variants", "float32,uint8",
+    )  # fmt: skip
+    r = _results(proc)
+    log = " ".join(proc.stderr.split())  # rich wraps log lines
+    assert "WARNING" in log and "its weights are already quantized: uint8; float32 here means" in log, log
+    assert "fields missing" not in log  # float32's SQNR against itself is +inf, not a broken field
+    assert "dequantized weights" in r["note"]
+    by = {v["name"]: v for v in r["variants"]}
+    # re-quantizing uint8-representable weights to uint8 keeps them: the same predictions
+    assert by["uint8"]["metrics"]["accuracy"] == by["float32"]["metrics"]["accuracy"]

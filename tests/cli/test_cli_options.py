@@ -236,3 +236,27 @@ def test_an_out_folder_that_cannot_be_written_is_one_line(tmp_path):
     proc = run_cli("evaluate", "housing", "--out", out, "--models-dir", str(tmp_path))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "/proc/quantlab-cannot-write/housing: cannot write here" in _one_error(proc)
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["quantize"], ["tune", "--max-drop", "0.01"]])
+def test_a_missing_model_file_is_named_as_a_model_not_an_unknown_demo(command, tmp_path):
+    proc = run_cli(command[0], "nosuch.h5", *command[1:], "--models-dir", str(tmp_path / "m"), cwd=tmp_path)
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    line = _one_error(proc)
+    assert "nosuch.h5: no such file or folder; MODEL is" in line and "unknown demo" not in line
+    _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("command", [["quantize"], ["tune", "--max-drop", "0.01"]])
+def test_a_model_named_like_a_demo_never_writes_into_the_demos_folder(command, tmp_path):
+    """tests/fixtures/js/seq_batchnorm copied as a folder named `mnist`: MODELS/mnist/ is the mnist
+    demo's, so quantize and tune (which take no --name for the model) refuse it."""
+    import shutil
+
+    model = tmp_path / "in" / "mnist"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "js" / "seq_batchnorm", model)
+    models = tmp_path / "m"
+    proc = run_cli(command[0], str(model), *command[1:], "--models-dir", str(models))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "is a demo's" in _one_error(proc) and "--name" in _one_error(proc)
+    assert not models.exists()

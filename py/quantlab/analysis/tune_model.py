@@ -99,7 +99,7 @@ def tune_model_command(
     from .tune_print import TUNE_FILE, print_tune
 
     source = detect(model)
-    name = workspace.name_from_path(model)
+    name = workspace.name_from_path(model)  # the CLI refused a demo's name
     root = Path(models_dir) / name
     workspace.claim_model_root(root, source.path)
     with workspace.locked(root), make_runtime(f"node-{backend}", timeout=timeout) as runtime:

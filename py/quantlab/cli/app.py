@@ -159,8 +159,12 @@ def _model_path(names: list[str] | None) -> Path | None:
     """A user's MODEL given where a DEMO may be: one argument that is not a demo name but a path."""
     from ..demos.registry import DEMOS
 
-    if names and len(names) == 1 and names[0] not in DEMOS and ("/" in names[0] or Path(names[0]).exists()):
-        return Path(names[0])
+    if not names or len(names) != 1 or names[0] in DEMOS:
+        return None
+    name = names[0]
+    # a path, an existing file or folder, or a file name (mnist.h5, model.json): no demo has a suffix
+    if "/" in name or Path(name).exists() or Path(name).suffix:
+        return Path(name)
     return None
 
 
@@ -778,7 +782,7 @@ def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_n
     from ..sources import detect
 
     source = detect(model)
-    name = workspace.name_from_path(model)
+    name = workspace.model_name(model, set(ALL_DEMOS))
     if custom_name is not None:
         workspace.check_name(custom_name, "--name", workspace.RESERVED)
     opts = AnalyzeOptions(
@@ -1442,8 +1446,11 @@ def tune(
         backend = "wasm" if why_not else "tensorflow"
         log.info("tfjs backend: %s%s", backend, f" ({why_not})" if why_not else " (tfjs-node)")
     if model is not None:
+        from .. import workspace
         from ..analysis.tune_model import tune_model_command
         from ..inputs import InputOptions
+
+        workspace.model_name(model, set(ALL_DEMOS))
 
         record = tune_model_command(
             model, InputOptions(path=inputs, labels_key=labels_key, samples=samples, seed=seed),

@@ -29,7 +29,11 @@ from .equalize import Layer, _input_name, _layer
 from .quantize_math import roundtrip
 
 TARGETS = ("uint8", "uint16", "float16")
-CHUNK_NODES = 4  # intermediate tensors fetched per request: bounds the evaluator's memory
+# Intermediate tensors come back from the evaluator as files: as many nodes per request as fit in
+# this many bytes (estimated from the first request's), so a model is run once per batch, not
+# once per node, without a large model's activations filling the memory.
+REQUEST_BYTES = 256e6
+FIRST_REQUEST_NODES = 4
 
 
 @dataclass
@@ -68,6 +72,7 @@ def channel_means(
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     fetch = [n for n in node_names if n not in placeholders]  # a feed is read back from the batch
+    per_request = FIRST_REQUEST_NODES
 
     def add(name: str, y: np.ndarray) -> None:
         flat = y.reshape(-1, y.shape[-1]).astype(np.float64)
@@ -83,12 +88,15 @@ def channel_means(
                     if name not in feed:
                         raise QuantlabError(f"calibration inputs have no {name!r} (the model's input)")
                     add(name, feed[name])
-            n = _n(x)
-            for k in range(0, len(fetch), CHUNK_NODES):
-                names = fetch[k : k + CHUNK_NODES]
+            n, k = _n(x), 0
+            while k < len(fetch):
+                names = fetch[k : k + per_request]
                 outs, _ = runtime.predict(loaded, x, batch_size=n, layers=names)
                 for name, y in zip(names, outs, strict=True):
                     add(name, y)
+                k += len(names)
+                per_node = sum(y.nbytes for y in outs) / len(outs) / n  # bytes per node and example
+                per_request = max(1, int(REQUEST_BYTES / max(per_node * n, 1.0)))
     finally:
         runtime.unload(loaded)
     return {n: sums[n] / counts[n] for n in sums}

@@ -108,6 +108,12 @@ def write_float32(source: ModelSource, dest: Path, output_format: str | None = N
         how = "rewritten from its own weights (tensorflowjs.read_weights / write_weights)"
         if source.detail.startswith("already quantized"):
             how += f"; {source.detail}: the float32 reference is its dequantized weights"
+            log.warning(
+                "%s: its weights are %s; float32 here means its dequantized weights, so the figures "
+                "say what re-quantizing it costs, not what quantizing the original model did",
+                source.path,
+                source.detail,
+            )
         return {"output_format": output_format, "how": how, "command": None}
     keras_sm = source.format == "saved-model" and "Keras" in source.detail
     if (source.format in ("keras-h5", "keras-v3") or keras_sm) and output_format == "layers":
