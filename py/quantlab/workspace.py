@@ -16,7 +16,13 @@ from .errors import QuantlabError
 # One plain path component: letters, digits, '.', '_', '-'; not starting with '.' or '-'.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 # Folder names quantlab itself uses inside a model's folder: a variant named so would destroy them.
-RESERVED = {"keras", "tuned", "float32", "float16", "uint16", "uint8", "source", "index.html"}
+RESERVED = {
+    "keras", "tuned", "float32", "float16", "uint16", "uint8", "source", "index.html",
+    # the graph demo's equalization steps and variants (demos.mobilenet), and its tune from them
+    "equalized", "equalized-uint8", "equalized-bc", "equalized-bc-uint8", "tuned-equalized",
+}  # fmt: skip
+# Names of files quantlab writes at the top of OUT: a model or demo folder named so would collide.
+OUT_FILES = {"index.html", "reference-run.log"}
 MARKER = ".quantlab-owned"
 LOCK = ".quantlab.lock"
 

@@ -51,12 +51,24 @@ BAD_NUMBERS = [
     (["delivery", "--pages", "-3"], "--pages -3: must be a positive integer"),
     (["delivery", "mnist", "housing", "--runs", "0"], "--runs 0"),
     (["delivery", "mnist", "--name", "mine"], "--name goes with one MODEL path"),
+    (["run", "mobilenetv2", "--preprocessing", "bogus"], "--preprocessing 'bogus': valid: keras, seed"),
+    (["run", "housing", "--backend", "bogus"], "--backend 'bogus': valid: wasm, cpu, tensorflow"),
+    (["evaluate", "housing", "--backend", "gpu"], "--backend 'gpu': valid:"),
+    (["evaluate", "mobilenetv2", "--preprocessing", "raw"], "--preprocessing 'raw'"),
+    (["evaluate", "mnist", "--variant", "../x"], "--variant '../x': use one plain name"),
+    (["tune", "housing", "--max-drop", "0.01", "--backend", "gpu"], "valid: wasm, cpu, tensorflow, auto"),
+    (["tune", "tests/fixtures/tiny_dense", "--max-drop", "0.01", "--seed", "-1"], "--seed -1"),
+    (["tune", "tests/fixtures/tiny_dense", "--max-drop", "0.01", "--samples", "0"], "--samples 0"),
+    (["bench", "--backend", "gpu"], "--backend 'gpu'"),
+    (["analyze", "tests/fixtures/tiny_dense", "--seed", "-1"], "--seed -1"),
+    (["parity", "housing", "--seed", str(2**32)], f"--seed {2**32}"),
+    (["equalize", "tests/fixtures/tiny_dense", "--seed", "-2"], "--seed -2"),
 ]
 
 
 @pytest.mark.parametrize("args,expected", BAD_NUMBERS, ids=[" ".join(a) for a, _ in BAD_NUMBERS])
 def test_bad_numbers_are_one_line_exit_2_before_any_work(args, expected, tmp_path):
-    dirs = ["--models-dir", str(tmp_path / "models")]
+    dirs = [] if args[0] == "equalize" else ["--models-dir", str(tmp_path / "models")]
     if args[0] not in ("train", "bench"):
         dirs += ["--out", str(tmp_path / "out")]
     proc = run_cli(*args, *dirs)

@@ -50,6 +50,9 @@ CASES = [
     ("tune", {"metric": "accuracy", "points": "x"}, "tune (unreadable)"),
     ("tune", {"metric": "accuracy", "max_drop": "a lot", "float32_bytes": 0}, "tune (unreadable)"),
     ("parity", {"pairs": 5}, "parity (unreadable)"),
+    ("sibling", ["mnist"], "sibling (not text)"),
+    ("sibling", {"demo": "mnist"}, "sibling (not text)"),
+    ("model_format", 3, "model_format (not text)"),
     (
         "weight_error",
         {"uint8": {"n_tensors": 1, "tensors": [{"name": "k", "min": "x"}]}},
@@ -85,3 +88,14 @@ def test_cli_report_on_wrong_types_is_not_a_traceback(tmp_path):
     index = (tmp_path / "index.html").read_text()
     assert "variants (not a list)" in index and "variants[float32].metrics.accuracy (not a number)" in index
     assert "seed (not an object)" in index and "tune (not an object)" in index
+
+
+def test_a_sibling_pair_with_a_broken_dataset_renders_without_the_side_by_side(tmp_path):
+    _write(tmp_path, "mnist", _results(sibling="bad"))
+    _write(tmp_path, "bad", _with("dataset", None, demo="bad", sibling="mnist"))
+    broken = _results(demo="worse", sibling="mnist")
+    broken["variants"][0]["name"] = ["not", "hashable"]
+    _write(tmp_path, "worse", broken)
+    render_reports(tmp_path)
+    assert "0.9900" in (tmp_path / "mnist" / "index.html").read_text()
+    assert "0.9800" in (tmp_path / "bad" / "index.html").read_text()

@@ -68,13 +68,17 @@ def test_truncated_shard_is_named_before_tfjs_sees_it(wasm, small_convnet_dir, t
         wasm.load(broken)
 
 
-def test_tfjs_load_failure_is_reported(wasm, small_convnet_dir, tmp_path):
+def test_tfjs_load_failure_is_one_line_naming_the_file(wasm, small_convnet_dir, tmp_path):
     broken = tmp_path / "m"
     shutil.copytree(small_convnet_dir / "float32", broken)
     text = (broken / "model.json").read_text().replace('"Conv2D"', '"NoSuchLayer"')
     (broken / "model.json").write_text(text)
-    with pytest.raises(EvaluatorError, match=r"LOAD_FAILED: loading .*/m/model.json failed"):
+    with pytest.raises(ArtifactError) as e:  # a broken artifact: exit 4, one line naming the file
         wasm.load(broken)
+    assert e.value.exit_code == 4 and "\n" not in str(e.value)
+    assert str(e.value).startswith(f"{broken / 'model.json'}: tfjs cannot load it:") and "NoSuchLayer" in str(
+        e.value
+    )
 
 
 def test_missing_npm_packages(tmp_path, monkeypatch):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError, EvaluatorError, QuantlabError
+from ..errors import EvaluatorError, QuantlabError
 from ..infra.progress import log
 from ..runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
 
@@ -114,15 +114,14 @@ def artifact_key(folder: Path) -> tuple:
 
 
 def load_model(runtime, folder: Path) -> LoadedModel:
-    """Load; a model tfjs rejects is a broken artifact (exit 4), not an evaluator failure."""
+    """Load; a model tfjs rejects is a broken artifact (exit 4), not an evaluator failure (the
+    Node runtime says so itself; this covers the browser's too)."""
+    from ..runtimes.node import load_failure
+
     try:
         return runtime.load(folder)
     except EvaluatorError as e:
-        msg = str(e)
-        if "LOAD_FAILED" in msg:
-            detail = msg.split("LOAD_FAILED: ", 1)[-1]
-            raise ArtifactError(detail if len(detail) < 400 else detail[:300] + " ... " + detail[-80:]) from e
-        raise
+        raise load_failure(e, folder) from e
 
 
 class Worker:

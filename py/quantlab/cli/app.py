@@ -21,7 +21,15 @@ from ..errors import QuantlabError
 from ..infra.progress import console, log, setup_logging, table_console
 from ..infra.signals import exit_code as interrupt_exit_code
 from ..infra.signals import interrupt_on_signals, signal_name
-from .checks import check_limit, check_non_negative, check_path, check_positive, check_seed
+from .checks import (
+    check_backend,
+    check_choice,
+    check_limit,
+    check_non_negative,
+    check_path,
+    check_positive,
+    check_seed,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -168,6 +176,22 @@ def _model_path(names: list[str] | None) -> Path | None:
     return None
 
 
+def _preprocessings() -> tuple[str, ...]:
+    from ..demos.datasets.imagenet import PREPROCESSING
+
+    return PREPROCESSING
+
+
+def _model_name(model: Path, name: str | None) -> str:
+    """--name, or the MODEL's file or folder name: one plain name, not a demo's (MODELS/<demo>/,
+    OUT/<demo>/ are the demos') nor a file quantlab writes at the top of OUT."""
+    from .. import workspace
+
+    return workspace.check_name(
+        name or workspace.name_from_path(model), "--name", set(ALL_DEMOS) | workspace.OUT_FILES
+    )
+
+
 def _summary(all_results: list[dict], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(all_results, indent=2) + "\n")
@@ -253,6 +277,7 @@ def input_options(
     from ..inputs import InputOptions, parse_input_shapes, parse_range
 
     check_positive(samples, "--samples")
+    check_seed(seed)
     if limit is not None:
         check_positive(limit, "--limit")
     if image_size is not None:
@@ -352,7 +377,7 @@ def analyze(
     check_positive(timeout, "--timeout")
     _pool_options(workers, executor, ray_address)
     custom = _parse_maps(map_)
-    name = workspace.check_name(name or workspace.name_from_path(model), "--name", set(ALL_DEMOS))
+    name = _model_name(model, name)
     if custom:
         workspace.check_name(map_name, "--map-name", workspace.RESERVED)
     workspace.check_writable_dir(out, "--out")
@@ -474,6 +499,7 @@ def equalize(
         )
     check_non_negative(tolerance, "--tolerance")
     check_positive(samples, "--samples")
+    check_seed(seed)
     check_positive(timeout, "--timeout")
     check_positive(calibration, "--calibration")
     if bias_correction is not None and bias_correction not in TARGETS:
@@ -651,6 +677,8 @@ def run(
     names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
     _pool_options(workers, executor, ray_address)
     check_seed(seed)
+    check_backend(backend)
+    check_choice(preprocessing, _preprocessings(), "--preprocessing")
     check_positive(timeout, "--timeout")
     check_positive(alpha, "--alpha")
     check_positive(image_size, "--image-size")
@@ -782,7 +810,7 @@ def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_n
     from ..sources import detect
 
     source = detect(model)
-    name = workspace.model_name(model, set(ALL_DEMOS))
+    name = workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
     if custom_name is not None:
         workspace.check_name(custom_name, "--name", workspace.RESERVED)
     opts = AnalyzeOptions(
@@ -844,6 +872,7 @@ def evaluate(
     (e.g. `quantlab evaluate web_model/ --inputs test.npz --variant float32 --variant uint8`)."""
     model = _model_path(demos)
     if model is not None:
+        check_backend(backend)
         chosen = ",".join(variant or ["float32", "float16", "uint16", "uint8"])
         return analyze(
             model, inputs=inputs, variants=chosen, runtime=f"node-{backend}", limit=limit, out=out,
@@ -855,8 +884,14 @@ def evaluate(
     from ..demos.registry import DemoOptions
 
     _pool_options(workers, executor, ray_address)
+    check_backend(backend)
+    check_choice(preprocessing, _preprocessings(), "--preprocessing")
     chosen = _demos(demos)
     variants = variant or None  # None: each demo's own (the four, plus the graph demo's equalized)
+    from .. import workspace
+
+    for v in variants or []:
+        workspace.check_name(v, "--variant")  # a folder under MODELS/<demo>/: one plain name
     extras = {v for demo in chosen for v in getattr(demo, "extra_variants", ())}
     for v in variants or []:
         made = all((Path(models_dir) / demo.name / v / "model.json").is_file() for demo in chosen)
@@ -994,6 +1029,7 @@ def bench(
 
     With `--analyze`: `quantlab analyze` on the trained MNIST .h5 with its 10,000 test images as
     an .npz, split into detect, convert, runtime start, load, transfer, predict and metrics."""
+    check_backend(backend)
     if analyze_h5:
         from ..demos.bench import bench_analyze
 
@@ -1085,6 +1121,7 @@ def parity(
             raise QuantlabError(f"unknown runtime {r!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)
     check_non_negative(atol, "--atol")
     check_non_negative(rtol, "--rtol")
+    check_seed(seed)
     if limit is not None:
         check_limit(limit)  # parity_command reads 0 as all, None as its default
     check_positive(timeout, "--timeout")
@@ -1161,7 +1198,7 @@ def _parity_model(
     check_positive(timeout, "--timeout")
     for v in variants or []:
         workspace.check_name(v, "--variant", {"keras", "source", "index.html"})
-    name = workspace.check_name(name or workspace.name_from_path(model), "--name", set(ALL_DEMOS))
+    name = _model_name(model, name)
     workspace.check_writable_dir(out, "--out")
     workspace.check_writable_dir(models_dir, "--models-dir")
     log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
@@ -1253,9 +1290,7 @@ def delivery(
 
     model = _model_path(targets)
     if model is not None:
-        from ..workspace import check_name, name_from_path
-
-        chosen = [(targets[0], check_name(name or name_from_path(model), "--name", set(ALL_DEMOS)))]
+        chosen = [(targets[0], _model_name(model, name))]
     else:
         if name is not None:
             raise QuantlabError("--name goes with one MODEL path, not with demo names", exit_code=2)
@@ -1439,6 +1474,9 @@ def tune(
 
     if not (isinstance(holdout, float | int) and math.isfinite(holdout) and 0 <= holdout < 1):
         raise QuantlabError(f"--holdout {holdout}: a fraction in [0, 1)", exit_code=2)
+    check_backend(backend, also=("auto",))
+    check_seed(seed)
+    check_positive(samples, "--samples")
     if backend == "auto":
         from ..infra.setup_tfjs_node import tfjs_node_unavailable_reason
 
@@ -1450,7 +1488,7 @@ def tune(
         from ..analysis.tune_model import tune_model_command
         from ..inputs import InputOptions
 
-        workspace.model_name(model, set(ALL_DEMOS))
+        workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
 
         record = tune_model_command(
             model, InputOptions(path=inputs, labels_key=labels_key, samples=samples, seed=seed),

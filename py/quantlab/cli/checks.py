@@ -56,3 +56,18 @@ def check_path(path: Path, option: str) -> Path:
     if too_long:
         raise QuantlabError(f"{option} {path}: a path component is longer than 255 bytes", exit_code=2)
     return Path(path)
+
+
+def check_choice(value: str, valid, option: str) -> str:
+    """One of `valid`, else exit 2 listing them."""
+    valid = list(valid)
+    if value not in valid:
+        raise QuantlabError(f"{option} {value!r}: valid: {', '.join(valid)}", exit_code=2)
+    return value
+
+
+def check_backend(value: str, option: str = "--backend", also=()) -> str:
+    """A tfjs-node evaluator backend (js/protocol.json), or one of `also` (e.g. auto)."""
+    from ..runtimes.protocol import protocol
+
+    return check_choice(value, [*protocol()["backends"], *also], option)

@@ -71,6 +71,8 @@ TEXT_FIELDS = (
     "mode",
     "mode_reason",
     "preprocessing",
+    "sibling",
+    "model_format",
 )
 OBJECT_FIELDS = (
     "dataset",
@@ -380,6 +382,10 @@ def delivery_charts(results: dict) -> dict:
     return charts
 
 
+def _n_test(results: dict):
+    return (results.get("dataset") or {}).get("n_test")
+
+
 def side_by_side(results: dict, sibling: dict) -> dict:
     """This demo's and its sibling's (the same weights in the other tfjs format) figures per
     precision: primary metric with interval, mean cosine to float32, weight bytes."""
@@ -405,7 +411,8 @@ def side_by_side(results: dict, sibling: dict) -> dict:
             sibling.get("model_format") or sibling.get("demo"),
         ],
         "rows": [(n, cells(results).get(n), cells(sibling).get(n)) for n in names],
-        "comparable": results.get("dataset", {}).get("n_test") == sibling.get("dataset", {}).get("n_test"),
+        "comparable": (results.get("dataset") or {}).get("n_test")
+        == (sibling.get("dataset") or {}).get("n_test"),
     }
 
 
@@ -423,7 +430,11 @@ def render_reports(out_dir: Path) -> Path:
     by_demo = {r.get("demo"): r for r in all_results}
     for results in all_results:
         sibling = by_demo.get(results.get("sibling"))
-        results["_sibling"] = side_by_side(results, sibling) if sibling else None
+        try:
+            results["_sibling"] = side_by_side(results, sibling) if sibling else None
+        except Exception:  # a hand-edited pair: the page without the side-by-side section
+            results["_sibling"] = None
+            results["_missing"].append("sibling (side by side unreadable)")
     for results in all_results:
         # a section the index cannot show is left out of both pages, and named on both
         _renderable(results, lambda r: index_page.render(results=[r], primary=_primary))

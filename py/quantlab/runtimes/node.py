@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..artifacts import read_artifact
-from ..errors import EvaluatorError
+from ..errors import ArtifactError, EvaluatorError
 from ..infra.progress import log
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 from .protocol import find_node, js_dir, project_root, protocol, read_tensor, write_tensor
@@ -192,7 +193,10 @@ class TfjsNodeRuntime(Runtime):
 
     def load(self, model_dir: Path) -> LoadedModel:
         read_artifact(model_dir)  # names a broken file before tfjs gives a fetch error
-        r = self.evaluator.request("load", model_dir=str(Path(model_dir).resolve()))
+        try:
+            r = self.evaluator.request("load", model_dir=str(Path(model_dir).resolve()))
+        except EvaluatorError as e:
+            raise load_failure(e, model_dir) from e
         return LoadedModel(
             r["handle"],
             Path(model_dir),
@@ -274,3 +278,17 @@ class TfjsNodeRuntime(Runtime):
 
     def close(self) -> None:
         self.evaluator.close()
+
+
+def load_failure(e: EvaluatorError, model_dir: Path) -> Exception:
+    """A model tfjs rejects (LOAD_FAILED: an unknown layer class, a bad topology) is a broken
+    artifact (exit 4), named by its folder, in one line (tfjs's first; its numbered hints dropped);
+    any other evaluator failure stays what it is."""
+    msg = str(e)
+    if "LOAD_FAILED" not in msg:
+        return e
+    detail = msg.split("LOAD_FAILED: ", 1)[-1].strip().splitlines()[0].strip()
+    detail = re.sub(r"^loading \S+ failed: ", "", detail)  # the path is named below, once
+    if len(detail) > 300:
+        detail = detail[:300] + " ..."
+    return ArtifactError(f"{Path(model_dir) / 'model.json'}: tfjs cannot load it: {detail}")
