@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import node_processes_of, run_cli
+from tests.conftest import node_processes_of, require_runtime, run_cli
 
 pytestmark = pytest.mark.slow
 FAST = ("-r", "node-wasm", "-r", "node-cpu")
@@ -158,8 +158,9 @@ def test_two_inputs_two_outputs_compares_every_output(user_models, tmp_path):
 
 
 def test_synthetic_inputs_and_browser(user_models, tmp_path):
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium not installed")
+    from quantlab.runtimes.browser import browser_unavailable_reason
+
+    require_runtime(browser_unavailable_reason())
     proc, _, _ = _parity(tmp_path, user_models["clf.h5"], "--samples", "16", "--input-range", "-2,2",
                          "-r", "browser-cpu", "--variant", "float32", "--variant", "uint8")  # fmt: skip
     r = _record(proc)

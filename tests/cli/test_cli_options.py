@@ -272,3 +272,25 @@ def test_a_model_named_like_a_demo_never_writes_into_the_demos_folder(command, t
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "is a demo's" in _one_error(proc) and "--name" in _one_error(proc)
     assert not models.exists()
+
+
+def test_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    kept = tmp_path / "kept.npz"
+    kept.write_bytes(b"mine")
+    cases = [
+        (["data", "--export", "housing", "--export-to", str(afile / "x.npz")], "is a file, not a folder"),
+        (["data", "--export", "housing", "--export-to", str(kept)], "exists; remove it or choose another"),
+        (["data", "--export", "housing", "--export-to", str(tmp_path / ("a" * 300 + ".npz"))], "255 bytes"),
+        (["serve", "--out", str(afile)], "is a file, not a folder"),
+        (["quantize", "tests/fixtures/tiny_dense", "--models-dir", str(afile / "m")], "is a file"),
+        (["equalize", "tests/fixtures/tiny_dense", "--out", str(afile / "eq")], "is a file"),
+        (["bench", "--analyze", "--models-dir", str(afile / "m")], "is a file"),
+    ]
+    for args, words in cases:
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr[-2000:])
+        assert words in _one_error(proc), args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "kept.npz"]
+    assert afile.read_text() == "mine" and kept.read_bytes() == b"mine"

@@ -102,6 +102,8 @@ def tune_model_command(
     name = workspace.name_from_path(model)  # the CLI refused a demo's name
     root = Path(models_dir) / name
     workspace.claim_model_root(root, source.path)
+    results_dir = Path(out) / name
+    workspace.claim(results_dir, "results folder")  # before the work: a folder of the user's is refused
     with workspace.locked(root), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
         write_variants(source, AnalyzeOptions(name=name, variants=["float32"], models_dir=models_dir), root)
         loaded = load_model(runtime, root / "float32")
@@ -118,8 +120,9 @@ def tune_model_command(
     record["inputs"] = inputs.description
     if record["verified"] and not record.get("converter_command"):
         record["quantlab_command"] = quantlab_command(model, record["verified"]["dtype_map"])
-    write_json_atomic(Path(out) / name / TUNE_FILE, record)
-    attach_section(out, name, "tune", record)
+    with workspace.locked(results_dir):  # results.json is read, merged and rewritten: one run at a time
+        write_json_atomic(results_dir / TUNE_FILE, record)
+        attach_section(out, name, "tune", record)
     if show:
         print_tune(record)
     return record

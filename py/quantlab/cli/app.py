@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import shlex
 import sys
 import time
@@ -176,6 +175,14 @@ def _model_path(names: list[str] | None) -> Path | None:
     return None
 
 
+def _print_json(obj) -> None:
+    """--json: strict JSON on stdout (NaN/Inf as null plus a "<key>_nonfinite" sibling), which
+    any JSON parser reads, as results.json is written."""
+    from ..infra.fsutil import dumps_strict
+
+    sys.stdout.write(dumps_strict(obj) + "\n")
+
+
 def _preprocessings() -> tuple[str, ...]:
     from ..demos.datasets.imagenet import PREPROCESSING
 
@@ -194,7 +201,7 @@ def _model_name(model: Path, name: str | None) -> str:
 
 def _summary(all_results: list[dict], as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(all_results, indent=2) + "\n")
+        _print_json(all_results)
         return
     from rich.table import Table
 
@@ -402,7 +409,7 @@ def analyze(
     results = run_analyze(source, opts, detect_s)
     render_reports(out)
     if as_json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+        _print_json(results)
         return
     _analyze_summary(results)
 
@@ -502,6 +509,7 @@ def equalize(
     check_seed(seed)
     check_positive(timeout, "--timeout")
     check_positive(calibration, "--calibration")
+    _check_dirs(out=out)
     if bias_correction is not None and bias_correction not in TARGETS:
         raise QuantlabError(
             f"--bias-correction {bias_correction!r}: valid: {', '.join(TARGETS)}", exit_code=2
@@ -524,7 +532,7 @@ def equalize(
         source, out, opts, relu6, tolerance, force, runtime, timeout, snap_clips, bias_correction, calibration
     )
     if as_json:
-        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        _print_json(record)
         return
     if record["status"] == "no-pairs":
         found = record["pairs_found"]
@@ -778,6 +786,7 @@ def quantize(
     MODELS_DIR/<model name>/. Example: `quantlab quantize web_model/ --map 'uint8=*' --name small`"""
     model = _model_path(demos)
     if model is not None:
+        _check_dirs(models_dir=models_dir)
         _quantize_model(model, models_dir, _parse_maps(map_), name if map_ else None)
         return
     from ..demos.pipeline import quantize_custom
@@ -955,6 +964,10 @@ def serve(
     """Serve the reports folder on http://127.0.0.1:PORT/ (Ctrl-C to stop)."""
     from ..report.server import serve as serve_folder
 
+    _check_dirs(out=out)
+    if not Path(out).is_dir():
+        raise QuantlabError(f"--out {out}: no such folder; run `quantlab run` or `quantlab report` first")
+
     serve_folder(out, port, announce=lambda line: console.print(line, markup=False, highlight=False))
 
 
@@ -984,7 +997,7 @@ def data(
     _check_dirs(data_dir=data_dir)
     rows = data_status(data_dir)
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        _print_json(rows)
     else:
         from rich.table import Table
 
@@ -1030,6 +1043,7 @@ def bench(
     With `--analyze`: `quantlab analyze` on the trained MNIST .h5 with its 10,000 test images as
     an .npz, split into detect, convert, runtime start, load, transfer, predict and metrics."""
     check_backend(backend)
+    _check_dirs(models_dir=models_dir, data_dir=data_dir)
     if analyze_h5:
         from ..demos.bench import bench_analyze
 
@@ -1169,7 +1183,7 @@ def parity(
             pool_opts=pool_opts,
         )
     if as_json:
-        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        _print_json(record)
     if not record["passed"]:
         raise typer.Exit(6)
 
@@ -1333,7 +1347,7 @@ def delivery(
         doc = (
             records[0] if one else {"records": records, "skipped": skipped, "seconds": records[0]["seconds"]}
         )
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        _print_json(doc)
     else:
         for record in records:
             print_delivery(record, alone=one)
@@ -1496,7 +1510,7 @@ def tune(
             show=not as_json,
         )  # fmt: skip
         if as_json:
-            sys.stdout.write(json.dumps(record, indent=2) + "\n")
+            _print_json(record)
         if not record["verified_within_budget"]:
             raise typer.Exit(7)
         return
@@ -1522,7 +1536,7 @@ def tune(
             base="equalized" if equalized else "float32",
         )
     if as_json:
-        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        _print_json(record)
     if not record["verified_within_budget"]:
         raise typer.Exit(7)
 

@@ -171,5 +171,5 @@ def bias_correct_artifact(
             out_groups, str(tmp), shard_size_bytes=SHARD_SIZE_BYTES, write_manifest=False
         )
         with open(tmp / "model.json", "w", encoding="utf-8") as f:
-            json.dump(dict(model_json, weightsManifest=manifest), f)
+            json.dump(dict(model_json, weightsManifest=manifest), f, allow_nan=False)
     return report

@@ -447,7 +447,7 @@ def equalize_artifact(
         out_json = dict(out_json)
         out_json["weightsManifest"] = manifest
         with open(tmp / "model.json", "w", encoding="utf-8") as f:
-            json.dump(out_json, f)
+            json.dump(out_json, f, allow_nan=False)
     return report
 
 

@@ -64,5 +64,5 @@ def requantize(src: Path, dest: Path, dtype_map: dict | None, weight_check=None)
         out_json["weightsManifest"] = manifest
         # json.dump with default separators, as the converter writes model.json.
         with open(tmp / "model.json", "w", encoding="utf-8") as f:
-            json.dump(out_json, f)
+            json.dump(out_json, f, allow_nan=False)
     return Path(dest)

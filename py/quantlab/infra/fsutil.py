@@ -98,11 +98,14 @@ def read_json(path: Path) -> Any:
     return restore_nonfinite(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+def dumps_strict(obj: Any) -> str:
+    """Strict JSON text (see `strict_json_value` for how NaN/Inf are written); `allow_nan=False`
+    makes any non-finite float that escapes the sanitiser (a regression) raise instead."""
+    return json.dumps(strict_json_value(obj), indent=2, sort_keys=False, allow_nan=False)
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Strict JSON (see `strict_json_value` for how NaN/Inf are written); `allow_nan=False` makes
-    any non-finite float that escapes the sanitiser (a regression) raise instead of writing it."""
-    text = json.dumps(strict_json_value(obj), indent=2, sort_keys=False, allow_nan=False)
-    write_text_atomic(path, text + "\n")
+    write_text_atomic(path, dumps_strict(obj) + "\n")
 
 
 @contextlib.contextmanager
@@ -117,8 +120,16 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = final.with_name(f".{final.name}.old")
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
+    moved = False
+    try:
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+            moved = True
+        tmp.rename(final)
+    except BaseException:  # Ctrl-C between the two renames: the previous folder comes back
+        if moved and not final.exists():
+            old.rename(final)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)

@@ -13,8 +13,17 @@ from ...errors import QuantlabError
 
 
 def export_test_set(demo_name: str, data_dir: Path | None, path: Path, limit: int | None = None) -> dict:
+    from ...workspace import check_writable_dir
     from ..registry import get_demo
 
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise QuantlabError(f"--export-to {path}: must end in .npz", exit_code=2)
+    if len(path.name.encode()) > 255:
+        raise QuantlabError(f"--export-to {path}: the file name is longer than 255 bytes", exit_code=2)
+    check_writable_dir(path.parent, "--export-to")  # not under a file
+    if path.exists():  # a file of the user's, or a folder: never replaced
+        raise QuantlabError(f"--export-to {path}: exists; remove it or choose another file", exit_code=2)
     demo = get_demo(demo_name)
     if not hasattr(demo, "load"):
         raise QuantlabError(
@@ -23,9 +32,6 @@ def export_test_set(demo_name: str, data_dir: Path | None, path: Path, limit: in
         )
     data = demo.load(data_dir)
     x, y = data.x_test[:limit], data.y_test[:limit]
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise QuantlabError(f"--export-to {path}: must end in .npz", exit_code=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part.npz", dir=path.parent)
     os.close(fd)
