@@ -114,13 +114,21 @@ def test_missing_shard_and_bad_inputs(user_models, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(models / "clf" / "float32", broken)
     next(broken.glob("*.bin")).unlink()
-    proc, _, _ = _analyze(tmp_path, broken)
+    proc, out, _ = _analyze(tmp_path, broken)
     assert proc.returncode == 4 and "weight shard missing" in proc.stderr
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((3, 5), np.float32))
     proc, out, _ = _analyze(tmp_path, user_models["clf.h5"], "--inputs", str(wrong), "--name", "w")
     assert proc.returncode == 3 and "expected shape" in proc.stderr and "features" in proc.stderr
-    assert not (out / "w" / "results.json").exists()
+    proc3, _, _ = _analyze(tmp_path, models / "clf" / "float32", "--output-format", "graph", "--name", "g")
+    assert proc3.returncode == 2 and "tfjs models keep their format" in proc3.stderr
+    proc4, _, _ = _analyze(
+        tmp_path, user_models["clf.h5"], "--inputs", str(tmp_path / "nope.npz"), "--name", "n"
+    )
+    assert proc4.returncode == 3 and "nope.npz: no such file or folder" in proc4.stderr
+    # a failed run leaves no folder it made, in MODELS or in OUT
+    for name in ("broken", "w", "g", "n"):
+        assert not (models / name).exists() and not (out / name).exists(), name
     assert not node_left(tmp_path)
 
 

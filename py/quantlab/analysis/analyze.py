@@ -7,6 +7,7 @@ accuracy/MAE with labels) -> results.json -> report. Nothing here imports demo c
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from .. import stats, tasks, workspace
 from ..convert.converter import VARIANTS, dtype_map_for
-from ..convert.source import write_float32
+from ..convert.source import check_output_format, write_float32
+from ..errors import DataError
 from ..infra.environment import environment
 from ..infra.progress import log
 from ..inputs import InputOptions, InputSet, InputSpec, load_inputs
@@ -85,6 +87,21 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     t_start = time.perf_counter()
     root = Path(opts.models_dir) / opts.name
     result_dir = Path(opts.out_dir) / opts.name
+    check_output_format(source, opts.output_format)  # usage errors before any folder is made
+    if opts.inputs.path is not None and not Path(opts.inputs.path).exists():
+        raise DataError(f"--inputs {opts.inputs.path}: no such file or folder")
+    new_folders = [f for f in (root, result_dir) if not f.exists()]
+    try:
+        return _analyze(source, opts, root, result_dir, t_start, detect_s)
+    except BaseException:
+        for folder in new_folders:  # a failed or interrupted run leaves no folder it made
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _analyze(
+    source: ModelSource, opts: AnalyzeOptions, root: Path, result_dir: Path, t_start: float, detect_s: float
+) -> dict:
     workspace.claim_model_root(root, source.path)
     workspace.claim(result_dir, "results folder")
     split = {"detect": detect_s}

@@ -85,25 +85,31 @@ def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[s
     return ["tensorflowjs_converter", *args, str(source.path), str(dest)]
 
 
-def write_float32(source: ModelSource, dest: Path, output_format: str | None = None) -> dict:
-    """Write the float32 tfjs artifact of `source` to `dest`; returns how it was made."""
-    from ..infra.tfcompat import import_tensorflow
-    from .requantize import requantize
-
+def check_output_format(source: ModelSource, output_format: str | None) -> str:
+    """The tfjs format `source` becomes (default: its natural one); exit 2 for one it cannot."""
     output_format = output_format or source.natural_output
     if output_format not in OUTPUT_FORMATS:
         raise QuantlabError(
             f"--output-format {output_format!r}: valid: {', '.join(OUTPUT_FORMATS)}", exit_code=2
         )
+    have = source.format.removeprefix("tfjs-")
+    if source.is_tfjs and output_format != have:
+        raise QuantlabError(
+            f"--output-format {output_format}: {source.path} is a tfjs {have} model; "
+            "tfjs models keep their format",
+            exit_code=2,
+        )
+    return output_format
+
+
+def write_float32(source: ModelSource, dest: Path, output_format: str | None = None) -> dict:
+    """Write the float32 tfjs artifact of `source` to `dest`; returns how it was made."""
+    from ..infra.tfcompat import import_tensorflow
+    from .requantize import requantize
+
+    output_format = check_output_format(source, output_format)
     import_tensorflow()
     if source.is_tfjs:
-        have = source.format.removeprefix("tfjs-")
-        if output_format != have:
-            raise QuantlabError(
-                f"--output-format {output_format}: {source.path} is a tfjs {have} model; "
-                f"tfjs models keep their format",
-                exit_code=2,
-            )
         requantize(source.path, dest, None)
         how = "rewritten from its own weights (tensorflowjs.read_weights / write_weights)"
         if source.detail.startswith("already quantized"):
