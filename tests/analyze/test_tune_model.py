@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +35,7 @@ def test_graph_model_tune_and_its_quantlab_command(user_models, tmp_path):
                  "--max-drop", "0.02")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout)
-    assert r["format"] == "graph" and r["converter_command"] is None
+    assert r["format"] == "graph"
     assert r["metric"] == "accuracy" and 140 <= r["holdout"]["holdout_n"] <= 160  # half of 300, stratified
     cmd = r["quantlab_command"]
     assert cmd[:3] == ["quantlab", "quantize", str(user_models["clf_savedmodel"])]
@@ -42,6 +45,15 @@ def test_graph_model_tune_and_its_quantlab_command(user_models, tmp_path):
     _same_artifact(root / "tuned", root / "mixed")
     results = json.loads((tmp_path / "reports" / "clf_savedmodel" / "tune.json").read_text())
     assert results["verified_within_budget"] is True
+    # the stock converter, from the user's SavedModel itself, makes the same bytes
+    conv = r["converter_command"]
+    assert conv[:5] == ["tensorflowjs_converter", "--input_format", "tf_saved_model", "--output_format",
+                        "tfjs_graph_model"] and conv[5] == str(user_models["clf_savedmodel"])  # fmt: skip
+    conv[6] = str(tmp_path / "by_converter")
+    exe = Path(sys.executable).with_name("tensorflowjs_converter")
+    made = subprocess.run([str(exe), *conv[1:]], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-2000:]
+    _same_artifact(root / "tuned", tmp_path / "by_converter")
 
 
 def test_layers_model_tune_without_labels_uses_fidelity(user_models, tmp_path):

@@ -88,6 +88,7 @@ def tune_model_command(
 ) -> dict:
     """Convert MODEL if needed, load the inputs, then the same search as for a demo."""
     from .. import workspace
+    from ..convert.source import source_converter_command
     from ..infra.fsutil import write_json_atomic
     from ..inputs import load_inputs
     from ..results import attach_section
@@ -119,7 +120,12 @@ def tune_model_command(
     record["source"] = source.describe()
     record["inputs"] = inputs.description
     if record["verified"] and not record.get("converter_command"):
-        record["quantlab_command"] = quantlab_command(model, record["verified"]["dtype_map"])
+        dtype_map = record["verified"]["dtype_map"]
+        record["quantlab_command"] = quantlab_command(model, dtype_map)
+        if not source.is_tfjs:  # a SavedModel or .h5 made into a graph model: the converter can, from it
+            record["converter_command"] = source_converter_command(
+                source, record["format"], root / "tuned", dtype_map
+            )
     with workspace.locked(results_dir):  # results.json is read, merged and rewritten: one run at a time
         write_json_atomic(results_dir / TUNE_FILE, record)
         attach_section(out, name, "tune", record)

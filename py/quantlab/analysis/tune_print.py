@@ -90,7 +90,7 @@ def print_tune(r: dict) -> None:
     out.print(f"artifact: {r['artifact']}")
     if r.get("converter_command"):
         out.print("reproduce with the stock converter:\n  " + shlex.join(r["converter_command"]))
-    elif r.get("quantlab_command"):  # graph models: the converter cannot re-quantize them
+    if r.get("quantlab_command"):  # graph models: the converter cannot re-quantize them
         out.print(
             "reproduce with quantlab (tfjs' own weight writer):\n  " + shlex.join(r["quantlab_command"])
         )

@@ -783,7 +783,8 @@ def quantize(
     one custom variant; the matching `tensorflowjs_converter` command is printed).
 
     DEMO may also be your MODEL (any format `analyze` takes): its variants go to
-    MODELS_DIR/<model name>/. Example: `quantlab quantize web_model/ --map 'uint8=*' --name small`"""
+    `MODELS_DIR/NAME/` (NAME: the file or folder name).
+    Example: `quantlab quantize web_model/ --map 'uint8=*' --name small`"""
     model = _model_path(demos)
     if model is not None:
         _check_dirs(models_dir=models_dir)

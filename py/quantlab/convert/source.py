@@ -45,6 +45,24 @@ def converter_args(source: ModelSource, output_format: str) -> list[str]:
     )
 
 
+def source_converter_command(
+    source: ModelSource, output_format: str, dest: Path, dtype_map: dict | None
+) -> list[str] | None:
+    """The stock converter command that makes `dest` (the float32 conversion of `source`,
+    quantized by `dtype_map`) straight from the user's own file, or None when the converter
+    cannot read that source (a .keras v3 file, a tfjs model: tensorflow/tfjs#6154)."""
+    try:
+        args = converter_args(source, output_format)
+    except QuantlabError:
+        return None
+    cmd = ["tensorflowjs_converter", *args, str(source.path), str(dest)]
+    for dtype, patterns in (dtype_map or {}).items():  # after the positionals (DESIGN 2.2)
+        cmd.append(f"--quantize_{dtype}")
+        if patterns is not True:
+            cmd.append(",".join(patterns))
+    return cmd
+
+
 def _unknown_class(message: str) -> str | None:
     m = re.search(r"Unknown (?:layer|object|class)[^'\"`]*['\"`]?([A-Za-z_][\w.]*)", message)
     return m.group(1) if m else None
