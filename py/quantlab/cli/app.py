@@ -870,6 +870,17 @@ def evaluate(
     inputs: Annotated[
         Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
     ] = None,
+    labels_key: Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")] = "y",
+    image_size: Annotated[
+        int | None,
+        typer.Option(help="MODEL only, image folder: resize to SIZE x SIZE (default: the model's)"),
+    ] = None,
+    scale: Annotated[
+        str, typer.Option(help="MODEL only, image folder: map pixels 0..255 onto LO,HI")
+    ] = "0,1",
+    name: Annotated[
+        str | None, typer.Option(help="MODEL only: folder name under --out and --models-dir (as analyze)")
+    ] = None,
     timeout: Timeout = 600.0,
     workers: Workers = None,
     executor: Executor = "local",
@@ -884,8 +895,10 @@ def evaluate(
     if model is not None:
         check_backend(backend)
         chosen = ",".join(variant or ["float32", "float16", "uint16", "uint8"])
+        check_limit(limit)
         return analyze(
-            model, inputs=inputs, variants=chosen, runtime=f"node-{backend}", limit=limit, out=out,
+            model, inputs=inputs, labels_key=labels_key, image_size=image_size, scale=scale,
+            variants=chosen, runtime=f"node-{backend}", limit=limit or None, name=name, out=out,
             models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
             ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
@@ -1434,6 +1447,20 @@ def tune(
         Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
     ] = None,
     labels_key: Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")] = "y",
+    image_size: Annotated[
+        int | None,
+        typer.Option(help="MODEL only, image folder: resize to SIZE x SIZE (default: the model's)"),
+    ] = None,
+    scale: Annotated[
+        str, typer.Option(help="MODEL only, image folder: map pixels 0..255 onto LO,HI")
+    ] = "0,1",
+    input_range: Annotated[
+        str | None, typer.Option(help="MODEL only, synthetic inputs: uniform in LO,HI (default 0,1)")
+    ] = None,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option(help="MODEL only: NAME:D1,D2,... for an input's unknown dimensions (repeatable)"),
+    ] = None,
     samples: Annotated[int, typer.Option(help="MODEL only, no --inputs: synthetic examples")] = 256,
     seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = 1337,
     equalized: Annotated[
@@ -1501,12 +1528,15 @@ def tune(
     if model is not None:
         from .. import workspace
         from ..analysis.tune_model import tune_model_command
-        from ..inputs import InputOptions
 
         workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
 
+        opts = input_options(
+            inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit=None
+        )
         record = tune_model_command(
-            model, InputOptions(path=inputs, labels_key=labels_key, samples=samples, seed=seed),
+            model,
+            opts,
             max_drop, relative, limit, sweep, backend, holdout, conservative, out, models_dir, timeout,
             show=not as_json,
         )  # fmt: skip
