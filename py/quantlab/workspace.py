@@ -24,6 +24,9 @@ RESERVED = {
 # Names of files quantlab writes at the top of OUT: a model or demo folder named so would collide.
 OUT_FILES = {"index.html", "reference-run.log"}
 MARKER = ".quantlab-owned"
+# In an artifact folder: a step on the way to a variant (a float32 model prepared for quantizing),
+# not something to ship; `quantlab delivery` leaves it out.
+STEP_MARKER = ".quantlab-step"
 LOCK = ".quantlab.lock"
 
 

@@ -230,3 +230,34 @@ def test_an_already_quantized_model_is_analysed_against_its_dequantized_weights_
     by = {v["name"]: v for v in r["variants"]}
     # re-quantizing uint8-representable weights to uint8 keeps them: the same predictions
     assert by["uint8"]["metrics"]["accuracy"] == by["float32"]["metrics"]["accuracy"]
+
+
+@pytest.mark.parametrize("fmt", ["clf.keras", "clf_savedmodel"])
+def test_without_labels_every_format_is_fidelity_only(user_models, tmp_path, fmt):
+    """.keras (layers) and a Keras SavedModel (graph, its natural output) fed an .npy: fidelity."""
+    proc, _, _ = _analyze(tmp_path, user_models[fmt], "--inputs", str(user_models["clf_x.npy"]))
+    r = _results(proc)
+    assert r["task"] == "fidelity" and r["inputs"]["n"] == 300
+    assert r["source"]["output_format"] == ("graph" if fmt == "clf_savedmodel" else "layers")
+    by = {v["name"]: v for v in r["variants"]}
+    assert list(by["float32"]["fidelity"].values())[0]["max_abs"] == 0.0
+    assert 0 < list(by["uint8"]["fidelity"].values())[0]["rel_l2"] < 0.1
+
+
+def test_plain_savedmodel_with_labels_scores_what_tensorflow_predicts(user_models, tmp_path):
+    """Labels made by TensorFlow itself (argmax of the SavedModel's own scores): float32 in tfjs
+    gets them all right, an independent check of the whole road (converter, evaluator, task)."""
+    import tensorflow as tf
+
+    x = np.random.default_rng(5).normal(size=(64, 8)).astype(np.float32)
+    scores = (
+        tf.saved_model.load(str(user_models["plain_savedmodel"]))
+        .signatures["serving_default"](x=tf.constant(x))["scores"]
+        .numpy()
+    )
+    keep = np.sort(scores, axis=1)[:, -1] - np.sort(scores, axis=1)[:, -2] > 1e-3  # no near-ties
+    np.savez(tmp_path / "xy.npz", x=x[keep], y=np.argmax(scores[keep], axis=1))
+    proc, _, _ = _analyze(tmp_path, user_models["plain_savedmodel"], "--inputs", str(tmp_path / "xy.npz"))
+    r = _results(proc)
+    assert r["task"] == "classification" and r["source"]["format"] == "saved-model"
+    assert {v["name"]: v for v in r["variants"]}["float32"]["metrics"]["accuracy"] == 1.0

@@ -223,6 +223,10 @@ def test_graph_demo_same_weights_as_a_graph_model_side_by_side(small_full_weight
     assert bc["target"] == "uint8" and bc["calibration_images"] == calibrated and bc["n_layers"] > 0
     # its weight errors are against the bias-corrected float32 weights, not the original's
     assert "equalized-bc-uint8" in graph["weight_error"]
+    from quantlab.analysis.delivery_run import variant_folders
+
+    shipped = list(variant_folders(tmp_path / "m" / "mobilenetv2-graph"))  # the float32 steps are not
+    assert shipped == ["float32", "float16", "uint16", "uint8", "equalized-bc-uint8", "equalized-uint8"]
     # ReLU6 clips moved per channel: the equalized float32 model computes the same features
     assert by["equalized"]["metrics"] == by["float32"]["metrics"]
     page = (tmp_path / "r" / "mobilenetv2-graph" / "index.html").read_text()

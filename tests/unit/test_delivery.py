@@ -149,3 +149,15 @@ def test_job_queue_longest_first_with_at_most_cpu_slots_short_loads_at_once():
     assert [with_slots.take().key[1] for _ in range(3)] == ["c", "b", "a"] and with_slots.peak_short == 2
     in_order = JobQueue([job("x", 1.0), job("y", 9.0)], 1, 0.0, stop, lpt=False)
     assert [in_order.take().key[1], in_order.take().key[1], in_order.take()] == ["x", "y", None]
+
+
+def test_variant_folders_standard_four_first_and_no_steps(tmp_path):
+    from quantlab.analysis.delivery_run import variant_folders
+    from quantlab.workspace import STEP_MARKER
+
+    for name in ("uint8", "custom", "float32", "equalized", "keras", "tuned"):
+        (tmp_path / name).mkdir()
+        if name != "keras":  # the Keras model: no model.json
+            (tmp_path / name / "model.json").write_text("{}")
+    (tmp_path / "equalized" / STEP_MARKER).write_text("a step\n")
+    assert list(variant_folders(tmp_path)) == ["float32", "uint8", "custom", "tuned"]

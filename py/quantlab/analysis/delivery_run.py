@@ -18,6 +18,7 @@ from pathlib import Path
 from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, EvaluatorError, QuantlabError
 from ..infra.progress import log
+from ..workspace import STEP_MARKER
 from .delivery import PROFILES, delivery_sizes
 
 DELIVERY_FILE = "delivery.json"
@@ -26,10 +27,17 @@ DEFAULT_MAX_MODEL_MB = 1024.0  # a model past this is reported as too large for 
 
 def variant_folders(root: Path) -> dict[str, Path]:
     """The tfjs variants under MODELS/<name>/: the standard four first, then any other folder with a
-    model.json (a --map or tuned variant)."""
+    model.json (a --map or tuned variant), except steps on the way to one (workspace.STEP_MARKER:
+    e.g. the graph demo's equalized float32 models, which nobody ships)."""
     root = Path(root)
     found = (
-        {p.name: p for p in sorted(root.iterdir()) if (p / "model.json").is_file()} if root.is_dir() else {}
+        {
+            p.name: p
+            for p in sorted(root.iterdir())
+            if (p / "model.json").is_file() and not (p / STEP_MARKER).exists()
+        }
+        if root.is_dir()
+        else {}
     )
     order = [v for v in VARIANTS if v in found] + [v for v in found if v not in VARIANTS]
     if not order:

@@ -33,6 +33,7 @@ from ..metrics import (
 from ..results import variant_row, write_results
 from ..runtimes.base import Runtime
 from ..stats import uncertainty
+from ..workspace import STEP_MARKER
 from .datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .datasets.resolver import search_dirs
 
@@ -294,6 +295,9 @@ def write_equalized(
             root / BIAS_CORRECTED, root / EQUALIZED[2], dtype_map_for("uint8"), check_weights_quantizable
         )
     write_json_atomic(eq / EQUALIZE_RECORD, record)
+    for step in (eq, root / BIAS_CORRECTED):  # float32 models to quantize, not to ship
+        if step.is_dir():
+            (step / STEP_MARKER).write_text("a float32 step of the graph demo's equalization\n")
     return paths
 
 
