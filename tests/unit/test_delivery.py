@@ -120,7 +120,7 @@ def test_cached_sizes_are_the_served_bytes(tmp_path):
     assert len(compressed(shard, "br")) == record["files"][1]["br"]
 
 
-def test_job_queue_longest_first_with_at_most_cpu_slots_short_loads_at_once():
+def test_job_queue_runs_short_loads_in_cpu_slots_from_the_start_and_long_ones_longest_first():
     import threading
     from pathlib import Path
 
@@ -130,23 +130,20 @@ def test_job_queue_longest_first_with_at_most_cpu_slots_short_loads_at_once():
         return _Job(("t", name), "slow-4g", Path(name), seconds)
 
     stop = threading.Event()
-    q = JobQueue(
-        [job("s1", 1.0), job("L1", 40.0), job("s2", 3.0), job("L2", 12.0), job("s3", 2.0)], 1, 5.0, stop
-    )
-    first, second = q.take(), q.take()
-    assert [first.key[1], second.key[1]] == ["L1", "L2"]  # longest transfer first
-    s2 = q.take()
-    assert s2.key[1] == "s2" and q.short_running == 1
-    # the slot is taken and only short loads are left: the next page waits (here: until stopped)
+    jobs = [job("s1", 1.0), job("L1", 40.0), job("s2", 3.0), job("L2", 12.0), job("s3", 2.0)]
+    q = JobQueue(jobs, 1, 5.0, stop)
+    first = q.take()
+    assert first.key[1] == "s2" and q.short_running == 1  # a free CPU slot: the longest short load
+    assert [q.take().key[1], q.take().key[1]] == ["L1", "L2"]  # slot full: long loads, longest first
+    # only short loads are left and the slot is taken: the next page waits (here: until stopped)
     stop.set()
     assert q.take() is None
     stop.clear()
-    q.done(s2)
-    assert q.take().key[1] == "s3"  # the slot is free again: the longest short load
-    q.done(first)  # a long load frees no slot
-    assert q.short_running == 1 and q.peak_short == 1
-    with_slots = JobQueue([job("a", 1.0), job("b", 2.0), job("c", 30.0)], 2, 5.0, stop)
-    assert [with_slots.take().key[1] for _ in range(3)] == ["c", "b", "a"] and with_slots.peak_short == 2
+    q.done(first)
+    assert q.take().key[1] == "s3" and q.short_running == 1  # the slot is free again
+    assert q.peak_short == 1
+    two = JobQueue([job("a", 1.0), job("b", 2.0), job("c", 30.0), job("d", 3.0)], 2, 5.0, stop)
+    assert [two.take().key[1] for _ in range(3)] == ["d", "b", "c"] and two.peak_short == 2
     in_order = JobQueue([job("x", 1.0), job("y", 9.0)], 1, 0.0, stop, lpt=False)
     assert [in_order.take().key[1], in_order.take().key[1], in_order.take()] == ["x", "y", None]
 

@@ -133,10 +133,10 @@ def _page_error(e: EvaluatorError) -> str:
 
 
 DEFAULT_PAGES = 8
-# A throttled load whose transfer takes under SHORT_TRANSFER_S is mostly CPU work (decompressing,
+# A throttled load whose transfer takes under SHORT_TRANSFER_S is largely CPU work (decompressing,
 # building the model, one prediction: 0.1-0.5 s here for MobileNetV2), so at most one per core runs
 # at once (JobQueue); longer loads mostly wait on their page's throttle and fill the other pages.
-SHORT_TRANSFER_S = 5.0
+SHORT_TRANSFER_S = 10.0
 
 # Why throttled loads may run in several pages at once, and how they stay independent:
 # - each page is its own BrowserRuntime: its own Playwright instance (the sync API is not thread-safe;
@@ -194,10 +194,11 @@ def peak_overlap(intervals: list[tuple[float, float]]) -> int:
 
 
 class JobQueue:
-    """The loads still to run, handed out longest expected transfer first (LPT: the pages finish
-    together, within 4/3 of the best schedule), except that at most `cpu_slots` short loads
-    (expected transfer under `short_s`) run at once: a page whose turn would exceed that takes the
-    longest long load instead, or waits for a slot. Thread-safe."""
+    """The loads still to run, each kind longest expected transfer first (LPT: the pages finish
+    together, within 4/3 of the best schedule). Short loads (expected transfer under `short_s`,
+    mostly CPU work) run `cpu_slots` at a time from the start, on whichever pages ask while a slot
+    is free; long loads (mostly waiting on the throttle) fill the other pages. So short loads never
+    crowd the cores, nor pile up at the end where most pages would sit idle. Thread-safe."""
 
     def __init__(
         self, jobs: list[_Job], cpu_slots: int, short_s: float, stop: threading.Event, lpt: bool = True
@@ -214,13 +215,15 @@ class JobQueue:
     def take(self) -> _Job | None:
         with self.cond:
             while self.jobs and not self.stop.is_set():
-                for i, job in enumerate(self.jobs):
-                    if not self.short(job) or self.short_running < self.cpu_slots:
-                        if self.short(job):
-                            self.short_running += 1
-                            self.peak_short = max(self.peak_short, self.short_running)
-                        return self.jobs.pop(i)
-                self.cond.wait(0.2)  # every remaining load is short and the slots are full
+                shorts = [i for i, job in enumerate(self.jobs) if self.short(job)]
+                if shorts and self.short_running < self.cpu_slots:  # a free slot: the longest short
+                    self.short_running += 1
+                    self.peak_short = max(self.peak_short, self.short_running)
+                    return self.jobs.pop(shorts[0])
+                longs = [i for i, job in enumerate(self.jobs) if not self.short(job)]
+                if longs:
+                    return self.jobs.pop(longs[0])
+                self.cond.wait(0.2)  # only short loads are left and the slots are full
             return None
 
     def done(self, job: _Job) -> None:
