@@ -84,17 +84,24 @@ def check_writable_dir(path: Path, option: str) -> Path:
     return path
 
 
-def claim(folder: Path, what: str) -> None:
+def claim(folder: Path, what: str) -> bool:
     """Refuse to write into an existing folder that quantlab did not make (never overwrite a
-    user's own files); mark a new one as ours."""
+    user's own files); mark a new one as ours. True when this call created the folder (so the
+    run may remove it if it fails; a folder another run created at the same moment is not)."""
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
         raise QuantlabError(
             f"{folder}: exists and was not made by quantlab; choose another --name or remove it ({what})",
             exit_code=2,
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir()
+        created = True
+    except FileExistsError:
+        created = False
     (folder / MARKER).touch()
+    return created
 
 
 @contextlib.contextmanager
@@ -121,7 +128,7 @@ def is_inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
-def claim_model_root(root: Path, source: Path) -> None:
+def claim_model_root(root: Path, source: Path) -> bool:
     """MODELS/<name>/ for a user's MODEL at `source`: refused when one lies inside the other (the
     run would rewrite the model it reads), else claimed as quantlab's."""
     if is_inside(root, source) or is_inside(source, root):
@@ -130,4 +137,4 @@ def claim_model_root(root: Path, source: Path) -> None:
             f"--name",
             exit_code=2,
         )
-    claim(root, "models folder")
+    return claim(root, "models folder")

@@ -65,3 +65,29 @@ def test_one_by_one_conv_correction_is_exact_on_any_inputs():
     layer = (Layer("n", "Conv2D", "k", "b", "Relu6"), "x")
     got = corrections(weights, [layer], {"x": x.reshape(-1, 8).mean(0)}, "uint8")["b"]
     np.testing.assert_allclose(got, _shift(x, k, _conv_valid, "uint8"), rtol=1e-9, atol=1e-12)
+
+
+def test_biased_layers_leave_out_second_outputs_and_shared_biases():
+    from quantlab.convert.bias_correction import biased_layers
+    from quantlab.convert.equalize import _encode
+
+    def conv(name, src, kernel, bias):
+        fused = {"list": {"s": [_encode("BiasAdd"), _encode("Relu")]}}
+        return {
+            "name": name,
+            "op": "_FusedConv2D",
+            "input": [src, kernel, bias],
+            "attr": {"fused_ops": fused},
+        }
+
+    consts = [{"name": n, "op": "Const"} for n in ("k1", "k2", "k3", "k4", "b1", "b2", "b3")]
+    nodes = [
+        {"name": "x", "op": "Placeholder"},
+        *consts,
+        conv("c1", "x", "k1", "b1"),
+        conv("c2", "c1:0", "k2", "b2"),
+        conv("c3", "split:1", "k3", "b3"),  # the second output of a node: its mean is not fetched
+        conv("c4", "c2", "k4", "b2"),  # shares c2's bias: one correction cannot fit both
+    ]
+    found = biased_layers({"modelTopology": {"node": nodes}})
+    assert [(layer.node, src) for layer, src in found] == [("c1", "x")]

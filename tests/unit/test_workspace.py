@@ -57,3 +57,15 @@ def test_out_under_a_file_is_refused(tmp_path):
         check_writable_dir(f / "sub", "--out")
     with pytest.raises(QuantlabError, match="longer than 255"):
         check_writable_dir(tmp_path / ("x" * 300), "--out")
+
+
+def test_claim_says_whether_this_call_made_the_folder(tmp_path):
+    """analyze removes, when it fails, only the folders its own claim made: never one that
+    existed, nor one a concurrent run made a moment before."""
+    from quantlab.workspace import MARKER, claim
+
+    folder = tmp_path / "a" / "b"
+    assert claim(folder, "results folder") is True and (folder / MARKER).exists()
+    assert claim(folder, "results folder") is False  # ours already: claimed again, not made
+    (tmp_path / "empty").mkdir()
+    assert claim(tmp_path / "empty", "models folder") is False

@@ -90,11 +90,13 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     check_output_format(source, opts.output_format)  # usage errors before any folder is made
     if opts.inputs.path is not None and not Path(opts.inputs.path).exists():
         raise DataError(f"--inputs {opts.inputs.path}: no such file or folder")
-    new_folders = [f for f in (root, result_dir) if not f.exists()]
+    made = [root] if workspace.claim_model_root(root, source.path) else []
     try:
+        if workspace.claim(result_dir, "results folder"):
+            made.append(result_dir)
         return _analyze(source, opts, root, result_dir, t_start, detect_s)
     except BaseException:
-        for folder in new_folders:  # a failed or interrupted run leaves no folder it made
+        for folder in made:  # a failed or interrupted run leaves no folder it made (only those)
             shutil.rmtree(folder, ignore_errors=True)
         raise
 
@@ -102,8 +104,6 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
 def _analyze(
     source: ModelSource, opts: AnalyzeOptions, root: Path, result_dir: Path, t_start: float, detect_s: float
 ) -> dict:
-    workspace.claim_model_root(root, source.path)
-    workspace.claim(result_dir, "results folder")
     split = {"detect": detect_s}
     with workspace.locked(root), workspace.locked(result_dir):
         t0 = time.perf_counter()

@@ -409,7 +409,7 @@ def measure_targets(
     n_pages = min(pages, sum(throttled(j.profile) for j in jobs))
     concurrent_profiles = [p for p in profiles if throttled(p)] if n_pages > 1 else []
     concurrent = [j for j in jobs if j.profile in concurrent_profiles]
-    cpu_slots = os.cpu_count() or 1
+    cpu_slots = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     runner.run(concurrent, [j for j in jobs if j.profile not in concurrent_profiles], cpu_slots)
     wall = round(time.perf_counter() - t_all, 1)
     concurrency = {

@@ -121,7 +121,10 @@ def load_model(runtime, folder: Path) -> LoadedModel:
     try:
         return runtime.load(folder)
     except EvaluatorError as e:
-        raise load_failure(e, folder) from e
+        err = load_failure(e, folder)
+        if err is e:
+            raise
+        raise err from e
 
 
 class Worker:

@@ -16,6 +16,7 @@ corrected; the bias itself is then quantized on its own grid like any other weig
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,15 +54,22 @@ class BiasCorrectionReport:
 
 
 def biased_layers(model_json: dict) -> list[tuple[Layer, str]]:
-    """(layer, name of the node its input comes from) for each conv/depthwise with a fused bias."""
+    """(layer, name of the node its input comes from) for each conv/depthwise with a fused bias;
+    left out: a conv reading another output than a node's first (`node:1`: its mean is not
+    fetched by name) and a bias constant that several layers share (one correction cannot fit)."""
     nodes = model_json["modelTopology"]["node"]
     consts = {n["name"] for n in nodes if n.get("op") == "Const"}
-    out = []
+    found = []
     for n in nodes:
         layer = _layer(n, consts)
-        if layer is not None and layer.bias:
-            out.append((layer, _input_name(n["input"][0])))
-    return out
+        if layer is None or not layer.bias:
+            continue
+        ref = n["input"][0]  # a conv has its input first
+        if ref.rsplit(":", 1)[-1] not in (ref, "0"):
+            continue
+        found.append((layer, _input_name(ref)))
+    uses = collections.Counter(layer.bias for layer, _ in found)
+    return [(layer, src) for layer, src in found if uses[layer.bias] == 1]
 
 
 def channel_means(

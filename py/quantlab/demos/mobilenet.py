@@ -285,6 +285,7 @@ def write_equalized(
     log.info("equalized %d conv pairs in %.1f s", len(report.pairs), seconds)
     record = report.as_dict() | {"seconds": round(seconds, 2)}
     eq = root / EQUALIZED[0]
+    _mark_step(eq)
     paths = {EQUALIZED[0]: eq}
     paths[EQUALIZED[1]] = requantize(
         eq, root / EQUALIZED[1], dtype_map_for("uint8"), check_weights_quantizable
@@ -295,10 +296,12 @@ def write_equalized(
             root / BIAS_CORRECTED, root / EQUALIZED[2], dtype_map_for("uint8"), check_weights_quantizable
         )
     write_json_atomic(eq / EQUALIZE_RECORD, record)
-    for step in (eq, root / BIAS_CORRECTED):  # float32 models to quantize, not to ship
-        if step.is_dir():
-            (step / STEP_MARKER).write_text("a float32 step of the graph demo's equalization\n")
     return paths
+
+
+def _mark_step(folder: Path) -> None:
+    """A float32 model to quantize, not to ship: `quantlab delivery` leaves it out."""
+    (folder / STEP_MARKER).write_text("a float32 step of the graph demo's equalization\n")
 
 
 def write_bias_corrected(root: Path, data_dir: Path | None, size: int) -> dict:
@@ -316,6 +319,7 @@ def write_bias_corrected(root: Path, data_dir: Path | None, size: int) -> dict:
             report = bias_correct_artifact(
                 root / EQUALIZED[0], root / BIAS_CORRECTED, runtime, images.batches(16, "keras"), "uint8"
             )
+    _mark_step(root / BIAS_CORRECTED)
     seconds = time.perf_counter() - t0
     log.info(
         "bias-corrected %d layers for uint8 on %d images in %.1f s",

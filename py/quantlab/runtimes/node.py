@@ -196,7 +196,10 @@ class TfjsNodeRuntime(Runtime):
         try:
             r = self.evaluator.request("load", model_dir=str(Path(model_dir).resolve()))
         except EvaluatorError as e:
-            raise load_failure(e, model_dir) from e
+            err = load_failure(e, model_dir)
+            if err is e:
+                raise
+            raise err from e
         return LoadedModel(
             r["handle"],
             Path(model_dir),
