@@ -132,6 +132,7 @@ class Evaluator {
   async testBlock() {
     const dir = process.env.QUANTLAB_TEST_BLOCK_DIR;
     if (!dir) return;
+    fs.writeFileSync(path.join(dir, `predict-started-${process.pid}`), String(process.pid)); // one per evaluator
     fs.writeFileSync(path.join(dir, 'predict-started'), String(process.pid));
     while (!fs.existsSync(path.join(dir, 'release'))) {
       await new Promise((resolve) => setTimeout(resolve, 20));
