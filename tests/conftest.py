@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,13 @@ import quantlab  # noqa: F401  (sets the TensorFlow environment before any test 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
+
+# The CLIs the tests start inherit this process's signal dispositions. A suite started in the
+# background or under nohup ignores SIGINT and SIGHUP, and so would every CLI it starts (quantlab
+# keeps a signal it was started ignoring ignored, as nohup asks): the Ctrl-C and hang-up tests
+# model a user at a terminal, so the suite handles both, and its children start with the defaults.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def housing_models(tmp_path_factory) -> Path:
     return models
 
 
-def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu"):
+def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu", preexec_fn=None):
     """The CLI evaluating housing, held inside its first predict job. Returns (proc, ctx)."""
     block = tmp_path / "block"
     tmpdir = tmp_path / "tmp"
@@ -46,6 +46,7 @@ def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu")
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=preexec_fn,
     )
     started = block / "predict-started"
     deadline = time.monotonic() + 180
@@ -122,6 +123,19 @@ def test_released_job_completes_normally(housing_models, tmp_path):
     assert (ctx["out"] / "housing" / "results.json").is_file()
     assert processes_with_env(str(ctx["block"])) == []
     assert [p.name for p in ctx["tmpdir"].iterdir() if p.name.startswith("quantlab-")] == []
+
+
+def test_a_hang_up_ignored_on_purpose_stays_ignored(housing_models, tmp_path):
+    """Started as `nohup quantlab ...` starts it (SIGHUP ignored): a hang-up does not stop the
+    run; released, it finishes and writes its results."""
+    proc, ctx = start_blocked_evaluation(
+        housing_models, tmp_path, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    )
+    proc.send_signal(signal.SIGHUP)
+    (ctx["block"] / "release").touch()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert (ctx["out"] / "housing" / "results.json").is_file()
 
 
 # cli_errors itself, in-process

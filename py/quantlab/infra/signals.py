@@ -41,13 +41,16 @@ def _raise_terminated(signum, frame) -> None:
 @contextlib.contextmanager
 def interrupt_on_signals(signals=HANDLED) -> Iterator[None]:
     """While active, `signals` raise Terminated in the main thread; the previous handlers are
-    restored afterwards. A no-op outside the main thread (Python only handles signals there)."""
+    restored afterwards. A signal the process was started ignoring stays ignored (nohup). A no-op
+    outside the main thread (Python only handles signals there)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}
     try:
         for sig in signals:
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # ignored on purpose (`nohup quantlab run ...`): a closed terminal is no stop
             previous[sig] = signal.signal(sig, _raise_terminated)
         yield
     finally:
