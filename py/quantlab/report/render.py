@@ -411,8 +411,7 @@ def side_by_side(results: dict, sibling: dict) -> dict:
             sibling.get("model_format") or sibling.get("demo"),
         ],
         "rows": [(n, cells(results).get(n), cells(sibling).get(n)) for n in names],
-        "comparable": (results.get("dataset") or {}).get("n_test")
-        == (sibling.get("dataset") or {}).get("n_test"),
+        "comparable": _n_test(results) == _n_test(sibling),
     }
 
 
