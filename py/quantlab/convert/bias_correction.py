@@ -17,7 +17,6 @@ corrected; the bias itself is then quantized on its own grid like any other weig
 from __future__ import annotations
 
 import collections
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import QuantlabError
-from ..infra.fsutil import atomic_dir
 from .equalize import Layer, _input_name, _layer
 from .quantize_math import roundtrip
 
@@ -145,9 +143,7 @@ def bias_correct_artifact(
 ) -> BiasCorrectionReport:
     """The float32 graph model at `src`, its biases corrected for quantization to `target`, written
     atomically to `dest` (same topology, names and shard layout). `chunks`: calibration batches."""
-    from tensorflowjs.write_weights import write_weights
-
-    from .requantize import SHARD_SIZE_BYTES, read_weight_groups
+    from .requantize import read_weight_groups, write_artifact
 
     if target not in TARGETS:
         raise QuantlabError(
@@ -173,11 +169,5 @@ def bias_correct_artifact(
             }
         )
         weights[layer.bias] = (b.astype(np.float64) - fix).astype(np.float32)
-    out_groups = [[dict(e, data=weights[e["name"]]) for e in g] for g in groups]
-    with atomic_dir(Path(dest)) as tmp:
-        manifest = write_weights(
-            out_groups, str(tmp), shard_size_bytes=SHARD_SIZE_BYTES, write_manifest=False
-        )
-        with open(tmp / "model.json", "w", encoding="utf-8") as f:
-            json.dump(dict(model_json, weightsManifest=manifest), f, allow_nan=False)
+    write_artifact(Path(dest), model_json, [[dict(e, data=weights[e["name"]]) for e in g] for g in groups])
     return report

@@ -399,10 +399,8 @@ def equalize_artifact(
 ) -> EqualizeReport | None:
     """Equalize the float32 graph model at `src` into `dest` (atomically). None, with nothing
     written, when the model has no equalizable pairs."""
-    from tensorflowjs.write_weights import write_weights
-
     from ..sources import tfjs_model_format
-    from .requantize import SHARD_SIZE_BYTES, read_weight_groups
+    from .requantize import read_weight_groups, write_artifact
 
     model_json, groups = read_weight_groups(src)
     if tfjs_model_format(model_json) != "graph":
@@ -440,14 +438,7 @@ def equalize_artifact(
         scales = {n: s for n, s in report.scales.items() if n in relu6_nodes}
         out_json, clips = add_relu6_clips(out_json, scales)
         out_groups[-1] = out_groups[-1] + [{"name": k, "data": v} for k, v in clips.items()]
-    with atomic_dir(Path(dest)) as tmp:
-        manifest = write_weights(
-            out_groups, str(tmp), shard_size_bytes=SHARD_SIZE_BYTES, write_manifest=False
-        )
-        out_json = dict(out_json)
-        out_json["weightsManifest"] = manifest
-        with open(tmp / "model.json", "w", encoding="utf-8") as f:
-            json.dump(out_json, f, allow_nan=False)
+    write_artifact(Path(dest), out_json, out_groups)
     return report
 
 

@@ -37,18 +37,14 @@ def weight_names(groups: list[list[dict]]) -> list[str]:
     return [entry["name"] for group in groups for entry in group]
 
 
-def requantize(src: Path, dest: Path, dtype_map: dict | None, weight_check=None) -> Path:
-    """Write `dest` (atomically): `src`'s topology with weights stored as `dtype_map` says
-    ({dtype: True | [name patterns]}; None = float32). `weight_check([(name, array)], {name: dtype})`
-    may veto (e.g. float16 overflow, NaN weights)."""
+def write_artifact(
+    dest: Path, model_json: dict, groups: list[list[dict]], dtype_map: dict | None = None
+) -> Path:
+    """Write `dest` (atomically): `model_json`'s topology with the weights of `groups`, sharded and
+    stored as `dtype_map` says ({dtype: True | [name patterns]}; None = float32) by the
+    converter's own writer, and model.json as the converter writes it."""
     from tensorflowjs.write_weights import write_weights
 
-    from .converter import check_dtype_map
-
-    model_json, groups = read_weight_groups(src)
-    per_weight = check_dtype_map(dtype_map, weight_names(groups))  # weight name -> dtype
-    if weight_check is not None:
-        weight_check([(e["name"], e["data"]) for g in groups for e in g], per_weight)
     with atomic_dir(Path(dest)) as tmp:
         try:
             manifest = write_weights(
@@ -60,9 +56,20 @@ def requantize(src: Path, dest: Path, dtype_map: dict | None, weight_check=None)
             )
         except ValueError as e:
             raise QuantlabError(f"quantization map {dtype_map}: {e}") from e
-        out_json = dict(model_json)
-        out_json["weightsManifest"] = manifest
         # json.dump with default separators, as the converter writes model.json.
         with open(tmp / "model.json", "w", encoding="utf-8") as f:
-            json.dump(out_json, f, allow_nan=False)
+            json.dump(dict(model_json, weightsManifest=manifest), f, allow_nan=False)
     return Path(dest)
+
+
+def requantize(src: Path, dest: Path, dtype_map: dict | None, weight_check=None) -> Path:
+    """Write `dest` (atomically): `src`'s topology with weights stored as `dtype_map` says
+    ({dtype: True | [name patterns]}; None = float32). `weight_check([(name, array)], {name: dtype})`
+    may veto (e.g. float16 overflow, NaN weights)."""
+    from .converter import check_dtype_map
+
+    model_json, groups = read_weight_groups(src)
+    per_weight = check_dtype_map(dtype_map, weight_names(groups))  # weight name -> dtype
+    if weight_check is not None:
+        weight_check([(e["name"], e["data"]) for g in groups for e in g], per_weight)
+    return write_artifact(dest, model_json, groups, dtype_map)
