@@ -110,13 +110,18 @@ def converter_command(src_model_json: Path, out_dir: Path, dtype_map: dict | Non
         str(src_model_json),
         str(out_dir),
     ]
-    # Flags go after the positionals: a bare --quantize_* flag (all weights) placed before them
-    # would swallow the input path (DESIGN 2.2).
+    return cmd + quantize_flags(dtype_map)
+
+
+def quantize_flags(dtype_map: dict | None) -> list[str]:
+    """The converter's --quantize_* flags for a dtype map. They go after the positionals: a bare
+    --quantize_* flag (all weights) placed before them would swallow the input path (DESIGN 2.2)."""
+    flags = []
     for dtype, patterns in (dtype_map or {}).items():
-        cmd.append(f"--quantize_{dtype}")
+        flags.append(f"--quantize_{dtype}")
         if patterns is not True:
-            cmd.append(",".join(patterns))
-    return cmd
+            flags.append(",".join(patterns))
+    return flags
 
 
 def run_converter_cli(src_model_json: Path, out_dir: Path, dtype_map: dict | None) -> None:

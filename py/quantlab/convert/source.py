@@ -55,12 +55,9 @@ def source_converter_command(
         args = converter_args(source, output_format)
     except QuantlabError:
         return None
-    cmd = ["tensorflowjs_converter", *args, str(source.path), str(dest)]
-    for dtype, patterns in (dtype_map or {}).items():  # after the positionals (DESIGN 2.2)
-        cmd.append(f"--quantize_{dtype}")
-        if patterns is not True:
-            cmd.append(",".join(patterns))
-    return cmd
+    from .converter import quantize_flags
+
+    return ["tensorflowjs_converter", *args, str(source.path), str(dest), *quantize_flags(dtype_map)]
 
 
 def _unknown_class(message: str) -> str | None:
