@@ -183,6 +183,13 @@ def _print_json(obj) -> None:
     sys.stdout.write(dumps_strict(obj) + "\n")
 
 
+def _check_tfjs_runtime(runtime: str) -> None:
+    """--runtime of a command that measures tfjs: any runtime but keras."""
+    from ..runtimes import RUNTIMES
+
+    check_choice(runtime, [r for r in RUNTIMES if r != "keras"], "--runtime")
+
+
 def _preprocessings() -> tuple[str, ...]:
     from ..demos.datasets.imagenet import PREPROCESSING
 
@@ -259,6 +266,15 @@ InputShape = Annotated[
     typer.Option("--input-shape", help="NAME:DIMS for dynamic dimensions, e.g. x:1,128 (repeatable)"),
 ]
 Seed = Annotated[int, typer.Option(help="Seed of synthetic inputs")]
+# The same, on commands that take a DEMO or a MODEL (evaluate, tune): they apply to a MODEL only.
+ModelInputs = Annotated[
+    Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
+]
+ModelLabelsKey = Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")]
+ModelImageSize = Annotated[
+    int | None, typer.Option(help="MODEL only, image folder: resize to SIZE x SIZE (default: the model's)")
+]
+ModelScale = Annotated[str, typer.Option(help="MODEL only, image folder: map pixels 0..255 onto LO,HI")]
 OutputFormat = Annotated[
     str | None,
     typer.Option(help="layers or graph (default: layers for Keras files, graph for SavedModels)"),
@@ -360,7 +376,6 @@ def analyze(
     from ..analysis.analyze import AnalyzeOptions
     from ..analysis.analyze import analyze as run_analyze
     from ..report import render_reports
-    from ..runtimes import RUNTIMES
     from ..sources import detect
     from ..tasks import TASKS
 
@@ -372,10 +387,7 @@ def analyze(
         dtype_map_for_checked(v)
     if "float32" not in chosen:
         chosen.insert(0, "float32")  # the reference every fidelity figure is measured against
-    if runtime not in RUNTIMES or runtime == "keras":
-        raise QuantlabError(
-            f"--runtime {runtime!r}: valid: {', '.join(r for r in RUNTIMES if r != 'keras')}", exit_code=2
-        )
+    _check_tfjs_runtime(runtime)
     if task not in TASKS:
         raise QuantlabError(f"--task {task!r}: valid: {', '.join(TASKS)}", exit_code=2)
     input_opts = input_options(
@@ -465,18 +477,14 @@ def equalize(
     calibration: Annotated[
         int, typer.Option(help="--bias-correction: how many inputs (evenly spaced) to calibrate on")
     ] = 64,
-    image_size: Annotated[
-        int | None, typer.Option(help="Images: resize to SIZE x SIZE (default: the model's)")
-    ] = None,
-    scale: Annotated[str, typer.Option(help="Images: map pixels 0..255 linearly onto LO,HI")] = "0,1",
-    input_range: Annotated[
-        str | None, typer.Option(help="Synthetic inputs: uniform in LO,HI (default 0,1)")
-    ] = None,
-    samples: Annotated[int, typer.Option(help="Synthetic inputs: how many examples")] = 64,
+    image_size: ImageSize = None,
+    scale: Scale = "0,1",
+    input_range: InputRange = None,
+    samples: Samples = 64,
     limit: Annotated[int | None, typer.Option(help="Use the first N examples only")] = None,
     runtime: Annotated[str, typer.Option("--runtime", "-r", help="tfjs runtime to measure in")] = "node-wasm",
     timeout: Timeout = 600.0,
-    seed: Annotated[int, typer.Option(help="Seed of synthetic inputs")] = 1337,
+    seed: Seed = 1337,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -492,38 +500,18 @@ def equalize(
     Example: `quantlab equalize mobilenet_sm/ --out mobilenet_eq --inputs images/ --scale -1,1 --limit 200`
     or, for a model to ship all-uint8: `... --bias-correction uint8`"""
     from ..convert.equalize import RELU6_MODES, run_equalize
-    from ..inputs import InputOptions, parse_range
-    from ..runtimes import RUNTIMES
     from ..sources import detect
 
-    if relu6 not in RELU6_MODES:
-        raise QuantlabError(f"--relu6 {relu6!r}: valid: {', '.join(RELU6_MODES)}", exit_code=2)
-    if runtime not in RUNTIMES or runtime == "keras":
-        raise QuantlabError(
-            f"--runtime {runtime!r}: valid: {', '.join(r for r in RUNTIMES if r != 'keras')}", exit_code=2
-        )
+    check_choice(relu6, RELU6_MODES, "--relu6")
+    _check_tfjs_runtime(runtime)
     check_non_negative(tolerance, "--tolerance")
-    check_positive(samples, "--samples")
-    check_seed(seed)
     check_positive(timeout, "--timeout")
     check_positive(calibration, "--calibration")
     _check_dirs(out=out)
-    if bias_correction is not None and bias_correction != "uint8":  # what uint8_after measures
-        raise QuantlabError(f"--bias-correction {bias_correction!r}: valid: uint8", exit_code=2)
-    if limit is not None:
-        check_positive(limit, "--limit")
-    if image_size is not None:
-        check_positive(image_size, "--image-size")
+    if bias_correction is not None:
+        check_choice(bias_correction, ["uint8"], "--bias-correction")  # what uint8_after measures
+    opts = input_options(inputs, "y", image_size, scale, input_range, samples, None, seed, limit)
     source = detect(model)
-    opts = InputOptions(
-        path=inputs,
-        image_size=image_size,
-        scale=parse_range(scale, "--scale"),
-        input_range=parse_range(input_range, "--input-range") if input_range else None,
-        samples=samples,
-        seed=seed,
-        limit=limit,
-    )
     record = run_equalize(
         source, out, opts, relu6, tolerance, force, runtime, timeout, snap_clips, bias_correction, calibration
     )
@@ -863,17 +851,10 @@ def evaluate(
     preprocessing: Annotated[
         str, typer.Option(help="mobilenetv2: keras ([-1, 1], what the model expects) or seed (/255)")
     ] = "keras",
-    inputs: Annotated[
-        Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
-    ] = None,
-    labels_key: Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")] = "y",
-    image_size: Annotated[
-        int | None,
-        typer.Option(help="MODEL only, image folder: resize to SIZE x SIZE (default: the model's)"),
-    ] = None,
-    scale: Annotated[
-        str, typer.Option(help="MODEL only, image folder: map pixels 0..255 onto LO,HI")
-    ] = "0,1",
+    inputs: ModelInputs = None,
+    labels_key: ModelLabelsKey = "y",
+    image_size: ModelImageSize = None,
+    scale: ModelScale = "0,1",
     name: Annotated[
         str | None, typer.Option(help="MODEL only: folder name under --out and --models-dir (as analyze)")
     ] = None,
@@ -1439,17 +1420,10 @@ def tune(
         bool,
         typer.Option(help="Require the upper end of the held-out drop's 95% interval to be within budget"),
     ] = False,
-    inputs: Annotated[
-        Path | None, typer.Option("--inputs", help="MODEL only: .npy, .npz or image folder (as analyze)")
-    ] = None,
-    labels_key: Annotated[str, typer.Option(help="MODEL only: labels array in the .npz")] = "y",
-    image_size: Annotated[
-        int | None,
-        typer.Option(help="MODEL only, image folder: resize to SIZE x SIZE (default: the model's)"),
-    ] = None,
-    scale: Annotated[
-        str, typer.Option(help="MODEL only, image folder: map pixels 0..255 onto LO,HI")
-    ] = "0,1",
+    inputs: ModelInputs = None,
+    labels_key: ModelLabelsKey = "y",
+    image_size: ModelImageSize = None,
+    scale: ModelScale = "0,1",
     input_range: Annotated[
         str | None, typer.Option(help="MODEL only, synthetic inputs: uniform in LO,HI (default 0,1)")
     ] = None,
