@@ -7,6 +7,7 @@ the CLI at a known point instead of hoping the work is still running."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,15 +31,16 @@ def housing_models(tmp_path_factory) -> Path:
     return models
 
 
-def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu", preexec_fn=None):
-    """The CLI evaluating housing, held inside its first predict job. Returns (proc, ctx)."""
+def start_held(args: list[str], tmp_path: Path, point: str = "predict", preexec_fn=None):
+    """The CLI running `args`, held at a test hook: the evaluator's predict job (point "predict")
+    or a Python step (QUANTLAB_TEST_HOLD, quantlab.infra.test_hooks). Returns (proc, ctx)."""
     block = tmp_path / "block"
     tmpdir = tmp_path / "tmp"
-    out = tmp_path / "out"
     for d in (block, tmpdir):
         d.mkdir()
     env = {**os.environ, "QUANTLAB_TEST_BLOCK_DIR": str(block), "TMPDIR": str(tmpdir), "COLUMNS": "200"}
-    args = ["evaluate", "housing", "--backend", backend, "--models-dir", str(models), "--out", str(out)]
+    if point != "predict":
+        env["QUANTLAB_TEST_HOLD"] = point
     proc = subprocess.Popen(
         [sys.executable, "-m", "quantlab.cli", *args],
         cwd=ROOT,
@@ -48,35 +50,49 @@ def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu",
         env=env,
         preexec_fn=preexec_fn,
     )
-    started = block / "predict-started"
+    started = block / f"{point}-started"
     deadline = time.monotonic() + 180
     while not started.exists():
         if proc.poll() is not None:
             _, err = proc.communicate()
-            pytest.fail(f"the CLI ended (code {proc.returncode}) before predicting: {err[-2000:]}")
+            pytest.fail(f"the CLI ended (code {proc.returncode}) before {point}: {err[-2000:]}")
         if time.monotonic() > deadline:
             proc.kill()
-            pytest.fail("the evaluator did not reach predict within 180 s")
+            pytest.fail(f"the CLI did not reach {point} within 180 s")
         time.sleep(0.02)
     time.sleep(0.05)  # the pid is written together with the file; let the write finish
-    node_pid = int(started.read_text().strip())
-    assert node_pid in processes_with_env(str(block))  # the leak check below can see it
-    return proc, {"block": block, "tmpdir": tmpdir, "out": out, "node_pid": node_pid}
+    pid = int(started.read_text().strip())
+    assert pid in processes_with_env(str(block))  # the leak check below can see it
+    return proc, {"block": block, "tmpdir": tmpdir, "node_pid": pid}
+
+
+def start_blocked_evaluation(models: Path, tmp_path: Path, backend: str = "cpu", preexec_fn=None):
+    """The CLI evaluating housing, held inside its first predict job. Returns (proc, ctx)."""
+    out = tmp_path / "out"
+    args = ["evaluate", "housing", "--backend", backend, "--models-dir", str(models), "--out", str(out)]
+    proc, ctx = start_held(args, tmp_path, preexec_fn=preexec_fn)
+    return proc, {**ctx, "out": out}
 
 
 def assert_nothing_left(proc, ctx, models: Path, stderr: str) -> None:
     # the evaluator we held is gone, and nothing started by this CLI run is left
-    deadline = time.monotonic() + 5
-    while processes_with_env(str(ctx["block"])) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert processes_with_env(str(ctx["block"])) == []
+    assert_no_process_or_temp_left(ctx)
     ours = [line for line in node_processes_of("evaluator.mjs") if line.split()[0] == str(ctx["node_pid"])]
     assert ours == []
-    assert sorted(p.name for p in ctx["tmpdir"].iterdir() if p.name.startswith("quantlab-")) == []
     assert list(ctx["out"].rglob("*.part")) == [] and list(models.rglob("*.part")) == []
     assert not (ctx["out"] / "housing" / "results.json").exists()
     lines = [line for line in stderr.splitlines() if line.startswith("interrupted")]
     assert len(lines) == 1, stderr[-2000:]
+
+
+def assert_no_process_or_temp_left(ctx) -> None:
+    """No process carrying this run's block folder in its environment (the CLI, Node, the
+    converter), and no quantlab temp folder in its TMPDIR."""
+    deadline = time.monotonic() + 5
+    while processes_with_env(str(ctx["block"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with_env(str(ctx["block"])) == []
+    assert sorted(p.name for p in ctx["tmpdir"].iterdir() if p.name.startswith("quantlab-")) == []
 
 
 @pytest.mark.parametrize(
@@ -136,6 +152,59 @@ def test_a_hang_up_ignored_on_purpose_stays_ignored(housing_models, tmp_path):
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-2000:]
     assert (ctx["out"] / "housing" / "results.json").is_file()
+
+
+def _interrupt(proc, sig: signal.Signals) -> str:
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + int(sig), stderr[-2000:]
+    assert f"interrupted by {sig.name}: no partial results were written" in stderr
+    assert "Traceback" not in stderr
+    assert time.monotonic() - t0 < 30, f"took {time.monotonic() - t0:.1f} s to stop"
+    return stderr
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_training_saves_no_model(tmp_path, sig):
+    """Held inside Keras fit (after the first epoch): no trained model, record or temp folder."""
+    models = tmp_path / "models"
+    args = ["train", "housing", "--quick", "--models-dir", str(models)]
+    proc, ctx = start_held(args, tmp_path, "train-epoch")
+    _interrupt(proc, sig)
+    assert_no_process_or_temp_left(ctx)
+    assert not list(models.rglob("train.json")) and not list(models.rglob("model.json"))
+    assert list(models.rglob("*.part")) == []
+
+
+def test_ctrl_c_during_conversion_keeps_the_old_variants(housing_models, tmp_path):
+    """Held inside a variant's atomic folder (files written, not yet renamed): the variants from
+    before the run are still there, byte for byte, and no temp folder is left."""
+    models = tmp_path / "models"
+    shutil.copytree(housing_models, models)
+    before = _tree(models)
+    proc, ctx = start_held(["quantize", "housing", "--models-dir", str(models)], tmp_path, "convert")
+    assert list(models.rglob("*.part")), "the hook holds inside an atomic folder"
+    _interrupt(proc, signal.SIGINT)
+    assert_no_process_or_temp_left(ctx)
+    assert _tree(models) == before
+
+
+def test_ctrl_c_during_a_tune_sweep_stops_its_evaluators(housing_models, tmp_path):
+    """Held while the sweep measures its first candidate (in the evaluator's predict job): exit
+    130, no evaluator, no scratch folder (quantlab-tune-*), no tune record."""
+    out = tmp_path / "out"
+    args = ["tune", "housing", "--models-dir", str(housing_models), "--out", str(out)]
+    args += ["--backend", "cpu", "--max-drop", "0.05"]
+    proc, ctx = start_held(args, tmp_path)
+    assert [p.name for p in ctx["tmpdir"].iterdir() if p.name.startswith("quantlab-tune-")]
+    _interrupt(proc, signal.SIGINT)
+    assert_no_process_or_temp_left(ctx)  # the evaluator (ctx["node_pid"]) included
+    assert not list(out.rglob("*.json")) and list(out.rglob("*.part")) == []
 
 
 # cli_errors itself, in-process

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import QuantlabError
 from ..infra.fsutil import atomic_dir
+from ..infra.test_hooks import hold
 from .weight_checks import check_weights_quantizable
 
 VARIANTS = ("float32", "float16", "uint16", "uint8")
@@ -91,6 +92,7 @@ def save_tfjs(model, folder: Path, quantization_dtype_map: dict | None = None) -
             save_keras_model(model, str(tmp), quantization_dtype_map=quantization_dtype_map)
         except ValueError as e:  # e.g. two dtypes matching one weight
             raise QuantlabError(f"quantization map {quantization_dtype_map}: {e}") from e
+        hold("convert")
     return folder
 
 

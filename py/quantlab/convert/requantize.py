@@ -14,6 +14,7 @@ from pathlib import Path
 from ..artifacts import read_artifact
 from ..errors import ArtifactError, QuantlabError
 from ..infra.fsutil import atomic_dir
+from ..infra.test_hooks import hold
 
 SHARD_SIZE_BYTES = 4 * 1024 * 1024  # the converter's default
 
@@ -59,6 +60,7 @@ def write_artifact(
         # json.dump with default separators, as the converter writes model.json.
         with open(tmp / "model.json", "w", encoding="utf-8") as f:
             json.dump(dict(model_json, weightsManifest=manifest), f, allow_nan=False)
+        hold("convert")
     return Path(dest)
 
 

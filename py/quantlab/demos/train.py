@@ -10,6 +10,7 @@ import numpy as np
 
 from ..infra.fsutil import atomic_dir, write_json_atomic
 from ..infra.progress import log, progress
+from ..infra.test_hooks import hold
 from ..infra.tfcompat import keras, seed_everything
 from .datasets.base import Dataset
 from .registry import Demo, Profile
@@ -46,6 +47,7 @@ def _progress_callback(epochs: int, steps: int):
             self.bar.update(self.epoch_task, completed=epoch + 1, info=info)
             if not self.bar.console.is_terminal and (epoch + 1) % max(1, epochs // 10) == 0:
                 log.info("epoch %d/%d: %s", epoch + 1, epochs, info)
+            hold("train-epoch")
 
         def on_train_end(self, logs=None):
             self.bar.stop()
