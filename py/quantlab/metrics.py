@@ -1,49 +1,9 @@
-"""Task metrics and parity statistics, computed once in Python for every runtime."""
+"""Error, parity and ranking statistics, computed once in Python for every runtime (the task
+metrics, accuracy or MAE, are in quantlab.tasks)."""
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def mae(pred: np.ndarray, target: np.ndarray) -> float:
-    return float(np.mean(np.abs(pred.reshape(-1) - target.reshape(-1))))
-
-
-def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.argmax(probs, axis=-1) == labels.reshape(-1)))
-
-
-def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
-    top = np.argsort(-probs, axis=-1)[:, :k]
-    return float(np.mean(np.any(top == labels.reshape(-1, 1), axis=1)))
-
-
-def task_metrics(
-    task: str, outputs: np.ndarray, targets: np.ndarray, label_std: float | None = None
-) -> dict[str, float]:
-    """Housing: MAE in normalised units and dollars; classifiers: accuracy."""
-    if task == "regression":
-        m = mae(outputs, targets)
-        result = {"mae": m}
-        if label_std is not None:
-            result["mae_dollars"] = m * label_std
-        return result
-    if task == "classification":
-        return {"accuracy": accuracy(outputs, targets)}
-    raise ValueError(f"unknown task {task}")
-
-
-def task_per_example(
-    task: str, outputs: np.ndarray, targets: np.ndarray, label_std: float | None = None
-) -> dict[str, np.ndarray]:
-    """task_metrics per example (their means are task_metrics): absolute errors (normalised and in
-    dollars) or accuracy hits (bool)."""
-    if task == "regression":
-        err = np.abs(outputs.reshape(-1).astype(np.float64) - targets.reshape(-1).astype(np.float64))
-        return {"mae": err, **({"mae_dollars": err * label_std} if label_std is not None else {})}
-    if task == "classification":
-        return {"accuracy": np.argmax(outputs, axis=-1) == targets.reshape(-1)}
-    raise ValueError(f"unknown task {task}")
 
 
 def error_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:

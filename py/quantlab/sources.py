@@ -137,40 +137,56 @@ def _keras_v3_source(path: Path) -> ModelSource | None:
 
 
 def detect(path: Path | str, format_override: str | None = None) -> ModelSource:
-    """The ModelSource at `path`; raises ArtifactError (exit 4) naming what was found instead."""
+    """The ModelSource at `path`; raises ArtifactError (exit 4) naming what was found instead.
+
+    `format_override` (--format) chooses between two models in one folder (a SavedModel beside a
+    model.json: the SavedModel) and insists on a format; the content still decides, so a model
+    that is not of that format is refused, never relabelled (a record saying tfjs-layers for a
+    graph model would be wrong, and the loaders read the content anyway)."""
     path = Path(path)
     if format_override is not None and format_override not in FORMATS:
         raise QuantlabError(f"--format {format_override!r}: valid formats: {', '.join(FORMATS)}", exit_code=2)
     if not path.exists():
         raise ArtifactError(f"{path}: no such file or folder; MODEL is {ACCEPTED}")
-    if path.is_dir():
-        if (path / "model.json").is_file():
-            source = _tfjs_source(path / "model.json")
-        elif (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
-            keras = (path / "keras_metadata.pb").is_file()
-            source = ModelSource(path, "saved-model", "Keras SavedModel" if keras else "plain SavedModel")
-        else:
-            listing = ", ".join(sorted(p.name for p in path.iterdir())[:6]) or "nothing"
-            raise ArtifactError(
-                f"{path}: a folder without model.json or saved_model.pb (has {listing}); accepted: {ACCEPTED}"
-            )
-    else:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(512)
-        except OSError as e:
-            raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
-        if head.startswith(_HDF5_MAGIC):
-            source = _h5_source(path)
-        elif head.startswith(_ZIP_MAGIC) and (v3 := _keras_v3_source(path)) is not None:
-            source = v3
-        elif head.lstrip()[:1] == b"{":
-            source = _tfjs_source(path)
-        else:
-            raise ArtifactError(f"{path}: found {_describe_bytes(head)}; MODEL is {ACCEPTED}")
+    if format_override == "saved-model" and path.is_dir() and _has_saved_model(path):
+        return _saved_model_source(path)
+    source = _detect(path)
     if format_override and format_override != source.format:
-        # The user knows better than the sniffing (e.g. a graph model.json with a custom format tag).
-        source = ModelSource(
-            source.path, format_override, f"--format {format_override}; looked like {source.format}"
+        raise ArtifactError(
+            f"{path}: --format {format_override}, but its content is a {source.format} model; "
+            "leave --format out, or point MODEL at a model of that format"
         )
     return source
+
+
+def _has_saved_model(folder: Path) -> bool:
+    return (folder / "saved_model.pb").is_file() or (folder / "saved_model.pbtxt").is_file()
+
+
+def _saved_model_source(folder: Path) -> ModelSource:
+    keras = (folder / "keras_metadata.pb").is_file()
+    return ModelSource(folder, "saved-model", "Keras SavedModel" if keras else "plain SavedModel")
+
+
+def _detect(path: Path) -> ModelSource:
+    if path.is_dir():
+        if (path / "model.json").is_file():
+            return _tfjs_source(path / "model.json")
+        if _has_saved_model(path):
+            return _saved_model_source(path)
+        listing = ", ".join(sorted(p.name for p in path.iterdir())[:6]) or "nothing"
+        raise ArtifactError(
+            f"{path}: a folder without model.json or saved_model.pb (has {listing}); accepted: {ACCEPTED}"
+        )
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        raise ArtifactError(f"{path}: cannot read ({e.strerror or e})") from e
+    if head.startswith(_HDF5_MAGIC):
+        return _h5_source(path)
+    if head.startswith(_ZIP_MAGIC) and (v3 := _keras_v3_source(path)) is not None:
+        return v3
+    if head.lstrip()[:1] == b"{":
+        return _tfjs_source(path)
+    raise ArtifactError(f"{path}: found {_describe_bytes(head)}; MODEL is {ACCEPTED}")

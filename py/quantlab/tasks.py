@@ -43,13 +43,18 @@ def detect_task(outputs: list[np.ndarray], labels: np.ndarray | None, override: 
     return "regression"
 
 
-def _topk_hits(scores: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+def topk_hits(scores: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+    """Per row: is the target among the k highest scores (ties: the lower index first)."""
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return np.any(top == targets.reshape(-1, 1), axis=1)
 
 
-def label_metrics(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy (+ top-5 when there are more than 5 classes), or MAE and RMSE."""
+def label_metrics(
+    task: str, y: np.ndarray, labels: np.ndarray, units: dict[str, float] | None = None
+) -> dict[str, float]:
+    """Accuracy (+ top-5 when there are more than 5 classes), or MAE and RMSE. `units` adds the
+    MAE in other units for regression ({"dollars": s} gives mae_dollars = mae * s: the housing
+    demo's labels are standardised, s is their standard deviation)."""
     if task == "classification":
         if not is_class_scores(y):
             raise DataError(f"classification needs class scores [N, C]; the first output is {list(y.shape)}")
@@ -58,7 +63,7 @@ def label_metrics(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str, flo
             raise DataError(f"labels range {t.min()}..{t.max()} but the model has {y.shape[1]} classes")
         out = {"accuracy": float(np.mean(np.argmax(y, axis=1) == t))}
         if y.shape[1] > 5:
-            out["top5_accuracy"] = float(np.mean(_topk_hits(y, t, 5)))
+            out["top5_accuracy"] = float(np.mean(topk_hits(y, t, 5)))
         return out
     if task == "regression":
         pred = y.reshape(len(y), -1).astype(np.float64)
@@ -66,11 +71,18 @@ def label_metrics(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str, flo
         if pred.shape != target.shape:
             raise DataError(f"regression labels {list(labels.shape)} do not match the output {list(y.shape)}")
         err = pred - target
-        return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err * err)))}
+        mae = float(np.mean(np.abs(err)))
+        return {"mae": mae, **_in_units(mae, units), "rmse": float(np.sqrt(np.mean(err * err)))}
     raise DataError(f"unknown task {task!r}")
 
 
-def per_example_scores(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+def _in_units(mae, units: dict[str, float] | None) -> dict:
+    return {f"mae_{unit}": mae * scale for unit, scale in (units or {}).items()}
+
+
+def per_example_scores(
+    task: str, y: np.ndarray, labels: np.ndarray, units: dict[str, float] | None = None
+) -> dict[str, np.ndarray]:
     """label_metrics per example (their means are label_metrics): accuracy / top-5 hits (bool),
     or each example's mean absolute error (mae) and mean squared error (rmse: the root of their
     mean). Call it after label_metrics, which checks the shapes."""
@@ -78,11 +90,12 @@ def per_example_scores(task: str, y: np.ndarray, labels: np.ndarray) -> dict[str
         t = labels.astype(np.int64).reshape(-1)
         out = {"accuracy": np.argmax(y, axis=1) == t}
         if y.shape[1] > 5:
-            out["top5_accuracy"] = _topk_hits(y, t, 5)
+            out["top5_accuracy"] = topk_hits(y, t, 5)
         return out
     if task == "regression":
         err = y.reshape(len(y), -1).astype(np.float64) - labels.reshape(len(labels), -1).astype(np.float64)
-        return {"mae": np.mean(np.abs(err), axis=1), "rmse": np.mean(err * err, axis=1)}
+        mae = np.mean(np.abs(err), axis=1)
+        return {"mae": mae, **_in_units(mae, units), "rmse": np.mean(err * err, axis=1)}
     raise DataError(f"unknown task {task!r}")
 
 
@@ -123,7 +136,7 @@ def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
         top_ref = np.argmax(ref, axis=1)
         out["top1_agreement"] = float(np.mean(np.argmax(y, axis=1) == top_ref))
         if y.shape[1] > 5:
-            out["top5_agreement"] = float(np.mean(_topk_hits(y, top_ref, 5)))
+            out["top5_agreement"] = float(np.mean(topk_hits(y, top_ref, 5)))
     if is_probabilities(ref) and is_probabilities(y):
         eps = 1e-12
         p, q = np.clip(r, eps, 1.0), np.clip(a, eps, 1.0)

@@ -294,3 +294,32 @@ def test_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):
         assert words in _one_error(proc), args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "kept.npz"]
     assert afile.read_text() == "mine" and kept.read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "mnist", "--format", "tfjs-layers"],
+        ["quantize", "mnist", "--format", "keras-h5"],
+        ["tune", "mnist", "--max-drop", "0.01", "--format", "tfjs-layers"],
+    ],
+    ids=["evaluate", "quantize", "tune"],
+)
+def test_format_is_refused_for_a_demo(args, tmp_path):
+    proc = run_cli(*args, "--models-dir", str(tmp_path / "m"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        "error: --format: only for a MODEL (a demo's format is known)"
+    ]
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("command", ["analyze", "evaluate", "quantize", "tune"])
+def test_an_unknown_format_is_named_with_the_valid_ones(command, tmp_path):
+    model = Path(__file__).parents[1] / "fixtures" / "js" / "seq_batchnorm"
+    extra = ["--max-drop", "0.01"] if command == "tune" else []
+    proc = run_cli(command, str(model), "--format", "onnx", *extra, "--models-dir", str(tmp_path / "m"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert "--format 'onnx'" in line and "tfjs-graph" in line
+    assert not (tmp_path / "m").exists()

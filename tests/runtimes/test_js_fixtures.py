@@ -1,4 +1,4 @@
-"""tfjs-made (JavaScript) layers models from tests/fixtures/js/make_js_fixtures.mjs: Python reads
+"""tfjs-made (JavaScript) layers and graph models from tests/fixtures/js/make_js_fixtures.mjs: Python reads
 them, and node-wasm / node-cpu reproduce the outputs tfjs saved with them."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from quantlab.artifacts import read_artifact
 from quantlab.runtimes.node import TfjsNodeRuntime
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "js"
-NAMES = ["seq_batchnorm", "two_in_two_out"]
+NAMES = ["seq_batchnorm", "two_in_two_out", "graph_conv"]
+FORMAT = {"graph_conv": "graph"}
 
 
 def _fixture(name: str):
@@ -32,20 +33,26 @@ def test_python_reads_the_js_made_artifacts(name):
     first_line = (folder / "model.json").read_text().splitlines()[0]
     assert "make_js_fixtures.mjs" in first_line
     art = read_artifact(folder)
-    assert art.format == "layers" and [p.name for p in art.shard_paths] == ["group1-shard1of1.bin"]
+    assert art.format == FORMAT.get(name, "layers") and [p.name for p in art.shard_paths] == [
+        "group1-shard1of1.bin"
+    ]
     if name == "seq_batchnorm":  # the moving statistics really are non-trivial
         values = dict(zip([w.name for w in art.weights], _weights(art), strict=True))
         np.testing.assert_allclose(values["bn/moving_mean"], [0.25, -0.5, 1.0, 0.125])
         np.testing.assert_allclose(values["bn/moving_variance"], [0.5, 2.0, 0.25, 4.0])
+    if name == "graph_conv":  # the int32 Const is a weight, as in converted graphs
+        assert {w.name: w.dtype for w in art.weights}["pool/axes"] == "int32"
 
 
 def _weights(art):
-    data = np.fromfile(art.shard_paths[0], "<f4")
+    data = art.shard_paths[0].read_bytes()
     out, offset = [], 0
-    for w in art.weights:
+    for w in art.weights:  # float32 and int32: 4 bytes each
         size = int(np.prod(w.shape))
-        out.append(data[offset : offset + size].reshape(w.shape))
-        offset += size
+        out.append(
+            np.frombuffer(data, f"<{'i' if w.dtype == 'int32' else 'f'}4", size, offset).reshape(w.shape)
+        )
+        offset += 4 * size
     return out
 
 
@@ -60,7 +67,7 @@ def node(request):
 def test_node_reproduces_the_tfjs_reference(node, name):
     folder, spec, inputs, expected = _fixture(name)
     loaded = node.load(folder)
-    assert loaded.format == "layers"
+    assert loaded.format == FORMAT.get(name, "layers")
     assert loaded.input_names == [i["name"] for i in spec["inputs"]]
     assert loaded.output_names == [o["name"] for o in spec["outputs"]]
     x = inputs if len(inputs) > 1 else next(iter(inputs.values()))  # dict, or one bare array

@@ -6,20 +6,18 @@ import math
 import numpy as np
 import pytest
 
+from quantlab.errors import DataError
 from quantlab.metrics import (
-    accuracy,
     cosine_to_reference,
     error_stats,
     loo_1nn_accuracy,
-    mae,
     parity_stats,
-    task_metrics,
-    top_k_accuracy,
     topk_seed_rule,
     topk_wnid,
     within_budget,
     within_tolerance,
 )
+from quantlab.tasks import label_metrics, topk_hits
 
 NAN, INF = float("nan"), float("inf")
 
@@ -155,28 +153,28 @@ def test_within_budget_tolerance_is_1e_9():
 
 def test_task_metrics_hand_computed():
     probs = np.array([[0.1, 0.9], [0.8, 0.2], [0.4, 0.6]])
-    # argmax 1, 0, 1 vs labels 1, 0, 0: 2 of 3
-    assert accuracy(probs, np.array([1, 0, 0])) == pytest.approx(2 / 3)
-    # top-2 of 2 classes always hits; top-1 = accuracy
-    assert top_k_accuracy(probs, np.array([1, 0, 0]), 2) == 1.0
-    assert top_k_accuracy(probs, np.array([1, 0, 0]), 1) == pytest.approx(2 / 3)
-    # |1 - 1.5| + |2 - 2| + |3 - 1| = 2.5, / 3
-    assert mae(np.array([[1.0], [2.0], [3.0]]), np.array([1.5, 2.0, 1.0])) == pytest.approx(2.5 / 3)
-    m = task_metrics("regression", np.array([[1.0], [2.0]]), np.array([[1.5], [2.0]]), 100.0)
-    assert m == {"mae": 0.25, "mae_dollars": 25.0}
-    assert task_metrics("regression", np.array([1.0]), np.array([0.5])) == {"mae": 0.5}
-    assert task_metrics("classification", probs, np.array([1, 0, 0])) == {"accuracy": pytest.approx(2 / 3)}
-    with pytest.raises(ValueError, match="unknown task"):
-        task_metrics("ranking", probs, np.array([1, 0, 0]))
+    # argmax 1, 0, 1 vs labels 1, 0, 0: 2 of 3 (2 classes: no top-5)
+    assert label_metrics("classification", probs, np.array([1, 0, 0])) == {"accuracy": pytest.approx(2 / 3)}
+    # |1 - 1.5| + |2 - 2| + |3 - 1| = 2.5, / 3; squares .25 + 0 + 4 = 4.25, / 3, root
+    m = label_metrics("regression", np.array([[1.0], [2.0], [3.0]]), np.array([1.5, 2.0, 1.0]))
+    assert m == {"mae": pytest.approx(2.5 / 3), "rmse": pytest.approx((4.25 / 3) ** 0.5)}
+    m = label_metrics("regression", np.array([[1.0], [2.0]]), np.array([[1.5], [2.0]]), {"dollars": 100.0})
+    assert m == {"mae": 0.25, "mae_dollars": 25.0, "rmse": pytest.approx(0.125**0.5)}
+    with pytest.raises(DataError, match="unknown task"):
+        label_metrics("ranking", probs, np.array([1, 0, 0]))
 
 
-def test_top_k_accuracy_ranks_by_highest_probability():
+def test_top_k_ranks_by_highest_score():
     probs = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7], [0.3, 0.6, 0.1]])
     labels = np.array([1, 0, 2])
     # top-2 sets {0, 1}, {2, 1}, {1, 0}: labels 1 in, 0 out, 2 out -> 1/3; top-1 sets {0}, {2}, {1}: 0
-    assert top_k_accuracy(probs, labels, 2) == pytest.approx(1 / 3)
-    assert top_k_accuracy(probs, labels, 1) == 0.0
-    assert top_k_accuracy(probs, labels, 3) == 1.0
+    assert topk_hits(probs, labels, 2).tolist() == [True, False, False]
+    assert topk_hits(probs, labels, 1).tolist() == [False, False, False]
+    assert topk_hits(probs, labels, 3).all()
+    # top-5 of 7 classes, row 0 ranks classes 6 5 4 3 2 1 0: label 1 is 6th (miss), label 2 5th (hit)
+    scores = np.tile(np.arange(7.0), (2, 1))
+    m = label_metrics("classification", scores, np.array([1, 2]))
+    assert m == {"accuracy": 0.0, "top5_accuracy": 0.5}
 
 
 # Unit vectors: p0 (1, 0), p1 (.8, .6), p2 (.6, .8), p3 (0, 1), p4 (.28, .96); p3 is stored as
@@ -273,8 +271,8 @@ def test_top1_agreement_is_per_example():
 def test_accuracy_reads_the_outputs():
     # argmax (1, 1, 0) vs labels (1, 1, 0): 1.0; (anything reading class 0 everywhere: 1/3)
     probs = np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1]])
-    assert accuracy(probs, np.array([1, 1, 0])) == 1.0
-    assert task_metrics("classification", probs, np.array([[1], [1], [0]])) == {"accuracy": 1.0}
+    assert label_metrics("classification", probs, np.array([1, 1, 0])) == {"accuracy": 1.0}
+    assert label_metrics("classification", probs, np.array([[1], [1], [0]])) == {"accuracy": 1.0}
 
 
 def test_seed_rule_needs_one_token_per_image_and_wnid_ranks_highest_first():

@@ -14,8 +14,6 @@ from quantlab.demos.mobilenet import score, score_per_example
 from quantlab.metrics import (
     loo_1nn_accuracy,
     loo_1nn_hits,
-    task_metrics,
-    task_per_example,
     topk_seed_rule,
     topk_wnid,
 )
@@ -51,16 +49,13 @@ def test_fidelity_per_example_averages_to_fidelity():
     assert "top1_agreement" not in tasks.fidelity_per_example(y[:, :1], ref[:, :1])
 
 
-def test_demo_task_per_example_averages_to_task_metrics():
+def test_label_units_per_example_average_to_label_metrics():
     out, t = RNG.normal(size=(25, 1)), RNG.normal(size=25)
-    m, per = task_metrics("regression", out, t, 2.5), task_per_example("regression", out, t, 2.5)
-    assert per["mae"].mean() == pytest.approx(m["mae"]) and per["mae_dollars"].mean() == pytest.approx(
-        m["mae_dollars"]
-    )
-    probs, labels = RNG.random((25, 10)), RNG.integers(0, 10, 25)
-    per = task_per_example("classification", probs, labels)
-    assert per["accuracy"].dtype == bool
-    assert per["accuracy"].mean() == pytest.approx(task_metrics("classification", probs, labels)["accuracy"])
+    units = {"dollars": 2.5}
+    m = tasks.label_metrics("regression", out, t, units)
+    per = tasks.per_example_scores("regression", out, t, units)
+    assert per["mae"].mean() == pytest.approx(m["mae"])
+    assert per["mae_dollars"].mean() == pytest.approx(m["mae_dollars"]) == pytest.approx(2.5 * m["mae"])
 
 
 def test_mobilenet_scores_per_image_average_to_score():

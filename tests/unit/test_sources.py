@@ -94,7 +94,18 @@ def test_format_override_is_validated(tmp_path):
     with pytest.raises(QuantlabError) as e:
         detect(folder, "onnx")
     assert e.value.exit_code == 2
-    assert detect(folder, "tfjs-graph").format == "tfjs-graph"
+    assert detect(folder, "tfjs-layers").format == "tfjs-layers"
+    # insisted on, never relabelled: the content decides
+    with pytest.raises(ArtifactError, match="--format tfjs-graph, but its content is a tfjs-layers model"):
+        detect(folder, "tfjs-graph")
+
+
+def test_format_chooses_the_savedmodel_beside_a_model_json(tmp_path):
+    folder = _model_json(tmp_path / "both", {"class_name": "Sequential", "config": {}})
+    (folder / "saved_model.pb").write_bytes(b"\x08\x01")
+    assert detect(folder).format == "tfjs-layers"  # model.json first
+    chosen = detect(folder, "saved-model")
+    assert (chosen.format, chosen.path, chosen.detail) == ("saved-model", folder, "plain SavedModel")
 
 
 def test_weights_only_h5_is_refused(tmp_path):

@@ -85,6 +85,7 @@ def tune_model_command(
     timeout: float,
     task_override: str = "auto",
     show: bool = True,
+    format_override: str | None = None,
 ) -> dict:
     """Convert MODEL if needed, load the inputs, then the same search as for a demo."""
     from .. import workspace
@@ -99,7 +100,7 @@ def tune_model_command(
     from .tune import run_tune
     from .tune_print import TUNE_FILE, print_tune
 
-    source = detect(model)
+    source = detect(model, format_override)
     name = workspace.name_from_path(model)  # the CLI refused a demo's name
     root = Path(models_dir) / name
     workspace.claim_model_root(root, source.path)

@@ -175,6 +175,14 @@ def _model_path(names: list[str] | None) -> Path | None:
     return None
 
 
+def _model_only(**given) -> None:
+    """Refuse (exit 2) an option that only means something for a user's MODEL, given with a demo."""
+    for key, value in given.items():
+        if value is not None:
+            flag = "--" + key.rstrip("_").replace("_", "-")
+            raise QuantlabError(f"{flag}: only for a MODEL (a demo's format is known)", exit_code=2)
+
+
 def _print_json(obj) -> None:
     """--json: strict JSON on stdout (NaN/Inf as null plus a "<key>_nonfinite" sibling), which
     any JSON parser reads, as results.json is written."""
@@ -761,6 +769,7 @@ def quantize(
         ),
     ] = "custom",
     data_dir: DataDir = None,
+    format_: FormatOverride = None,
     verbose: Verbose = False,
 ) -> None:
     """Write the float32, float16, uint16 and uint8 tfjs variants of trained models (or, with --map,
@@ -772,8 +781,9 @@ def quantize(
     model = _model_path(demos)
     if model is not None:
         _check_dirs(models_dir=models_dir)
-        _quantize_model(model, models_dir, _parse_maps(map_), name if map_ else None)
+        _quantize_model(model, models_dir, _parse_maps(map_), name if map_ else None, format_)
         return
+    _model_only(format_=format_)
     from ..demos.pipeline import quantize_custom
     from ..workspace import RESERVED, check_name
 
@@ -797,13 +807,15 @@ def quantize(
             demo.quantize(models_dir, data_dir=data_dir)
 
 
-def _quantize_model(model: Path, models_dir: Path, custom: dict | None, custom_name: str | None) -> None:
+def _quantize_model(
+    model: Path, models_dir: Path, custom: dict | None, custom_name: str | None, format_: str | None
+) -> None:
     from .. import workspace
     from ..analysis.analyze import AnalyzeOptions, write_variants
     from ..convert.converter import converter_command
     from ..sources import detect
 
-    source = detect(model)
+    source = detect(model, format_)
     name = workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
     if custom_name is not None:
         workspace.check_name(custom_name, "--name", workspace.RESERVED)
@@ -858,6 +870,7 @@ def evaluate(
     name: Annotated[
         str | None, typer.Option(help="MODEL only: folder name under --out and --models-dir (as analyze)")
     ] = None,
+    format_: FormatOverride = None,
     timeout: Timeout = 600.0,
     workers: Workers = None,
     executor: Executor = "local",
@@ -876,9 +889,10 @@ def evaluate(
         return analyze(
             model, inputs=inputs, labels_key=labels_key, image_size=image_size, scale=scale,
             variants=chosen, runtime=f"node-{backend}", limit=limit or None, name=name, out=out,
-            models_dir=models_dir, timeout=timeout, workers=workers, executor=executor,
-            ray_address=ray_address, verbose=verbose,
+            models_dir=models_dir, format_=format_, timeout=timeout, workers=workers,
+            executor=executor, ray_address=ray_address, verbose=verbose,
         )  # fmt: skip
+    _model_only(format_=format_)
     from ..analysis.pool import make_pool
     from ..convert.converter import dtype_map_for
     from ..demos.registry import DemoOptions
@@ -1433,6 +1447,7 @@ def tune(
     ] = None,
     samples: Annotated[int, typer.Option(help="MODEL only, no --inputs: synthetic examples")] = 256,
     seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = 1337,
+    format_: FormatOverride = None,
     equalized: Annotated[
         bool,
         typer.Option(
@@ -1461,6 +1476,7 @@ def tune(
     model = _model_path([demo])
     if model is None:
         check_demo_name(demo)
+        _model_only(format_=format_)
     extras = getattr(get_demo(demo) if model is None else None, "extra_variants", ())
     if equalized and "equalized" not in extras:
         raise QuantlabError(
@@ -1508,7 +1524,7 @@ def tune(
             model,
             opts,
             max_drop, relative, limit, sweep, backend, holdout, conservative, out, models_dir, timeout,
-            show=not as_json,
+            show=not as_json, format_override=format_,
         )  # fmt: skip
         if as_json:
             _print_json(record)

@@ -16,10 +16,10 @@ from ..convert.converter import VARIANTS, write_variants
 from ..errors import ArtifactError, QuantlabError
 from ..infra.environment import environment
 from ..infra.progress import log
-from ..metrics import task_metrics, task_per_example
 from ..results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
 from ..runtimes.base import Runtime
 from ..stats import uncertainty
+from ..tasks import label_metrics, per_example_scores
 from .registry import Demo
 
 
@@ -121,13 +121,13 @@ def evaluate_step(
     data = demo.load(data_dir)
     n_test = min(limit or len(data.x_test), len(data.x_test))
     x, y = data.x_test[:n_test], data.y_test[:n_test]
-    label_std = data.extra.get("label_std")
+    units = data.label_units()
     paths = {v: variant_dir(models_dir, demo, v) for v in variants}
     measured = measure_variants(runtime, paths, ArrayExamples({"x": x}), demo.name)
     rows, scores = [], {}
     for variant, m in measured.items():
-        metrics = task_metrics(demo.task, m.outputs[0], y, label_std)
-        scores[variant] = task_per_example(demo.task, m.outputs[0], y, label_std)
+        metrics = label_metrics(demo.task, m.outputs[0], y, units)
+        scores[variant] = per_example_scores(demo.task, m.outputs[0], y, units)
         rows.append(variant_row(variant, m.artifact, metrics, runtime, m.load_ms, m.timings))
         log.info(
             "%s %s: %s (%d weight bytes)",

@@ -13,11 +13,10 @@ from ..analysis.sweep import Probe
 from ..metrics import (
     loo_1nn_accuracy,
     loo_1nn_hits,
-    task_metrics,
-    task_per_example,
     topk_seed_rule,
     topk_seed_rule_hits,
 )
+from ..tasks import label_metrics, per_example_scores
 from .mobilenet import TFJS_IMAGE_BATCH
 from .registry import get_demo
 
@@ -63,15 +62,15 @@ def _demo_probe(demo, data, among: np.ndarray, limit: int | None) -> Probe:
         n = len(among)
         idx = among[np.sort(np.random.default_rng(0).permutation(n)[: limit or n])]
     x, y = data.x_test[idx], data.y_test[idx]
-    label_std = data.extra.get("label_std")
+    units = data.label_units()
     return Probe(
         demo.primary_metric,
         demo.task != "regression",
         lambda: [x[i : i + DEMO_CHUNK] for i in range(0, len(x), DEMO_CHUNK)],
-        lambda out: task_metrics(demo.task, out, y, label_std)[demo.primary_metric],
+        lambda out: label_metrics(demo.task, out, y, units)[demo.primary_metric],
         len(x),
         DEMO_BATCH,
-        per_example=lambda out: task_per_example(demo.task, out, y, label_std)[demo.primary_metric],
+        per_example=lambda out: per_example_scores(demo.task, out, y, units)[demo.primary_metric],
     )
 
 

@@ -20,6 +20,12 @@ class Dataset:
     checksums: dict[str, str]
     extra: dict = field(default_factory=dict)  # e.g. housing's normalisation statistics
 
+    def label_units(self) -> dict[str, float]:
+        """Other units for regression errors (tasks.label_metrics `units`): housing's labels are
+        standardised, so its MAE is also given in dollars."""
+        std = self.extra.get("label_std")
+        return {"dollars": std} if std is not None else {}
+
     def describe(self) -> dict:
         return {
             "name": self.name,
