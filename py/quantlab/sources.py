@@ -144,8 +144,7 @@ def detect(path: Path | str, format_override: str | None = None) -> ModelSource:
     that is not of that format is refused, never relabelled (a record saying tfjs-layers for a
     graph model would be wrong, and the loaders read the content anyway)."""
     path = Path(path)
-    if format_override is not None and format_override not in FORMATS:
-        raise QuantlabError(f"--format {format_override!r}: valid formats: {', '.join(FORMATS)}", exit_code=2)
+    check_format(format_override)
     if not path.exists():
         raise ArtifactError(f"{path}: no such file or folder; MODEL is {ACCEPTED}")
     if format_override == "saved-model" and path.is_dir() and _has_saved_model(path):
@@ -157,6 +156,12 @@ def detect(path: Path | str, format_override: str | None = None) -> ModelSource:
             "leave --format out, or point MODEL at a model of that format"
         )
     return source
+
+
+def check_format(format_override: str | None) -> None:
+    """--format: None or one of FORMATS (exit 2 naming them)."""
+    if format_override is not None and format_override not in FORMATS:
+        raise QuantlabError(f"--format {format_override!r}: valid formats: {', '.join(FORMATS)}", exit_code=2)
 
 
 def _has_saved_model(folder: Path) -> bool:

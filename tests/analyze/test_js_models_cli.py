@@ -71,6 +71,26 @@ def test_format_override_reaches_the_loader(tmp_path):
     assert record["source"]["format"] == "tfjs-graph" and record["variants"][0]["metrics"]["accuracy"] == 1.0
 
 
+def test_evaluate_model_takes_the_synthetic_input_options(tmp_path):
+    """evaluate MODEL is analyze MODEL: seeded synthetic inputs of the asked size, said so."""
+    out = tmp_path / "reports"
+    args = [
+        "evaluate",
+        str(FIXTURES / "graph_conv"),
+        "--samples",
+        "5",
+        "--seed",
+        "4",
+        "--input-range",
+        "-1,1",
+    ]
+    proc = run_cli(*args, "--task", "fidelity", "--out", str(out), "--models-dir", str(tmp_path / "m"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads((out / "graph_conv" / "results.json").read_text())
+    assert r["inputs"]["kind"] == "synthetic" and r["inputs"]["n"] == 5 and r["task"] == "fidelity"
+    assert "-1" in json.dumps(r["inputs"]) and "4" in json.dumps(r["inputs"])
+
+
 def test_quantize_model_takes_format(tmp_path):
     models = tmp_path / "models"
     proc = run_cli(

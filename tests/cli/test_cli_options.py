@@ -302,15 +302,16 @@ def test_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):
         ["evaluate", "mnist", "--format", "tfjs-layers"],
         ["quantize", "mnist", "--format", "keras-h5"],
         ["tune", "mnist", "--max-drop", "0.01", "--format", "tfjs-layers"],
+        ["evaluate", "mnist", "--seed", "3"],
+        ["evaluate", "housing", "--task", "fidelity"],
+        ["evaluate", "mnist", "--input-shape", "x:1"],
     ],
-    ids=["evaluate", "quantize", "tune"],
+    ids=["evaluate", "quantize", "tune", "seed", "task", "input-shape"],
 )
-def test_format_is_refused_for_a_demo(args, tmp_path):
+def test_model_only_options_are_refused_for_a_demo(args, tmp_path):
     proc = run_cli(*args, "--models-dir", str(tmp_path / "m"))
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert proc.stderr.strip().splitlines() == [
-        "error: --format: only for a MODEL (a demo's format is known)"
-    ]
+    assert proc.stderr.strip().splitlines() == [f"error: {args[-2]}: only for your MODEL, not a demo"]
     assert not (tmp_path / "m").exists()
 
 

@@ -180,7 +180,7 @@ def _model_only(**given) -> None:
     for key, value in given.items():
         if value is not None:
             flag = "--" + key.rstrip("_").replace("_", "-")
-            raise QuantlabError(f"{flag}: only for a MODEL (a demo's format is known)", exit_code=2)
+            raise QuantlabError(f"{flag}: only for your MODEL, not a demo", exit_code=2)
 
 
 def _print_json(obj) -> None:
@@ -870,6 +870,22 @@ def evaluate(
     name: Annotated[
         str | None, typer.Option(help="MODEL only: folder name under --out and --models-dir (as analyze)")
     ] = None,
+    input_range: Annotated[
+        str | None, typer.Option(help="MODEL only, synthetic inputs: uniform in LO,HI (as analyze)")
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="MODEL only, no --inputs: synthetic examples (default 64)")
+    ] = None,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option(help="MODEL only: NAME:D1,D2,... for an input's unknown dimensions (repeatable)"),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="MODEL only: seed of synthetic inputs (default 1337)")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="MODEL only: auto, classification, regression or fidelity")
+    ] = None,
     format_: FormatOverride = None,
     timeout: Timeout = 600.0,
     workers: Workers = None,
@@ -890,9 +906,14 @@ def evaluate(
             model, inputs=inputs, labels_key=labels_key, image_size=image_size, scale=scale,
             variants=chosen, runtime=f"node-{backend}", limit=limit or None, name=name, out=out,
             models_dir=models_dir, format_=format_, timeout=timeout, workers=workers,
-            executor=executor, ray_address=ray_address, verbose=verbose,
+            executor=executor, ray_address=ray_address, verbose=verbose, input_range=input_range,
+            samples=64 if samples is None else samples, input_shape=input_shape,
+            seed=1337 if seed is None else seed, task=task or "auto",
         )  # fmt: skip
-    _model_only(format_=format_)
+    _model_only(
+        format_=format_, input_range=input_range, samples=samples, input_shape=input_shape, seed=seed,
+        task=task,
+    )  # fmt: skip
     from ..analysis.pool import make_pool
     from ..convert.converter import dtype_map_for
     from ..demos.registry import DemoOptions
@@ -1477,6 +1498,10 @@ def tune(
     if model is None:
         check_demo_name(demo)
         _model_only(format_=format_)
+    else:
+        from ..sources import check_format
+
+        check_format(format_)
     extras = getattr(get_demo(demo) if model is None else None, "extra_variants", ())
     if equalized and "equalized" not in extras:
         raise QuantlabError(
