@@ -33,7 +33,7 @@ from ..infra.progress import log
 from ..metrics import parity_stats, within_tolerance
 from ..results import attach_section
 from ..runtimes import make_runtime
-from ..runtimes.base import Inputs, LoadedModel, Runtime
+from ..runtimes.base import Inputs, LoadedModel, Runtime, head, n_examples
 from ..runtimes.keras import KerasRuntime
 
 # tfjs' own e2e tests compare layers models with 0.005 absolute tolerance; rtol at the same
@@ -100,15 +100,6 @@ def _layer_names(loaded: LoadedModel) -> list[str]:
 
 def _localisable(a: LoadedModel, b: LoadedModel) -> bool:
     return a.format == "layers" and b.format == "layers" and bool(a.layers) and bool(b.layers)
-
-
-def head(x: Inputs, n: int) -> Inputs:
-    """The first n examples of one array or of every named array."""
-    return {k: v[:n] for k, v in x.items()} if isinstance(x, Mapping) else x[:n]
-
-
-def n_examples(x: Inputs) -> int:
-    return len(next(iter(x.values())) if isinstance(x, Mapping) else x)
 
 
 def localise(

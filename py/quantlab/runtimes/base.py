@@ -71,6 +71,11 @@ def n_examples(x: Inputs) -> int:
     return len(first) if np.ndim(first) else 1
 
 
+def head(x: Inputs, n: int) -> Inputs:
+    """The first n examples of one array or of every named array."""
+    return {k: v[:n] for k, v in x.items()} if isinstance(x, Mapping) else x[:n]
+
+
 @dataclass
 class PredictTimings:
     """Milliseconds: transfer = writing and reading tensor files on both sides."""
