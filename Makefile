@@ -54,7 +54,7 @@ bench: setup
 report: $(PY_STAMP)
 	$(BIN)/quantlab report
 
-# Mutation testing (not in CI, not part of `make test`): mutmut mutates metrics.py,
+# Mutation testing (not in CI, not part of `make test`): mutmut mutates metrics.py, tasks.py,
 # analysis/search.py and convert/quantize_math.py and runs the fast tests/unit tier against each
 # mutant. mutmut 3 only finds code under ./, src/ or source/, so it runs in a staging copy
 # (MUTATION_DIR) with py/ as src/; the

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError
+from .metrics import error_stats
 
 TASKS = ("auto", "classification", "regression", "fidelity")
 
@@ -122,13 +123,9 @@ def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     """How far an output is from the float32 model's output on the same inputs."""
     a = y.astype(np.float64).reshape(len(y), -1)
     r = ref.astype(np.float64).reshape(len(ref), -1)
-    finite = np.isfinite(a)
-    out: dict[str, float] = {"nonfinite": int(a.size - finite.sum())}
-    diff = a - r
-    signal, noise = float(np.sum(r * r)), float(np.sum(diff * diff))
-    out["max_abs"] = float(np.max(np.abs(diff))) if diff.size else 0.0
-    out["rel_l2"] = float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0)
-    out["sqnr_db"] = float(10 * np.log10(signal / noise)) if noise > 0 else float("inf")
+    errors = error_stats(a, r)  # the same figures as the weight error and parity
+    out: dict[str, float] = {"nonfinite": errors["nonfinite"]}
+    out |= {k: errors[k] for k in ("max_abs", "rel_l2", "sqnr_db")}
     cos = row_cosine(a, r)
     out["cosine_mean"] = float(np.mean(cos))
     out["cosine_min"] = float(np.min(cos))
@@ -142,9 +139,8 @@ def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
         p, q = np.clip(r, eps, 1.0), np.clip(a, eps, 1.0)
         out["kl_divergence"] = float(np.mean(np.sum(p * np.log(p / q), axis=1)))
     if out["nonfinite"]:  # NaN or Inf never passes: every statistic says so
-        for k in ("max_abs", "rel_l2", "cosine_mean", "cosine_min"):
+        for k in ("max_abs", "rel_l2", "sqnr_db", "cosine_mean", "cosine_min"):
             out[k] = None
-        out["sqnr_db"] = None
     return out
 
 

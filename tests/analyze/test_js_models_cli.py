@@ -51,7 +51,7 @@ def test_js_made_models_score_tfjs_own_outputs_exactly(name, fmt, task, tmp_path
     assert not node_left(tmp_path)
 
 
-def test_format_override_reaches_the_loader(tmp_path):
+def test_a_format_that_is_not_the_content_is_refused(tmp_path):
     """--format tfjs-layers on the graph fixture: refused (exit 4, one line naming the model and
     what its content is), before any folder is made; the right format works through `evaluate`."""
     out, models, npz = tmp_path / "reports", tmp_path / "models", tmp_path / "data.npz"
@@ -88,7 +88,19 @@ def test_evaluate_model_takes_the_synthetic_input_options(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads((out / "graph_conv" / "results.json").read_text())
     assert r["inputs"]["kind"] == "synthetic" and r["inputs"]["n"] == 5 and r["task"] == "fidelity"
-    assert "-1" in json.dumps(r["inputs"]) and "4" in json.dumps(r["inputs"])
+    assert r["inputs"]["seed"] == 4 and r["inputs"]["range"] == [-1, 1]
+
+
+@pytest.mark.parametrize("command", ["quantize", "tune"])
+def test_quantize_and_tune_refuse_a_format_that_is_not_the_content(command, tmp_path):
+    """--format reaches quantize's and tune's detection: exit 4 before any folder is made."""
+    models, out = tmp_path / "models", tmp_path / "out"
+    extra = ["--max-drop", "0.05", "--out", str(out)] if command == "tune" else []
+    model = FIXTURES / "graph_conv"
+    proc = run_cli(command, str(model), "--format", "tfjs-layers", "--models-dir", str(models), *extra)
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "--format tfjs-layers, but its content is a tfjs-graph model" in proc.stderr
+    assert not models.exists() and not out.exists()
 
 
 def test_quantize_model_takes_format(tmp_path):

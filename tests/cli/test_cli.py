@@ -35,7 +35,8 @@ def test_run_quick_writes_results_for_every_variant(quick_housing):
     results = json.loads((work / "reports" / "housing" / "results.json").read_text())
     assert [v["name"] for v in results["variants"]] == ["float32", "float16", "uint16", "uint8"]
     for v in results["variants"]:
-        assert set(v["metrics"]) == {"mae", "mae_dollars"}
+        assert set(v["metrics"]) == {"mae", "mae_dollars", "rmse"}
+        assert v["metrics"]["rmse"] >= v["metrics"]["mae"]  # the root of the mean square
         assert 0.2 < v["metrics"]["mae"] < 1.5  # a 3-epoch model: worse than the full one
         assert v["runtime"]["backend"] == "wasm" and v["runtime"]["tfjs_version"] == "4.22.0"
         assert v["weight_bytes"] > 0 and v["gzip_ratio"] > 1
@@ -43,7 +44,7 @@ def test_run_quick_writes_results_for_every_variant(quick_housing):
     assert sizes["float32"] == 2 * sizes["uint16"] == 2 * sizes["float16"] == 4 * sizes["uint8"]
     assert results["dataset"]["n_test"] == 3000
     for v in results["variants"]:  # bootstrap intervals around MAE, paired deltas from float32
-        for k in ("mae", "mae_dollars"):
+        for k in ("mae", "mae_dollars", "rmse"):
             assert v["intervals"][k][0] <= v["metrics"][k] <= v["intervals"][k][1]
         assert v["interval_method"]["methods"]["mae"] == "bootstrap" and v["interval_method"]["n"] == 3000
         d = (v.get("deltas") or {}).get("mae")
@@ -51,9 +52,9 @@ def test_run_quick_writes_results_for_every_variant(quick_housing):
         if d:
             assert d["test"] == "paired-bootstrap" and d["flips"] is None
             assert d["ci"][0] <= d["delta"] <= d["ci"][1]
-            # float64 per example against task_metrics' float32 mean: equal to float32 rounding
+            # the same float64 errors per example as the metric: equal to float64 rounding
             mae32 = results["variants"][0]["metrics"]["mae"]
-            assert d["delta"] == pytest.approx(v["metrics"]["mae"] - mae32, abs=1e-6)
+            assert d["delta"] == pytest.approx(v["metrics"]["mae"] - mae32, abs=1e-12)
     assert json.loads(proc.stdout)[0]["demo"] == "housing"  # --json on stdout
     assert (work / "reports" / "index.html").is_file()
     assert (work / "models" / "housing" / "uint8" / "model.json").is_file()

@@ -305,8 +305,23 @@ def test_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):
         ["evaluate", "mnist", "--seed", "3"],
         ["evaluate", "housing", "--task", "fidelity"],
         ["evaluate", "mnist", "--input-shape", "x:1"],
+        ["evaluate", "mnist", "--inputs", "x.npz"],
+        ["evaluate", "mnist", "--name", "mine"],
+        ["tune", "mnist", "--max-drop", "0.01", "--input-range", "0,2"],
+        ["tune", "mnist", "--max-drop", "0.01", "--inputs", "x.npz"],
     ],
-    ids=["evaluate", "quantize", "tune", "seed", "task", "input-shape"],
+    ids=[
+        "evaluate",
+        "quantize",
+        "tune",
+        "seed",
+        "task",
+        "input-shape",
+        "inputs",
+        "name",
+        "range",
+        "tune-inputs",
+    ],
 )
 def test_model_only_options_are_refused_for_a_demo(args, tmp_path):
     proc = run_cli(*args, "--models-dir", str(tmp_path / "m"))

@@ -6,6 +6,7 @@ the CLI at a known point instead of hoping the work is still running."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -31,6 +32,24 @@ def housing_models(tmp_path_factory) -> Path:
     return models
 
 
+_STARTED: list[tuple[subprocess.Popen, Path]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_held_cli_outlives_its_test():
+    """A test that fails before it signals or releases its CLI: the CLI, and every process that
+    carries its block folder in its environment (a held evaluator), are killed here."""
+    yield
+    while _STARTED:
+        proc, block = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for pid in processes_with_env(str(block)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def start_held(args: list[str], tmp_path: Path, point: str = "predict", preexec_fn=None):
     """The CLI running `args`, held at a test hook: the evaluator's predict job (point "predict")
     or a Python step (QUANTLAB_TEST_HOLD, quantlab.infra.test_hooks). Returns (proc, ctx)."""
@@ -50,6 +69,7 @@ def start_held(args: list[str], tmp_path: Path, point: str = "predict", preexec_
         env=env,
         preexec_fn=preexec_fn,
     )
+    _STARTED.append((proc, block))
     started = block / f"{point}-started"
     deadline = time.monotonic() + 180
     while not started.exists():
@@ -60,7 +80,7 @@ def start_held(args: list[str], tmp_path: Path, point: str = "predict", preexec_
             proc.kill()
             pytest.fail(f"the CLI did not reach {point} within 180 s")
         time.sleep(0.02)
-    time.sleep(0.05)  # the pid is written together with the file; let the write finish
+    time.sleep(0.05)  # the evaluator writes the pid with the file (Python's hooks: atomically)
     pid = int(started.read_text().strip())
     assert pid in processes_with_env(str(block))  # the leak check below can see it
     return proc, {"block": block, "tmpdir": tmpdir, "node_pid": pid}

@@ -287,7 +287,14 @@ OutputFormat = Annotated[
     str | None,
     typer.Option(help="layers or graph (default: layers for Keras files, graph for SavedModels)"),
 ]
-FormatOverride = Annotated[str | None, typer.Option("--format", help="Override the detected format of MODEL")]
+FormatOverride = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="MODEL's format, insisted on: tfjs-layers, tfjs-graph, keras-h5, keras-v3 or saved-model "
+        "(picks the SavedModel in a folder that also has a model.json; a model of another format is refused)",
+    ),
+]
 ModelName = Annotated[
     str | None, typer.Option(help="Results name: MODELS/NAME/, OUT/NAME/ (default: from MODEL)")
 ]
@@ -912,7 +919,7 @@ def evaluate(
         )  # fmt: skip
     _model_only(
         format_=format_, input_range=input_range, samples=samples, input_shape=input_shape, seed=seed,
-        task=task,
+        task=task, inputs=inputs, image_size=image_size, name=name,
     )  # fmt: skip
     from ..analysis.pool import make_pool
     from ..convert.converter import dtype_map_for
@@ -1497,7 +1504,10 @@ def tune(
     model = _model_path([demo])
     if model is None:
         check_demo_name(demo)
-        _model_only(format_=format_)
+        _model_only(
+            format_=format_, inputs=inputs, image_size=image_size, input_range=input_range,
+            input_shape=input_shape,
+        )  # fmt: skip
     else:
         from ..sources import check_format
 
