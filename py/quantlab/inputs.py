@@ -18,6 +18,10 @@ from .errors import DataError, QuantlabError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
 
+# Synthetic inputs, when none are given: how many examples, and their seed.
+SYNTHETIC_SAMPLES, SYNTHETIC_SEED = 64, 1337
+
+
 @dataclass
 class InputSpec:
     """One model input as the runtime reports it (None: any size)."""
@@ -38,9 +42,9 @@ class InputOptions:
     image_size: int | None = None
     scale: tuple[float, float] = (0.0, 1.0)
     input_range: tuple[float, float] | None = None
-    samples: int = 64
+    samples: int = SYNTHETIC_SAMPLES
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
-    seed: int = 1337
+    seed: int = SYNTHETIC_SEED
     limit: int | None = None
 
 

@@ -20,6 +20,7 @@ from ..errors import QuantlabError
 from ..infra.progress import console, log, setup_logging, table_console
 from ..infra.signals import exit_code as interrupt_exit_code
 from ..infra.signals import interrupt_on_signals, signal_name
+from ..inputs import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
 from .checks import (
     check_backend,
     check_choice,
@@ -283,6 +284,13 @@ ModelImageSize = Annotated[
     int | None, typer.Option(help="MODEL only, image folder: resize to SIZE x SIZE (default: the model's)")
 ]
 ModelScale = Annotated[str, typer.Option(help="MODEL only, image folder: map pixels 0..255 onto LO,HI")]
+ModelInputRange = Annotated[
+    str | None, typer.Option(help="MODEL only, synthetic inputs: uniform in LO,HI (default 0,1)")
+]
+ModelInputShape = Annotated[
+    list[str] | None,
+    typer.Option(help="MODEL only: NAME:D1,D2,... for an input's unknown dimensions (repeatable)"),
+]
 OutputFormat = Annotated[
     str | None,
     typer.Option(help="layers or graph (default: layers for Keras files, graph for SavedModels)"),
@@ -349,7 +357,7 @@ def analyze(
     image_size: ImageSize = None,
     scale: Scale = "0,1",
     input_range: InputRange = None,
-    samples: Samples = 64,
+    samples: Samples = SYNTHETIC_SAMPLES,
     input_shape: InputShape = None,
     limit: Annotated[int | None, typer.Option(help="Use the first N examples only")] = None,
     variants: Annotated[
@@ -373,7 +381,7 @@ def analyze(
     out: OutDir = Path("reports"),
     models_dir: ModelsDir = Path("models"),
     timeout: Timeout = 600.0,
-    seed: Seed = 1337,
+    seed: Seed = SYNTHETIC_SEED,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results record as JSON")] = False,
     workers: Workers = None,
     executor: Executor = "local",
@@ -495,11 +503,11 @@ def equalize(
     image_size: ImageSize = None,
     scale: Scale = "0,1",
     input_range: InputRange = None,
-    samples: Samples = 64,
+    samples: Samples = SYNTHETIC_SAMPLES,
     limit: Annotated[int | None, typer.Option(help="Use the first N examples only")] = None,
     runtime: Annotated[str, typer.Option("--runtime", "-r", help="tfjs runtime to measure in")] = "node-wasm",
     timeout: Timeout = 600.0,
-    seed: Seed = 1337,
+    seed: Seed = SYNTHETIC_SEED,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -877,18 +885,14 @@ def evaluate(
     name: Annotated[
         str | None, typer.Option(help="MODEL only: folder name under --out and --models-dir (as analyze)")
     ] = None,
-    input_range: Annotated[
-        str | None, typer.Option(help="MODEL only, synthetic inputs: uniform in LO,HI (as analyze)")
-    ] = None,
+    input_range: ModelInputRange = None,
     samples: Annotated[
-        int | None, typer.Option(help="MODEL only, no --inputs: synthetic examples (default 64)")
+        int | None,
+        typer.Option(help=f"MODEL only, no --inputs: synthetic examples (default {SYNTHETIC_SAMPLES})"),
     ] = None,
-    input_shape: Annotated[
-        list[str] | None,
-        typer.Option(help="MODEL only: NAME:D1,D2,... for an input's unknown dimensions (repeatable)"),
-    ] = None,
+    input_shape: ModelInputShape = None,
     seed: Annotated[
-        int | None, typer.Option(help="MODEL only: seed of synthetic inputs (default 1337)")
+        int | None, typer.Option(help=f"MODEL only: seed of synthetic inputs (default {SYNTHETIC_SEED})")
     ] = None,
     task: Annotated[
         str | None, typer.Option(help="MODEL only: auto, classification, regression or fidelity")
@@ -914,8 +918,8 @@ def evaluate(
             variants=chosen, runtime=f"node-{backend}", limit=limit or None, name=name, out=out,
             models_dir=models_dir, format_=format_, timeout=timeout, workers=workers,
             executor=executor, ray_address=ray_address, verbose=verbose, input_range=input_range,
-            samples=64 if samples is None else samples, input_shape=input_shape,
-            seed=1337 if seed is None else seed, task=task or "auto",
+            samples=SYNTHETIC_SAMPLES if samples is None else samples, input_shape=input_shape,
+            seed=SYNTHETIC_SEED if seed is None else seed, task=task or "auto",
         )  # fmt: skip
     _model_only(
         format_=format_, input_range=input_range, samples=samples, input_shape=input_shape, seed=seed,
@@ -1131,9 +1135,9 @@ def parity(
     image_size: ImageSize = None,
     scale: Scale = "0,1",
     input_range: InputRange = None,
-    samples: Samples = 64,
+    samples: Samples = SYNTHETIC_SAMPLES,
     input_shape: InputShape = None,
-    seed: Seed = 1337,
+    seed: Seed = SYNTHETIC_SEED,
     output_format: OutputFormat = None,
     format_: FormatOverride = None,
     name: ModelName = None,
@@ -1466,15 +1470,10 @@ def tune(
     labels_key: ModelLabelsKey = "y",
     image_size: ModelImageSize = None,
     scale: ModelScale = "0,1",
-    input_range: Annotated[
-        str | None, typer.Option(help="MODEL only, synthetic inputs: uniform in LO,HI (default 0,1)")
-    ] = None,
-    input_shape: Annotated[
-        list[str] | None,
-        typer.Option(help="MODEL only: NAME:D1,D2,... for an input's unknown dimensions (repeatable)"),
-    ] = None,
+    input_range: ModelInputRange = None,
+    input_shape: ModelInputShape = None,
     samples: Annotated[int, typer.Option(help="MODEL only, no --inputs: synthetic examples")] = 256,
-    seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = 1337,
+    seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = SYNTHETIC_SEED,
     format_: FormatOverride = None,
     equalized: Annotated[
         bool,
