@@ -45,6 +45,11 @@ class Artifact:
     model_json: dict
     weights: list[WeightEntry]
     shard_paths: list[Path]
+    manifest: Path | None = None  # the manifest file (folder/model.json unless shipped as NAME.json)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.manifest or self.folder / "model.json"
 
     @property
     def weight_bytes(self) -> int:
@@ -52,13 +57,13 @@ class Artifact:
 
     @property
     def model_json_bytes(self) -> int:
-        return (self.folder / "model.json").stat().st_size
+        return self.manifest_path.stat().st_size
 
     def gzip_ratio(self) -> float:
         """Total bytes / bytes of a gzipped tar of the folder (the seed's `tar czf` figure)."""
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            for path in [self.folder / "model.json", *self.shard_paths]:
+            for path in [self.manifest_path, *self.shard_paths]:
                 tar.add(path, arcname=path.name)
         return (self.weight_bytes + self.model_json_bytes) / len(buf.getvalue())
 
@@ -145,9 +150,18 @@ def _check_shard_name(p, where: str, folder: Path) -> None:
         raise ArtifactError(f"{where}: {p!r:.80} is not a plain file name")
 
 
+def manifest_of(where: Path) -> tuple[Path, Path]:
+    """(folder, manifest file) for a folder (its model.json) or a manifest file (NAME.json)."""
+    where = Path(where)
+    if where.suffix.lower() == ".json" and not where.is_dir():
+        return where.parent, where
+    return where, where / "model.json"
+
+
 def read_artifact(folder: Path) -> Artifact:
-    """Parse model.json and check every shard exists with the size its manifest implies."""
-    path = Path(folder) / "model.json"
+    """Parse the manifest (a folder's model.json, or a NAME.json file given itself) and check
+    every shard exists, beside it, with the size the manifest implies."""
+    folder, path = manifest_of(folder)
     if not path.is_file():
         raise ArtifactError(f"{path}: missing; run `quantlab quantize DEMO` to write the variants")
     try:
@@ -204,7 +218,7 @@ def read_artifact(folder: Path) -> Artifact:
             )
         weights += entries
         shards += group_paths
-    return Artifact(Path(folder), model_json, weights, shards)
+    return Artifact(Path(folder), model_json, weights, shards, path)
 
 
 def artifact_summary(art: Artifact) -> dict:

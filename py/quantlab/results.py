@@ -23,15 +23,27 @@ def results_path(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / name / RESULTS_FILE
 
 
+def artifact_sizes(art: Artifact) -> dict:
+    """A variant's byte figures (artifact summary and bytes over the wire): compressing a large
+    float32 model takes seconds, so callers may compute these early, beside the predictions."""
+    return {**artifact_summary(art), "delivery": delivery_sizes(art.folder)}
+
+
 def variant_row(
-    name: str, art: Artifact, metrics: dict, runtime: Runtime, load_ms: float, t: PredictTimings
+    name: str,
+    art: Artifact,
+    metrics: dict,
+    runtime: Runtime,
+    load_ms: float,
+    t: PredictTimings,
+    sizes: dict | None = None,
 ) -> dict:
-    """One variant's entry: sizes, metrics, and how the runtime did."""
+    """One variant's entry: sizes (`sizes`: artifact_sizes(art) computed already), metrics, and
+    how the runtime did."""
     info = runtime.describe()
     return {
         "name": name,
-        **artifact_summary(art),
-        "delivery": delivery_sizes(art.folder),
+        **(sizes or artifact_sizes(art)),
         "metrics": metrics,
         "runtime": {
             "name": runtime.name,

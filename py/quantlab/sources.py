@@ -16,8 +16,8 @@ from .errors import ArtifactError, QuantlabError
 
 FORMATS = ("tfjs-layers", "tfjs-graph", "keras-h5", "keras-v3", "saved-model")
 ACCEPTED = (
-    "a tfjs layers or graph model (folder or model.json), a Keras .h5 or .keras file, "
-    "or a TensorFlow SavedModel folder"
+    "a tfjs layers or graph model (a folder, or its manifest: model.json or NAME.json), "
+    "a Keras .h5 or .keras file, or a TensorFlow SavedModel folder"
 )
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -28,6 +28,16 @@ class ModelSource:
     path: Path  # the folder for tfjs models and SavedModels, the file otherwise
     format: str  # one of FORMATS
     detail: str = ""  # e.g. "Keras SavedModel" or "already quantized: uint8"
+    manifest: Path | None = None  # tfjs: the manifest file (model.json, or NAME.json as shipped)
+
+    @property
+    def model_json(self) -> Path | None:
+        """The tfjs manifest file (None for other formats)."""
+        return (
+            self.manifest
+            if self.manifest is not None
+            else (self.path / "model.json" if self.is_tfjs else None)
+        )
 
     @property
     def is_tfjs(self) -> bool:
@@ -39,7 +49,10 @@ class ModelSource:
         return "graph" if self.format in ("tfjs-graph", "saved-model") else "layers"
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "format": self.format, "detail": self.detail}
+        out = {"path": str(self.path), "format": self.format, "detail": self.detail}
+        if self.manifest is not None:
+            out["manifest"] = str(self.manifest)
+        return out
 
 
 def _describe_bytes(head: bytes) -> str:
@@ -106,7 +119,35 @@ def _tfjs_source(model_json_path: Path) -> ModelSource:
         )
     quantized = _quantized_dtypes(model_json)
     detail = f"already quantized: {', '.join(quantized)}" if quantized else ""
-    return ModelSource(model_json_path.parent, f"tfjs-{kind}", detail)
+    return ModelSource(model_json_path.parent, f"tfjs-{kind}", detail, model_json_path)
+
+
+def is_manifest(path: Path) -> bool:
+    """A small .json file holding a tfjs modelTopology and weightsManifest (read only when it
+    is under 64 MB: a manifest is topology text; shards hold the weights)."""
+    try:
+        if path.suffix.lower() != ".json" or not path.is_file() or path.stat().st_size > 64 << 20:
+            return False
+        return tfjs_model_format(json.loads(path.read_text("utf-8"))) is not None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, AttributeError):
+        return False
+
+
+def folder_manifest(folder: Path) -> Path | None:
+    """The tfjs manifest of a folder: model.json, else its one manifest whatever its name (a
+    package ships NAME.json + NAME.bin); several manifests: an error listing them."""
+    if (folder / "model.json").is_file():
+        return folder / "model.json"
+    found = sorted(p for p in folder.iterdir() if is_manifest(p))
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found[:8]) + (
+            f" and {len(found) - 8} more" if len(found) > 8 else ""
+        )
+        raise ArtifactError(
+            f"{folder}: {len(found)} tfjs manifests ({names}); name one file as MODEL, "
+            f"e.g. {folder / found[0].name}"
+        )
+    return found[0] if found else None
 
 
 def _h5_source(path: Path) -> ModelSource:
@@ -175,8 +216,11 @@ def _saved_model_source(folder: Path) -> ModelSource:
 
 def _detect(path: Path) -> ModelSource:
     if path.is_dir():
-        if (path / "model.json").is_file():
-            return _tfjs_source(path / "model.json")
+        if _has_saved_model(path) and not (path / "model.json").is_file():
+            return _saved_model_source(path)
+        manifest = folder_manifest(path)
+        if manifest is not None:
+            return _tfjs_source(manifest)
         if _has_saved_model(path):
             return _saved_model_source(path)
         listing = ", ".join(sorted(p.name for p in path.iterdir())[:6]) or "nothing"

@@ -44,8 +44,8 @@ def test_keras_h5_with_labels_reproduces_keras_accuracy(user_models, tmp_path):
     keras_acc = float(np.mean(np.argmax(model.predict(data["features"], verbose=0), 1) == data["y"]))
     by = {v["name"]: v for v in r["variants"]}
     assert by["float32"]["metrics"]["accuracy"] == pytest.approx(keras_acc, abs=1 / 300)
-    assert [f["rel_l2"] for f in by["float32"]["fidelity"].values()] == [0.0]  # float32 vs itself
-    assert 0 < list(by["uint8"]["fidelity"].values())[0]["rel_l2"] < 0.1
+    assert [f["rel_l2"] for f in by["float32"]["outputs"].values()] == [0.0]  # float32 vs itself
+    assert 0 < list(by["uint8"]["outputs"].values())[0]["rel_l2"] < 0.1
     assert by["uint8"]["weight_bytes"] * 4 == pytest.approx(by["float32"]["weight_bytes"], rel=0.01)
     assert (out / "clf" / "results.json").is_file() and (out / "index.html").is_file()
     assert "clf" in (out / "index.html").read_text()
@@ -71,7 +71,7 @@ def test_tfjs_layers_model_without_labels_is_fidelity_only(user_models, tmp_path
     )  # fmt: skip
     r = _results(proc)
     assert r["task"] == "fidelity" and r["source"]["format"] == "tfjs-layers"
-    f32 = r["variants"][0]["fidelity"]
+    f32 = r["variants"][0]["outputs"]
     assert list(f32.values())[0]["max_abs"] == 0.0
 
 
@@ -87,7 +87,7 @@ def test_two_inputs_two_outputs(user_models, tmp_path):
     proc, _, _ = _analyze(tmp_path, user_models["two_io.h5"], "--inputs", str(user_models["two_io.npz"]))
     r = _results(proc)
     assert r["inputs"]["names"] and len(r["inputs"]["names"]) == 2
-    assert len(r["outputs"]) == 2 and len(r["variants"][0]["fidelity"]) == 2
+    assert len(r["outputs"]) == 2 and len(r["variants"][0]["outputs"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_plain_savedmodel_becomes_a_graph_model_checked_against_tensorflow(user_
     proc, _, models = _analyze(tmp_path, user_models["plain_savedmodel"], "--inputs", str(tmp_path / "x.npy"))
     r = _results(proc)
     assert r["source"]["format"] == "saved-model" and r["source"]["output_format"] == "graph"
-    assert r["task"] == "fidelity" and r["variants"][0]["metrics"]["cosine_mean"] == pytest.approx(1.0)
+    assert r["task"] == "fidelity" and r["variants"][0]["metrics"]["worst_output_score"] == pytest.approx(1.0)
     # The graph model, re-loaded and run again, against TensorFlow's own SavedModel outputs.
     from quantlab.runtimes import make_runtime
 
@@ -240,8 +240,8 @@ def test_without_labels_every_format_is_fidelity_only(user_models, tmp_path, fmt
     assert r["task"] == "fidelity" and r["inputs"]["n"] == 300
     assert r["source"]["output_format"] == ("graph" if fmt == "clf_savedmodel" else "layers")
     by = {v["name"]: v for v in r["variants"]}
-    assert list(by["float32"]["fidelity"].values())[0]["max_abs"] == 0.0
-    assert 0 < list(by["uint8"]["fidelity"].values())[0]["rel_l2"] < 0.1
+    assert list(by["float32"]["outputs"].values())[0]["max_abs"] == 0.0
+    assert 0 < list(by["uint8"]["outputs"].values())[0]["rel_l2"] < 0.1
 
 
 def test_plain_savedmodel_with_labels_scores_what_tensorflow_predicts(user_models, tmp_path):

@@ -60,6 +60,6 @@ def test_layers_model_tune_without_labels_uses_fidelity(user_models, tmp_path):
     proc = _tune(tmp_path, user_models["clf.h5"], "--samples", "40", "--max-drop", "0.001")
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout)
-    assert r["metric"] == "cosine_mean" and r["float32_metric"] == pytest.approx(1.0)
+    assert r["metric"] == "worst_output_score" and r["float32_metric"] == pytest.approx(1.0)
     assert r["converter_command"][0] == "tensorflowjs_converter"
     assert "tensorflowjs_converter" in shlex.join(r["converter_command"])

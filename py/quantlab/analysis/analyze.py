@@ -10,20 +10,25 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 from .. import stats, tasks, workspace
+from ..artifacts import read_artifact
 from ..convert.converter import VARIANTS, dtype_map_for
 from ..convert.source import check_output_format, write_float32
-from ..errors import DataError
+from ..errors import ArtifactError, DataError, EvaluatorError
 from ..infra.environment import environment
 from ..infra.progress import log
 from ..inputs import InputOptions, InputSet, InputSpec, load_inputs
-from ..results import variant_row, write_results
+from ..results import artifact_sizes, variant_row, write_results
 from ..runtimes.base import LoadedModel
+from ..runtimes.op_support import MissingOp
 from ..sources import ModelSource
 from .evaluate import measure_variants
+from .model_outputs import WORST_SCORE, OutputJudge, counted_outputs, headline, output_names
 from .pool import make_pool
 from .weight_error import weights_section
 
@@ -40,6 +45,7 @@ class AnalyzeOptions:
     inputs: InputOptions = field(default_factory=InputOptions)
     task: str = "auto"
     runtime: str = "node-wasm"
+    runtime_given: bool = True  # False: the default runtime, which may fall back on a missing op
     batch_size: int = 256
     timeout: float = 600.0
     workers: int | None = None  # None: the rule in pool.default_workers
@@ -47,6 +53,9 @@ class AnalyzeOptions:
     ray_address: str | None = None
     models_dir: Path = Path("models")
     out_dir: Path = Path("reports")
+    outputs: list[str] | None = None  # --output: which outputs count (None: all)
+    min_effect: dict[str, float] = field(default_factory=dict)
+    allow_nonfinite: bool = False  # go on when a learned weight holds NaN/Inf (kept float32)
 
 
 def _specs(model: LoadedModel) -> list[InputSpec]:
@@ -57,9 +66,12 @@ def _specs(model: LoadedModel) -> list[InputSpec]:
     return specs
 
 
-def _output_names(model: LoadedModel, n: int) -> list[str]:
-    names = [o.get("name") for o in getattr(model, "outputs", None) or []]
-    return names if len(names) == n and all(names) else [f"output_{k}" for k in range(n)]
+def fixed_batch(specs: list[InputSpec]) -> int | None:
+    """The batch size a model insists on (its inputs' first dimension), None when it is free."""
+    fixed = {s.shape[0] for s in specs if s.shape and s.shape[0] is not None}
+    if len(fixed) > 1:
+        raise ArtifactError(f"the model's inputs disagree on their batch size ({sorted(fixed)})")
+    return fixed.pop() if fixed else None
 
 
 def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
@@ -70,15 +82,33 @@ def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
 
 
 def write_variants(source: ModelSource, opts: AnalyzeOptions, root: Path) -> tuple[dict[str, Path], dict]:
-    from ..convert.requantize import requantize
+    """The float32 artifact, then each variant of the plan from it. Constants holding NaN/Inf stay
+    float32 in every variant (requantize keeps them; listed here in the returned record); NaN/Inf
+    in a learned weight stops here unless opts.allow_nonfinite (then it stays float32 too, with a
+    warning)."""
+    from ..convert.constants import split_nonfinite
+    from ..convert.requantize import read_weight_groups, requantize
     from ..convert.weight_checks import check_weights_quantizable
 
     made = write_float32(source, root / "float32", opts.output_format)
     paths = {"float32": root / "float32"}
-    for name, dtype_map in _variant_plan(opts).items():
-        if name == "float32":
-            continue
-        paths[name] = requantize(root / "float32", root / name, dtype_map, check_weights_quantizable)
+    plan = {k: v for k, v in _variant_plan(opts).items() if k != "float32"}
+    keep: set[str] = set()
+    if plan:
+        model_json, groups = read_weight_groups(root / "float32")
+        constants, bad = split_nonfinite(model_json, [(e["name"], e["data"]) for g in groups for e in g])
+        if constants:
+            log.info(
+                "%d constant tensor(s) hold NaN/Inf on purpose and stay float32 in every variant: %s",
+                len(constants), ", ".join(f"{n} ({', '.join(c['values'])})" for n, c in constants.items()),
+            )  # fmt: skip
+            made["kept_float32"] = {"constants": constants}
+        if bad and opts.allow_nonfinite:
+            log.warning("--allow-nonfinite: learned weights holding NaN/Inf stay float32: %s", ", ".join(bad))
+            made.setdefault("kept_float32", {})["nonfinite_weights"] = bad
+            keep = set(bad)
+    for name, dtype_map in plan.items():
+        paths[name] = requantize(root / "float32", root / name, dtype_map, check_weights_quantizable, keep)
     return paths, made
 
 
@@ -109,89 +139,168 @@ def _analyze(
         t0 = time.perf_counter()
         paths, made = write_variants(source, opts, root)
         split["convert"] = time.perf_counter() - t0
+        # Compression figures of every variant (seconds for a large float32 model) run in threads
+        # (zlib and brotli release the GIL) while the evaluators predict.
+        sizes_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="quantlab-sizes")
+        sizes = {name: sizes_pool.submit(artifact_sizes, read_artifact(p)) for name, p in paths.items()}
+        sizes_pool.shutdown(wait=False)
+        try:
+            measured = _measure(paths, opts, split)
+        except MissingOp as e:
+            if opts.runtime_given or e.alternative is None:
+                raise
+            log.warning("%s; measuring in %s instead (--runtime to choose)", e, e.alternative)
+            fallback = {"from": opts.runtime, "to": e.alternative, "op": e.op}
+            opts = replace(opts, runtime=e.alternative)
+            measured = _measure(paths, opts, split)
+            measured.runtime_fallback = fallback
         t0 = time.perf_counter()
-        with make_pool(opts.runtime, opts.workers, opts.timeout, opts.executor, opts.ray_address) as runtime:
-            split["load"] = split["transfer"] = split["predict"] = 0.0
-            loaded32 = runtime.inspect(paths["float32"], "float32")  # starts a worker; float32 stays loaded
-            split["runtime_start"] = time.perf_counter() - t0 - loaded32.load_ms / 1000
-            specs = _specs(loaded32)
-            inputs = load_inputs(specs, opts.inputs)
-            if inputs.synthetic:
-                log.warning(
-                    "no --inputs: %d synthetic examples in %s (seed %d); fidelity only, and real data "
-                    "may exercise the model very differently",
-                    inputs.n,
-                    inputs.description["range"],
-                    inputs.description["seed"],
-                )
-            measured = measure_variants(runtime, paths, inputs, opts.name, opts.batch_size, CHUNK)
-            for m in measured.values():
-                split["load"] += m.load_ms / 1000
-                split["transfer"] += m.timings.transfer_ms / 1000
-                split["predict"] += m.timings.predict_ms / 1000
-            runtime_info = runtime.describe()
-            workers_ran = runtime.ran
-            t0 = time.perf_counter()
-            ref = measured["float32"].outputs
-            outputs = {name: m.outputs for name, m in measured.items()}
-            out_names = _output_names(loaded32, len(ref))
-            task = tasks.detect_task(ref, inputs.labels, opts.task)
-            rows, scores = [], {}
-            for name, m in measured.items():
-                outs = m.outputs
-                metrics = tasks.label_metrics(task, outs[0], inputs.labels) if task != "fidelity" else {}
-                scores[name] = tasks.per_example_scores(task, outs[0], inputs.labels) if metrics else {}
-                per_output = {out_names[k]: tasks.fidelity(outs[k], ref[k]) for k in range(len(outs))}
-                first = per_output[out_names[0]]
-                for key in ("cosine_mean", "top1_agreement", "sqnr_db"):
-                    if key in first:
-                        metrics[key if task == "fidelity" else f"fidelity_{key}"] = first[key]
-                nonfinite = sum(int(f["nonfinite"]) for f in per_output.values())
-                if nonfinite:
-                    log.warning("%s: %d NaN/Inf output values", name, nonfinite)
-                row = variant_row(name, m.artifact, metrics, runtime, m.load_ms, m.timings)
-                row["fidelity"] = per_output
-                row["nonfinite_outputs"] = nonfinite
-                row["dtype_map"] = _variant_plan(opts).get(name)
-                fid = tasks.fidelity_per_example(outs[0], outputs["float32"][0])
-                prefix = "" if task == "fidelity" else "fidelity_"
-                per_ex = scores[name] | {f"{prefix}{k}": v for k, v in fid.items()}
-                row |= stats.uncertainty(per_ex, None if name == "float32" else scores["float32"])
-                rows.append(row)
-            split["metrics"] = time.perf_counter() - t0
-        results = {
-            "kind": "model",
-            "demo": opts.name,
-            "title": f"{opts.name} (your model)",
-            "task": task,
-            "primary_metric": tasks.PRIMARY[task],
-            "source": {**source.describe(), **made},
-            "inputs": {
-                **inputs.description,
-                "names": [s.name for s in specs],
-                "shapes": {s.name: list(inputs.arrays[s.name].shape) for s in specs},
-            },
-            "outputs": out_names,
-            "dataset": {"name": inputs.description.get("file") or "synthetic", "n_test": inputs.n},
-            "variants": rows,
-            "weight_error": weights_section(root, list(paths)),
-            "seed": {},
-            "note": _note(source, inputs, task),
-            "environment": environment(runtime_info),
-            "timings_s": {k: round(v, 3) for k, v in split.items()},
-            "config": {
-                "command": " ".join(shlex.quote(a) for a in sys.argv),
-                "runtime": opts.runtime,
-                "workers": workers_ran,
-                "executor": opts.executor,
-                "variants": list(paths),
-                "custom_map": opts.custom_map,
-                "wall_seconds": round(time.perf_counter() - t_start + detect_s, 1),
-            },
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        sizes = {name: f.result() for name, f in sizes.items()}
+        split["sizes_wait"] = time.perf_counter() - t0
+        results = _record(source, opts, root, paths, made, measured, split, t_start, detect_s, sizes)
         write_results(opts.out_dir, opts.name, results)
     return results
+
+
+@dataclass
+class _Run:
+    """What one runtime measured: every variant's outputs on the inputs, and how it went."""
+
+    measured: dict
+    inputs: InputSet
+    specs: list[InputSpec]
+    out_names: list[str]
+    runtime_info: dict
+    workers_ran: int
+    batch: dict
+    runtime_fallback: dict | None = None
+
+
+def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> _Run:
+    t0 = time.perf_counter()
+    with make_pool(opts.runtime, opts.workers, opts.timeout, opts.executor, opts.ray_address) as runtime:
+        split["load"] = split["transfer"] = split["predict"] = 0.0
+        loaded32 = runtime.inspect(paths["float32"], "float32")  # starts a worker; float32 stays loaded
+        split["runtime_start"] = time.perf_counter() - t0 - loaded32.load_ms / 1000
+        specs = _specs(loaded32)
+        inputs = load_inputs(specs, opts.inputs)
+        if inputs.synthetic:
+            log.warning(
+                "no --inputs: %d synthetic examples in %s (seed %d); fidelity only, and real data "
+                "may exercise the model very differently",
+                inputs.n,
+                inputs.description["range"],
+                inputs.description["seed"],
+            )
+        fixed = fixed_batch(specs)
+        batch = {"fixed": fixed, "size": fixed or opts.batch_size}
+        if fixed:
+            batch["padded"] = -inputs.n % fixed
+            log.info(
+                "the model takes batches of exactly %d: %d examples run %d at a time%s", fixed, inputs.n,
+                fixed, f" (the last batch padded with {batch['padded']} repeats, their outputs dropped)"
+                if batch["padded"] else "",
+            )  # fmt: skip
+        _check_runs(runtime, paths["float32"], inputs, batch["size"], opts)
+        measured = measure_variants(runtime, paths, inputs, opts.name, opts.batch_size, CHUNK, fixed)
+        for m in measured.values():
+            split["load"] += m.load_ms / 1000
+            split["transfer"] += m.timings.transfer_ms / 1000
+            split["predict"] += m.timings.predict_ms / 1000
+        out_names = output_names(loaded32.outputs, len(measured["float32"].outputs))
+        return _Run(measured, inputs, specs, out_names, runtime.describe(), runtime.ran, batch)
+
+
+def _check_runs(pool, float32: Path, inputs: InputSet, batch: int, opts: AnalyzeOptions) -> None:
+    """One batch of float32 first: a kernel the runtime lacks is named, with a runtime that ran
+    it here, before every variant fails the same way."""
+    from ..runtimes.op_support import missing_op_error
+    from .evaluate import pad_to
+    from .pool import Job
+
+    first = next(inputs.chunks(batch))
+    x = pad_to(next(iter(first.values())) if len(first) == 1 else first, batch)
+    try:
+        pool.map_jobs([Job("float32", float32, x, batch)], 1)
+    except EvaluatorError as e:
+
+        def runs_on(name: str) -> bool:
+            with make_pool(name, 1, opts.timeout) as other:
+                other.map_jobs([Job("float32", float32, x, batch)], 1)
+            return True
+
+        err = missing_op_error(e, float32 / "model.json", opts.runtime, runs_on)
+        if err is None:
+            raise
+        raise err from None
+
+
+def _record(source, opts, root, paths, made, run: _Run, split, t_start, detect_s, sizes: dict) -> dict:
+    t0 = time.perf_counter()
+    measured, inputs = run.measured, run.inputs
+    ref = measured["float32"].outputs
+    judge_ = OutputJudge(run.out_names, ref, counted_outputs(run.out_names, opts.outputs), opts.min_effect)
+    task = tasks.detect_task(ref, inputs.labels, opts.task)
+    primary = tasks.PRIMARY[task] if task != "fidelity" else WORST_SCORE
+    shipped = read_artifact(source.model_json).weight_bytes if source.is_tfjs else None
+    rows, scores = [], {}
+    for name, m in measured.items():
+        outs = m.outputs
+        metrics = tasks.label_metrics(task, outs[0], inputs.labels) if task != "fidelity" else {}
+        scores[name] = tasks.per_example_scores(task, outs[0], inputs.labels) if metrics else {}
+        per_output, worst, worst_scores = judge_.judge(outs, is_reference=name == "float32")
+        if worst is not None:
+            metrics[WORST_SCORE] = per_output[worst]["score"]
+        nonfinite = sum(int(f["nonfinite"]) for f in per_output.values())
+        if nonfinite:
+            log.warning("%s: %d NaN/Inf output values", name, nonfinite)
+        described = SimpleNamespace(name=opts.runtime, describe=lambda: run.runtime_info)
+        row = variant_row(name, m.artifact, metrics, described, m.load_ms, m.timings, sizes[name])
+        row["outputs"] = per_output
+        row["worst_output"] = worst
+        row["headline"] = headline(per_output, worst)
+        row["nonfinite_outputs"] = nonfinite
+        row["dtype_map"] = _variant_plan(opts).get(name)
+        if shipped:
+            row["of_shipped"] = round(m.artifact.weight_bytes / shipped, 4)
+        ref_scores = scores["float32"] | judge_.reference_scores()
+        row |= stats.uncertainty(scores[name] | worst_scores, None if name == "float32" else ref_scores)
+        rows.append(row)
+    split["metrics"] = time.perf_counter() - t0
+    return {
+        "kind": "model",
+        "demo": opts.name,
+        "title": f"{opts.name} (your model)",
+        "task": task,
+        "primary_metric": primary,
+        "source": {**source.describe(), **made, "shipped_bytes": shipped},
+        "inputs": {
+            **inputs.description,
+            "names": [s.name for s in run.specs],
+            "shapes": {s.name: list(inputs.arrays[s.name].shape) for s in run.specs},
+            "batch": run.batch,
+        },
+        "outputs": run.out_names,
+        **judge_.describe(),
+        "dataset": {"name": inputs.description.get("file") or "synthetic", "n_test": inputs.n},
+        "variants": rows,
+        "weight_error": weights_section(root, list(paths)),
+        "seed": {},
+        "note": _note(source, inputs, task),
+        "environment": environment(run.runtime_info),
+        "timings_s": {k: round(v, 3) for k, v in split.items()},
+        "config": {
+            "command": " ".join(shlex.quote(a) for a in sys.argv),
+            "runtime": opts.runtime,
+            "runtime_fallback": run.runtime_fallback,
+            "workers": run.workers_ran,
+            "executor": opts.executor,
+            "variants": list(paths),
+            "custom_map": opts.custom_map,
+            "wall_seconds": round(time.perf_counter() - t_start + detect_s, 1),
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _note(source: ModelSource, inputs: InputSet, task: str) -> str:

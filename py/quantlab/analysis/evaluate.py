@@ -63,16 +63,33 @@ def predict_all(
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))], timings
 
 
-def _shards(examples: Examples, batch_size: int, chunk: int, workers: int) -> Iterator[tuple[int, Inputs]]:
+def pad_to(x: Inputs, multiple: int) -> Inputs:
+    """x with its last example repeated until its length is a multiple of `multiple` (a model
+    with a fixed batch takes nothing else; the padded outputs are dropped)."""
+    short = -n_examples(x) % multiple
+    if not short:
+        return x
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.repeat(a[-1:], short, axis=0)])
+
+    return {k: pad(v) for k, v in x.items()} if isinstance(x, dict) else pad(x)
+
+
+def _shards(
+    examples: Examples, batch_size: int, chunk: int, workers: int, fixed_batch: int | None = None
+) -> Iterator[tuple[int, Inputs]]:
     """(start, inputs) shards cut at multiples of batch_size: every tfjs batch holds the same
-    examples whatever the number of workers, so merged outputs are bit-identical."""
+    examples whatever the number of workers, so merged outputs are bit-identical. With a
+    fixed batch the last shard is padded to a whole batch."""
     bounds = shard_bounds(examples.n, batch_size, chunk, workers)
     size = bounds[0][1] - bounds[0][0] if bounds else chunk
     start = 0
     for named in examples.chunks(size):
         x = next(iter(named.values())) if len(named) == 1 else named
-        yield start, x
-        start += n_examples(x)
+        n = n_examples(x)
+        yield start, pad_to(x, fixed_batch) if fixed_batch else x
+        start += n
 
 
 def measure_variants(
@@ -82,11 +99,17 @@ def measure_variants(
     label: str,
     batch_size: int = 256,
     chunk: int = CHUNK,
+    fixed_batch: int | None = None,
 ) -> dict[str, Measured]:
     """Every (variant, shard) as one job on the pool's workers; outputs reassembled in order.
 
-    `pool`: a LocalPool / RayPool (quantlab.analysis.pool), or a plain Runtime (one process, in turn)."""
+    `pool`: a LocalPool / RayPool (quantlab.analysis.pool), or a plain Runtime (one process, in turn).
+    `fixed_batch`: the model takes exactly that many examples per call: tfjs batches of that
+    size, the last one padded, the padding's outputs dropped."""
     from .pool import Job
+
+    if fixed_batch:
+        batch_size = fixed_batch
 
     if not hasattr(pool, "imap"):  # a bare runtime: the same jobs, one evaluator
         pool = _RuntimePool(pool)
@@ -96,7 +119,7 @@ def measure_variants(
 
     def jobs() -> Iterator[Job]:
         for name, folder in paths.items():
-            for k, (start, x) in enumerate(_shards(examples, batch_size, chunk, pool.workers)):
+            for k, (start, x) in enumerate(_shards(examples, batch_size, chunk, pool.workers, fixed_batch)):
                 yield Job(name, Path(folder), x, batch_size, k, n_shards, start)
 
     parts: dict[str, list] = {name: [] for name in paths}
@@ -113,11 +136,11 @@ def measure_variants(
             if r.load_ms is not None:
                 load_ms[name] = max(load_ms.get(name, 0.0), r.load_ms)
             models.setdefault(name, r.model)
-            bar.update(task, advance=r.timings.examples, info=name)
+            bar.update(task, advance=min(r.timings.examples, n - r.job.start), info=name)
     measured = {}
     for name in paths:
         p = parts[name]
-        outputs = [np.concatenate([q[k] for q in p]) for k in range(len(p[0]))] if p else []
+        outputs = [np.concatenate([q[k] for q in p])[:n] for k in range(len(p[0]))] if p else []
         m = models.get(name)
         measured[name] = Measured(name, arts[name], outputs, load_ms.get(name, m.load_ms if m else 0.0),
                                   timings[name], m)  # fmt: skip

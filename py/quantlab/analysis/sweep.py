@@ -35,6 +35,9 @@ class Probe:
     batch_size: int | None = None  # tfjs batch inside a chunk; None: the whole chunk
     # the metric per example (its mean is `score`): hits or errors, for the drop's paired interval
     per_example: Callable[[np.ndarray], np.ndarray] | None = None
+    # score and per_example take every output (a list) instead of the first one
+    all_outputs: bool = False
+    fixed_batch: int | None = None  # the model takes exactly this many examples per call
 
     def drop(self, reference: float, value: float, relative: bool) -> float:
         d = reference - value if self.higher_is_better else value - reference
@@ -94,11 +97,22 @@ def promotion_dtype(art: Artifact) -> dict[str, str]:
     return choice
 
 
+def layer_patterns(layer: str, names: list[str]) -> list[str]:
+    """The converter's name patterns for one layer's weights: `layer/*` (what a user would type),
+    or the names themselves (escaped) for a weight at the top of the graph, named without a
+    layer (a shipped graph's `Const_3`)."""
+    import glob
+
+    if names and all(n.startswith(layer + "/") for n in names):
+        return [f"{layer}/*"]
+    return [glob.escape(n) for n in names]
+
+
 def dtype_map_for(assignment: dict[str, str], layers: dict[str, list[str]]) -> dict:
     """Layer -> dtype as a converter map; uint8 as the fallthrough when no layer stays float32."""
     by_dtype: dict[str, list[str]] = {}
     for layer, dtype in assignment.items():
-        by_dtype.setdefault(dtype, []).append(f"{layer}/*")
+        by_dtype.setdefault(dtype, []).extend(layer_patterns(layer, layers.get(layer, [])))
     keep_float32 = "float32" in by_dtype
     out: dict = {}
     for dtype, patterns in by_dtype.items():
@@ -150,8 +164,15 @@ class Sweep:
 
         if self.reference is None and items and items[0][1]:  # drops need this probe's float32 first
             self.measure("float32", None)
+        from ..runtimes.base import n_examples
+        from .evaluate import pad_to
+
         chunks = list(self.probe.inputs())
-        batch = self.probe.batch_size
+        sizes = [n_examples(x) for x in chunks]
+        fixed = self.probe.fixed_batch
+        if fixed:  # whole batches only: pad each chunk, drop the padding's outputs below
+            chunks = [pad_to(x, fixed) for x in chunks]
+        batch = fixed or self.probe.batch_size
         started: dict[int, tuple[Path, float]] = {}
 
         def jobs():
@@ -161,17 +182,19 @@ class Sweep:
                 started[i] = (folder, time.perf_counter())
                 write_candidate(self.model, folder, dtype_map)
                 for k, x in enumerate(chunks):
-                    yield Job(label, folder, x, batch or len(x), k, len(chunks))
+                    yield Job(label, folder, x, batch or n_examples(x), k, len(chunks))
 
         points, parts = [], []
         for r in self.pool.imap(jobs(), n_jobs=len(items) * len(chunks)):
-            parts.append(r.outputs[0])
+            parts.append([o[: sizes[r.job.shard]] for o in r.outputs])
             if r.job.shard < r.job.n_shards - 1:
                 continue
             i = len(points)
             folder, t0 = started[i]
             label, dtype_map = items[i]
-            points.append(self._point(label, dtype_map, np.concatenate(parts), folder, t0))
+            outs = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+            out = outs if self.probe.all_outputs else outs[0]
+            points.append(self._point(label, dtype_map, out, folder, t0))
             parts = []
             if on_point is not None:
                 on_point(points[-1])
@@ -186,7 +209,7 @@ class Sweep:
             self.reference, self._reference_outputs = metric, out
             self._reference_scores = scores
         drop = self.probe.drop(self.reference, metric, self.relative)
-        output_error = error_stats(out, self._reference_outputs)["rel_l2"]
+        output_error = _output_error(out, self._reference_outputs)
         point = Point(label, dtype_map or {}, size, metric, drop, time.perf_counter() - t0, output_error)
         if scores is not None and self._reference_scores is not None:
             point.paired = paired_delta(self.probe.name, scores, self._reference_scores)
@@ -198,6 +221,13 @@ class Sweep:
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _output_error(out, reference) -> float:
+    """Relative L2 to float32's outputs; with every output (a list), the worst of them."""
+    if isinstance(out, list):
+        return max(error_stats(o, r)["rel_l2"] for o, r in zip(out, reference, strict=True))
+    return error_stats(out, reference)["rel_l2"]
 
 
 def _one_worker(runtime: Runtime):
@@ -215,7 +245,7 @@ def sensitivity(
     items, keys = [], []
     for layer in layers:
         if "a" in sweeps:
-            items.append((f"only {layer} uint8", {"uint8": [f"{layer}/*"]}))
+            items.append((f"only {layer} uint8", {"uint8": layer_patterns(layer, layers[layer])}))
             keys.append((layer, "a"))
         if "b" in sweeps:
             assignment = {other: "uint8" for other in layers if other != layer} | {layer: "float32"}

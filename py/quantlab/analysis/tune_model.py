@@ -1,17 +1,21 @@
 """`quantlab tune MODEL`: the tune on a user's model (layers or graph), with the user's data.
 
 The probes measure the analyze task's primary metric on the inputs (accuracy or MAE with
-labels; without labels, the mean cosine of the first output to float32's), split into a search
-part and a held-out part that judges the answer, as for the demos."""
+labels; without labels, the score of the worst counted output against float32's, as analyze's
+headline: a variant whose embedding collapsed is never within budget because its one-value
+sigmoid is perfect), split into a search part and a held-out part that judges the answer, as
+for the demos."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import tasks
 from ..inputs import InputSet
+from .model_outputs import WORST_SCORE, OutputJudge, counted_outputs, output_names
 from .splits import holdout_split, stratified_indices
 from .sweep import Probe
 
@@ -24,19 +28,19 @@ def _chunks(inputs: InputSet, idx: np.ndarray, size: int = 1024):
         yield next(iter(named.values())) if len(named) == 1 else named
 
 
-def _probe(inputs: InputSet, task: str, idx: np.ndarray) -> Probe:
+def _probe(inputs: InputSet, task: str, idx: np.ndarray, outputs: ProbeOutputs) -> Probe:
     labels = inputs.labels[idx] if inputs.labels is not None else None
-    if task == "fidelity":  # against float32: the first measurement of every sweep is float32
-        reference: list[np.ndarray] = []
+    if task == "fidelity":  # every counted output against float32's: the first measurement
+        judges: list[OutputJudge] = []
 
-        def per_example(out: np.ndarray) -> np.ndarray:
-            if not reference:
-                reference.append(out)
-            return tasks.fidelity_per_example(out, reference[0])["cosine_mean"]
+        def judged(outs: list[np.ndarray]) -> tuple[float, np.ndarray]:
+            if not judges:  # the first outputs a sweep measures are float32's
+                judges.append(OutputJudge(outputs.names, outs, outputs.counted))
+            return judges[0].judge_scores(outs)
 
         return Probe(
-            "cosine_mean", True, lambda: _chunks(inputs, idx), lambda out: float(np.mean(per_example(out))),
-            len(idx), per_example=per_example,
+            WORST_SCORE, True, lambda: _chunks(inputs, idx), lambda outs: judged(outs)[0], len(idx),
+            per_example=lambda outs: judged(outs)[1], all_outputs=True, fixed_batch=outputs.fixed_batch,
         )  # fmt: skip
     metric = tasks.PRIMARY[task]
     return Probe(
@@ -46,13 +50,29 @@ def _probe(inputs: InputSet, task: str, idx: np.ndarray) -> Probe:
         lambda out: tasks.label_metrics(task, out, labels)[metric],
         len(idx),
         per_example=lambda out: tasks.per_example_scores(task, out, labels)[metric],
+        fixed_batch=outputs.fixed_batch,
     )
 
 
+@dataclass
+class ProbeOutputs:
+    """What a probe needs of the model: its output names, the counted ones, its fixed batch."""
+
+    names: list[str]
+    counted: list[str]
+    fixed_batch: int | None = None
+
+
 def model_probes(
-    inputs: InputSet, task: str, limit: int | None, holdout: float, seed: int = 0
+    inputs: InputSet,
+    task: str,
+    limit: int | None,
+    holdout: float,
+    seed: int = 0,
+    outputs: ProbeOutputs | None = None,
 ) -> tuple[Probe, Probe, dict]:
     """(search probe on `limit` of the search split, held-out probe, the split's record)."""
+    outputs = outputs or ProbeOutputs(["output_0"], ["output_0"])
     strat = inputs.labels.reshape(-1) if task == "classification" else None
     search, held, split = holdout_split(inputs.n, holdout, seed, strat)
     if limit and limit < len(search):
@@ -60,7 +80,7 @@ def model_probes(
             search = search[stratified_indices(strat[search], limit)]
         else:
             search = np.sort(np.random.default_rng(seed).permutation(search)[:limit])
-    return _probe(inputs, task, search), _probe(inputs, task, held), split
+    return _probe(inputs, task, search, outputs), _probe(inputs, task, held, outputs), split
 
 
 def quantlab_command(model: Path, dtype_map: dict) -> list[str]:
@@ -86,6 +106,7 @@ def tune_model_command(
     task_override: str = "auto",
     show: bool = True,
     format_override: str | None = None,
+    outputs: list[str] | None = None,
 ) -> dict:
     """Convert MODEL if needed, load the inputs, then the same search as for a demo."""
     from .. import workspace
@@ -95,8 +116,8 @@ def tune_model_command(
     from ..results import attach_section
     from ..runtimes import make_runtime
     from ..sources import detect
-    from .analyze import AnalyzeOptions, _specs, write_variants
-    from .evaluate import load_model
+    from .analyze import AnalyzeOptions, _specs, fixed_batch, write_variants
+    from .evaluate import load_model, pad_to
     from .tune import run_tune
     from .tune_print import TUNE_FILE, print_tune
 
@@ -110,13 +131,17 @@ def tune_model_command(
         write_variants(source, AnalyzeOptions(name=name, variants=["float32"], models_dir=models_dir), root)
         loaded = load_model(runtime, root / "float32")
         try:
-            inputs = load_inputs(_specs(loaded), input_opts)
-            first = next(_chunks(inputs, np.arange(min(inputs.n, 8))))
-            outs, _ = runtime.predict(loaded, first)
+            specs = _specs(loaded)
+            inputs = load_inputs(specs, input_opts)
+            fixed = fixed_batch(specs)
+            first = pad_to(next(_chunks(inputs, np.arange(min(inputs.n, 8)))), fixed or 1)
+            outs, _ = runtime.predict(loaded, first, batch_size=fixed or 256)
         finally:
             runtime.unload(loaded)
         task = tasks.detect_task(outs, inputs.labels, task_override)
-        probe, held, split = model_probes(inputs, task, limit, holdout)
+        names = output_names(loaded.outputs, len(outs))
+        chosen = ProbeOutputs(names, counted_outputs(names, outputs), fixed)
+        probe, held, split = model_probes(inputs, task, limit, holdout, outputs=chosen)
         record = run_tune(None, root, runtime, probe, held, max_drop, relative, sweeps, conservative, split)
     record["source"] = source.describe()
     record["inputs"] = inputs.description

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..artifacts import Artifact, read_artifact, topology_layers
 from ..convert.quantize_math import dequantize
+from ..graph_topology import depthwise_weights, kernel_weights
 from ..metrics import error_stats
 
 _NUMPY = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "uint16": "<u2", "float16": "<f2"}
@@ -55,13 +56,16 @@ def _bn_multiplier(weights: dict[str, np.ndarray], layer: str, eps: float) -> np
     return gamma / np.sqrt(weights[f"{layer}/moving_variance"] + eps)
 
 
-def channel_ranges(name: str, values: np.ndarray) -> np.ndarray | None:
+def channel_ranges(name: str, values: np.ndarray, depthwise: bool | None = None) -> np.ndarray | None:
     """max - min per output channel, or None for tensors without channels (biases, BatchNorm
     vectors, scalars). Output channel = last axis for conv/dense kernels ([h, w, in, out],
-    [in, out]); a depthwise kernel [h, w, in, mult] has in * mult output channels."""
+    [in, out]); a depthwise kernel [h, w, in, mult] has in * mult output channels. `depthwise`:
+    whether it is one (graph_topology.depthwise_weights knows); None guesses from the name."""
     if values.ndim < 2 or values.size == 0:
         return None
-    if values.ndim == 4 and "depthwise" in name.lower():
+    if depthwise is None:
+        depthwise = "depthwise" in name.lower()
+    if values.ndim == 4 and depthwise:
         flat = values.reshape(-1, values.shape[2] * values.shape[3])
     else:
         flat = values.reshape(-1, values.shape[-1])
@@ -71,21 +75,34 @@ def channel_ranges(name: str, values: np.ndarray) -> np.ndarray | None:
         return (flat.max(axis=0) - flat.min(axis=0)).astype(np.float64)
 
 
-def channel_spread(name: str, values: np.ndarray) -> dict:
-    """Why a per-tensor grid fails a tensor: `channel_spread` = widest / narrowest output-channel
-    range (channels with range 0 left out; None when fewer than 2 are left), `median_channel_share`
-    = median channel range / tensor range, the share of the uint8 grid's 256 levels that a typical
-    channel gets. None for tensors without output channels."""
-    empty = {"n_channels": None, "channel_spread": None, "median_channel_share": None}
-    ranges = channel_ranges(name, values)
+# A channel is dead (an all-zero or constant filter) when its range is under this share of the
+# tensor's widest channel: it holds nothing a grid could lose, and would make spreads of 1e13x.
+DEAD_CHANNEL = 1e-6
+
+
+def channel_spread(name: str, values: np.ndarray, kernel: bool = True, depthwise: bool | None = None) -> dict:
+    """Why a per-tensor grid fails a kernel: `channel_spread` = widest / narrowest live
+    output-channel range (None when fewer than 2 are live), `median_channel_share` = median live
+    channel range / tensor range, the share of the uint8 grid's 256 levels that a typical channel
+    gets; `n_dead_channels` = channels left out of both, whose range is 0 or under DEAD_CHANNEL of
+    the widest. All None for tensors without output channels, and for non-kernels (`kernel`
+    False: biases, PReLU alphas, BatchNorm vectors, whatever their shape)."""
+    empty = {
+        "n_channels": None,
+        "n_dead_channels": None,
+        "channel_spread": None,
+        "median_channel_share": None,
+    }
+    ranges = channel_ranges(name, values, depthwise) if kernel else None
     if ranges is None or not np.all(np.isfinite(ranges)):
         return empty
     whole = float(values.max()) - float(values.min())
-    nonzero = ranges[ranges > 0]
+    live = ranges[(ranges > 0) & (ranges >= DEAD_CHANNEL * ranges.max())]
     return {
         "n_channels": int(ranges.size),
-        "channel_spread": float(nonzero.max() / nonzero.min()) if nonzero.size >= 2 else None,
-        "median_channel_share": float(np.median(ranges) / whole) if whole > 0 else None,
+        "n_dead_channels": int(ranges.size - live.size),
+        "channel_spread": float(live.max() / live.min()) if live.size >= 2 else None,
+        "median_channel_share": float(np.median(live) / whole) if whole > 0 and live.size else None,
     }
 
 
@@ -114,14 +131,9 @@ def diagnosis(variant: str, rows: list[dict], share: float = BREAK_SHARE, named:
         why = f"; channel ranges differ {spread:.0f}x" if spread else ""
         share_pct = 100 * r["median_channel_share"]
         uses = f"median channel uses {share_pct:.1f}% of the {levels} levels"
-        parts.append(f"{short_name(r['name'])} ({uses}{why})")
+        parts.append(f"{r['name']} ({uses}{why})")
     more = f", and {len(broken) - named} more tensors under {share:.0%}" if len(broken) > named else ""
     return f"{variant} breaks " + ", ".join(parts) + more
-
-
-def short_name(name: str) -> str:
-    """The last two parts of a weight name (graph models nest them under StatefulPartitionedCall/...)."""
-    return "/".join(name.split("/")[-2:])
 
 
 def nonfinite_count(row: dict, prefix: str = "") -> int:
@@ -145,6 +157,7 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
     error figures, never as a perfect SQNR."""
     ref_art, q_art = read_artifact(float32_dir), read_artifact(variant_dir)
     ref, quant = read_weights(ref_art), read_weights(q_art)
+    kernels, depthwise = kernel_weights(ref_art.model_json), depthwise_weights(ref_art.model_json)
     entries = {w.name: w for w in q_art.weights}
     rows = []
     for name, r in ref.items():
@@ -159,7 +172,7 @@ def tensor_errors(float32_dir: Path, variant_dir: Path, histogram_top: int = 4, 
                 "max": float(r.max()) if r.size else 0.0,
                 "scale": qinfo.get("scale"),
                 **error_stats(q, r),
-                **channel_spread(name, r),
+                **channel_spread(name, r, name in kernels, name in depthwise),
             }
         )
     rows.sort(key=_worst_first)

@@ -344,11 +344,12 @@ def input_options(
 @app.command()
 @cli_errors
 def analyze(
-    model: Annotated[
-        Path,
+    models: Annotated[
+        list[Path],
         typer.Argument(
-            help="tfjs layers or graph model (folder or model.json), Keras .h5 or .keras, "
-            "or a SavedModel folder",
+            help="One or more models: a tfjs layers or graph model (a folder, or its manifest: "
+            "model.json or NAME.json as a package ships it), a Keras .h5 or .keras file, or a "
+            "SavedModel folder",
             show_default=False,
         ),
     ],
@@ -376,7 +377,39 @@ def analyze(
     output_format: OutputFormat = None,
     format_: FormatOverride = None,
     task: Annotated[str, typer.Option(help="auto, classification, regression or fidelity")] = "auto",
-    runtime: Annotated[str, typer.Option("--runtime", "-r", help="tfjs runtime to measure in")] = "node-wasm",
+    runtime: Annotated[
+        str | None,
+        typer.Option(
+            "--runtime",
+            "-r",
+            help="tfjs runtime to measure in [default: node-wasm; when it lacks an op the model "
+            "uses, a Node runtime that ran the model here]",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            help="An output that counts for the headline and verdict (repeatable; default: every "
+            "output). The others are still judged and shown",
+        ),
+    ] = None,
+    min_effect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min-effect",
+            help="METRIC=VALUE (repeatable): the smallest change that counts as a loss, e.g. "
+            "cosine_mean=0.001, top1_agreement=0.01, accuracy=0.005",
+        ),
+    ] = None,
+    allow_nonfinite: Annotated[
+        bool,
+        typer.Option(
+            "--allow-nonfinite",
+            help="Go on when a learned weight holds NaN/Inf (it stays float32 in every variant)",
+        ),
+    ] = False,
     name: ModelName = None,
     out: OutDir = Path("reports"),
     models_dir: ModelsDir = Path("models"),
@@ -389,28 +422,28 @@ def analyze(
     verbose: Verbose = False,
 ) -> None:
     """Your model, your data: convert to float32/float16/uint16/uint8 tfjs variants, run each in
-    TensorFlow.js, and measure fidelity to float32 (plus accuracy or MAE when labels are given).
+    TensorFlow.js, and judge every output against float32 (plus accuracy or MAE when labels are
+    given). A variant's headline is its worst output.
 
     Examples: `quantlab analyze my_model.h5 --inputs test.npz`;
     `quantlab analyze web_model/ --inputs images/ --scale -1,1`;
-    `quantlab analyze saved_model/ --samples 32` (synthetic inputs: fidelity only)
+    `quantlab analyze faceres.json` (a shipped NAME.json + NAME.bin, synthetic inputs);
+    `quantlab analyze models/*.json` (many models: one page each and OUT/overview.html)
     """
     from .. import workspace
     from ..analysis.analyze import AnalyzeOptions
-    from ..analysis.analyze import analyze as run_analyze
-    from ..report import render_reports
-    from ..sources import detect
+    from ..convert.converter import dtype_map_for
+    from ..judge import parse_min_effect
     from ..tasks import TASKS
+    from .analyze_many import analyze_models
 
-    t0 = time.perf_counter()
-    source = detect(model, format_)
-    detect_s = time.perf_counter() - t0
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
     for v in chosen:
-        dtype_map_for_checked(v)
+        dtype_map_for(v)
     if "float32" not in chosen:
         chosen.insert(0, "float32")  # the reference every fidelity figure is measured against
-    _check_tfjs_runtime(runtime)
+    if runtime is not None:
+        _check_tfjs_runtime(runtime)
     if task not in TASKS:
         raise QuantlabError(f"--task {task!r}: valid: {', '.join(TASKS)}", exit_code=2)
     input_opts = input_options(
@@ -419,34 +452,39 @@ def analyze(
     check_positive(timeout, "--timeout")
     _pool_options(workers, executor, ray_address)
     custom = _parse_maps(map_)
-    name = _model_name(model, name)
+    margins = parse_min_effect(min_effect or [])
+    if name is not None and len(models) > 1:
+        raise QuantlabError(
+            "--name names one model; with several MODELs each is named by its file", exit_code=2
+        )
     if custom:
         workspace.check_name(map_name, "--map-name", workspace.RESERVED)
     workspace.check_writable_dir(out, "--out")
     workspace.check_writable_dir(models_dir, "--models-dir")
-    opts = AnalyzeOptions(
-        name=name,
-        variants=chosen,
-        custom_map=custom,
-        custom_name=map_name,
-        output_format=output_format,
-        inputs=input_opts,
-        task=task,
-        runtime=runtime,
-        timeout=timeout,
-        workers=workers,
-        executor=executor,
-        ray_address=ray_address,
-        models_dir=models_dir,
-        out_dir=out,
-    )
-    log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
-    results = run_analyze(source, opts, detect_s)
-    render_reports(out)
-    if as_json:
-        _print_json(results)
-        return
-    _analyze_summary(results)
+
+    def options(model: Path) -> AnalyzeOptions:
+        return AnalyzeOptions(
+            name=_model_name(model, name),
+            variants=chosen,
+            custom_map=custom,
+            custom_name=map_name,
+            output_format=output_format,
+            inputs=input_opts,
+            task=task,
+            runtime=runtime or "node-wasm",
+            runtime_given=runtime is not None,
+            timeout=timeout,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
+            models_dir=models_dir,
+            out_dir=out,
+            outputs=output,
+            min_effect=margins,
+            allow_nonfinite=allow_nonfinite,
+        )
+
+    analyze_models(models, options, format_, out, as_json)
 
 
 @app.command()
@@ -580,48 +618,6 @@ def equalize(
             soft_wrap=True,
         )
     console.print(f"wrote {out} (and {out}/equalize.json)", highlight=False)
-
-
-def _analyze_summary(r: dict) -> None:
-    from rich.table import Table
-
-    table = Table(
-        title=f"quantlab analyze {r['demo']}: {r['task']}, {r['dataset']['n_test']} examples, in tfjs"
-    )
-    keys = list(r["variants"][0]["metrics"]) if r["variants"] else []
-    for col in ("variant", *keys, "weight bytes", "NaN/Inf"):
-        table.add_column(col, justify="left" if col == "variant" else "right")
-    for v in r["variants"]:
-        table.add_row(
-            v["name"],
-            *[_fmt_metric(v["metrics"].get(k), k) for k in keys],
-            f"{v['weight_bytes']:,}",
-            str(v.get("nonfinite_outputs", 0)),
-        )
-    table_console().print(table)
-    t = r.get("timings_s", {})
-    console.print("time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()), highlight=False)
-    c = r.get("config", {})
-    if c.get("workers"):
-        console.print(
-            f"{c['workers']} worker{'s' if c['workers'] != 1 else ''} ran "
-            f"({c.get('executor', 'local')} executor)",
-            highlight=False,
-        )
-
-
-def _fmt_metric(value, key: str = "") -> str:
-    if value is None:
-        return "NaN/Inf"
-    if not isinstance(value, float):
-        return str(value)
-    return f"{value:.6f}" if "cosine" in key else f"{value:.4f}"  # cosines differ in the 5th digit
-
-
-def dtype_map_for_checked(variant: str) -> None:
-    from ..convert.converter import dtype_map_for
-
-    dtype_map_for(variant)
 
 
 def _check_dirs(**dirs: Path | None) -> None:
@@ -1475,6 +1471,14 @@ def tune(
     samples: Annotated[int, typer.Option(help="MODEL only, no --inputs: synthetic examples")] = 256,
     seed: Annotated[int, typer.Option(help="MODEL only: seed of synthetic inputs")] = SYNTHETIC_SEED,
     format_: FormatOverride = None,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            help="MODEL only: an output the budget applies to (repeatable; default: every output, "
+            "the worst one decides)",
+        ),
+    ] = None,
     equalized: Annotated[
         bool,
         typer.Option(
@@ -1505,7 +1509,7 @@ def tune(
         check_demo_name(demo)
         _model_only(
             format_=format_, inputs=inputs, image_size=image_size, input_range=input_range,
-            input_shape=input_shape,
+            input_shape=input_shape, output=output,
         )  # fmt: skip
     else:
         from ..sources import check_format
@@ -1558,7 +1562,7 @@ def tune(
             model,
             opts,
             max_drop, relative, limit, sweep, backend, holdout, conservative, out, models_dir, timeout,
-            show=not as_json, format_override=format_,
+            show=not as_json, format_override=format_, outputs=output,
         )  # fmt: skip
         if as_json:
             _print_json(record)

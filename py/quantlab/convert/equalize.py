@@ -536,7 +536,8 @@ def run_equalize(
     with tempfile.TemporaryDirectory(prefix="quantlab-equalize-") as tmp_name:
         tmp = Path(tmp_name)
         made = None
-        if source.format == "tfjs-graph" and not source.detail.startswith("already quantized"):
+        as_is = source.model_json is not None and source.model_json.name == "model.json"
+        if source.format == "tfjs-graph" and as_is and not source.detail.startswith("already quantized"):
             src = source.path
         else:
             made = write_float32(source, tmp / "float32", "graph")

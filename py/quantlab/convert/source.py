@@ -125,7 +125,7 @@ def write_float32(source: ModelSource, dest: Path, output_format: str | None = N
     output_format = check_output_format(source, output_format)
     import_tensorflow()
     if source.is_tfjs:
-        requantize(source.path, dest, None)
+        requantize(source.model_json, dest, None)
         how = "rewritten from its own weights (tensorflowjs.read_weights / write_weights)"
         if source.detail.startswith("already quantized"):
             how += f"; {source.detail}: the float32 reference is its dequantized weights"

@@ -65,7 +65,8 @@ def check_weights_quantizable(
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise ArtifactError(
             f"weights hold NaN/Inf values: {listed}{more}; the model is broken (training diverged?): "
-            "retrain it (e.g. a lower learning rate) before converting"
+            "retrain it (e.g. a lower learning rate) before converting, or --allow-nonfinite to keep these "
+            "tensors float32 and go on"
         )
     over = float16_overflows(named, dtype_map or {})
     if over:

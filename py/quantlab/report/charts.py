@@ -17,9 +17,12 @@ def bar_chart(
     width: int = 420,
     zoom: bool = False,
     errors: list[tuple[float, float] | None] | None = None,
+    sublabels: list[str] | None = None,
 ) -> Markup:
     """Vertical bars; `zoom` starts the axis near the smallest value so small drops show;
-    `errors` (one (lo, hi) or None per bar) draws each bar's interval as an error bar."""
+    `errors` (one (lo, hi) or None per bar) draws each bar's interval as an error bar;
+    `sublabels` (one per bar) a second, smaller line under each label, shortened to fit the bar
+    (the whole text in its tooltip)."""
     present = [v for v in values if v is not None]
     if not present:
         return Markup("")
@@ -30,8 +33,9 @@ def bar_chart(
     bottom = low - (top - low) * 0.5 - abs(top) * 0.002 if zoom else 0.0
     span = (top - bottom) or 1.0
     h, pad, bar_w = 180, 30, (width - 2 * 30) / max(1, len(labels))
+    extra = 14 if sublabels else 0
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 2 * pad}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 2 * pad + extra}" '
         f'role="img" aria-label="{escape(title)}">',
         f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13">{escape(title)}</text>',
     ]
@@ -68,6 +72,12 @@ def bar_chart(
             f'<text x="{x + bar_w * 0.35:.1f}" y="{pad + h + 16}" font-size="11" '
             f'text-anchor="middle">{escape(label)}</text>'
         )
+        if sublabels and sublabels[i]:
+            parts.append(
+                f'<text x="{x + bar_w * 0.35:.1f}" y="{pad + h + 29}" font-size="9" fill="#555" '
+                f'text-anchor="middle"><title>{escape(sublabels[i])}</title>'
+                f"{escape(_shorten(sublabels[i], int(bar_w / 5.5)))}</text>"
+            )
     if zoom:
         parts.append(
             f'<text x="4" y="{pad + h}" font-size="9" fill="#888">axis from '
@@ -75,6 +85,13 @@ def bar_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _shorten(text: str, chars: int) -> str:
+    """text, or its last chars - 1 characters after an ellipsis (an output's name ends in its most
+    telling part: "global_pooling/Mean")."""
+    chars = max(4, chars)
+    return text if len(text) <= chars else "…" + text[-(chars - 1) :]
 
 
 def histogram_chart(hist: dict, width: int = 520, height: int = 150) -> Markup:

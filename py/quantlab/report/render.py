@@ -14,8 +14,7 @@ from ..infra.fsutil import read_json, write_text_atomic
 from ..infra.progress import log
 from ..metrics import within_budget
 from ..results import check_schema
-from ..stats import format_interval, no_difference_text
-from ..tasks import LOWER_IS_BETTER
+from ..stats import format_interval
 from .charts import (
     bar_chart,
     discretisation_figure,
@@ -24,6 +23,7 @@ from .charts import (
     histogram_chart,
     sensitivity_chart,
 )
+from .outputs_view import delta_is_loss, delta_reading, has_outputs, outputs_view, worst_output_chart
 
 RESULTS_FILE = "results.json"
 SEED_LABELS = {"float32": "original", "uint16": "16-bit", "uint8": "8-bit"}
@@ -257,14 +257,10 @@ def _with_ci(variant: dict, key: str, digits: int = 4) -> str:
     return format_interval(value, ci[0], ci[1])
 
 
-def _delta_reading(d: dict, metric: str) -> str:
-    """'no measurable difference on N examples' when the interval covers zero, else which way."""
-    text = no_difference_text(d) if d.get("ci") else None
-    if text or not d.get("ci"):
-        return text or "no interval"
-    lower_better = metric in LOWER_IS_BETTER or metric.startswith("mae")
-    worse = d["delta"] > 0 if lower_better else d["delta"] < 0
-    return "worse than float32" if worse else "better than float32"
+def _delta_reading(d: dict, metric: str, min_effect: dict | None = None) -> str:
+    """'no measurable difference on N examples' when the interval covers zero, else judge's
+    reading against the practical margin (results["min_effect"], or judge's defaults)."""
+    return delta_reading(d, metric, min_effect)
 
 
 def _interval_method(results: dict) -> dict | None:
@@ -295,6 +291,7 @@ def _env() -> Environment:
     env.globals.update(
         with_ci=_with_ci, delta_reading=_delta_reading, p_value=_p, interval_method=_interval_method
     )
+    env.globals.update(outputs_view=outputs_view, delta_loss=delta_is_loss)
     env.globals["SEED_LABELS"] = SEED_LABELS
     env.globals["histogram_chart"] = histogram_chart
     return env
@@ -328,7 +325,9 @@ def demo_charts(results: dict) -> dict:
             "output_error_only_this_uint8",
             "output error vs float32, only this layer uint8",
         ),
-        "metric": bar_chart(
+        "metric": worst_output_chart(results)
+        if has_outputs(results)
+        else bar_chart(
             names,
             [_primary(results, v) for v in variants],
             f"{metric} by precision (tfjs)" + (f", {level:.0%} intervals" if any(errors) else ""),
