@@ -153,7 +153,8 @@ def test_zoo_models_as_shipped_in_one_command(zoo, tmp_path):
     from quantlab.report.browser_check import check_report
 
     paths = [str(zoo / f"{m}.json") for m in ZOO_MODELS]
-    proc, out, _ = _run(tmp_path, "analyze", *paths, "--samples", "4", "--variants", "float32,uint8", "--json")
+    args = ("--samples", "4", "--variants", "float32,uint8", "--json")
+    proc, out, _ = _run(tmp_path, "analyze", *paths, *args)
     assert proc.returncode == 0, proc.stderr[-4000:]
     by = {r["demo"]: r for r in json.loads(proc.stdout)}
     assert set(by) == set(ZOO_MODELS)

@@ -24,10 +24,11 @@ from ..errors import QuantlabError
 from ..infra.progress import log
 from ..inputs import InputOptions, InputSet, load_inputs
 from ..runtimes import make_runtime
-from ..runtimes.base import Inputs, LoadedModel, Runtime
+from ..runtimes.base import Inputs, LoadedModel, Runtime, n_examples
 from ..runtimes.keras import KerasRuntime
 from ..sources import ModelSource
-from .analyze import AnalyzeOptions, _specs, write_variants
+from .analyze import AnalyzeOptions, _specs, fixed_batch, write_variants
+from .evaluate import pad_to
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, NOT_LOCALISED, Reference, compare, save_parity
 
 REFERENCE_BACKEND = "node-cpu"
@@ -178,9 +179,16 @@ def parity_model(source: ModelSource, opts: ParityModelOptions) -> dict:
                 label,
                 f"{detail} for float32 and the quantization rows; {how} for the other runtime rows",
             )
+            x, batch = model_inputs(specs, inputs), opts.batch_size
+            fixed = fixed_batch(specs)
+            if fixed:  # the model takes exactly `fixed` examples per call: whole batches, padded
+                x, batch = pad_to(x, fixed), fixed
+                if n_examples(x) != inputs.n:
+                    log.info("batch fixed at %d: %d examples padded to %d (repeats of the last)",
+                             fixed, inputs.n, n_examples(x))  # fmt: skip
             record = compare(
-                paths, ref, model_inputs(specs, inputs), opts.runtimes, opts.atol, opts.rtol, opts.timeout,
-                opts.batch_size, opts.workers, opts.executor, opts.ray_address,
+                paths, ref, x, opts.runtimes, opts.atol, opts.rtol, opts.timeout,
+                batch, opts.workers, opts.executor, opts.ray_address,
             )  # fmt: skip
         record.update(
             {

@@ -110,7 +110,7 @@ def entry(results: dict, wall_s: float) -> dict:
         "shipped_bytes": results["source"].get("shipped_bytes"),
         "wall_s": round(wall_s, 1),
         "variants": variants,
-        "verdict": verdict(results["demo"], variants),
+        "verdict": verdict(results["source"].get("manifest") or results["source"]["path"], variants),
     }
 
 
@@ -130,7 +130,7 @@ def status(v: dict) -> str:
     return "loses" if v.get("loss") else "safe"
 
 
-def verdict(name: str, variants: list[dict]) -> str:
+def verdict(model: str, variants: list[dict]) -> str:
     """One sentence on the smallest variant (uint8 when it ran): safe, or which output it breaks
     and what to try."""
     quantized = [v for v in variants if v["name"] != "float32"]
@@ -150,7 +150,7 @@ def verdict(name: str, variants: list[dict]) -> str:
         )
     return (
         f"{target['name']} breaks output {w['output']} ({figure(w)}): "
-        f"try `quantlab tune {name} --max-drop 0.01` or `quantlab equalize`"
+        f"try `quantlab tune {model} --max-drop 0.01` or `quantlab equalize`"
     )
 
 

@@ -910,7 +910,7 @@ def evaluate(
         chosen = ",".join(variant or ["float32", "float16", "uint16", "uint8"])
         check_limit(limit)
         return analyze(
-            model, inputs=inputs, labels_key=labels_key, image_size=image_size, scale=scale,
+            [model], inputs=inputs, labels_key=labels_key, image_size=image_size, scale=scale,
             variants=chosen, runtime=f"node-{backend}", limit=limit or None, name=name, out=out,
             models_dir=models_dir, format_=format_, timeout=timeout, workers=workers,
             executor=executor, ray_address=ray_address, verbose=verbose, input_range=input_range,
