@@ -21,7 +21,7 @@ SMALL_MAX = 8  # values per example at or under which an output is "small"
 MAP_SIDE = 8  # a map has at least two axes longer than this
 MASK_THRESHOLD = 0.5
 
-LOWER_IS_BETTER = {"rel_error", "rel_l2", "max_abs", "mean_abs", "kl_divergence", "mae", "rmse"}
+LOWER_IS_BETTER = {"rel_error", "abs_error", "rel_l2", "max_abs", "mean_abs", "kl_divergence", "mae", "rmse"}
 
 # The smallest change that matters, in the metric's own units (0.0: the interval decides alone).
 DEFAULT_MIN_EFFECT: dict[str, float] = {
@@ -33,6 +33,7 @@ DEFAULT_MIN_EFFECT: dict[str, float] = {
     "score": 0.01,  # one point of the [0, 1] cross-kind score
     "mask_iou": 0.01,  # one point of IoU: about one edge pixel in 100 of the mask
     "rel_error": 0.01,  # 1% of the output's RMS
+    "abs_error": 0.01,  # a probability or flag moving by 0.01
     "rel_l2": 0.01,  # 1% of the reference's L2 norm
     "sqnr_db": 1.0,  # 1 dB: about 26% more noise power
     "kl_divergence": 0.01,  # 0.01 nats between the two class distributions
@@ -143,6 +144,12 @@ def _headline(p: _Pair, kind: str) -> tuple[str, np.ndarray]:
     if kind == "embedding":
         return "cosine_mean", _cosine(p)
     if kind == "small":
+        lo, hi = p.ref_extremes
+        if p.ref.size and lo >= 0 and hi <= 1:
+            # Probabilities and flags (a sigmoid): the error in probability units. Relative to
+            # the RMS it would call a flag that moves from 1e-8 to 2e-8 on a face-less input
+            # broken (facemesh's faceflag on synthetic inputs), while 0 -> 1 reads 1.0 either way.
+            return "abs_error", np.mean(np.abs(p.d), axis=1)
         # One scale for all examples, the RMS of ref, so that an example near zero does not blow
         # up; an all-zero ref has none: the error is then in the output's own units (scale 1).
         # (A NaN RMS, from a non-finite ref, stays NaN: no example gets a made-up scale.)
@@ -211,7 +218,8 @@ def judge(y: np.ndarray, ref: np.ndarray, kind: str | None = None) -> dict:
       classes: top1_agreement, top5_agreement (C > 5), kl_divergence (both probabilities),
         cosine_mean;
       embedding: cosine_mean, cosine_min (no top-1 agreement: there are no classes);
-      small: rel_error (mean |y - ref| over the RMS of ref), mean_abs; never a cosine;
+      small: abs_error (mean |y - ref|) when every ref value is in [0, 1] (probabilities,
+        flags), else rel_error (mean |y - ref| over the RMS of ref); mean_abs; never a cosine;
       map: mask_iou when every ref value is in [0, 1], else rel_l2.
     score: 1 - the error for rel_error and rel_l2 (floored at 0), else the figure clipped to
     [0, 1]. With NaN/Inf in y, score is 0.0 and every figure None (nothing is claimed from such
@@ -238,7 +246,7 @@ def judge(y: np.ndarray, ref: np.ndarray, kind: str | None = None) -> dict:
             figures["cosine_mean"] = _mean(values)
             figures["cosine_min"] = float(np.min(values)) if n else math.nan
         elif kind == "small":
-            figures["rel_error"] = _mean(values)
+            figures[metric] = _mean(values)
             figures["mean_abs"] = float(np.mean(np.abs(p.d))) if p.d.size else 0.0
         elif metric == "mask_iou":
             figures["mask_iou"] = _mean(values)

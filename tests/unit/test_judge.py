@@ -96,16 +96,29 @@ def test_small_all_zero_reference_takes_the_error_in_its_own_units():
     ref = np.zeros((3, 1), np.float32)
     y = np.array([[0.1], [0.0], [0.2]], np.float32)
     j = J.judge(y, ref)
-    # no RMS to divide by: scale 1, rel_error = mean(0.1, 0, 0.2) = 0.1
-    assert j["rel_error"] == pytest.approx(0.1, rel=1e-6)
+    # zeros lie in [0, 1]: a flag, judged in its own units: abs_error = mean(0.1, 0, 0.2) = 0.1
+    assert j["metric"] == "abs_error" and j["abs_error"] == pytest.approx(0.1, rel=1e-6)
     assert j["score"] == pytest.approx(0.9, rel=1e-6)
     assert J.judge(ref, ref)["score"] == 1.0
 
 
+def test_a_flag_near_zero_is_judged_in_probability_units():
+    # facemesh's faceflag on a face-less input: 1e-8 in float32, 2e-8 quantized. Relative to its
+    # RMS that is an error of 1.0 (broken); in probability units 1e-8 (nothing).
+    ref = np.full((4, 1), 1e-8, np.float32)
+    y = np.full((4, 1), 2e-8, np.float32)
+    j = J.judge(y, ref)
+    assert j["metric"] == "abs_error" and j["abs_error"] == pytest.approx(1e-8, rel=1e-3)
+    assert j["score"] == pytest.approx(1.0, abs=1e-7)
+    # A flag that flips from 0 to 1 is broken either way.
+    flip = J.judge(np.ones((4, 1), np.float32), np.zeros((4, 1), np.float32))
+    assert flip["abs_error"] == 1.0 and flip["score"] == 0.0
+
+
 def test_small_score_clips_per_example_but_judge_uses_the_mean():
-    ref = np.array([[1.0], [1.0], [1.0], [1.0]], np.float32)  # RMS 1
-    y = np.array([[1.0], [1.0], [1.0], [4.0]], np.float32)
-    # per example rel_error (0, 0, 0, 3): mean 0.75 -> judge score 0.25; per-example scores
+    ref = np.array([[2.0], [2.0], [2.0], [2.0]], np.float32)  # RMS 2, outside [0, 1]: rel_error
+    y = np.array([[2.0], [2.0], [2.0], [8.0]], np.float32)
+    # per example rel_error (0, 0, 0, 6/2 = 3): mean 0.75 -> judge score 0.25; per-example scores
     # (1, 1, 1, 0) have mean 0.75: the documented exception when clipping binds
     j, pe = J.judge(y, ref), J.per_example(y, ref, "small")
     assert j["rel_error"] == pytest.approx(0.75) and j["score"] == pytest.approx(0.25)

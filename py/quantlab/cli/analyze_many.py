@@ -19,6 +19,7 @@ METRIC_WORDS = {
     "top1_agreement": "top-1 agreement",
     "cosine_mean": "cosine",
     "rel_error": "relative error",
+    "abs_error": "absolute error",
     "mask_iou": "mask IoU",
     "rel_l2": "relative L2",
 }

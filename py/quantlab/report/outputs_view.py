@@ -19,6 +19,7 @@ METRIC_LABELS = {
     "top1_agreement": "top-1 agreement",
     "cosine_mean": "cosine",
     "rel_error": "rel error",
+    "abs_error": "abs error",
     "mask_iou": "mask IoU",
     "rel_l2": "rel L2",
 }
