@@ -156,12 +156,22 @@ def _headline(p: _Pair, kind: str) -> tuple[str, np.ndarray]:
         rms = math.sqrt(float(np.sum(p.rr)) / p.ref.size) if p.ref.size else 0.0
         return "rel_error", np.mean(np.abs(p.d), axis=1) / (1.0 if rms == 0 else rms)
     lo, hi = p.ref_extremes
-    if p.ref.size and lo >= 0 and hi <= 1:  # a probability map (NaN fails): IoU of its > 0.5 region
-        ma, mr = p.y > MASK_THRESHOLD, p.ref > MASK_THRESHOLD
-        inter, union = np.count_nonzero(ma & mr, axis=1), np.count_nonzero(ma | mr, axis=1)
-        return "mask_iou", np.where(union == 0, 1.0, inter / np.maximum(union, 1))  # both empty: agree
+    if p.ref.size and lo >= 0 and hi <= 1:
+        # A probability map (a mask, a heatmap; NaN fails the test): its mean absolute error in
+        # probability units, about the share of pixels that change for a hard mask. The IoU of
+        # the > 0.5 region is a figure beside it, not the headline: on inputs where values sit
+        # near 0.5 (a heatmap on noise) it swings with changes of 1e-4, and on a mask that stays
+        # under 0.5 it reads 1.0 while the soft mask (what a background blur uses) moves by 0.2.
+        return "abs_error", np.mean(np.abs(p.d), axis=1)
     with np.errstate(all="ignore"):  # as error_stats: any error on a zero reference is 1.0
         return "rel_l2", np.where(p.rr > 0, np.sqrt(p.dd / np.where(p.rr > 0, p.rr, 1.0)), p.dd > 0)
+
+
+def mask_iou(y: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per example ([N, D] rows), the IoU of the > 0.5 regions; both empty: 1.0 (they agree)."""
+    ma, mr = y > MASK_THRESHOLD, ref > MASK_THRESHOLD
+    inter, union = np.count_nonzero(ma & mr, axis=1), np.count_nonzero(ma | mr, axis=1)
+    return np.where(union == 0, 1.0, inter / np.maximum(union, 1))
 
 
 def _to_score(metric: str, value):
@@ -220,7 +230,8 @@ def judge(y: np.ndarray, ref: np.ndarray, kind: str | None = None) -> dict:
       embedding: cosine_mean, cosine_min (no top-1 agreement: there are no classes);
       small: abs_error (mean |y - ref|) when every ref value is in [0, 1] (probabilities,
         flags), else rel_error (mean |y - ref| over the RMS of ref); mean_abs; never a cosine;
-      map: mask_iou when every ref value is in [0, 1], else rel_l2.
+      map: abs_error (mean |y - ref|) with mask_iou beside it when every ref value is in [0, 1],
+        else rel_l2.
     score: 1 - the error for rel_error and rel_l2 (floored at 0), else the figure clipped to
     [0, 1]. With NaN/Inf in y, score is 0.0 and every figure None (nothing is claimed from such
     data); with NaN/Inf only in float32's output, score is None too (nothing to judge against)."""
@@ -248,8 +259,9 @@ def judge(y: np.ndarray, ref: np.ndarray, kind: str | None = None) -> dict:
         elif kind == "small":
             figures[metric] = _mean(values)
             figures["mean_abs"] = float(np.mean(np.abs(p.d))) if p.d.size else 0.0
-        elif metric == "mask_iou":
-            figures["mask_iou"] = _mean(values)
+        elif metric == "abs_error":  # a probability map
+            figures["abs_error"] = _mean(values)
+            figures["mask_iou"] = _mean(mask_iou(p.y, p.ref))
     if nonfinite or nonfinite_ref:  # NaN/Inf never passes silently, nor makes up a figure
         out |= dict.fromkeys(figures)
         out["score"] = 0.0 if nonfinite else None

@@ -204,15 +204,19 @@ def test_mask_iou_with_known_pixel_flips():
     y[1] = 0.2  # still empty
     j = J.judge(y, ref, "map")
     # example 0: intersection 3, union 5 -> 0.6; example 1: both empty -> 1.0; mean 0.8
-    # (the pooled IoU would be 3 / 5 = 0.6: one definition, the mean, in judge and per_example)
-    assert (j["metric"], j["value"], j["mask_iou"], j["score"]) == ("mask_iou", 0.8, 0.8, 0.8)
+    # (the pooled IoU would be 3 / 5 = 0.6: one definition, the mean per example)
+    assert j["mask_iou"] == pytest.approx(0.8)
+    # The headline is the mean absolute error in probability units: example 0 changes 0.7 + 0.7
+    # on 2 of 16 pixels -> 1.4 / 16; example 1 changes 0.1 on all 16 -> 0.1; mean 0.09375.
+    assert j["metric"] == "abs_error" and j["value"] == pytest.approx((1.4 / 16 + 0.1) / 2, rel=1e-5)
+    assert j["score"] == pytest.approx(1 - (1.4 / 16 + 0.1) / 2, rel=1e-5)
     # noise 0.7^2 + 0.7^2 + 16 * 0.1^2 = 1.14; signal 4 * 0.81 + 12 * 0.01 + 16 * 0.01 = 3.52
     assert j["rel_l2"] == pytest.approx(math.sqrt(1.14 / 3.52), rel=1e-5)
     assert j["sqnr_db"] == pytest.approx(10 * math.log10(3.52 / 1.14), rel=1e-5)
     assert j["max_abs"] == pytest.approx(0.7, rel=1e-6)
     pe = J.per_example(y, ref, "map")
-    np.testing.assert_allclose(pe["mask_iou"], [0.6, 1.0])
-    assert np.mean(pe["mask_iou"]) == pytest.approx(j["value"])
+    np.testing.assert_allclose(pe["abs_error"], [1.4 / 16, 0.1], rtol=1e-5)
+    np.testing.assert_allclose(J.mask_iou(y.reshape(2, -1), ref.reshape(2, -1)), [0.6, 1.0])
 
 
 def test_map_outside_unit_range_uses_pooled_rel_l2():
