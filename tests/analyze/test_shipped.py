@@ -172,3 +172,16 @@ def test_zoo_models_as_shipped_in_one_command(zoo, tmp_path):
     assert all(m in page for m in ZOO_MODELS) and "faceres" in page
     found = check_report(out, tmp_path / "shots")
     assert found["ok"], found
+
+
+def test_many_models_one_failing_the_others_go_on(shipped, tmp_path):
+    (tmp_path / "config.json").write_text('{"name": "not a model"}')
+    proc, out, models = _run(
+        tmp_path, "analyze", str(tmp_path / "config.json"), str(shipped), "--samples", "6"
+    )
+    assert proc.returncode == 4, proc.stderr[-3000:]  # the first failure's code, after the others ran
+    assert "Traceback" not in proc.stderr and "config.json" in proc.stdout + proc.stderr
+    assert (out / "shipped" / "results.json").is_file() and (models / "shipped" / "uint8").is_dir()
+    page = (out / "overview.html").read_text()
+    assert "config" in page and "modelTopology" in page and "shipped/index.html" in page
+    assert not (out / "config").exists() and not (models / "config").exists()
