@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.quantlab-installed
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup browser tfjs-node ray run test test-py test-js lint bench report clean mutation
+.PHONY: setup browser tfjs-node ray run test test-py test-js test-fast test-e2e lint bench report clean mutation
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -43,7 +43,16 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff format --check py tests
 
 test-py: setup
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest --durations=25 $(ARGS)
+
+# Tiers (markers applied by folder in tests/conftest.py): fast = tests/unit, seconds, what a
+# developer runs while working; e2e = everything through the real CLI, converter and evaluator.
+# `-m browser` and `-m signals` select the Chromium and the interrupt/crash tests.
+test-fast: $(PY_STAMP)
+	$(BIN)/pytest tests/unit -q $(ARGS)
+
+test-e2e: setup browser tfjs-node ray
+	$(BIN)/pytest -m e2e --durations=25 $(ARGS)
 
 test-js: setup
 	source scripts/node-env.sh && node --test tests/js/

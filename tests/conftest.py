@@ -112,3 +112,32 @@ def require_runtime(reason: str | None) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must provide this runtime: {reason}")
         pytest.skip(reason)
+
+
+# Tiers, applied by folder so that a new test lands in one without remembering a marker:
+#   fast     tests/unit (no TensorFlow, no Node, no data: `make test-fast`, seconds)
+#   e2e      the real CLI, converter and evaluator (every other folder: `make test-e2e`)
+#   browser  headless Chromium (`-m browser`); signals: Ctrl-C / SIGTERM / crash tests (`-m signals`)
+_BROWSER = ("browser", "chromium", "webgl", "webgpu", "check_report")
+_SIGNALS = ("ctrl_c", "interrupt", "sigint", "sigterm", "sighup", "crash", "hang", "kill")
+
+
+def pytest_configure(config):
+    for name, what in (
+        ("fast", "the fast tier: tests/unit, no TensorFlow, Node or data"),
+        ("e2e", "through the real CLI, converter, evaluator or data"),
+        ("browser", "needs headless Chromium"),
+        ("signals", "interrupts, crashes and hangs of real processes"),
+    ):
+        config.addinivalue_line("markers", f"{name}: {what}")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        item.add_marker(pytest.mark.fast if parts[0] == "unit" else pytest.mark.e2e)
+        name = item.name.lower()
+        if any(k in name for k in _BROWSER) or "browser" in parts[-1]:
+            item.add_marker(pytest.mark.browser)
+        if any(k in name for k in _SIGNALS) or parts[-1] in ("test_interrupts.py", "test_signals.py"):
+            item.add_marker(pytest.mark.signals)
