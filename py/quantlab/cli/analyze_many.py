@@ -164,13 +164,16 @@ def print_summary(r: dict) -> None:
     label_keys = [
         k for k in (r["variants"][0]["metrics"] if r["variants"] else {}) if k != "worst_output_score"
     ]
-    for col in ("variant", "weight bytes", *label_keys, "worst output", "its figure", "NaN/Inf"):
+    shipped = r["source"].get("shipped_bytes")
+    sizes = ("weight bytes", "of shipped") if shipped else ("weight bytes",)
+    for col in ("variant", *sizes, *label_keys, "worst output", "its figure", "NaN/Inf"):
         table.add_column(col, justify="left" if col in ("variant", "worst output", "its figure") else "right")
     for v in r["variants"]:
         w = _worst(v)
+        size = [f"{v['weight_bytes']:,}"] + ([f"{v['weight_bytes'] / shipped:.0%}"] if shipped else [])
         table.add_row(
             v["name"],
-            f"{v['weight_bytes']:,}",
+            *size,
             *[_fmt(v["metrics"].get(k), k) for k in label_keys],
             f"{w['output']} ({w['kind']})" if w["output"] else "–",
             figure(w) if w["output"] else "–",
