@@ -97,22 +97,28 @@ def promotion_dtype(art: Artifact) -> dict[str, str]:
     return choice
 
 
-def layer_patterns(layer: str, names: list[str]) -> list[str]:
-    """The converter's name patterns for one layer's weights: `layer/*` (what a user would type),
-    or the names themselves (escaped) for a weight at the top of the graph, named without a
-    layer (a shipped graph's `Const_3`)."""
+def layer_patterns(layer: str, names: list[str], all_names: list[str] | None = None) -> list[str]:
+    """The converter's name patterns for one layer's weights: `layer/*` (what a user would type)
+    when it matches exactly those weights, else the names themselves (escaped): a weight at the
+    top of the graph, named without a layer (a shipped graph's `Const_3`), or a layer whose
+    `layer/*` would also take the weights of the layers nested under it (a shipped graph's
+    `StatefulPartitionedCall/*` matches every weight)."""
+    import fnmatch
     import glob
 
+    pattern = f"{layer}/*"
     if names and all(n.startswith(layer + "/") for n in names):
-        return [f"{layer}/*"]
+        if all_names is None or set(fnmatch.filter(all_names, pattern)) == set(names):
+            return [pattern]
     return [glob.escape(n) for n in names]
 
 
 def dtype_map_for(assignment: dict[str, str], layers: dict[str, list[str]]) -> dict:
     """Layer -> dtype as a converter map; uint8 as the fallthrough when no layer stays float32."""
+    all_names = [n for names in layers.values() for n in names]
     by_dtype: dict[str, list[str]] = {}
     for layer, dtype in assignment.items():
-        by_dtype.setdefault(dtype, []).extend(layer_patterns(layer, layers.get(layer, [])))
+        by_dtype.setdefault(dtype, []).extend(layer_patterns(layer, layers.get(layer, []), all_names))
     keep_float32 = "float32" in by_dtype
     out: dict = {}
     for dtype, patterns in by_dtype.items():
@@ -243,9 +249,10 @@ def sensitivity(
     (by (a)'s drop when only (a) ran); output errors are kept for the search's ranking. Every
     candidate goes to the pool in one batch."""
     items, keys = [], []
+    all_names = [n for names in layers.values() for n in names]
     for layer in layers:
         if "a" in sweeps:
-            items.append((f"only {layer} uint8", {"uint8": layer_patterns(layer, layers[layer])}))
+            items.append((f"only {layer} uint8", {"uint8": layer_patterns(layer, layers[layer], all_names)}))
             keys.append((layer, "a"))
         if "b" in sweeps:
             assignment = {other: "uint8" for other in layers if other != layer} | {layer: "float32"}
