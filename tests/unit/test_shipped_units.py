@@ -161,3 +161,24 @@ def test_verdicts_name_the_worst_output():
     said = verdict("m.json", [v("float32", 1.0), v("uint8", 0.31, True)])
     assert said.startswith("uint8 breaks output emb (cosine 0.3100)") and "quantlab tune m.json" in said
     assert verdict("m.json", [v("float32", 1.0), v("uint8", 0.9999)]).startswith("uint8 safe")
+
+
+def test_layer_patterns_never_take_a_nested_layers_weights():
+    from quantlab.analysis.sweep import dtype_map_for, layer_patterns
+
+    layers = {
+        "StatefulPartitionedCall": ["StatefulPartitionedCall/Const"],
+        "StatefulPartitionedCall/conv": ["StatefulPartitionedCall/conv/w", "StatefulPartitionedCall/conv/b"],
+        "w_score": ["w_score"],
+        "dense": ["dense/kernel", "dense/bias"],
+    }
+    every = [n for names in layers.values() for n in names]
+    # "StatefulPartitionedCall/*" would also match conv's weights: exact names instead.
+    assert layer_patterns("StatefulPartitionedCall", layers["StatefulPartitionedCall"], every) == [
+        "StatefulPartitionedCall/Const"
+    ]
+    assert layer_patterns("dense", layers["dense"], every) == ["dense/*"]  # what a user would type
+    assert layer_patterns("w_score", ["w_score"], every) == ["w_score"]  # a top-level weight
+    assert layer_patterns("x", ["x[0]"], every) == ["x[[]0]"]  # escaped for fnmatch
+    m = dtype_map_for({"StatefulPartitionedCall": "float16", "dense": "uint8"}, layers)
+    assert m == {"float16": ["StatefulPartitionedCall/Const"], "uint8": True}
