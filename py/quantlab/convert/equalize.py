@@ -563,6 +563,12 @@ def run_equalize(
     from .source import write_float32
 
     _check_out(out, source.path)
+    if source.format == "tfjs-layers":  # tfjs keeps a model's format: there is no graph to make from it
+        raise QuantlabError(
+            f"{source.model_json}: a tfjs layers model; equalize works on graph models (BatchNorm folded "
+            "into the convolutions): give it the Keras .h5/.keras or SavedModel the layers model came from",
+            exit_code=2,
+        )
     with tempfile.TemporaryDirectory(prefix="quantlab-equalize-") as tmp_name:
         tmp = Path(tmp_name)
         made = None
