@@ -32,6 +32,7 @@ CASES = [
     ("variants", {"float32": 1}, "variants (not a list)"),
     ("variants.0.metrics.accuracy", "high", "variants[float32].metrics.accuracy (not a number)"),
     ("variants.0.metrics", "x", "variants[float32].metrics (not an object)"),
+    ("variants.0.metrics", {}, "variants[float32].metrics (missing: no figures for this variant)"),
     ("variants.0.weight_bytes", "big", "variants[float32].weight_bytes (not a number)"),
     ("variants.0.gzip_ratio", [1], "variants[float32].gzip_ratio (not a number)"),
     ("variants.0.runtime", "fast", "variants[float32].runtime (not an object)"),

@@ -155,6 +155,11 @@ def check_types(results: dict) -> list[str]:
         if not isinstance(v.get("metrics", {}), dict):
             bad.append(f"{where}.metrics (not an object)")
             v["metrics"] = {}
+        primary = results.get("primary_metric")
+        if not v.get("metrics"):  # a row with no figures must say so, not render as blanks
+            bad.append(f"{where}.metrics (missing: no figures for this variant)")
+        elif isinstance(primary, str) and primary not in v["metrics"]:
+            bad.append(f"{where}.metrics.{primary} (missing)")
         metrics = v.setdefault("metrics", {})
         for k in [k for k, val in metrics.items() if val is not None and not _is_metric(k, val)]:
             bad.append(f"{where}.metrics.{k} (not a number)")
