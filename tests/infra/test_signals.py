@@ -291,3 +291,25 @@ def test_terminated_is_a_keyboard_interrupt():
     assert isinstance(e, KeyboardInterrupt) and exit_code(e) == 129 and exit_code(KeyboardInterrupt()) == 130
     with interrupt_on_signals():
         assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL
+
+
+def test_a_swallowed_sigterm_is_raised_at_the_next_check():
+    """A library's bare `except:` (TensorFlow's import takes seconds) must not lose a SIGTERM."""
+    import os
+    import signal as sg
+
+    from quantlab.infra.signals import Terminated, check_pending, interrupt_on_signals
+
+    with interrupt_on_signals():
+        try:
+            os.kill(os.getpid(), sg.SIGTERM)
+            for _ in range(10**6):  # the handler runs between bytecodes
+                pass
+        except BaseException:  # noqa: BLE001 (what a careless library does)
+            pass
+        sg.signal(sg.SIGTERM, sg.SIG_DFL)  # and an import that replaced the handler
+        with pytest.raises(Terminated) as e:
+            check_pending()
+        assert e.value.signum == sg.SIGTERM
+        assert sg.getsignal(sg.SIGTERM) is not sg.SIG_DFL  # ours again
+    check_pending()  # outside: nothing pending, nothing raised

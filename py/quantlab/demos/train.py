@@ -30,6 +30,8 @@ def _progress_callback(epochs: int, steps: int):
     # A per-batch hook makes Keras sync its logs every step: worth it only for long epochs.
     batch_bar = steps >= 200
 
+    from ..infra.signals import check_pending
+
     class RichProgress(k.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.bar = progress()
@@ -39,6 +41,7 @@ def _progress_callback(epochs: int, steps: int):
                 self.batch_task = self.bar.add_task("  batches", total=steps, info="")
 
         def on_epoch_begin(self, epoch, logs=None):
+            check_pending()  # a SIGTERM Keras or an import swallowed stops training here
             if batch_bar:
                 self.bar.reset(self.batch_task, total=steps)
 

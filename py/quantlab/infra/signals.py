@@ -34,8 +34,27 @@ def exit_code(exc: BaseException) -> int:
     return 128 + int(signal_of(exc))
 
 
+_pending: list[int] = []  # signals raised as Terminated: a library may swallow the exception
+_active: dict[int, object] = {}  # the signals interrupt_on_signals handles now, and their handlers
+
+
 def _raise_terminated(signum, frame) -> None:
+    _pending.append(signum)
     raise Terminated(signum)
+
+
+def check_pending() -> None:
+    """Re-raise a signal whose Terminated was swallowed on its way up (a bare `except:` in a
+    library being imported when SIGTERM came: TensorFlow's import takes seconds), and put back
+    our handlers if an import replaced them. Called after each long library step: a signal is
+    never lost, whenever it arrives."""
+    if threading.current_thread() is not threading.main_thread() or not _active:
+        return
+    for sig in _active:
+        if signal.getsignal(sig) is not _raise_terminated:
+            signal.signal(sig, _raise_terminated)
+    if _pending:
+        raise Terminated(_pending[-1])
 
 
 @contextlib.contextmanager
@@ -52,7 +71,10 @@ def interrupt_on_signals(signals=HANDLED) -> Iterator[None]:
             if signal.getsignal(sig) is signal.SIG_IGN:
                 continue  # ignored on purpose (`nohup quantlab run ...`): a closed terminal is no stop
             previous[sig] = signal.signal(sig, _raise_terminated)
+            _active[sig] = _raise_terminated
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+            _active.pop(sig, None)
+        _pending.clear()

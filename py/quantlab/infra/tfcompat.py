@@ -36,6 +36,9 @@ def import_tensorflow() -> None:
         import tensorflowjs  # noqa: F401  (imports TF-DF and more: do it while quiet)
         import tf_keras  # noqa: F401
 
+    from .signals import check_pending
+
+    check_pending()  # a SIGTERM during the import is raised now, whatever the import did with it
     tf.get_logger().setLevel("ERROR")
     import warnings
 
