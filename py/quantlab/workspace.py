@@ -106,8 +106,11 @@ def claim(folder: Path, what: str) -> bool:
 
 @contextlib.contextmanager
 def locked(folder: Path) -> Iterator[None]:
-    """An exclusive lock on `folder` for one run; a second run gets one line, not mixed results."""
+    """An exclusive lock on `folder` for one run; a second run gets one line, not mixed results.
+    A folder the lock made and the run left empty (an interrupt before anything was written) is
+    removed with its lock file: no folder holding only `.quantlab.lock`."""
     folder = Path(folder)
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
     try:
@@ -120,6 +123,10 @@ def locked(folder: Path) -> Iterator[None]:
             ) from None
         yield
     finally:
+        if made and [p.name for p in folder.iterdir()] == [LOCK]:
+            with contextlib.suppress(OSError):  # still ours: we hold the lock
+                (folder / LOCK).unlink()
+                folder.rmdir()
         os.close(fd)
 
 
@@ -129,8 +136,10 @@ def is_inside(child: Path, parent: Path) -> bool:
 
 
 def claim_model_root(root: Path, source: Path) -> bool:
-    """MODELS/<name>/ for a user's MODEL at `source`: refused when one lies inside the other (the
-    run would rewrite the model it reads), else claimed as quantlab's."""
+    """MODELS/<name>/ for a user's MODEL at `source` (a tfjs model's manifest file, else the
+    model's file or folder): refused when one lies inside the other (the run would rewrite the
+    model it reads), else claimed as quantlab's. A tfjs manifest's own folder may hold MODELS:
+    `cd web_model && quantlab analyze model.json` writes models/ beside the model, not over it."""
     if is_inside(root, source) or is_inside(source, root):
         raise QuantlabError(
             f"{source}: MODEL lies inside {root}, which this run rewrites; copy it elsewhere or pass another "

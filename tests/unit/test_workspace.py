@@ -69,3 +69,22 @@ def test_claim_says_whether_this_call_made_the_folder(tmp_path):
     assert claim(folder, "results folder") is False  # ours already: claimed again, not made
     (tmp_path / "empty").mkdir()
     assert claim(tmp_path / "empty", "models folder") is False
+
+
+def test_a_folder_the_lock_made_and_nothing_filled_is_removed(tmp_path):
+    from quantlab.workspace import LOCK, locked
+
+    fresh = tmp_path / "models" / "housing"
+    with pytest.raises(KeyboardInterrupt):
+        with locked(fresh):
+            assert (fresh / LOCK).exists()
+            raise KeyboardInterrupt  # Ctrl-C before training wrote anything
+    assert not fresh.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with locked(kept):
+        pass
+    assert kept.is_dir()  # the user's folder stays
+    with locked(fresh):
+        (fresh / "train.json").write_text("{}")
+    assert (fresh / "train.json").is_file()  # a folder with work in it stays

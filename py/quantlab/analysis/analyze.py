@@ -120,7 +120,7 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     check_output_format(source, opts.output_format)  # usage errors before any folder is made
     if opts.inputs.path is not None and not Path(opts.inputs.path).exists():
         raise DataError(f"--inputs {opts.inputs.path}: no such file or folder")
-    made = [root] if workspace.claim_model_root(root, source.path) else []
+    made = [root] if workspace.claim_model_root(root, source.model_json or source.path) else []
     try:
         if workspace.claim(result_dir, "results folder"):
             made.append(result_dir)

@@ -124,7 +124,7 @@ def tune_model_command(
     source = detect(model, format_override)
     name = workspace.name_from_path(model)  # the CLI refused a demo's name
     root = Path(models_dir) / name
-    workspace.claim_model_root(root, source.path)
+    workspace.claim_model_root(root, source.model_json or source.path)
     results_dir = Path(out) / name
     workspace.claim(results_dir, "results folder")  # before the work: a folder of the user's is refused
     with workspace.locked(root), make_runtime(f"node-{backend}", timeout=timeout) as runtime:
