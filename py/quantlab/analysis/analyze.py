@@ -304,7 +304,7 @@ def _record(source, opts, root, paths, made, run: _Run, split, t_start, detect_s
 
 
 def _note(source: ModelSource, inputs: InputSet, task: str) -> str:
-    parts = [f"Your model: {source.format} ({source.path.name})."]
+    parts = [f"Your model: {source.format} ({(source.manifest or source.path).name})."]
     if inputs.synthetic:
         d = inputs.description
         parts.append(
