@@ -57,6 +57,12 @@ test-e2e: setup browser tfjs-node ray
 test-js: setup
 	source scripts/node-env.sh && node --test tests/js/
 
+# quantlab as a user installs it (tests/install, under 3 min): the wheel built, installed into a
+# fresh virtualenv outside the clone and run from there, its npm packages installed into a temp
+# cache on first need. `make test` runs it too (test-py's pytest collects tests/install).
+test-install: setup
+	$(BIN)/pytest tests/install $(ARGS)
+
 bench: setup
 	$(BIN)/quantlab bench $(ARGS)
 

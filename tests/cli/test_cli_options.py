@@ -58,6 +58,10 @@ BAD_NUMBERS = [
     (["evaluate", "mnist", "--variant", "../x"], "--variant '../x': use one plain name"),
     (["tune", "housing", "--max-drop", "0.01", "--backend", "gpu"], "valid: wasm, cpu, tensorflow, auto"),
     (["tune", "tests/fixtures/tiny_dense", "--max-drop", "0.01", "--seed", "-1"], "--seed -1"),
+    (["quantize", "tests/fixtures/tiny_dense", "--map", "int4=*"], "--map 'int4=*': unknown dtype 'int4'"),
+    (["analyze", "tests/fixtures/tiny_dense", "--map", "int4=*"], "valid: float16, uint16, uint8"),
+    (["analyze", "tests/fixtures/tiny_dense", "--min-effect", "cosine=0.1"], "--min-effect 'cosine=0.1'"),
+    (["equalize", "tests/fixtures/js/seq_batchnorm", "--out", "x"], "a tfjs layers model; equalize works on"),
     (["tune", "tests/fixtures/tiny_dense", "--max-drop", "0.01", "--samples", "0"], "--samples 0"),
     (["bench", "--backend", "gpu"], "--backend 'gpu'"),
     (["analyze", "tests/fixtures/tiny_dense", "--seed", "-1"], "--seed -1"),
@@ -69,7 +73,7 @@ BAD_NUMBERS = [
 @pytest.mark.parametrize("args,expected", BAD_NUMBERS, ids=[" ".join(a) for a, _ in BAD_NUMBERS])
 def test_bad_numbers_are_one_line_exit_2_before_any_work(args, expected, tmp_path):
     dirs = [] if args[0] == "equalize" else ["--models-dir", str(tmp_path / "models")]
-    if args[0] not in ("train", "bench"):
+    if args[0] not in ("train", "bench", "quantize"):
         dirs += ["--out", str(tmp_path / "out")]
     proc = run_cli(*args, *dirs)
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -95,6 +95,27 @@ RayAddress = Annotated[
 ]
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from .. import __version__
+        from ..runtimes.node_packages import tfjs_version
+
+        typer.echo(f"quantlab {__version__} (tfjs {tfjs_version() or 'unknown'})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print quantlab's and tfjs' versions"
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 def _pool_options(workers: int | None, executor: str, ray_address: str | None) -> None:
     """--workers, --executor, --ray-address: checked before any work (exit 2)."""
     from ..analysis.pool import EXECUTORS, check_workers
@@ -249,6 +270,12 @@ def _parse_maps(items: list[str] | None) -> dict | None:
         dtype, _, patterns = item.partition("=")
         if not dtype or not patterns:
             raise QuantlabError(f"--map {item!r}: expected DTYPE=PATTERN[,PATTERN...]", exit_code=2)
+        from ..convert.converter import QUANT_DTYPES
+
+        if dtype not in QUANT_DTYPES:
+            raise QuantlabError(
+                f"--map {item!r}: unknown dtype {dtype!r}; valid: {', '.join(QUANT_DTYPES)}", exit_code=2
+            )
         dtype_map[dtype] = True if patterns == "*" else patterns.split(",")
     return dtype_map
 
@@ -602,7 +629,8 @@ def equalize(
         highlight=False,
     )
     console.print(
-        f"uint8 vs float32: cosine mean {before['cosine_mean']:.4f} -> {after['cosine_mean']:.4f}, "
+        f"uint8 vs float32, worst output (#{after.get('output_index', 0)}, {after.get('output_kind', '?')}): "
+        f"cosine mean {before['cosine_mean']:.4f} -> {after['cosine_mean']:.4f}, "
         f"relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}"
         + (" (equalized, then bias-corrected)" if record.get("bias_correction") else ""),
         highlight=False,
@@ -836,7 +864,7 @@ def _quantize_model(
     if custom:  # as for a demo: --map writes the one custom variant (beside its float32 source)
         opts.variants = ["float32"]
     root = Path(models_dir) / name
-    workspace.claim_model_root(root, source.path)
+    workspace.claim_model_root(root, source.model_json or source.path)
     with workspace.locked(root):
         paths, made = write_variants(source, opts, root)
     for folder in paths.values():
@@ -1391,18 +1419,53 @@ def delivery(
 @app.command()
 @cli_errors
 def setup(
+    npm: Annotated[
+        bool,
+        typer.Option(
+            "--npm",
+            help="Install the evaluator's npm packages now (`npm ci` from quantlab's package-lock.json; "
+            "an installed quantlab otherwise does it on first need, into $QUANTLAB_NODE_CACHE or "
+            "~/.cache/quantlab/node)",
+        ),
+    ] = False,
     tfjs_node: Annotated[
         bool, typer.Option("--tfjs-node", help="Build @tensorflow/tfjs-node against the pip TensorFlow")
     ] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Optional extras. `--tfjs-node`: build the node-tensorflow runtime without any download."""
-    if not tfjs_node:
-        console.print("nothing to do: pass --tfjs-node")
-        raise typer.Exit(2)
-    from ..infra.setup_tfjs_node import setup_tfjs_node
+    """What is ready and what is missing (Python packages, Node, the npm packages, Chromium,
+    tfjs-node), one line each with the command that installs it. `--npm`: install the npm packages;
+    `--tfjs-node`: build the node-tensorflow runtime without any download."""
+    if npm:
+        from ..runtimes import node_packages
 
-    setup_tfjs_node()
+        where = node_packages.layout()
+        if where.kind == "packaged":
+            done = node_packages.ensure_installed(where)
+            what = "installed" if done.installed else "already installed, nothing to do"
+            console.print(f"npm packages {what}: {done.entry}", highlight=False, soft_wrap=True)
+        elif node_packages.npm_packages_missing():
+            raise QuantlabError(
+                f"{node_packages.npm_packages_missing()} (this quantlab runs from {where.source}: "
+                "its npm packages are that folder's node_modules/)",
+                exit_code=5,
+            )
+        else:
+            console.print(
+                f"npm packages already installed, nothing to do: {where.source / 'node_modules'}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if tfjs_node:
+        from ..infra.setup_tfjs_node import setup_tfjs_node
+
+        setup_tfjs_node()
+    if npm or tfjs_node:
+        return
+    from ..infra.readiness import checks
+
+    for check in checks():
+        typer.echo(check.line())
 
 
 @app.command()

@@ -6,6 +6,8 @@ import os
 import platform
 from importlib import metadata
 
+from ..runtimes.node_packages import tfjs_version
+
 
 def _version(pkg: str) -> str | None:
     try:
@@ -33,6 +35,9 @@ def environment(runtime: dict | None = None) -> dict:
         "cpu_count": os.cpu_count(),
         "packages": {p: _version(p) for p in ("quantlab", "tensorflow", "tf-keras", "tensorflowjs", "numpy")},
     }
+    # The tfjs that quantlab's evaluator is pinned to (its package-lock.json, packaged in a wheel);
+    # `runtime` says what the evaluator that ran loaded.
+    env["packages"]["tfjs"] = tfjs_version()
     if runtime:
         env["runtime"] = runtime
     return env

@@ -1,19 +1,24 @@
 """Build @tensorflow/tfjs-node without downloads, against the TensorFlow C library inside the
-installed `tensorflow` pip wheel (DESIGN 2.3). It goes into its own folder (.tfjs-node/ at the
-top of the checkout, or $QUANTLAB_TFJS_NODE_DIR) built under a temp name and renamed at the end,
-so a failed build leaves the default install (node_modules/) and any earlier build untouched."""
+installed `tensorflow` pip wheel (DESIGN 2.3). It goes into its own folder ($QUANTLAB_TFJS_NODE_DIR;
+else .tfjs-node/ at the top of the checkout; for a quantlab installed from a wheel, the npm cache's
+tfjs-node-<version>-<key>/, the key naming the TensorFlow it links to) built under a temp name
+and renamed at the end, under a lock, so a failed build leaves the default install (node_modules/)
+and any earlier build untouched."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
+from importlib import metadata
 from pathlib import Path
 
 from ..errors import QuantlabError
-from ..runtimes.protocol import find_node, project_root
+from ..runtimes.node_packages import install_lock, layout, node_cache_dir, npm_command, npm_root
+from ..runtimes.protocol import find_node
 from .progress import log
 
 VERSION = "4.22.0"
@@ -21,22 +26,39 @@ ENV = "QUANTLAB_TFJS_NODE_DIR"
 BINDING = Path("node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node")
 
 
+def _tensorflow_key() -> str:
+    """12 hex digits naming the pip TensorFlow a build links to (its folder and version), found
+    without importing it: two virtualenvs sharing the cache get a build each."""
+    try:
+        spec = importlib.util.find_spec("tensorflow")
+        where = str(Path(spec.origin).parent) if spec and spec.origin else "none"
+        version = metadata.version("tensorflow")
+    except (ImportError, ValueError, metadata.PackageNotFoundError):
+        where, version = "none", "none"
+    return hashlib.sha256(f"{where}|{version}".encode()).hexdigest()[:12]
+
+
 def tfjs_node_dir() -> Path:
-    return Path(os.environ.get(ENV) or project_root() / ".tfjs-node")
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    if layout().kind == "packaged":
+        return node_cache_dir() / f"tfjs-node-{VERSION}-{_tensorflow_key()}"
+    return npm_root(install=False) / ".tfjs-node"
+
+
+def setup_command() -> str:
+    """The command that builds tfjs-node here."""
+    return (
+        "quantlab setup --tfjs-node"
+        if layout().kind == "packaged"
+        else ".venv/bin/quantlab setup --tfjs-node"
+    )
 
 
 def tfjs_node_unavailable_reason() -> str | None:
     if (tfjs_node_dir() / BINDING).is_file():
         return None
-    return f"tfjs-node not built in {tfjs_node_dir()} (run `.venv/bin/quantlab setup --tfjs-node`)"
-
-
-def _npm() -> tuple[list[str], dict]:
-    """The npm command and environment matching find_node() (npm scripts need node on PATH)."""
-    node = find_node()
-    env = {**os.environ, "PATH": f"{Path(node).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    npm = shutil.which("npm", path=env["PATH"])
-    return ([npm] if npm else [sys.executable, "-m", "nodejs.npm"]), env
+    return f"tfjs-node not built in {tfjs_node_dir()} (run `{setup_command()}`)"
 
 
 def _run(cmd: list[str], cwd: Path, env: dict, what: str) -> None:
@@ -59,6 +81,13 @@ def setup_tfjs_node() -> Path:
     if missing:
         raise QuantlabError(f"the tensorflow wheel lacks {', '.join(missing)}; cannot build tfjs-node")
     final = tfjs_node_dir()
+    with install_lock(final.with_name(final.name + ".lock"), f"tfjs-node into {final}"):
+        _build(final, tf_dir, libs)
+    log.info("tfjs-node %s built in %s against TensorFlow %s", VERSION, final, tf.__version__)
+    return final
+
+
+def _build(final: Path, tf_dir: Path, libs: dict[str, Path]) -> None:
     work = final.with_name(final.name + ".part")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -74,7 +103,7 @@ def setup_tfjs_node() -> Path:
                 indent=2,
             )
         )
-        npm, env = _npm()
+        npm, env = npm_command()
         # No install scripts: tfjs-node's own script would download libtensorflow.
         _run([*npm, "install", "--ignore-scripts", "--no-audit", "--no-fund"], work, env, "npm install")
         deps = work / "node_modules" / "@tensorflow" / "tfjs-node" / "deps"
@@ -102,5 +131,3 @@ def setup_tfjs_node() -> Path:
         final.rename(old)
     work.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-    log.info("tfjs-node %s built in %s against TensorFlow %s", VERSION, final, tf.__version__)
-    return final

@@ -8,6 +8,7 @@ import itertools
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -16,7 +17,8 @@ from pathlib import Path
 from ..artifacts import read_artifact
 from ..errors import EvaluatorError, RuntimeUnavailable
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
-from .protocol import js_dir, project_root, read_tensor, write_tensor
+from .node_packages import evaluator_dir, install_command, layout, npm_root
+from .protocol import read_tensor, write_tensor
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -31,6 +33,7 @@ CHROMIUM_FLAGS = [
     "--enable-unsafe-swiftshader",  # WebGL on the CPU (SwiftShader) for the webgl backend
 ]
 INSTALL_HINT = "sudo apt-get install -y chromium && .venv/bin/pip install playwright"
+INSTALLED_HINT = "sudo apt-get install -y chromium && pip install playwright"  # quantlab from a wheel
 # WebGPU on the CPU (SwiftShader's Vulkan); --disable-gpu would turn WebGPU off (DESIGN 2.8)
 WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"]
 WEBGPU_HINT = "npm install @tensorflow/tfjs-backend-webgpu@4.22.0"
@@ -55,23 +58,47 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
 
 
-def _webgpu_dist() -> Path:
-    return project_root() / "node_modules" / "@tensorflow" / "tfjs-backend-webgpu" / "dist"
+def _webgpu_dist(install: bool = False) -> Path:
+    return npm_root(install) / "node_modules" / "@tensorflow" / "tfjs-backend-webgpu" / "dist"
+
+
+def install_hint() -> str:
+    return INSTALLED_HINT if layout().kind == "packaged" else INSTALL_HINT
+
+
+def _playwright_hint() -> str:
+    if layout().kind != "packaged":
+        return ".venv/bin/pip install playwright"
+    if "pipx" in Path(sys.prefix).parts:  # a pipx install: its own virtualenv
+        return "pipx inject quantlab playwright"
+    return "pip install playwright"
+
+
+def chromium_unavailable_reason() -> str | None:
+    """None when Chromium and Playwright are here; else why not, with the install command."""
+    if chromium_path() is None:
+        where = os.environ.get(CHROMIUM_ENV)
+        found = f"not found at {where} (${CHROMIUM_ENV})" if where else "not installed"
+        return f"Chromium {found}: install it with `{install_hint()}`"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return f"Playwright not installed: install it with `{_playwright_hint()}`"
+    return None
 
 
 def browser_unavailable_reason(backend: str | None = None) -> str | None:
     """None when the browser runtime (for `backend`, if given) can run here; else why not, with the
-    install command."""
-    if chromium_path() is None:
-        where = os.environ.get(CHROMIUM_ENV)
-        found = f"not found at {where} (${CHROMIUM_ENV})" if where else "not installed"
-        return f"Chromium {found}: install it with `{INSTALL_HINT}`"
+    install command. An installed quantlab installs its npm packages first (node_packages)."""
+    reason = chromium_unavailable_reason()
+    if reason:
+        return reason
     try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return f"Playwright not installed ({INSTALL_HINT})"
-    if not (project_root() / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js").is_file():
-        return "tfjs npm packages not installed (run `npm ci`)"
+        root = npm_root(install=True)
+    except EvaluatorError as e:  # offline with nothing cached: the one line naming the command
+        return str(e)
+    if not (root / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js").is_file():
+        return f"tfjs npm packages not installed in {root / 'node_modules'} (run `{install_command()}`)"
     if backend == "webgpu" and not (_webgpu_dist() / "tf-backend-webgpu.min.js").is_file():
         return f"@tensorflow/tfjs-backend-webgpu not installed (run `{WEBGPU_HINT}`)"
     return None
@@ -132,8 +159,8 @@ class BrowserRuntime(Runtime):
         self._crashed = False
         self.io_dir = Path(tempfile.mkdtemp(prefix="quantlab-browser-"))
         self.server = LoopbackServer(upload_dir=self.io_dir, compress=compress)
-        tfjs = project_root() / "node_modules" / "@tensorflow"
-        self.server.mount("app", js_dir() / "browser")
+        tfjs = npm_root() / "node_modules" / "@tensorflow"
+        self.server.mount("app", evaluator_dir() / "browser")
         self.server.mount("tfjs", tfjs / "tfjs" / "dist")
         self.server.mount("tfjs-wasm", tfjs / "tfjs-backend-wasm" / "dist")
         if _webgpu_dist().is_dir():

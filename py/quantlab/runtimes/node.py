@@ -21,7 +21,8 @@ from ..artifacts import read_artifact
 from ..errors import ArtifactError, EvaluatorError
 from ..infra.progress import log
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
-from .protocol import find_node, js_dir, project_root, protocol, read_tensor, write_tensor
+from .node_packages import evaluator_dir, npm_root
+from .protocol import find_node, protocol, read_tensor, write_tensor
 
 START_TIMEOUT_S = 120.0
 DEFAULT_TIMEOUT_S = 600.0
@@ -41,8 +42,15 @@ class NodeEvaluator:
             raise EvaluatorError(
                 f"unknown tfjs backend {backend!r}; valid: {', '.join(protocol()['backends'])}", exit_code=2
             )
+        from ..infra.setup_tfjs_node import ENV as TFJS_NODE_ENV
+        from ..infra.setup_tfjs_node import tfjs_node_dir
+
         self.backend = backend
-        self.script = Path(script or js_dir() / "evaluator.mjs")
+        # An installed quantlab installs its npm packages here on first use (node_packages); a
+        # given `script` (tests' fake evaluators) installs nothing.
+        self.script = Path(script or evaluator_dir() / "evaluator.mjs")
+        root = npm_root(install=script is None)
+        env = {**os.environ, TFJS_NODE_ENV: str(tfjs_node_dir())}
         self.timeout = timeout
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._ids = itertools.count(1)
@@ -53,7 +61,8 @@ class NodeEvaluator:
         try:
             self.proc = subprocess.Popen(
                 [find_node(), str(self.script), "--backend", backend],
-                cwd=project_root(),
+                cwd=root if root.is_dir() else None,
+                env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

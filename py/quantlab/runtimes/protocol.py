@@ -1,5 +1,6 @@
 """The Python side of the evaluator protocol. The definition lives in js/protocol.json, read by
-both sides; this module only locates files and encodes tensors."""
+both sides; this module only locates files and encodes tensors (where the evaluator and its npm
+packages are: node_packages)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EvaluatorError
+from .node_packages import JS_DIR_ENV, layout, npm_root
 
-JS_DIR_ENV = "QUANTLAB_JS_DIR"
 # The protocol version this client speaks (js/protocol.json "version"). 2: named multi-input
 # predict (`inputs`), graph models, outputs with names and int32 dtypes.
 PROTOCOL_VERSION = 2
@@ -23,12 +24,15 @@ NODE_ENV = "QUANTLAB_NODE"
 
 
 def js_dir() -> Path:
-    """The bundled evaluator: $QUANTLAB_JS_DIR, else js/ at the top of the checkout."""
-    return Path(os.environ.get(JS_DIR_ENV) or Path(__file__).resolve().parents[3] / "js")
+    """The evaluator's own files (protocol.json, evaluator.mjs, browser/): $QUANTLAB_JS_DIR, else
+    the copy packaged in an installed quantlab, else js/ at the top of the checkout. Node runs
+    them from node_packages.evaluator_dir(), beside their npm packages."""
+    return layout().js
 
 
 def project_root() -> Path:
-    return js_dir().parent
+    """The folder whose node_modules/ holds the evaluator's npm packages (not installed here)."""
+    return npm_root(install=False)
 
 
 @cache
