@@ -59,6 +59,7 @@ BAD_NUMBERS = [
     (["tune", "housing", "--max-drop", "0.01", "--backend", "gpu"], "valid: wasm, cpu, tensorflow, auto"),
     (["tune", "tests/fixtures/tiny_dense", "--max-drop", "0.01", "--seed", "-1"], "--seed -1"),
     (["quantize", "tests/fixtures/tiny_dense", "--map", "int4=*"], "--map 'int4=*': unknown dtype 'int4'"),
+    (["quantize", "tests/fixtures/tiny_dense", "--name", "x"], "--name x: names the --map variant"),
     (["analyze", "tests/fixtures/tiny_dense", "--map", "int4=*"], "valid: float16, uint16, uint8"),
     (["analyze", "tests/fixtures/tiny_dense", "--min-effect", "cosine=0.1"], "--min-effect 'cosine=0.1'"),
     (["equalize", "tests/fixtures/js/seq_batchnorm", "--out", "x"], "a tfjs layers model; equalize works on"),

@@ -802,11 +802,13 @@ def quantize(
         ),
     ] = None,
     name: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="With --map: the variant folder name (one plain name; not keras, tuned or a variant's)"
+            help="With --map: the variant folder name (one plain name; not keras, tuned or a variant's) "
+            "[default: custom]",
+            show_default=False,
         ),
-    ] = "custom",
+    ] = None,
     data_dir: DataDir = None,
     format_: FormatOverride = None,
     verbose: Verbose = False,
@@ -817,6 +819,13 @@ def quantize(
     DEMO may also be your MODEL (any format `analyze` takes): its variants go to
     `MODELS_DIR/NAME/` (NAME: the file or folder name).
     Example: `quantlab quantize web_model/ --map 'uint8=*' --name small`"""
+    if name is not None and not map_:  # it names the --map variant: alone it would be ignored
+        raise QuantlabError(
+            f"--name {name}: names the --map variant; without --map quantize writes the four standard "
+            "variants (their folders are float32, float16, uint16, uint8)",
+            exit_code=2,
+        )
+    name = "custom" if name is None else name
     model = _model_path(demos)
     if model is not None:
         _check_dirs(models_dir=models_dir)
