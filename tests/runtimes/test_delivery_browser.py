@@ -249,7 +249,11 @@ def test_interrupted_while_pages_load_at_once_leaves_no_chromium(browser_ok, tin
     from tests.conftest import ROOT
 
     marker = f"QUANTLAB_TEST_RUN={uuid.uuid4().hex}"
-    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
+    import tempfile
+
+    # where Chromium and Playwright would leave their folders (short: Chromium's socket path)
+    system_tmp = Path(tempfile.mkdtemp(prefix="qt"))
+    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1], "TMPDIR": str(system_tmp)}
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "quantlab.cli", "delivery", str(tiny_models / "tiny"), "--models-dir",
@@ -278,6 +282,13 @@ def test_interrupted_while_pages_load_at_once_leaves_no_chromium(browser_ok, tin
             time.sleep(0.2)
             left = {p: t for p, t in tree.items() if _started(p) == t}
         assert left == {}, [_cmdline(p)[:200] for p in left]
+        # no org.chromium.Chromium.*, playwright_chromiumdev_profile-* or playwright-artifacts-*
+        # folders left in $TMPDIR (they lived under the runtime's own folder, removed whole)
+        leftovers = [
+            p.name for p in system_tmp.iterdir() if "chrom" in p.name.lower() or "playwright" in p.name
+        ]
+        assert leftovers == []
     finally:
         if proc.poll() is None:
             proc.kill()
+        shutil.rmtree(system_tmp, ignore_errors=True)

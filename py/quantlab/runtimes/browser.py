@@ -139,6 +139,9 @@ def kill_marked(marker: str) -> None:
             pass
 
 
+_ENV_LOCK = threading.Lock()  # os.environ is changed for a moment while Playwright's driver starts
+
+
 class BrowserRuntime(Runtime):
     def __init__(self, backend: str = "wasm", timeout: float = 600.0, compress: bool = False, extra_flags=()):
         """`compress`: the loopback server answers Accept-Encoding (gzip, br) as a CDN does.
@@ -174,13 +177,28 @@ class BrowserRuntime(Runtime):
         self.console_errors: list[str] = []
         self._ids = itertools.count(1)
         t0 = time.perf_counter()
-        self._pw = sync_playwright().start()
+        # Playwright's driver (its profile and artifacts folders) and Chromium (its
+        # org.chromium.Chromium.* folders) write temp folders that an interrupted run never removes:
+        # both get a TMPDIR of their own, which close() and kill() remove whole. Short: Chromium's
+        # SingletonSocket path under it must fit a Unix socket's 108 bytes.
+        self.tmp_dir = tmp = Path(tempfile.mkdtemp(prefix="ql"))
+        with _ENV_LOCK:
+            before = os.environ.get("TMPDIR")
+            os.environ["TMPDIR"] = str(tmp)
+            try:
+                self._pw = sync_playwright().start()
+            finally:
+                if before is None:
+                    os.environ.pop("TMPDIR", None)
+                else:
+                    os.environ["TMPDIR"] = before
         try:
             self.browser = self._pw.chromium.launch(
                 executable_path=chromium_path(),
                 headless=True,
                 # an unknown switch Chromium ignores: marks our browser so kill() can find it
                 args=[*flags, *extra_flags, f"--quantlab-io-dir={self.io_dir}"],
+                env={**os.environ, "TMPDIR": str(tmp)},
             )
             self.page = self.browser.new_page()
             self.page.route("**/*", self._guard)
@@ -363,3 +381,4 @@ class BrowserRuntime(Runtime):
             except Exception:
                 pass
         shutil.rmtree(self.io_dir, ignore_errors=True)
+        shutil.rmtree(getattr(self, "tmp_dir", self.io_dir), ignore_errors=True)
