@@ -12,7 +12,7 @@ from __future__ import annotations
 
 # Ops whose input 1 is a learned kernel (filter / weight matrix). Conv2DBackpropInput and
 # Conv3DBackpropInputV2 take (input_sizes, filter, out_backprop): the filter is input 1 too.
-# Seen in the zoo (/work/shared/zoo, 18 shipped graph models): Conv2D, _FusedConv2D,
+# Seen in the zoo ($QUANTLAB_ZOO, 18 shipped graph models): Conv2D, _FusedConv2D,
 # DepthwiseConv2dNative, FusedDepthwiseConv2dNative, MatMul, _FusedMatMul, BatchMatMulV2,
 # Conv2DBackpropInput; the rest are the other kernel ops tfjs-converter's op list maps.
 DEPTHWISE_OPS = frozenset({"DepthwiseConv2dNative", "DepthwiseConv2d", "FusedDepthwiseConv2dNative"})

@@ -87,10 +87,6 @@ class OutputJudge:
         """float32's own per-example worst score (all ones): the other side of the row's delta."""
         return {WORST_SCORE: np.ones(len(self.reference[0]))}
 
-    def worst_per_example(self, outputs: list[np.ndarray]) -> np.ndarray:
-        """Per example, the score of the counted output that is worst on average (tune's probe)."""
-        return self.judge_scores(outputs)[1]
-
     def judge_scores(self, outputs: list[np.ndarray]) -> tuple[float, np.ndarray]:
         """(the worst counted output's mean score, its per-example scores): tune's objective,
         without intervals (fast)."""
