@@ -6,31 +6,27 @@ accuracy/MAE with labels) -> results.json -> report. Nothing here imports demo c
 
 from __future__ import annotations
 
-import shlex
 import shutil
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 
-from .. import stats, tasks, workspace
+from .. import workspace
 from ..artifacts import read_artifact
 from ..convert.converter import VARIANTS, dtype_map_for
 from ..convert.source import check_output_format, write_float32
 from ..errors import ArtifactError, DataError, EvaluatorError
-from ..infra.environment import environment
 from ..infra.progress import log
 from ..inputs import InputOptions, InputSet, InputSpec, load_inputs
-from ..results import artifact_sizes, variant_row, write_results
+from ..results import artifact_sizes, write_results
 from ..runtimes.base import LoadedModel
 from ..runtimes.op_support import MissingOp
 from ..sources import ModelSource
+from .analyze_record import Run, build_record
 from .evaluate import measure_variants
-from .model_outputs import WORST_SCORE, OutputJudge, counted_outputs, headline, output_names
+from .model_outputs import output_names
 from .pool import make_pool
-from .weight_error import weights_section
 
 CHUNK = 1024  # examples per request to the runtime: bounds memory, gives the bar its steps
 
@@ -157,26 +153,15 @@ def _analyze(
         t0 = time.perf_counter()
         sizes = {name: f.result() for name, f in sizes.items()}
         split["sizes_wait"] = time.perf_counter() - t0
-        results = _record(source, opts, root, paths, made, measured, split, t_start, detect_s, sizes)
+        plan = _variant_plan(opts)
+        results = build_record(
+            source, opts, root, paths, made, measured, split, t_start, detect_s, sizes, plan
+        )
         write_results(opts.out_dir, opts.name, results)
     return results
 
 
-@dataclass
-class _Run:
-    """What one runtime measured: every variant's outputs on the inputs, and how it went."""
-
-    measured: dict
-    inputs: InputSet
-    specs: list[InputSpec]
-    out_names: list[str]
-    runtime_info: dict
-    workers_ran: int
-    batch: dict
-    runtime_fallback: dict | None = None
-
-
-def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> _Run:
+def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
     t0 = time.perf_counter()
     with make_pool(opts.runtime, opts.workers, opts.timeout, opts.executor, opts.ray_address) as runtime:
         split["load"] = split["transfer"] = split["predict"] = 0.0
@@ -208,7 +193,7 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> _Run:
             split["transfer"] += m.timings.transfer_ms / 1000
             split["predict"] += m.timings.predict_ms / 1000
         out_names = output_names(loaded32.outputs, len(measured["float32"].outputs))
-        return _Run(measured, inputs, specs, out_names, runtime.describe(), runtime.ran, batch)
+        return Run(measured, inputs, specs, out_names, runtime.describe(), runtime.ran, batch)
 
 
 def _check_runs(pool, float32: Path, inputs: InputSet, batch: int, opts: AnalyzeOptions) -> None:
@@ -233,87 +218,3 @@ def _check_runs(pool, float32: Path, inputs: InputSet, batch: int, opts: Analyze
         if err is None:
             raise
         raise err from None
-
-
-def _record(source, opts, root, paths, made, run: _Run, split, t_start, detect_s, sizes: dict) -> dict:
-    t0 = time.perf_counter()
-    measured, inputs = run.measured, run.inputs
-    ref = measured["float32"].outputs
-    judge_ = OutputJudge(run.out_names, ref, counted_outputs(run.out_names, opts.outputs), opts.min_effect)
-    task = tasks.detect_task(ref, inputs.labels, opts.task)
-    primary = tasks.PRIMARY[task] if task != "fidelity" else WORST_SCORE
-    shipped = read_artifact(source.model_json).weight_bytes if source.is_tfjs else None
-    rows, scores = [], {}
-    for name, m in measured.items():
-        outs = m.outputs
-        metrics = tasks.label_metrics(task, outs[0], inputs.labels) if task != "fidelity" else {}
-        scores[name] = tasks.per_example_scores(task, outs[0], inputs.labels) if metrics else {}
-        per_output, worst, worst_scores = judge_.judge(outs, is_reference=name == "float32")
-        if worst is not None:
-            metrics[WORST_SCORE] = per_output[worst]["score"]
-        nonfinite = sum(int(f["nonfinite"]) for f in per_output.values())
-        if nonfinite:
-            log.warning("%s: %d NaN/Inf output values", name, nonfinite)
-        described = SimpleNamespace(name=opts.runtime, describe=lambda: run.runtime_info)
-        row = variant_row(name, m.artifact, metrics, described, m.load_ms, m.timings, sizes[name])
-        row["outputs"] = per_output
-        row["worst_output"] = worst
-        row["headline"] = headline(per_output, worst)
-        row["nonfinite_outputs"] = nonfinite
-        row["dtype_map"] = _variant_plan(opts).get(name)
-        if shipped:
-            row["of_shipped"] = round(m.artifact.weight_bytes / shipped, 4)
-        ref_scores = scores["float32"] | judge_.reference_scores()
-        row |= stats.uncertainty(scores[name] | worst_scores, None if name == "float32" else ref_scores)
-        rows.append(row)
-    split["metrics"] = time.perf_counter() - t0
-    return {
-        "kind": "model",
-        "demo": opts.name,
-        "title": f"{opts.name} (your model)",
-        "task": task,
-        "primary_metric": primary,
-        "source": {**source.describe(), **made, "shipped_bytes": shipped},
-        "inputs": {
-            **inputs.description,
-            "names": [s.name for s in run.specs],
-            "shapes": {s.name: list(inputs.arrays[s.name].shape) for s in run.specs},
-            "batch": run.batch,
-        },
-        "outputs": run.out_names,
-        **judge_.describe(),
-        "dataset": {"name": inputs.description.get("file") or "synthetic", "n_test": inputs.n},
-        "variants": rows,
-        "weight_error": weights_section(root, list(paths)),
-        "seed": {},
-        "note": _note(source, inputs, task),
-        "environment": environment(run.runtime_info),
-        "timings_s": {k: round(v, 3) for k, v in split.items()},
-        "config": {
-            "command": " ".join(shlex.quote(a) for a in sys.argv),
-            "runtime": opts.runtime,
-            "runtime_fallback": run.runtime_fallback,
-            "workers": run.workers_ran,
-            "executor": opts.executor,
-            "variants": list(paths),
-            "custom_map": opts.custom_map,
-            "wall_seconds": round(time.perf_counter() - t_start + detect_s, 1),
-        },
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
-def _note(source: ModelSource, inputs: InputSet, task: str) -> str:
-    parts = [f"Your model: {source.format} ({(source.manifest or source.path).name})."]
-    if inputs.synthetic:
-        d = inputs.description
-        parts.append(
-            f"Inputs were synthetic ({d['samples']} examples, uniform in {d['range']}, seed {d['seed']}): "
-            "the figures say how closely each variant follows float32 on such inputs, not how it does "
-            "on real data, and no accuracy can be measured."
-        )
-    elif task == "fidelity":
-        parts.append("No labels: fidelity to float32 only.")
-    if source.detail.startswith("already quantized"):
-        parts.append(f"The model was {source.detail}; float32 here means its dequantized weights.")
-    return " ".join(parts)
