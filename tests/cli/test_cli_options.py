@@ -1,5 +1,6 @@
 """Bad options, names, folders and concurrent runs, through the real CLI: each is one line and its
-exit code, before any long work (so these are fast), and nothing is written."""
+exit code, before any long work, and nothing is written. They run the CLI in this process
+(`invoke_cli`); the last test checks that a real process gives the same lines and exit codes."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from quantlab import workspace
 from quantlab.cli.checks import check_limit, check_non_negative, check_positive, check_seed
 from quantlab.errors import QuantlabError
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 
 
 def _one_error(proc) -> str:
@@ -76,7 +77,7 @@ def test_bad_numbers_are_one_line_exit_2_before_any_work(args, expected, tmp_pat
     dirs = [] if args[0] == "equalize" else ["--models-dir", str(tmp_path / "models")]
     if args[0] not in ("train", "bench", "quantize"):
         dirs += ["--out", str(tmp_path / "out")]
-    proc = run_cli(*args, *dirs)
+    proc = invoke_cli(*args, *dirs)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert expected in _one_error(proc)
     _nothing_written(tmp_path)
@@ -114,7 +115,7 @@ def test_quantize_name_is_one_plain_unreserved_name(name, tmp_path):
     models = tmp_path / "models"
     (models / "housing" / "keras").mkdir(parents=True)
     (models / "housing" / "keras" / "model.h5").write_bytes(b"the user's trained model")
-    proc = run_cli("quantize", "housing", "--map", "uint8=*", "--name", name, "--models-dir", str(models))
+    proc = invoke_cli("quantize", "housing", "--map", "uint8=*", "--name", name, "--models-dir", str(models))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert f"--name {name!r}" in _one_error(proc)
     assert (models / "housing" / "keras" / "model.h5").read_bytes() == b"the user's trained model"
@@ -123,11 +124,11 @@ def test_quantize_name_is_one_plain_unreserved_name(name, tmp_path):
 
 
 def test_quantize_map_demo_must_be_a_demo_or_a_model(tmp_path):
-    proc = run_cli("quantize", "notademo", "--map", "uint8=*", "--models-dir", str(tmp_path / "m"))
+    proc = invoke_cli("quantize", "notademo", "--map", "uint8=*", "--models-dir", str(tmp_path / "m"))
     assert proc.returncode == 2 and "unknown demo 'notademo'" in _one_error(proc)
     _nothing_written(tmp_path)
     # a path is a MODEL: a missing one is a missing model artifact (exit 4), nothing written
-    proc = run_cli("quantize", "../../x", "--map", "uint8=*", "--models-dir", str(tmp_path / "m"))
+    proc = invoke_cli("quantize", "../../x", "--map", "uint8=*", "--models-dir", str(tmp_path / "m"))
     assert proc.returncode == 4 and "../../x: no such file or folder" in _one_error(proc)
     _nothing_written(tmp_path)
 
@@ -136,7 +137,7 @@ def test_quantize_name_never_replaces_a_users_folder(tmp_path):
     mine = tmp_path / "models" / "housing" / "mine"
     mine.mkdir(parents=True)
     (mine / "notes.txt").write_text("mine")
-    proc = run_cli(
+    proc = invoke_cli(
         "quantize", "housing", "--map", "uint8=*", "--name", "mine", "--models-dir", str(tmp_path / "models")
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -182,7 +183,7 @@ def test_out_or_models_dir_under_a_file_or_too_long(args, tmp_path):
         cases += [(afile, "is a file, not a folder"), (tmp_path / ("a" * 256), "longer than 255 bytes")]
     for option in options:
         for bad, expected in cases:
-            proc = run_cli(*args, option, str(bad))
+            proc = invoke_cli(*args, option, str(bad))
             assert proc.returncode == 2, (option, bad, proc.stderr[-2000:])
             line = _one_error(proc)
             assert line.startswith(f"error: {option} ") and expected in line
@@ -219,7 +220,7 @@ def test_a_second_run_on_the_same_folder_is_refused(args, which, tmp_path):
         dirs += ["--out", str(out)]
     held = (models if which == "models" else out) / "housing"
     with workspace.locked(held):
-        proc = run_cli(*args, *dirs, timeout=120)
+        proc = invoke_cli(*args, *dirs)
     assert proc.returncode == 1, proc.stderr[-2000:]
     line = _one_error(proc)
     assert f"{held}: another quantlab run is writing here" in line
@@ -229,35 +230,37 @@ def test_a_second_run_on_the_same_folder_is_refused(args, which, tmp_path):
 
 @pytest.mark.parametrize("args", [["train", "housing"], ["evaluate", "housing"], ["bench"]])
 def test_data_dir_that_cannot_exist_is_bad_usage_not_a_traceback(args, tmp_path):
-    proc = run_cli(*args, "--data-dir", str(tmp_path / ("d" * 300)), "--models-dir", str(tmp_path / "m"))
+    proc = invoke_cli(*args, "--data-dir", str(tmp_path / ("d" * 300)), "--models-dir", str(tmp_path / "m"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "--data-dir" in _one_error(proc) and "longer than 255 bytes" in proc.stderr
     _nothing_written(tmp_path)
 
 
 def test_weights_path_that_cannot_exist_is_bad_usage(tmp_path):
-    proc = run_cli("run", "mobilenetv2", "--weights", str(tmp_path / ("w" * 300 + ".h5")),
+    proc = invoke_cli("run", "mobilenetv2", "--weights", str(tmp_path / ("w" * 300 + ".h5")),
                    "--models-dir", str(tmp_path / "m"), "--out", str(tmp_path / "o"))  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert _one_error(proc).startswith("error: --weights ")
 
 
 def test_data_command_with_a_data_dir_that_cannot_exist(tmp_path):
-    proc = run_cli("data", "--data-dir", str(tmp_path / ("d" * 300)))
+    proc = invoke_cli("data", "--data-dir", str(tmp_path / ("d" * 300)))
     assert proc.returncode == 2 and "longer than 255 bytes" in _one_error(proc)
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc (a folder no one can write)")
 def test_an_out_folder_that_cannot_be_written_is_one_line(tmp_path):
     out = "/proc/quantlab-cannot-write"
-    proc = run_cli("evaluate", "housing", "--out", out, "--models-dir", str(tmp_path))
+    proc = invoke_cli("evaluate", "housing", "--out", out, "--models-dir", str(tmp_path))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "/proc/quantlab-cannot-write/housing: cannot write here" in _one_error(proc)
 
 
 @pytest.mark.parametrize("command", [["evaluate"], ["quantize"], ["tune", "--max-drop", "0.01"]])
 def test_a_missing_model_file_is_named_as_a_model_not_an_unknown_demo(command, tmp_path):
-    proc = run_cli(command[0], "nosuch.h5", *command[1:], "--models-dir", str(tmp_path / "m"), cwd=tmp_path)
+    proc = invoke_cli(
+        command[0], "nosuch.h5", *command[1:], "--models-dir", str(tmp_path / "m"), cwd=tmp_path
+    )
     assert proc.returncode == 4, proc.stderr[-2000:]
     line = _one_error(proc)
     assert "nosuch.h5: no such file or folder; MODEL is" in line and "unknown demo" not in line
@@ -273,7 +276,7 @@ def test_a_model_named_like_a_demo_never_writes_into_the_demos_folder(command, t
     model = tmp_path / "in" / "mnist"
     shutil.copytree(Path(__file__).parents[1] / "fixtures" / "js" / "seq_batchnorm", model)
     models = tmp_path / "m"
-    proc = run_cli(command[0], str(model), *command[1:], "--models-dir", str(models))
+    proc = invoke_cli(command[0], str(model), *command[1:], "--models-dir", str(models))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "is a demo's" in _one_error(proc) and "--name" in _one_error(proc)
     assert not models.exists()
@@ -294,7 +297,7 @@ def test_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):
         (["bench", "--analyze", "--models-dir", str(afile / "m")], "is a file"),
     ]
     for args, words in cases:
-        proc = run_cli(*args)
+        proc = invoke_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr[-2000:])
         assert words in _one_error(proc), args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "kept.npz"]
@@ -329,7 +332,7 @@ def test_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path):
     ],
 )
 def test_model_only_options_are_refused_for_a_demo(args, tmp_path):
-    proc = run_cli(*args, "--models-dir", str(tmp_path / "m"))
+    proc = invoke_cli(*args, "--models-dir", str(tmp_path / "m"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines() == [f"error: {args[-2]}: only for your MODEL, not a demo"]
     assert not (tmp_path / "m").exists()
@@ -339,8 +342,27 @@ def test_model_only_options_are_refused_for_a_demo(args, tmp_path):
 def test_an_unknown_format_is_named_with_the_valid_ones(command, tmp_path):
     model = Path(__file__).parents[1] / "fixtures" / "js" / "seq_batchnorm"
     extra = ["--max-drop", "0.01"] if command == "tune" else []
-    proc = run_cli(command, str(model), "--format", "onnx", *extra, "--models-dir", str(tmp_path / "m"))
+    proc = invoke_cli(command, str(model), "--format", "onnx", *extra, "--models-dir", str(tmp_path / "m"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     (line,) = proc.stderr.strip().splitlines()
     assert "--format 'onnx'" in line and "tfjs-graph" in line
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "args,code,expected",
+    [
+        (["evaluate", "housing", "--limit", "-5"], 2, "--limit -5"),
+        (["quantize", "nosuch.h5"], 4, "nosuch.h5: no such file or folder"),
+        (["evaluate", "housing", "--nope"], 2, "No such option: --nope"),
+    ],
+    ids=["bad-number", "missing-model", "unknown-option"],
+)
+def test_a_real_process_exits_with_the_same_code_and_line(args, code, expected, tmp_path):
+    """The in-process runner above and `python -m quantlab.cli` agree: the exit code is the
+    process's, the error line is on its stderr, and no traceback."""
+    dirs = ["--models-dir", str(tmp_path / "m")]
+    for proc in (run_cli(*args, *dirs, cwd=tmp_path), invoke_cli(*args, *dirs, cwd=tmp_path)):
+        assert proc.returncode == code, proc.stderr[-2000:]
+        assert expected in proc.stderr and "Traceback" not in proc.stderr
+    _nothing_written(tmp_path)
