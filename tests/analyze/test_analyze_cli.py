@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import processes_with_env, run_cli
+from tests.conftest import invoke_cli, processes_with_env
 
 pytestmark = pytest.mark.slow
 
 
 def _analyze(tmp_path, model, *extra):
     out, models = tmp_path / "reports", tmp_path / "models"
-    proc = run_cli(
+    proc = invoke_cli(
         "analyze", str(model), "--out", str(out), "--models-dir", str(models), "--json", *extra,
         env={"QUANTLAB_TEST_MARK": str(tmp_path)},  # finds this test's processes, and only them
     )  # fmt: skip
@@ -196,7 +196,7 @@ def test_graph_model_folder_is_requantized_in_place_of_the_converter(user_models
 
 def test_quantize_and_evaluate_take_a_model_too(user_models, tmp_path):
     models, out = tmp_path / "models", tmp_path / "reports"
-    q = run_cli("quantize", str(user_models["clf.h5"]), "--models-dir", str(models), "--map", "uint8=*",
+    q = invoke_cli("quantize", str(user_models["clf.h5"]), "--models-dir", str(models), "--map", "uint8=*",
                 "--name", "small")  # fmt: skip
     assert q.returncode == 0, q.stderr[-2000:]
     assert "same as: tensorflowjs_converter" in q.stderr + q.stdout
@@ -204,8 +204,8 @@ def test_quantize_and_evaluate_take_a_model_too(user_models, tmp_path):
         "float32",
         "small",
     ]
-    e = run_cli("evaluate", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]), "--variant",
-                "uint8", "--models-dir", str(models), "--out", str(out))  # fmt: skip
+    e = invoke_cli("evaluate", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]),
+                   "--variant", "uint8", "--models-dir", str(models), "--out", str(out))  # fmt: skip
     assert e.returncode == 0, e.stderr[-2000:]
     r = json.loads((out / "clf" / "results.json").read_text())
     assert [v["name"] for v in r["variants"]] == ["float32", "uint8"] and r["task"] == "classification"

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def chain_models(tmp_path_factory):
 
 def _equalize(tmp_path, model, x, *extra):
     out = tmp_path / "eq"
-    proc = run_cli("equalize", str(model), "--out", str(out), "--inputs", str(x), "--json", *extra)
+    proc = invoke_cli("equalize", str(model), "--out", str(out), "--inputs", str(x), "--json", *extra)
     return proc, out
 
 
@@ -82,7 +82,7 @@ def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_pa
         > channel_spread(dw, orig[dw])["median_channel_share"]
     )
     # and quantlab analyze takes it as any tfjs graph model (stock tfjs loads it, uint8 is written)
-    proc = run_cli(
+    proc = invoke_cli(
         "analyze", str(out), "--inputs", str(chain_models / "x.npy"), "--variants", "uint8",
         "--out", str(tmp_path / "r"), "--models-dir", str(tmp_path / "m"), "--json",
     )  # fmt: skip
@@ -124,7 +124,7 @@ def test_relu6_exact_with_clips_refused_as_relu_unless_forced(chain_models, tmp_
 
 
 def test_model_without_pairs_is_left_alone(user_models, tmp_path):
-    proc = run_cli("equalize", str(user_models["plain_savedmodel"]), "--out", str(tmp_path / "eq"))
+    proc = invoke_cli("equalize", str(user_models["plain_savedmodel"]), "--out", str(tmp_path / "eq"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "no equalizable conv/depthwise pairs" in proc.stdout + proc.stderr
     assert not (tmp_path / "eq").exists()
@@ -154,7 +154,7 @@ def test_graph_with_control_flow_is_refused_naming_the_ops(tmp_path):
 
     m.serve = serve
     tf.saved_model.save(m, str(tmp_path / "loop_sm"), signatures=serve)
-    proc = run_cli("equalize", str(tmp_path / "loop_sm"), "--out", str(tmp_path / "eq"))
+    proc = invoke_cli("equalize", str(tmp_path / "loop_sm"), "--out", str(tmp_path / "eq"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     error = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(error) == 1 and str(tmp_path / "loop_sm") in error[0], proc.stderr[-2000:]

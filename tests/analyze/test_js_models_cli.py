@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.analyze.test_analyze_cli import _analyze, _results, node_left
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 from tests.runtimes.test_js_fixtures import FIXTURES, _fixture
 
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ def test_a_format_that_is_not_the_content_is_refused(tmp_path):
     out, models, npz = tmp_path / "reports", tmp_path / "models", tmp_path / "data.npz"
     _npz_with_tfjs_labels("graph_conv", npz)
     common = ["--inputs", str(npz), "--out", str(out), "--models-dir", str(models), "--variant", "float32"]
-    bad = run_cli("evaluate", str(FIXTURES / "graph_conv"), "--format", "tfjs-layers", *common)
+    bad = invoke_cli("evaluate", str(FIXTURES / "graph_conv"), "--format", "tfjs-layers", *common)
     assert bad.returncode == 4, bad.stderr[-2000:]
     lines = bad.stderr.strip().splitlines()
     assert lines == [
@@ -65,7 +65,7 @@ def test_a_format_that_is_not_the_content_is_refused(tmp_path):
         "tfjs-graph model; leave --format out, or point MODEL at a model of that format"
     ]
     assert not out.exists() and not models.exists()
-    good = run_cli("evaluate", str(FIXTURES / "graph_conv"), "--format", "tfjs-graph", *common)
+    good = invoke_cli("evaluate", str(FIXTURES / "graph_conv"), "--format", "tfjs-graph", *common)
     assert good.returncode == 0, good.stderr[-2000:]
     record = json.loads((out / "graph_conv" / "results.json").read_text())
     assert record["source"]["format"] == "tfjs-graph" and record["variants"][0]["metrics"]["accuracy"] == 1.0
@@ -84,7 +84,7 @@ def test_evaluate_model_takes_the_synthetic_input_options(tmp_path):
         "--input-range",
         "-1,1",
     ]
-    proc = run_cli(*args, "--task", "fidelity", "--out", str(out), "--models-dir", str(tmp_path / "m"))
+    proc = invoke_cli(*args, "--task", "fidelity", "--out", str(out), "--models-dir", str(tmp_path / "m"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads((out / "graph_conv" / "results.json").read_text())
     assert r["inputs"]["kind"] == "synthetic" and r["inputs"]["n"] == 5 and r["task"] == "fidelity"
@@ -97,7 +97,7 @@ def test_quantize_and_tune_refuse_a_format_that_is_not_the_content(command, tmp_
     models, out = tmp_path / "models", tmp_path / "out"
     extra = ["--max-drop", "0.05", "--out", str(out)] if command == "tune" else []
     model = FIXTURES / "graph_conv"
-    proc = run_cli(command, str(model), "--format", "tfjs-layers", "--models-dir", str(models), *extra)
+    proc = invoke_cli(command, str(model), "--format", "tfjs-layers", "--models-dir", str(models), *extra)
     assert proc.returncode == 4, proc.stderr[-2000:]
     assert "--format tfjs-layers, but its content is a tfjs-graph model" in proc.stderr
     assert not models.exists() and not out.exists()
@@ -105,7 +105,7 @@ def test_quantize_and_tune_refuse_a_format_that_is_not_the_content(command, tmp_
 
 def test_quantize_model_takes_format(tmp_path):
     models = tmp_path / "models"
-    proc = run_cli(
+    proc = invoke_cli(
         "quantize", str(FIXTURES / "graph_conv"), "--format", "tfjs-graph", "--models-dir", str(models)
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import node_processes_of, require_runtime, run_cli
+from tests.conftest import invoke_cli, processes_with_env, require_runtime
 
 pytestmark = pytest.mark.slow
 FAST = ("-r", "node-wasm", "-r", "node-cpu")
@@ -17,7 +17,10 @@ FAST = ("-r", "node-wasm", "-r", "node-cpu")
 
 def _parity(tmp_path, model, *extra, models=None):
     out, models = tmp_path / "reports", models or tmp_path / "models"
-    proc = run_cli("parity", str(model), "--out", str(out), "--models-dir", str(models), "--json", *extra)
+    proc = invoke_cli(
+        "parity", str(model), "--out", str(out), "--models-dir", str(models), "--json", *extra,
+        env={"QUANTLAB_TEST_MARK": str(tmp_path)},  # finds this test's processes, and only them
+    )  # fmt: skip
     return proc, out, models
 
 
@@ -35,7 +38,7 @@ def _rows(record, kind, runtime=None):
 def analyzed(user_models, tmp_path_factory):
     """clf.h5 through `quantlab analyze` (float32 and uint8 only), as a user would first run it."""
     root = tmp_path_factory.mktemp("analyzed")
-    proc = run_cli("analyze", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]),
+    proc = invoke_cli("analyze", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]),
                    "--variants", "float32,uint8", "--out", str(root / "reports"),
                    "--models-dir", str(root / "models"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -74,7 +77,7 @@ def test_keras_h5_against_keras_reuses_analyze_artifacts(user_models, analyzed, 
     assert results["parity"]["reference"] == "keras" and results["variants"]  # analyze's rows kept
     page = (out / "clf" / "index.html").read_text()
     assert "Parity: Keras vs tfjs runtimes" in page and "Reference: <b>keras</b>" in page
-    assert not node_processes_of()
+    assert not processes_with_env(f"QUANTLAB_TEST_MARK={tmp_path}")  # no Node or Chromium left
 
 
 def test_corrupted_float32_artifact_fails_with_exit_6_and_names_the_layer(user_models, analyzed, tmp_path):

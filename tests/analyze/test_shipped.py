@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 from tests.fixtures import shipped_graph
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def _run(tmp_path, *args):
     out, models = tmp_path / "reports", tmp_path / "models"
-    proc = run_cli(*args, "--out", str(out), "--models-dir", str(models))
+    proc = invoke_cli(*args, "--out", str(out), "--models-dir", str(models))
     return proc, out, models
 
 

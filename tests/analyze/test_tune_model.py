@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 pytestmark = pytest.mark.slow
 
 
 def _tune(tmp_path, model, *extra):
-    return run_cli(
+    return invoke_cli(
         "tune", str(model), "--json", "--backend", "wasm", "--out", str(tmp_path / "reports"),
         "--models-dir", str(tmp_path / "models"), *extra,
     )  # fmt: skip
@@ -39,7 +39,7 @@ def test_graph_model_tune_and_its_quantlab_command(user_models, tmp_path):
     assert r["metric"] == "accuracy" and 140 <= r["holdout"]["holdout_n"] <= 160  # half of 300, stratified
     cmd = r["quantlab_command"]
     assert cmd[:3] == ["quantlab", "quantize", str(user_models["clf_savedmodel"])]
-    again = run_cli(*cmd[1:], "--models-dir", str(tmp_path / "models"))
+    again = invoke_cli(*cmd[1:], "--models-dir", str(tmp_path / "models"))
     assert again.returncode == 0, again.stderr[-2000:]
     root = tmp_path / "models" / "clf_savedmodel"
     _same_artifact(root / "tuned", root / "mixed")
