@@ -42,8 +42,11 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff check py tests
 	$(BIN)/ruff format --check py tests
 
+# Two pytest workers (pytest-xdist; a test file stays on one worker, so its module fixtures are
+# made once): the e2e tests mostly wait on Node, converter and Chromium children, one core each.
+TEST_WORKERS ?= 2
 test-py: setup
-	$(BIN)/pytest --durations=25 $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(ARGS)
 
 # Tiers (markers applied by folder in tests/conftest.py): fast = tests/unit, seconds, what a
 # developer runs while working; e2e = everything through the real CLI, converter and evaluator.
@@ -52,7 +55,7 @@ test-fast: $(PY_STAMP)
 	$(BIN)/pytest tests/unit -q $(ARGS)
 
 test-e2e: setup browser tfjs-node ray
-	$(BIN)/pytest -m e2e --durations=25 $(ARGS)
+	$(BIN)/pytest -m e2e -n $(TEST_WORKERS) --dist loadfile --durations=25 $(ARGS)
 
 test-js: setup
 	source scripts/node-env.sh && node --test tests/js/

@@ -84,7 +84,9 @@ def run_cli(
     )
 
 
-def invoke_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def invoke_cli(
+    *args: str | Path, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """The `quantlab` CLI in this process (typer's CliRunner): the same app, option checks, error
     lines and exit codes as `run_cli` without a fresh interpreter and its imports (~2 s a call).
     For checks that end before any long work; signals and process exit stay with `run_cli`."""
@@ -93,7 +95,7 @@ def invoke_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> 
     from quantlab.cli.app import app
 
     with contextlib.chdir(cwd or ROOT):
-        result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=True)
+        result = CliRunner().invoke(app, [str(a) for a in args], env=env, catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # escaped the CLI's own error handling: a bug, shown as one
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)

@@ -149,9 +149,9 @@ def test_a_broken_artifact_is_not_retried(small_convnet_dir, tmp_path):
 
 
 def test_workers_0_is_exit_2(tmp_path):
-    from tests.conftest import run_cli
+    from tests.conftest import invoke_cli
 
-    proc = run_cli("evaluate", "housing", "--workers", "0", "--models-dir", str(tmp_path))
+    proc = invoke_cli("evaluate", "housing", "--workers", "0", "--models-dir", str(tmp_path))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "--workers 0: must be a positive integer" in proc.stderr
 
@@ -223,11 +223,11 @@ def test_sigint_with_two_workers_stops_every_worker(tmp_path):
 
 
 def _housing_models(tmp_path: Path) -> Path:
-    from tests.conftest import run_cli
+    from tests.conftest import invoke_cli
 
     models = tmp_path / "models"
     for cmd in (("train", "housing", "--quick"), ("quantize", "housing")):
-        proc = run_cli(*cmd, "--models-dir", str(models))
+        proc = invoke_cli(*cmd, "--models-dir", str(models))
         assert proc.returncode == 0, proc.stderr[-3000:]
     return models
 

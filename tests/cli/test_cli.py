@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, node_processes_of, run_cli
+from tests.conftest import ROOT, invoke_cli, node_processes_of
 
 
 @pytest.fixture(scope="module")
 def quick_housing(tmp_path_factory):
     work = tmp_path_factory.mktemp("run")
-    proc = run_cli(
+    proc = invoke_cli(
         "run",
         "housing",
         "--quick",
@@ -63,7 +63,7 @@ def test_run_quick_writes_results_for_every_variant(quick_housing):
 def test_evaluate_reuses_artifacts_and_limit(quick_housing):
     work, _ = quick_housing
     out = work / "eval"
-    proc = run_cli(
+    proc = invoke_cli(
         "evaluate",
         "housing",
         "--variant",
@@ -84,13 +84,13 @@ def test_evaluate_reuses_artifacts_and_limit(quick_housing):
 
 
 def test_unknown_demo_lists_valid_ones():
-    proc = run_cli("train", "cifar")
+    proc = invoke_cli("train", "cifar")
     assert proc.returncode == 2
     assert "unknown demo 'cifar'; valid demos: housing, mnist, fashion-mnist, mobilenetv2" in proc.stderr
 
 
 def test_evaluate_without_models_says_which_command(tmp_path):
-    proc = run_cli("evaluate", "mnist", "--models-dir", str(tmp_path), "--out", str(tmp_path))
+    proc = invoke_cli("evaluate", "mnist", "--models-dir", str(tmp_path), "--out", str(tmp_path))
     assert proc.returncode == 4
     assert "run `quantlab train mnist`" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -98,7 +98,7 @@ def test_evaluate_without_models_says_which_command(tmp_path):
 
 def test_missing_data_is_one_line_with_exit_3(tmp_path):
     models = tmp_path / "models"
-    proc = run_cli(
+    proc = invoke_cli(
         "train",
         "housing",
         "--data-dir",
@@ -116,7 +116,7 @@ def test_missing_data_is_one_line_with_exit_3(tmp_path):
 
 
 def test_data_command_reports_found_files(data_dir):
-    proc = run_cli("data", "--json", "--data-dir", str(data_dir))
+    proc = invoke_cli("data", "--json", "--data-dir", str(data_dir))
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(proc.stdout)
     assert {r["checksum"] for r in rows} == {"ok"} and len(rows) == 10
@@ -173,7 +173,7 @@ def test_parity_cli_fails_and_names_the_corrupted_layer(quick_housing, tmp_path)
     models = tmp_path / "models"
     shutil.copytree(work / "models" / "housing", models / "housing")
     corrupt_weight(models / "housing" / "float32", "hidden3/kernel", delta=4.0)
-    proc = run_cli("parity", "housing", "-r", "node-wasm", "--variant", "float32", "--limit", "200",
+    proc = invoke_cli("parity", "housing", "-r", "node-wasm", "--variant", "float32", "--limit", "200",
                    "--models-dir", str(models), "--out", str(tmp_path / "out"), "--json")  # fmt: skip
     assert proc.returncode == 6, proc.stderr[-2000:]
     record = json.loads(proc.stdout)
@@ -190,7 +190,7 @@ def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_hou
     work, _ = quick_housing
     models = tmp_path / "models"
     shutil.copytree(work / "models" / "housing", models / "housing")
-    proc = run_cli("tune", "housing", "--max-drop", "0.01", "--limit", "300", "--sweep", "b",
+    proc = invoke_cli("tune", "housing", "--max-drop", "0.01", "--limit", "300", "--sweep", "b",
                    "--models-dir", str(models), "--out", str(tmp_path / "out"), "--json")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = json.loads(proc.stdout)
@@ -262,7 +262,7 @@ def test_evaluate_malformed_manifest_is_exit_4_not_5(quick_housing, tmp_path):
     mj = json.loads(model_json.read_text())
     mj["weightsManifest"][0]["weights"][0]["shape"] = ["8", 80]
     model_json.write_text(json.dumps(mj))
-    proc = run_cli("evaluate", "housing", "--variant", "uint8", "--limit", "50", "--backend", "cpu",
+    proc = invoke_cli("evaluate", "housing", "--variant", "uint8", "--limit", "50", "--backend", "cpu",
                    "--models-dir", str(models), "--out", str(tmp_path / "out"))  # fmt: skip
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert f"{model_json}: weightsManifest[0].weights[0]" in _one_error(proc) and ".shape:" in proc.stderr
@@ -275,7 +275,7 @@ def test_broken_train_json_is_exit_4(quick_housing, tmp_path):
     shutil.copytree(work / "models" / "housing", models / "housing")
     record = models / "housing" / "keras" / "train.json"
     record.write_text("[1, 2, 3]")
-    proc = run_cli("evaluate", "housing", "--variant", "uint8", "--backend", "cpu",
+    proc = invoke_cli("evaluate", "housing", "--variant", "uint8", "--backend", "cpu",
                    "--models-dir", str(models), "--out", str(tmp_path / "out"))  # fmt: skip
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert f"{record}: expected a JSON object, got list" in _one_error(proc)
@@ -288,7 +288,7 @@ def test_results_json_of_the_wrong_type_is_exit_4_before_the_work(quick_housing,
     (out / "housing").mkdir(parents=True)
     (out / "housing" / "results.json").write_text('["not", "a", "results", "record"]')
     extra = ["--max-drop", "0.01", "--backend", "wasm"] if command == "tune" else ["-r", "node-wasm"]
-    proc = run_cli(command, "housing", *extra, "--models-dir", str(work / "models"), "--out", str(out))
+    proc = invoke_cli(command, "housing", *extra, "--models-dir", str(work / "models"), "--out", str(out))
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert "results.json: expected a JSON object, got list" in _one_error(proc)
     assert sorted(p.name for p in (out / "housing").iterdir()) == [".quantlab.lock", "results.json"]
@@ -298,7 +298,7 @@ def test_evaluate_limit_0_is_all_and_a_limit_past_the_end_records_what_ran(quick
     work, _ = quick_housing
     for limit, n_test in (("0", 3000), ("100000", 3000)):
         out = tmp_path / limit
-        proc = run_cli("evaluate", "housing", "--variant", "uint8", "--limit", limit, "--backend", "cpu",
+        proc = invoke_cli("evaluate", "housing", "--variant", "uint8", "--limit", limit, "--backend", "cpu",
                        "--models-dir", str(work / "models"), "--out", str(out))  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
         results = json.loads((out / "housing" / "results.json").read_text())
@@ -309,9 +309,9 @@ def test_tune_cli_conservative_judges_the_interval_and_bad_holdout_is_usage(quic
     work, _ = quick_housing
     models = tmp_path / "models"
     shutil.copytree(work / "models" / "housing", models / "housing")
-    proc = run_cli("tune", "housing", "--max-drop", "0.01", "--limit", "200", "--sweep", "", "--conservative",
-                   "--holdout", "0.4", "--models-dir", str(models), "--out", str(tmp_path / "out"),
-                   "--json")  # fmt: skip
+    proc = invoke_cli("tune", "housing", "--max-drop", "0.01", "--limit", "200", "--sweep", "",
+                      "--conservative", "--holdout", "0.4", "--models-dir", models, "--out", tmp_path / "out",
+                      "--json")  # fmt: skip
     assert proc.returncode in (0, 7), proc.stderr[-2000:]
     record = json.loads(proc.stdout)
     assert record["conservative"] and record["holdout_size"] == 1200
@@ -320,11 +320,13 @@ def test_tune_cli_conservative_judges_the_interval_and_bad_holdout_is_usage(quic
     if record["verified"]:
         assert record["verified"]["drop_ci"][1] <= 0.01 + 1e-9
         assert record["verified_drop"]["judged_on"] == "upper end of the interval"
-    proc = run_cli("tune", "housing", "--max-drop", "0.01", "--holdout", "1.5", "--models-dir", str(models))
+    proc = invoke_cli(
+        "tune", "housing", "--max-drop", "0.01", "--holdout", "1.5", "--models-dir", str(models)
+    )
     assert proc.returncode == 2 and "--holdout 1.5" in proc.stderr
 
 
 def test_tune_without_trained_artifacts_says_which_command(tmp_path):
-    proc = run_cli("tune", "fashion-mnist", "--max-drop", "0.01", "--models-dir", str(tmp_path))
+    proc = invoke_cli("tune", "fashion-mnist", "--max-drop", "0.01", "--models-dir", str(tmp_path))
     assert proc.returncode == 4
     assert "run `quantlab train fashion-mnist`" in proc.stderr and "Traceback" not in proc.stderr

@@ -9,7 +9,7 @@ import pytest
 from quantlab.demos.mobilenet import resolve_weights, run_mobilenet, weights_file_name
 from quantlab.errors import ArtifactError, DataError
 from quantlab.runtimes.node import TfjsNodeRuntime
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_weights_found_by_keras_file_name_in_the_data_folder(tmp_path, small_ful
 
 
 def test_cli_run_mobilenet_quick_seed_preprocessing(small_full_weights, image_dir, tmp_path):
-    proc = run_cli(
+    proc = invoke_cli(
         "run", "mobilenetv2", "--weights", str(small_full_weights), "--alpha", "0.35",
         "--image-size", "32", "--preprocessing", "seed", "--data-dir", str(image_dir),
         "--out", str(tmp_path / "r"), "--models-dir", str(tmp_path / "m"),
@@ -179,12 +179,12 @@ def test_mobilenet_is_an_ordinary_demo_train_quantize_evaluate(small_full_weight
          "--data-dir", str(image_dir), "--out", str(tmp_path / "r")],
     ]  # fmt: skip
     for step in steps:
-        proc = run_cli(*step, *common)
+        proc = invoke_cli(*step, *common)
         assert proc.returncode == 0, (step[0], proc.stderr[-3000:])
     res = json.loads((tmp_path / "r" / "mobilenetv2" / "results.json").read_text())
     assert res["mode"] == "full" and [v["name"] for v in res["variants"]] == ["float32", "uint8"]
     assert res["kind"] == "demo" and res["schema"] == 2
-    run = run_cli(
+    run = invoke_cli(
         "run", "mobilenetv2", "--weights", str(small_full_weights), "--alpha", "0.35", "--image-size", "32",
         "--data-dir", str(image_dir), "--out", str(tmp_path / "r2"), "--models-dir", str(tmp_path / "m2"),
     )  # fmt: skip
@@ -198,7 +198,7 @@ def test_graph_demo_same_weights_as_a_graph_model_side_by_side(small_full_weight
     """mobilenetv2-graph: SavedModel -> stock converter graph model (BatchNorm folded); its float32
     reproduces Keras in tfjs; the page shows it beside the layers demo; --map works on it."""
     m, r = str(tmp_path / "m"), str(tmp_path / "r")
-    proc = run_cli(
+    proc = invoke_cli(
         "run", "mobilenetv2", "mobilenetv2-graph", "--weights", str(small_full_weights), "--alpha", "0.35",
         "--image-size", "32", "--data-dir", str(image_dir), "--out", r, "--models-dir", m,
     )  # fmt: skip
@@ -231,7 +231,9 @@ def test_graph_demo_same_weights_as_a_graph_model_side_by_side(small_full_weight
     assert by["equalized"]["metrics"] == by["float32"]["metrics"]
     page = (tmp_path / "r" / "mobilenetv2-graph" / "index.html").read_text()
     assert "side by side" in page and 'href="./../mobilenetv2/index.html"' in page
-    custom = run_cli("quantize", "mobilenetv2-graph", "--map", "uint8=*", "--name", "all8", "--models-dir", m)
+    custom = invoke_cli(
+        "quantize", "mobilenetv2-graph", "--map", "uint8=*", "--name", "all8", "--models-dir", m
+    )
     assert custom.returncode == 0, custom.stderr[-2000:]
     made = json.loads((tmp_path / "m" / "mobilenetv2-graph" / "all8" / "model.json").read_text())
     assert made["format"] == "graph-model"
@@ -251,11 +253,11 @@ def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(
          "--image-size", "32", "--data-dir", str(image_dir)],
         ["quantize", "mobilenetv2-graph", "--data-dir", str(image_dir)],
     ):  # fmt: skip
-        proc = run_cli(*step, *common)
+        proc = invoke_cli(*step, *common)
         assert proc.returncode == 0, (step[0], proc.stderr[-3000:])
-    bad = run_cli("tune", "mnist", "--max-drop", "0.1", "--equalized", *common)
+    bad = invoke_cli("tune", "mnist", "--max-drop", "0.1", "--equalized", *common)
     assert bad.returncode == 2 and "--equalized" in bad.stderr
-    proc = run_cli(
+    proc = invoke_cli(
         "tune", "mobilenetv2-graph", "--equalized", "--max-drop", "1.0", "--sweep", "", "--limit", "0",
         "--holdout", "0.5", "--data-dir", str(image_dir), "--out", r, "--json", *common,
     )  # fmt: skip
@@ -264,14 +266,14 @@ def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(
     assert record["base"] == "equalized" and record["format"] == "graph"
     cmd = record["quantlab_command"]
     assert cmd[:3] == ["quantlab", "quantize", str(tmp_path / "m" / "mobilenetv2-graph" / "equalized")]
-    again = run_cli(*cmd[1:], "--models-dir", str(tmp_path / "again"))
+    again = invoke_cli(*cmd[1:], "--models-dir", str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr[-3000:]
     tuned = tmp_path / "m" / "mobilenetv2-graph" / "tuned-equalized"
     made = tmp_path / "again" / "equalized" / "mixed"
     for shard in sorted(p.name for p in tuned.glob("*.bin")):
         assert (made / shard).read_bytes() == (tuned / shard).read_bytes()
     # the answer measured like any variant, on every image (not only the held-out half)
-    ev = run_cli(
+    ev = invoke_cli(
         "evaluate", "mobilenetv2-graph", "--variant", "float32", "--variant", "tuned-equalized",
         "--data-dir", str(image_dir), "--out", str(tmp_path / "all"), *common,
     )  # fmt: skip

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from quantlab.report import render_reports
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 from tests.report.test_render import _results
 
 
@@ -83,7 +83,7 @@ def test_cli_report_on_wrong_types_is_not_a_traceback(tmp_path):
     _write(tmp_path, "mnist", _results())
     _write(tmp_path, "a", _with("variants", "x", demo="a"))
     _write(tmp_path, "b", _with("variants.0.metrics", {"accuracy": "high"}, demo="b", seed=[1], tune=[]))
-    proc = run_cli("report", "--out", str(tmp_path), env={"COLUMNS": "300"}, timeout=120)
+    proc = invoke_cli("report", "--out", str(tmp_path), env={"COLUMNS": "300"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     index = (tmp_path / "index.html").read_text()

@@ -14,7 +14,7 @@ import pytest
 
 from quantlab.errors import QuantlabError
 from quantlab.report.server import make_server
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, invoke_cli
 
 SECRET = b"top-secret-outside-the-reports"
 
@@ -153,7 +153,7 @@ def _one_line_error(proc, *words):
 
 @pytest.mark.parametrize("bad", ["70000", "-1", "65536"])
 def test_cli_serve_port_out_of_range_is_a_one_line_usage_error(tree, bad):
-    proc = run_cli("serve", "--port", bad, "--out", str(tree / "reports"), env={"COLUMNS": "300"}, timeout=60)
+    proc = invoke_cli("serve", "--port", bad, "--out", str(tree / "reports"), env={"COLUMNS": "300"})
     assert proc.returncode == 2, proc.stderr
     _one_line_error(proc, "--port", bad)
 
@@ -163,9 +163,7 @@ def test_cli_serve_on_a_busy_port_is_a_one_line_error(tree):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = str(busy.getsockname()[1])
-        proc = run_cli(
-            "serve", "--port", port, "--out", str(tree / "reports"), env={"COLUMNS": "300"}, timeout=60
-        )
+        proc = invoke_cli("serve", "--port", port, "--out", str(tree / "reports"), env={"COLUMNS": "300"})
     assert proc.returncode in (1, 2), proc.stderr
     _one_line_error(proc, port, "in use")
 

@@ -15,7 +15,7 @@ from quantlab.convert.converter import VARIANTS
 from quantlab.demos.registry import ALL_DEMOS
 from quantlab.errors import EvaluatorError, RuntimeUnavailable
 from quantlab.runtimes.browser import BrowserRuntime, browser_unavailable_reason
-from tests.conftest import processes_with_env, run_cli
+from tests.conftest import invoke_cli, processes_with_env
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -38,8 +38,8 @@ def tiny_models(small_convnet_dir, tmp_path_factory):
 
 def test_delivery_cli_on_a_tiny_model(browser_ok, tiny_models, tmp_path):
     out = tmp_path / "out"
-    proc = run_cli("delivery", str(tiny_models / "tiny"), "--models-dir", str(tiny_models), "--out", str(out),
-                   "--runs", "1", "--profiles", "slow-4g,none", timeout=300)  # fmt: skip
+    proc = invoke_cli("delivery", str(tiny_models / "tiny"), "--models-dir", str(tiny_models), "--out", out,
+                   "--runs", "1", "--profiles", "slow-4g,none")  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     record = json.loads((out / "tiny" / "delivery.json").read_text())
     assert list(record["sizes"]) == list(VARIANTS) and record["errors"] == {}
@@ -62,7 +62,7 @@ def test_delivery_cli_on_a_tiny_model(browser_ok, tiny_models, tmp_path):
 
 
 def test_unknown_profile_exit_2_lists_valid(tiny_models, tmp_path):
-    proc = run_cli("delivery", "mnist", "--profiles", "slow-3g", "--out", str(tmp_path / "o"), timeout=120)
+    proc = invoke_cli("delivery", "mnist", "--profiles", "slow-3g", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
     text = proc.stdout + proc.stderr
     assert "slow-3g" in text and "slow-4g, fast-4g, none" in text
@@ -70,8 +70,8 @@ def test_unknown_profile_exit_2_lists_valid(tiny_models, tmp_path):
 
 def test_chromium_missing_is_one_line_with_the_install_command(tiny_models, tmp_path):
     env = {"QUANTLAB_CHROMIUM": str(tmp_path / "no-chromium")}
-    proc = run_cli("delivery", str(tiny_models / "tiny"), "--models-dir", str(tiny_models),
-                   "--out", str(tmp_path / "o"), env=env, timeout=120)  # fmt: skip
+    proc = invoke_cli("delivery", str(tiny_models / "tiny"), "--models-dir", str(tiny_models),
+                   "--out", str(tmp_path / "o"), env=env)  # fmt: skip
     assert proc.returncode == 5
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1 and "no-chromium" in lines[0] and "apt-get install -y chromium" in lines[0]
@@ -175,8 +175,8 @@ def test_delivery_of_every_demo_with_variants(browser_ok, tiny_models, tmp_path)
     (models / "fashion-mnist" / "keras").mkdir(parents=True)  # trained, never converted
     (out / "mnist").mkdir(parents=True)
     (out / "mnist" / "results.json").write_text(json.dumps({"demo": "mnist", "variants": []}))
-    proc = run_cli("delivery", "--models-dir", str(models), "--out", str(out), "--runs", "1",
-                   "--profiles", "fast-4g,none", "--pages", "2", timeout=300)  # fmt: skip
+    proc = invoke_cli("delivery", "--models-dir", str(models), "--out", str(out), "--runs", "1",
+                   "--profiles", "fast-4g,none", "--pages", "2")  # fmt: skip
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-3000:]
     for demo in ("housing", "mnist"):
@@ -193,8 +193,8 @@ def test_delivery_of_every_demo_with_variants(browser_ok, tiny_models, tmp_path)
     assert "total: " in text and "2 demos (housing, mnist)" in text
 
     # demo names given: the same, for those names; --json gives every record
-    proc = run_cli("delivery", "mnist", "fashion-mnist", "--models-dir", str(models), "--out", str(out),
-                   "--runs", "1", "--profiles", "none", "--json", timeout=300)  # fmt: skip
+    proc = invoke_cli("delivery", "mnist", "fashion-mnist", "--models-dir", str(models), "--out", str(out),
+                   "--runs", "1", "--profiles", "none", "--json")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(proc.stdout)
     assert [r["name"] for r in doc["records"]] == ["mnist"] and list(doc["skipped"]) == ["fashion-mnist"]
