@@ -132,8 +132,12 @@ class Evaluator {
   async testBlock() {
     const dir = process.env.QUANTLAB_TEST_BLOCK_DIR;
     if (!dir) return;
-    fs.writeFileSync(path.join(dir, `predict-started-${process.pid}`), String(process.pid)); // one per evaluator
-    fs.writeFileSync(path.join(dir, 'predict-started'), String(process.pid));
+    // whole or not there at all (written aside, then renamed): a test reads the pid as soon as it sees the file
+    for (const name of [`predict-started-${process.pid}`, 'predict-started']) { // one per evaluator, and the last
+      const part = path.join(dir, `.${name}.${process.pid}.part`);
+      fs.writeFileSync(part, String(process.pid));
+      fs.renameSync(part, path.join(dir, name));
+    }
     while (!fs.existsSync(path.join(dir, 'release'))) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -69,6 +69,17 @@ def small_convnet_dir(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def housing_quick(tmp_path_factory) -> Path:
+    """MODELS folder with a quick housing model and its four variants (`train --quick`, then
+    `quantize`), made once per test run: tests read it, or copy it before they change it."""
+    models = tmp_path_factory.mktemp("housing_quick") / "models"
+    for cmd in (("train", "housing", "--quick"), ("quantize", "housing")):
+        proc = invoke_cli(*cmd, "--models-dir", str(models))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return models
+
+
 def run_cli(
     *args: str, env: dict | None = None, timeout: float = 600, cwd: Path | None = None
 ) -> subprocess.CompletedProcess:

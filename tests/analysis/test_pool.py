@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -106,7 +107,6 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_retried(small_convnet_d
         deadline = time.monotonic() + 120
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.1)
         os.kill(int(started.read_text().strip()), signal.SIGKILL)
         (block / "release").touch()
 
@@ -188,11 +188,12 @@ def test_ray_not_installed_is_one_line_with_the_install_command(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigint_with_two_workers_stops_every_worker(tmp_path):
+def test_sigint_with_two_workers_stops_every_worker(housing_quick, tmp_path):
     """Both evaluators held inside predict jobs; Ctrl-C: exit 130, no process, no temp folder."""
     from tests.infra.test_signals import assert_nothing_left
 
-    models = _housing_models(tmp_path)
+    models = tmp_path / "models"
+    shutil.copytree(housing_quick, models)
     block, tmpdir, out = tmp_path / "block", tmp_path / "tmp", tmp_path / "out"
     block.mkdir()
     tmpdir.mkdir()
@@ -212,7 +213,6 @@ def test_sigint_with_two_workers_stops_every_worker(tmp_path):
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         assert time.monotonic() < deadline, "two evaluators did not reach a predict job within 180 s"
         time.sleep(0.05)
-    time.sleep(0.05)  # the pid is written together with the file; let the write finish
     node_pid = int(sorted(block.glob("predict-started-*"))[0].name.rsplit("-", 1)[1])
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
@@ -220,16 +220,6 @@ def test_sigint_with_two_workers_stops_every_worker(tmp_path):
     assert "interrupted by SIGINT: no partial results were written" in stderr
     ctx = {"block": block, "tmpdir": tmpdir, "out": out, "node_pid": node_pid}
     assert_nothing_left(proc, ctx, models, stderr)
-
-
-def _housing_models(tmp_path: Path) -> Path:
-    from tests.conftest import invoke_cli
-
-    models = tmp_path / "models"
-    for cmd in (("train", "housing", "--quick"), ("quantize", "housing")):
-        proc = invoke_cli(*cmd, "--models-dir", str(models))
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return models
 
 
 def test_a_sweep_measures_float32_once_when_asked_first():

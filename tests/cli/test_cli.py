@@ -154,7 +154,6 @@ def test_ctrl_c_during_evaluation_leaves_nothing_behind(quick_housing, tmp_path)
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         assert time.monotonic() < deadline, "the evaluator never reached predict"
         time.sleep(0.02)
-    time.sleep(0.05)
     node_pid = (block / "predict-started").read_text().strip()
     proc.send_signal(signal.SIGINT)  # the job is held inside predict: evaluation is running
     _, stderr = proc.communicate(timeout=60)

@@ -261,24 +261,24 @@ def test_interrupted_while_pages_load_at_once_leaves_no_chromium(browser_ok, tin
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        # two Chromiums: two io dirs (counting processes would also count a child the browser has
+        # forked but not yet exec'd, which still carries the browser's command line), each with a
+        # page up: the loads start then
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             tree = _browsers_and_children(marker)
-            if sum(b"--type=renderer" in _cmdline(p) for p in tree) >= 2:  # both pages are up
+            pages = sum(b"--type=renderer" in _cmdline(p) for p in tree)
+            if pages >= 2 and len({_io_dir(p) for p in tree} - {None}) == 2:
                 break
             time.sleep(0.1)
-        time.sleep(1.5)  # the loads start once both pages are up
-        tree = _browsers_and_children(marker)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        # two Chromiums: two io dirs (counting processes would also count a child the browser has
-        # forked but not yet exec'd, which still carries the browser's command line)
         assert len({_io_dir(p) for p in tree} - {None}) == 2
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 128 + sig, stderr[-3000:]
         assert f"interrupted by {signal.Signals(sig).name}" in stderr
         assert not (out / "tiny" / "delivery.json").exists()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # a generous bound: a loaded machine reaps slowly
         left = tree
         while left and time.monotonic() < deadline:
             time.sleep(0.2)

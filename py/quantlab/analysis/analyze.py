@@ -186,7 +186,7 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
                 fixed, f" (the last batch padded with {batch['padded']} repeats, their outputs dropped)"
                 if batch["padded"] else "",
             )  # fmt: skip
-        _check_runs(runtime, paths["float32"], inputs, batch["size"], opts)
+        _check_runs(runtime, paths["float32"], inputs, fixed, opts)
         measured = measure_variants(runtime, paths, inputs, opts.name, opts.batch_size, CHUNK, fixed)
         for m in measured.values():
             split["load"] += m.load_ms / 1000
@@ -196,15 +196,18 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
         return Run(measured, inputs, specs, out_names, runtime.describe(), runtime.ran, batch)
 
 
-def _check_runs(pool, float32: Path, inputs: InputSet, batch: int, opts: AnalyzeOptions) -> None:
-    """One batch of float32 first: a kernel the runtime lacks is named, with a runtime that ran
-    it here, before every variant fails the same way."""
+def _check_runs(pool, float32: Path, inputs: InputSet, fixed: int | None, opts: AnalyzeOptions) -> None:
+    """One example of float32 first (one fixed batch where the model takes nothing else): a
+    kernel the runtime lacks is named, with a runtime that ran it here, before every variant
+    fails the same way. One example, not a padded batch: a large model spent most of a short
+    run here."""
     from ..runtimes.op_support import missing_op_error
     from .evaluate import pad_to
     from .pool import Job
 
+    batch = fixed or 1
     first = next(inputs.chunks(batch))
-    x = pad_to(next(iter(first.values())) if len(first) == 1 else first, batch)
+    x = pad_to(next(iter(first.values())) if len(first) == 1 else first, batch)  # n < batch: padded
     try:
         pool.map_jobs([Job("float32", float32, x, batch)], 1)
     except EvaluatorError as e:

@@ -75,7 +75,8 @@ class NodeEvaluator:
             raise
         atexit.register(self.close)
         threading.Thread(target=self._pump_stdout, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
+        self._stderr_pump = threading.Thread(target=self._pump_stderr, daemon=True)
+        self._stderr_pump.start()
         try:
             self.info = self._receive(None, start_timeout, "start-up")
         except BaseException as e:
@@ -95,6 +96,8 @@ class NodeEvaluator:
 
     def _died(self, what: str) -> EvaluatorError:
         code = self.proc.poll()
+        if code is not None:  # its last words: the stderr pump reads them until EOF (bounded wait)
+            self._stderr_pump.join(timeout=5)
         tail = " | ".join(line for line in list(self.stderr_tail)[-3:] if line) or "no stderr"
         self.close()
         return EvaluatorError(
