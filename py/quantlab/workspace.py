@@ -104,13 +104,35 @@ def claim(folder: Path, what: str) -> bool:
     return created
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and its parents that do not exist yet, innermost first (MODELS/<name>, MODELS, ...):
+    what a run will create, and may remove again when it ends having written nothing."""
+    missing = []
+    for f in (Path(folder), *Path(folder).parents):
+        if f.exists():
+            break
+        missing.append(f)
+    return missing
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove these folders, innermost first, while they are empty (a folder holding anything, an
+    output or another run's, stays, and so do those above it)."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:
+            return
+
+
 @contextlib.contextmanager
 def locked(folder: Path) -> Iterator[None]:
     """An exclusive lock on `folder` for one run; a second run gets one line, not mixed results.
-    A folder the lock made and the run left empty (an interrupt before anything was written) is
-    removed with its lock file: no folder holding only `.quantlab.lock`."""
+    A folder the lock made and the run left empty (an interrupt or a failure before anything was
+    written) is removed with its lock file, and so are the parents it made: no folder holding only
+    `.quantlab.lock`, no empty --out left by a run that wrote nothing."""
     folder = Path(folder)
-    made = not folder.exists()
+    made = missing_folders(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
     try:
@@ -127,6 +149,7 @@ def locked(folder: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):  # still ours: we hold the lock
                 (folder / LOCK).unlink()
                 folder.rmdir()
+                remove_empty(made[1:])
         os.close(fd)
 
 

@@ -116,6 +116,7 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     check_output_format(source, opts.output_format)  # usage errors before any folder is made
     if opts.inputs.path is not None and not Path(opts.inputs.path).exists():
         raise DataError(f"--inputs {opts.inputs.path}: no such file or folder")
+    above = [workspace.missing_folders(root.parent), workspace.missing_folders(result_dir.parent)]
     made = [root] if workspace.claim_model_root(root, source.model_json or source.path) else []
     try:
         if workspace.claim(result_dir, "results folder"):
@@ -124,6 +125,8 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     except BaseException:
         for folder in made:  # a failed or interrupted run leaves no folder it made (only those)
             shutil.rmtree(folder, ignore_errors=True)
+        for chain in above:  # nor an empty --models-dir or --out it made
+            workspace.remove_empty(chain)
         raise
 
 

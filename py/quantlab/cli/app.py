@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import math
 import shlex
 import sys
 import time
@@ -47,7 +49,7 @@ Typical use:
 
 Exit codes: 0 ok, 1 error, 2 bad usage, 3 data problem, 4 broken model artifact,
 5 tfjs evaluator failure, 6 parity out of tolerance, 7 no variant within the tune budget,
-130 interrupted.""",
+8 cannot write the output (disk full, read-only), 130 interrupted.""",
 )
 
 DemoArg = Annotated[
@@ -165,6 +167,11 @@ def cli_errors(fn):
         except Exception as e:
             if verbose:
                 raise  # the traceback
+            unwritable = cannot_write(e)
+            if unwritable:  # a full disk, a read-only folder: the file, what, and exit 8
+                console.print(f"[red]error:[/red] {escape(unwritable)}", markup=True, highlight=False,
+                              soft_wrap=True)  # fmt: skip
+                raise typer.Exit(CANNOT_WRITE_EXIT) from None
             console.print(
                 f"[red]error:[/red] {escape(type(e).__name__)}: {escape(str(e))} "
                 "(rerun with --verbose for the traceback)",
@@ -175,6 +182,24 @@ def cli_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+CANNOT_WRITE_EXIT = 8
+_CANNOT_WRITE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                 errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}  # fmt: skip
+
+
+def cannot_write(e: BaseException) -> str | None:
+    """The one line for an output that cannot be written (disk full, quota, read-only, no
+    permission), naming the file; None for any other failure. TensorFlow's writers raise their
+    own ResourceExhaustedError with the OS text inside."""
+    fix = "free space or choose another --out/--models-dir"
+    if isinstance(e, OSError) and e.errno in _CANNOT_WRITE:
+        return f"{e.filename or 'an output file'}: cannot write: {_CANNOT_WRITE[e.errno]}; {fix}"
+    text = str(e).strip()
+    if "No space left on device" in text:  # tf.errors.ResourceExhaustedError and the like
+        return f"cannot write: the disk is full ({text.splitlines()[0][:200]}); {fix}"
+    return None
 
 
 def _demos(names: list[str] | None):
@@ -234,6 +259,28 @@ def _model_name(model: Path, name: str | None) -> str:
     return workspace.check_name(
         name or workspace.name_from_path(model), "--name", set(ALL_DEMOS) | workspace.OUT_FILES
     )
+
+
+def warn_nonfinite(record: dict) -> None:
+    """A warning in the terminal, not only on the page, when a demo's weights or figures hold
+    NaN/Inf: the run ends 0 (the numbers are what tfjs computed), but none of them means much."""
+    name = record.get("demo", "?")
+    weights = sorted({t["name"] for w in (record.get("weight_error") or {}).values()
+                      for t in (w or {}).get("tensors", []) if t.get("nonfinite_reference")})  # fmt: skip
+    if weights:
+        more = f" and {len(weights) - 3} more" if len(weights) > 3 else ""
+        log.warning(
+            "%s: its float32 weights hold NaN/Inf (%s%s): every figure is computed from a broken model; "
+            "retrain it or fix those weights", name, ", ".join(weights[:3]), more,
+        )  # fmt: skip
+    figures = [
+        f"{v['name']} {k}"
+        for v in record.get("variants", [])
+        for k, x in (v.get("metrics") or {}).items()
+        if isinstance(x, float) and not math.isfinite(x)
+    ]
+    if figures:
+        log.warning("%s: NaN/Inf figures (%s): the outputs hold NaN/Inf", name, ", ".join(figures[:4]))
 
 
 def _summary(all_results: list[dict], as_json: bool) -> None:
@@ -750,6 +797,7 @@ def run(
                 },
             }
             all_results.append(demo.evaluate(runtime, models_dir, out, opts, config=config))
+            warn_nonfinite(all_results[-1])
     render_reports(out)
     _summary(all_results, as_json)
     if not as_json:
@@ -985,7 +1033,8 @@ def evaluate(
     pool = make_pool(f"node-{backend}", workers, timeout, executor, ray_address)
     with _locked(*folders), pool as runtime:
         for demo in chosen:
-            demo.evaluate(runtime, models_dir, out, opts, variants, config={"backend": backend})
+            record = demo.evaluate(runtime, models_dir, out, opts, variants, config={"backend": backend})
+            warn_nonfinite(record)
     _workers_line(pool)
 
 
