@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.quantlab-installed
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup browser tfjs-node ray run test test-py test-js test-fast test-e2e lint bench report clean mutation
+.PHONY: setup browser tfjs-node ray run test test-py test-js test-fast test-e2e test-signals test-browser lint bench report clean mutation
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -56,6 +56,14 @@ test-fast: $(PY_STAMP)
 
 test-e2e: setup browser tfjs-node ray
 	$(BIN)/pytest -m e2e -n $(TEST_WORKERS) --dist loadfile --durations=25 $(ARGS)
+
+# The interrupt, crash and hang tests alone (`-m signals`, about 3 minutes), and the Chromium ones.
+# scripts/signals_under_load.sh runs the first five times beside two busy loops.
+test-signals: setup browser tfjs-node
+	$(BIN)/pytest -m signals -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+test-browser: setup browser
+	$(BIN)/pytest -m browser -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-js: setup
 	source scripts/node-env.sh && node --test tests/js/

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -177,6 +178,12 @@ _LONGEST_FIRST = (
 )
 
 
+def _named(test_name: str, keys: tuple[str, ...]) -> bool:
+    """A key at the start of a word of the test's name ("hang" in hanging, not in change)."""
+    name = "_" + re.sub(r"[^a-z0-9]+", "_", test_name.lower())
+    return any("_" + k in name for k in keys)
+
+
 def _file_rank(item) -> int:
     rel = Path(str(item.fspath)).relative_to(ROOT / "tests").as_posix()
     return _LONGEST_FIRST.index(rel) if rel in _LONGEST_FIRST else len(_LONGEST_FIRST)
@@ -187,8 +194,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         item.add_marker(pytest.mark.fast if parts[0] == "unit" else pytest.mark.e2e)
-        name = item.name.lower()
-        if any(k in name for k in _BROWSER) or "browser" in parts[-1]:
+        if _named(item.name, _BROWSER) or "browser" in parts[-1]:
             item.add_marker(pytest.mark.browser)
-        if any(k in name for k in _SIGNALS) or parts[-1] in ("test_interrupts.py", "test_signals.py"):
+        if _named(item.name, _SIGNALS) or parts[-1] in ("test_interrupts.py", "test_signals.py"):
             item.add_marker(pytest.mark.signals)

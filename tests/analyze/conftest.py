@@ -50,3 +50,20 @@ def user_models(tmp_path_factory) -> dict[str, Path]:
     two.save(root / "two_io.h5")
     np.savez(root / "two_io.npz", a=rng.normal(size=(20, 3)), b=rng.normal(size=(20, 2)))
     return {p.name: p for p in root.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def clf_graph(user_models, tmp_path_factory) -> Path:
+    """clf's Keras SavedModel as the stock `tensorflowjs_converter` CLI writes it (a float32 tfjs
+    graph model), made once: the tests that need a converted graph model, not the conversion."""
+    import subprocess
+    import sys
+
+    dest = tmp_path_factory.mktemp("clf_graph") / "float32"
+    exe = Path(sys.executable).with_name("tensorflowjs_converter")
+    args = ["--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model"]
+    proc = subprocess.run(
+        [str(exe), *args, str(user_models["clf_savedmodel"]), str(dest)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return dest

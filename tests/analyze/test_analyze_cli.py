@@ -178,14 +178,10 @@ def test_plain_savedmodel_becomes_a_graph_model_checked_against_tensorflow(user_
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_graph_model_folder_is_requantized_in_place_of_the_converter(user_models, tmp_path):
-    first, _, models = _analyze(
-        tmp_path, user_models["clf_savedmodel"], "--samples", "4", "--variants", "float32"
-    )
-    _results(first)
+def test_graph_model_folder_is_requantized_in_place_of_the_converter(user_models, clf_graph, tmp_path):
+    """A tfjs graph model folder (the converter's float32 output of the SavedModel) as MODEL."""
     proc, _, models2 = _analyze(
-        tmp_path, models / "clf_savedmodel" / "float32", "--name", "graphsrc", "--inputs",
-        str(user_models["clf.npz"]),
+        tmp_path, clf_graph, "--name", "graphsrc", "--inputs", str(user_models["clf.npz"])
     )  # fmt: skip
     r = _results(proc)
     assert r["source"]["format"] == "tfjs-graph" and r["task"] == "classification"

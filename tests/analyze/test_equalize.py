@@ -41,6 +41,13 @@ def chain_models(tmp_path_factory):
         )
         model.save(root / f"{act}_sm", save_format="tf")
     np.save(root / "x.npy", rng.uniform(-1, 1, (32, 8, 8, 3)).astype(np.float32))
+    # and each as the float32 tfjs graph model the converter makes of it (as equalize does first):
+    # the tests that are not about reading a SavedModel start from these, one conversion each
+    from quantlab.convert.source import write_float32
+    from quantlab.sources import detect
+
+    for act in ("relu", "relu6"):
+        write_float32(detect(root / f"{act}_sm"), root / f"{act}_graph")
     return root
 
 
@@ -69,12 +76,7 @@ def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_pa
     assert art.format == "graph" and (out / "equalize.json").is_file()
     eq = read_weights(art)
     dw = next(n for n in eq if n.split("/")[-3:][0] == "dw" and eq[n].ndim == 4)
-    src_dir = tmp_path / "src"
-    from quantlab.convert.source import write_float32
-    from quantlab.sources import detect
-
-    write_float32(detect(chain_models / "relu_sm"), src_dir)
-    orig = read_weights(read_artifact(src_dir))
+    orig = read_weights(read_artifact(chain_models / "relu_graph"))  # the converter's, unequalized
     assert {n: v.shape for n, v in orig.items()} == {n: v.shape for n, v in eq.items()}
     assert channel_spread(dw, eq[dw])["channel_spread"] < channel_spread(dw, orig[dw])["channel_spread"]
     assert (
@@ -99,7 +101,8 @@ def test_relu6_exact_with_clips_refused_as_relu_unless_forced(chain_models, tmp_
     assert not r["equalization"]["clips_snapped_to_uint8_grid"]
     # with the clip constants on their uint8 grid, uint8 gains on this chain (unsnapped, the
     # clips' rounding ate the gain here)
-    proc, out = _equalize(tmp_path / "c", chain_models / "relu6_sm", x, "--snap-clips")
+    graph = chain_models / "relu6_graph"  # the same model converted: the rest need no conversion
+    proc, out = _equalize(tmp_path / "c", graph, x, "--snap-clips")
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout)
     assert r["float32_change"]["rel_l2"] < 1e-5 and not r["forced"]
@@ -108,17 +111,17 @@ def test_relu6_exact_with_clips_refused_as_relu_unless_forced(chain_models, tmp_
     nodes = json.loads((out / "model.json").read_text())["modelTopology"]["node"]
     assert sum(n["op"] == "Minimum" for n in nodes) == 2
     # --relu6 relu (DFQ) changes the float32 function: refused, naming the layers, nothing written
-    proc, out = _equalize(tmp_path / "r", chain_models / "relu6_sm", x, "--relu6", "relu")
+    proc, out = _equalize(tmp_path / "r", graph, x, "--relu6", "relu")
     assert proc.returncode == 6, proc.stderr[-2000:]
     assert "became ReLU" in proc.stderr + proc.stdout and "expand" in proc.stderr + proc.stdout
     assert not out.exists()
-    proc, out = _equalize(tmp_path / "r", chain_models / "relu6_sm", x, "--relu6", "relu", "--force")
+    proc, out = _equalize(tmp_path / "r", graph, x, "--relu6", "relu", "--force")
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout)
     assert r["forced"] and r["equalization"]["relu6_replaced_by_relu"] == ["expand", "dw"]
     assert (out / "model.json").is_file()
     # skip: ReLU6 pairs left alone, so nothing to do
-    proc, out2 = _equalize(tmp_path / "s", chain_models / "relu6_sm", x, "--relu6", "skip")
+    proc, out2 = _equalize(tmp_path / "s", graph, x, "--relu6", "skip")
     assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "no-pairs"
     assert not out2.exists()
 
@@ -169,7 +172,7 @@ def test_bias_correction_removes_uint8_mean_output_shift(chain_models, tmp_path)
     here: relative L2 0.0132 -> 0.0093), and its float32 outputs move (it is meant for uint8)."""
     x = chain_models / "x.npy"
     proc, out = _equalize(
-        tmp_path, chain_models / "relu_sm", x, "--bias-correction", "uint8", "--calibration", "16"
+        tmp_path, chain_models / "relu_graph", x, "--bias-correction", "uint8", "--calibration", "16"
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout)

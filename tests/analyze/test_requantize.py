@@ -31,16 +31,15 @@ def _same_artifact(a: Path, b: Path) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float16"])
-def test_graph_model_requantized_equals_converter_from_savedmodel(user_models, tmp_path, dtype):
+def test_graph_model_requantized_equals_converter_from_savedmodel(user_models, clf_graph, tmp_path, dtype):
+    """The converter's float32 graph model (clf_graph) re-quantized by us == the converter's own
+    --quantize_<dtype> output from the SavedModel."""
     sm = str(user_models["clf_savedmodel"])
-    _converter(
-        "--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model", sm, str(tmp_path / "f32")
-    )
     _converter(
         "--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model", sm, str(tmp_path / "conv"),
         f"--quantize_{dtype}",
     )  # fmt: skip
-    requantize(tmp_path / "f32", tmp_path / "ours", {dtype: True})
+    requantize(clf_graph, tmp_path / "ours", {dtype: True})
     _same_artifact(tmp_path / "ours", tmp_path / "conv")
 
 

@@ -11,17 +11,21 @@ from tests.conftest import invoke_cli
 from tests.demos.conftest import small_mobilenet
 
 
-def test_full_model_top1_top5_both_rules(wasm, small_full_weights, image_dir, tmp_path):
-    res = run_mobilenet(
-        wasm,
-        tmp_path / "models",
-        tmp_path / "out",
-        image_dir,
-        weights=small_full_weights,
-        alpha=0.35,
-        size=32,
-        batch=8,
-    )
+@pytest.fixture(scope="module")
+def full_run(small_full_weights, image_dir, tmp_path_factory) -> dict:
+    """`quantlab run mobilenetv2` on the small full weights and the image folder, once: its
+    results.json (the run every test here compares with)."""
+    root = tmp_path_factory.mktemp("full_run")
+    proc = invoke_cli(
+        "run", "mobilenetv2", "--weights", small_full_weights, "--alpha", "0.35", "--image-size", "32",
+        "--data-dir", image_dir, "--out", root / "r", "--models-dir", root / "m",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((root / "r" / "mobilenetv2" / "results.json").read_text())
+
+
+def test_full_model_top1_top5_both_rules(full_run):
+    res = full_run
     assert res["mode"] == "full" and "--weights" in res["mode_reason"]
     # 12 real + greyscale + CMYK decoded; the truncated and the text file skipped and counted.
     assert res["dataset"]["n_test"] == 14 and res["dataset"]["n_skipped"] == 2
@@ -37,8 +41,7 @@ def test_full_model_top1_top5_both_rules(wasm, small_full_weights, image_dir, tm
     # Outputs really differ between images (non-uniform softmax), and the tfjs float32 matches
     # Keras float32 on the same images.
     assert res["keras_reference"]["metrics"]["top5"] == res["variants"][0]["metrics"]["top5"]
-    saved = json.loads((tmp_path / "out" / "mobilenetv2" / "results.json").read_text())
-    assert saved["preprocessing"] == "keras" and saved["seed"]["float32"] == 0.618
+    assert res["preprocessing"] == "keras" and res["seed"]["float32"] == 0.618
 
 
 def test_backbone_mode_with_the_shared_weights(wasm, data_dir, tmp_path):
@@ -101,7 +104,9 @@ def test_cli_run_mobilenet_quick_seed_preprocessing(small_full_weights, image_di
     assert (tmp_path / "r" / "mobilenetv2" / "index.html").is_file()
 
 
-def test_mobilenet_is_an_ordinary_demo_train_quantize_evaluate(small_full_weights, image_dir, tmp_path):
+def test_mobilenet_is_an_ordinary_demo_train_quantize_evaluate(
+    full_run, small_full_weights, image_dir, tmp_path
+):
     """The building blocks take mobilenetv2 like any demo, and give what `run` gives."""
     common = ["--models-dir", str(tmp_path / "m")]
     steps = [
@@ -117,11 +122,5 @@ def test_mobilenet_is_an_ordinary_demo_train_quantize_evaluate(small_full_weight
     res = json.loads((tmp_path / "r" / "mobilenetv2" / "results.json").read_text())
     assert res["mode"] == "full" and [v["name"] for v in res["variants"]] == ["float32", "uint8"]
     assert res["kind"] == "demo" and res["schema"] == 2
-    run = invoke_cli(
-        "run", "mobilenetv2", "--weights", str(small_full_weights), "--alpha", "0.35", "--image-size", "32",
-        "--data-dir", str(image_dir), "--out", str(tmp_path / "r2"), "--models-dir", str(tmp_path / "m2"),
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    res2 = json.loads((tmp_path / "r2" / "mobilenetv2" / "results.json").read_text())
-    by = {v["name"]: v["metrics"] for v in res2["variants"]}
+    by = {v["name"]: v["metrics"] for v in full_run["variants"]}  # what `run` gave
     assert {v["name"]: v["metrics"] for v in res["variants"]} == {k: by[k] for k in ("float32", "uint8")}

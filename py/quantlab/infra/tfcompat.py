@@ -25,13 +25,18 @@ def _fd2_to_devnull():
         os.close(devnull)
 
 
+def quiet_native_logs():
+    """A context in which TensorFlow's C++ logging (grappler's absl lines on fd 2) is dropped,
+    unless QUANTLAB_TF_LOGS=1. Python's own sys.stderr is untouched."""
+    return _fd2_to_devnull() if os.environ.get("QUANTLAB_TF_LOGS") != "1" else contextlib.nullcontext()
+
+
 def import_tensorflow() -> None:
     """Import tensorflow, tf_keras and tensorflowjs once, with the C++ noise silenced."""
     global _imported
     if _imported:
         return
-    quiet = os.environ.get("QUANTLAB_TF_LOGS") != "1"
-    with _fd2_to_devnull() if quiet else contextlib.nullcontext():
+    with quiet_native_logs():
         import tensorflow as tf
         import tensorflowjs  # noqa: F401  (imports TF-DF and more: do it while quiet)
         import tf_keras  # noqa: F401
