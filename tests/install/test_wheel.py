@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_runtime
+from tests.conftest import ROOT, invoke_cli, require_runtime
 
 pytestmark = pytest.mark.slow
 
@@ -294,18 +294,21 @@ def test_npm_install_interrupted_then_two_first_runs_at_once(installed, tmp_path
 
 
 def _make_h5(path: Path) -> None:
-    code = (
-        "import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
-        "import tf_keras as k\n"
-        "k.utils.set_random_seed(0)\n"
-        "L = k.layers\n"
-        "m = k.Sequential([L.InputLayer(input_shape=(6,)), L.Dense(8, activation='relu', name='h'),"
-        " L.BatchNormalization(name='bn'), L.Dense(3, activation='softmax', name='out')])\n"
-        f"m.save({str(path)!r})\n"
+    """A small Keras .h5 (Dense, BatchNorm, softmax), made in this process (TensorFlow is here)."""
+    from quantlab.infra.tfcompat import keras, seed_everything
+
+    k = keras()
+    seed_everything(0)
+    L = k.layers  # noqa: N806
+    model = k.Sequential(
+        [
+            L.InputLayer(input_shape=(6,)),
+            L.Dense(8, activation="relu", name="h"),
+            L.BatchNormalization(name="bn"),
+            L.Dense(3, activation="softmax", name="out"),
+        ]
     )
-    _check(
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300), "make .h5"
-    )
+    model.save(path)
 
 
 # Fields that differ from run to run whoever runs them: times, dates, the command line, and the
@@ -341,15 +344,7 @@ def test_analyze_from_the_wheel_matches_the_checkout(installed, tmp_path):
         args = ["analyze", str(model), "--out", "reports", "--models-dir", "models"]
         proc = _check(installed.run(*args), f"installed analyze {name}")
         assert INSTALLING not in proc.stderr, "the second run installed again"
-        ref = subprocess.run(
-            [sys.executable, "-m", "quantlab.cli", *args],
-            cwd=checkout,
-            env={**installed.env(), "PATH": os.environ["PATH"]},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        _check(ref, f"checkout analyze {name}")
+        _check(invoke_cli(*args, cwd=checkout), f"checkout analyze {name}")  # the checkout, in-process
         mine = installed.work / "reports" / name / "results.json"
         theirs = checkout / "reports" / name / "results.json"
         record = json.loads(mine.read_text())

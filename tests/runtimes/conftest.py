@@ -3,14 +3,10 @@ with TensorFlow's own outputs of each SavedModel as the independent reference.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-CONVERTER = Path(sys.executable).parent / "tensorflowjs_converter"
 
 
 def _saved_models(root: Path) -> dict[str, dict]:
@@ -89,28 +85,15 @@ def _saved_models(root: Path) -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def graph_models(tmp_path_factory) -> dict[str, dict]:
-    """Each entry gains "dir": the tfjs graph model written by
-    `tensorflowjs_converter --input_format tf_saved_model --output_format tfjs_graph_model`."""
+    """Each entry gains "dir": the tfjs graph model that `tensorflowjs_converter --input_format
+    tf_saved_model --output_format tfjs_graph_model` writes (its own convert(argv), run by
+    quantlab's converter step in this process)."""
+    from quantlab.convert.source import run_converter
+    from quantlab.sources import ModelSource
+
     root = tmp_path_factory.mktemp("graph_models")
     made = _saved_models(root)
-    procs = {}
     for name, m in made.items():
         m["dir"] = root / name / "tfjs"
-        procs[name] = subprocess.Popen(
-            [
-                str(CONVERTER),
-                "--input_format",
-                "tf_saved_model",
-                "--output_format",
-                "tfjs_graph_model",
-                str(m["saved_model"]),
-                str(m["dir"]),
-            ],  # fmt: skip
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    for name, proc in procs.items():
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0, f"converting {name} failed: {out[-3000:]}"
+        run_converter(ModelSource(m["saved_model"], "saved-model", "SavedModel"), m["dir"], "graph")
     return made
