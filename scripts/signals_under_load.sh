@@ -17,7 +17,7 @@ source scripts/node-env.sh
 failed=0
 for i in $(seq 1 "$runs"); do
   start=$(date +%s)
-  if out=$(.venv/bin/pytest -m signals -q -p no:cacheprovider 2>&1); then status=passed; else status=FAILED; failed=$((failed + 1)); fi
+  if out=$(.venv/bin/pytest -m signals -q -p no:cacheprovider -n 2 --dist loadfile 2>&1); then status=passed; else status=FAILED; failed=$((failed + 1)); fi
   load=$(cut -d' ' -f1 /proc/loadavg)
   echo "run $i/$runs: $status in $(( $(date +%s) - start )) s, load average $load: $(echo "$out" | tail -1)"
   if [ "$status" = FAILED ]; then echo "$out" | grep -E '^(FAILED|ERROR)' || true; fi
