@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quantlab.cli.app import CANNOT_WRITE_EXIT, cannot_write
+from quantlab.errors import CANNOT_WRITE_EXIT, cannot_write
 from tests.conftest import invoke_cli
 
 MODEL = Path(__file__).parents[1] / "fixtures" / "js" / "seq_batchnorm"

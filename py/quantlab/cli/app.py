@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import math
 import shlex
@@ -18,7 +17,7 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from ..demos.registry import ALL_DEMOS, check_demo_name, get_demo
-from ..errors import QuantlabError
+from ..errors import CANNOT_WRITE_EXIT, QuantlabError, cannot_write
 from ..infra.progress import console, log, setup_logging, table_console
 from ..infra.signals import exit_code as interrupt_exit_code
 from ..infra.signals import interrupt_on_signals, signal_name
@@ -182,24 +181,6 @@ def cli_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
-
-
-CANNOT_WRITE_EXIT = 8
-_CANNOT_WRITE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-                 errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}  # fmt: skip
-
-
-def cannot_write(e: BaseException) -> str | None:
-    """The one line for an output that cannot be written (disk full, quota, read-only, no
-    permission), naming the file; None for any other failure. TensorFlow's writers raise their
-    own ResourceExhaustedError with the OS text inside."""
-    fix = "free space or choose another --out/--models-dir"
-    if isinstance(e, OSError) and e.errno in _CANNOT_WRITE:
-        return f"{e.filename or 'an output file'}: cannot write: {_CANNOT_WRITE[e.errno]}; {fix}"
-    text = str(e).strip()
-    if "No space left on device" in text:  # tf.errors.ResourceExhaustedError and the like
-        return f"cannot write: the disk is full ({text.splitlines()[0][:200]}); {fix}"
-    return None
 
 
 def _demos(names: list[str] | None):
