@@ -228,7 +228,7 @@ def test_ctrl_c_during_a_tune_sweep_stops_its_evaluators(housing_models, tmp_pat
 
 
 def _wrapped(body):
-    from quantlab.cli.app import cli_errors
+    from quantlab.cli.guard import cli_errors
 
     @cli_errors
     def command(verbose: bool = False):

@@ -62,9 +62,9 @@ def analyze_models(
             print_overview(entries, time.perf_counter() - t_all)
             console.print(f"overview: {page}", highlight=False)
     if as_json:
-        from .app import _print_json
+        from .tables import print_json
 
-        _print_json(all_results if many else all_results[0])
+        print_json(all_results if many else all_results[0])
     if failed:
         raise typer.Exit(failed[0].exit_code)
 

@@ -1,0 +1,1 @@
+"""One module per command; cli/app.py registers them in the order `--help` lists them."""

@@ -1,0 +1,138 @@
+"""`quantlab delivery`: bytes over the wire and time to first prediction in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ...demos.registry import ALL_DEMOS, check_demo_name
+from ...errors import QuantlabError
+from ...infra.progress import console
+from ..checks import (
+    check_positive,
+)
+from ..guard import cli_errors
+from ..options import (
+    ModelsDir,
+    OutDir,
+    Timeout,
+    Verbose,
+    check_dirs,
+)
+from ..tables import print_json
+from ..targets import locked_folders, model_name, model_path
+
+
+@cli_errors
+def delivery(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help=f"Demos ({', '.join(ALL_DEMOS)}; default: every demo with variants under MODELS, the others "
+            "skipped with one line each): MODELS/DEMO/VARIANT/; or one MODEL path as given to `analyze`: "
+            "MODELS/NAME/VARIANT/",
+            show_default=False,
+        ),
+    ] = None,
+    profiles: Annotated[
+        str | None,
+        typer.Option(help="Network profiles, comma-separated: slow-4g, fast-4g, none (default: all three)"),
+    ] = None,
+    runs: Annotated[int, typer.Option(help="Runs per variant and profile (median and min/max)")] = 3,
+    pages: Annotated[
+        int,
+        typer.Option(
+            help="Pages (each its own headless Chromium) loading at once under the throttled profiles "
+            "(short transfers, mostly CPU work, at most one per core); the unthrottled one always runs "
+            "in one page, alone. 1: everything in one page, in turn"
+        ),
+    ] = 8,
+    backend: Annotated[str, typer.Option(help="tfjs backend in the page: wasm, cpu, webgl")] = "wasm",
+    name: Annotated[
+        str | None, typer.Option(help="Name of a user's model (default: from the MODEL path, as analyze)")
+    ] = None,
+    max_model_mb: Annotated[
+        float,
+        typer.Option(help="A variant with more model bytes than this is reported too large, not loaded"),
+    ] = 1024.0,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    timeout: Timeout = 120.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the delivery record as JSON")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """What a user's browser gets: bytes over the wire and time to the first prediction.
+
+    For each variant: model.json and shard bytes raw, gzip (level 6) and brotli (quality 5, as servers
+    compress on the fly), the number of requests; then headless Chromium loads it from a loopback server
+    that answers Accept-Encoding as a CDN does, under DevTools network emulation (Slow 4G, Fast 4G,
+    none), and times the model loaded and the first prediction (median and min/max of --runs), with
+    tf.memory() and the JS heap. Throttled loads run --pages at once (each page its own throttle); the
+    unthrottled ones in one page, alone. Writes OUT/NAME/delivery.json and adds it to results.json,
+    for each demo. Examples: `quantlab delivery` (every demo with variants), `quantlab delivery mnist
+    --runs 3`
+    """
+    from ...analysis.delivery import parse_profiles
+    from ...analysis.delivery_run import (
+        check_pages,
+        check_runs,
+        delivery_command,
+        demos_with_variants,
+        print_delivery,
+        print_total,
+    )
+    from ...runtimes.browser import browser_unavailable_reason
+
+    model = model_path(targets)
+    if model is not None:
+        chosen = [(targets[0], model_name(model, name))]
+    else:
+        if name is not None:
+            raise QuantlabError("--name goes with one MODEL path, not with demo names", exit_code=2)
+        chosen = [(t, check_demo_name(t)) for t in dict.fromkeys(targets or ALL_DEMOS)]
+    names = parse_profiles(profiles)
+    check_runs(runs)
+    check_pages(pages)
+    check_positive(timeout, "--timeout")
+    check_positive(max_model_mb, "--max-model-mb")
+    if backend not in ("wasm", "cpu", "webgl", "webgl-f16", "webgpu"):
+        raise QuantlabError(
+            f"unknown backend {backend!r}; valid: wasm, cpu, webgl, webgl-f16, webgpu", exit_code=2
+        )
+    check_dirs(out=out, models_dir=models_dir)
+    reason = browser_unavailable_reason(backend)
+    if reason:
+        from ...errors import RuntimeUnavailable
+
+        raise RuntimeUnavailable(f"delivery needs the browser: {reason}")
+    one = model is not None or len(chosen) == 1  # one target named: its missing variants are an error
+    skipped: dict[str, str] = {}
+    if not one:
+        from ...errors import ArtifactError
+
+        found, skipped = demos_with_variants(models_dir, [n for _, n in chosen])
+        if not found:
+            raise ArtifactError(
+                f"{models_dir}: no demo has tfjs variants here ({', '.join(skipped)}); "
+                "run `quantlab run` or `quantlab analyze` first"
+            )
+        for n, why in skipped.items():
+            console.print(f"{n}: skipped ({why})", highlight=False, soft_wrap=True)
+        chosen = [(t, n) for t, n in chosen if n in found]
+    folders = [f for _, n in chosen for f in (Path(models_dir) / n, Path(out) / n)]
+    with locked_folders(*folders):
+        records = delivery_command(
+            chosen, names, runs, backend, out, models_dir, timeout, max_model_mb, pages
+        )
+    if as_json:
+        doc = (
+            records[0] if one else {"records": records, "skipped": skipped, "seconds": records[0]["seconds"]}
+        )
+        print_json(doc)
+    else:
+        for record in records:
+            print_delivery(record, alone=one)
+        if not one:
+            print_total(records)

@@ -1,0 +1,222 @@
+"""`quantlab parity DEMO|MODEL`: tfjs runtimes against a reference, the runtime's error apart from
+the quantization's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ...demos.registry import ALL_DEMOS
+from ...errors import QuantlabError
+from ...infra.progress import log
+from ...inputs import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
+from ..checks import (
+    check_limit,
+    check_non_negative,
+    check_positive,
+    check_seed,
+)
+from ..guard import cli_errors
+from ..options import (
+    DataDir,
+    Executor,
+    FormatOverride,
+    ImageSize,
+    InputRange,
+    InputShape,
+    InputsOpt,
+    LabelsKey,
+    ModelName,
+    ModelsDir,
+    OutDir,
+    OutputFormat,
+    RayAddress,
+    Samples,
+    Scale,
+    Seed,
+    Timeout,
+    Verbose,
+    Workers,
+    check_dirs,
+    check_pool_options,
+    input_options,
+)
+from ..tables import print_json
+from ..targets import locked_folders, model_name
+
+
+@cli_errors
+def parity(
+    model: Annotated[
+        str,
+        typer.Argument(
+            help=f"A demo ({', '.join(ALL_DEMOS)}), or your model: a tfjs layers or graph model (folder or "
+            "model.json), a Keras .h5 or .keras file, or a SavedModel folder",
+            show_default=False,
+        ),
+    ],
+    variant: Annotated[list[str] | None, typer.Option(help="Variants (repeatable; default all)")] = None,
+    runtime: Annotated[
+        list[str] | None,
+        typer.Option("--runtime", "-r", help="Runtimes (repeatable; default all, unavailable ones reported)"),
+    ] = None,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance, >= 0 (tfjs e2e tests use 0.005)")] = 0.005,
+    rtol: Annotated[
+        float, typer.Option(help="Relative tolerance, >= 0; an element fails only past both")
+    ] = 0.005,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Examples to compare (demos: default 1000, mobilenetv2 100; your model: default all); "
+            "0 = all"
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    inputs: InputsOpt = None,
+    labels_key: LabelsKey = "y",
+    image_size: ImageSize = None,
+    scale: Scale = "0,1",
+    input_range: InputRange = None,
+    samples: Samples = SYNTHETIC_SAMPLES,
+    input_shape: InputShape = None,
+    seed: Seed = SYNTHETIC_SEED,
+    output_format: OutputFormat = None,
+    format_: FormatOverride = None,
+    name: ModelName = None,
+    out: OutDir = Path("reports"),
+    models_dir: ModelsDir = Path("models"),
+    timeout: Timeout = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the parity record as JSON")] = False,
+    workers: Workers = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
+    verbose: Verbose = False,
+) -> None:
+    """Compare a reference with tfjs in Node (wasm, cpu, tfjs-node) and in Chromium (cpu, wasm, webgl).
+
+    The reference: Keras for the demos and for Keras files, TensorFlow itself for SavedModels,
+    and for a bare tfjs model its own files in tfjs node-cpu (the record and the report say which).
+    Separates the runtime's difference (tfjs V vs the reference on V, same dequantized weights) from
+    the quantization's (the reference on V vs the original float32 model), compares every output,
+    names the first diverging layer of a failing pair (layers models), and exits 6 when a pair is
+    out of tolerance. Your model's variants are `MODELS/NAME/VARIANT/` as `quantlab analyze`
+    writes them (converted when missing); its inputs take the same options as `analyze`.
+    Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
+    `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
+    """
+    from ...convert.converter import VARIANTS, dtype_map_for
+    from ...demos.registry import DEMOS
+    from ...runtimes import RUNTIMES
+
+    runtimes = runtime or list(RUNTIMES)
+    for r in runtimes:
+        if r not in RUNTIMES:
+            raise QuantlabError(f"unknown runtime {r!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)
+    check_non_negative(atol, "--atol")
+    check_non_negative(rtol, "--rtol")
+    check_seed(seed)
+    if limit is not None:
+        check_limit(limit)  # parity_command reads 0 as all, None as its default
+    check_positive(timeout, "--timeout")
+    check_pool_options(workers, executor, ray_address)
+    check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
+    pool_opts = {"workers": workers, "executor": executor, "ray_address": ray_address}
+    if model in DEMOS:
+        from ...demos.parity_cli import parity_command
+
+        variants = variant or list(VARIANTS)
+        for v in variants:
+            dtype_map_for(v)
+        with locked_folders(Path(models_dir) / model, Path(out) / model):
+            record = parity_command(
+                model,
+                variants,
+                runtimes,
+                atol,
+                rtol,
+                limit,
+                data_dir,
+                out,
+                models_dir,
+                timeout,
+                show_table=not as_json,
+                **pool_opts,
+            )
+    else:
+        record = _parity_model(
+            Path(model),
+            variant,
+            runtimes,
+            atol,
+            rtol,
+            input_options(
+                inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit or None
+            ),
+            output_format,
+            format_,
+            name,
+            out,
+            models_dir,
+            timeout,
+            show_table=not as_json,
+            pool_opts=pool_opts,
+        )
+    if as_json:
+        print_json(record)
+    if not record["passed"]:
+        raise typer.Exit(6)
+
+
+def _parity_model(
+    model: Path, variants, runtimes, atol, rtol, input_opts, output_format, format_, name, out,
+    models_dir, timeout, show_table, pool_opts=None,
+) -> dict:  # fmt: skip
+    """`quantlab parity MODEL` for a path: detect, (re)use or convert the variants, compare."""
+    from ... import workspace
+    from ...analysis.parity_model import ParityModelOptions, parity_model
+    from ...convert.converter import VARIANTS
+    from ...demos.parity_cli import print_parity
+    from ...report import render_reports
+    from ...results import results_path
+    from ...sources import detect
+
+    if not model.exists() and len(model.parts) == 1 and not model.suffix:
+        from ...errors import ArtifactError
+        from ...sources import ACCEPTED
+
+        raise ArtifactError(
+            f"{model}: neither a demo ({', '.join(ALL_DEMOS)}) nor a file or folder; MODEL is {ACCEPTED}"
+        )
+    source = detect(model, format_)
+    check_positive(timeout, "--timeout")
+    for v in variants or []:
+        workspace.check_name(v, "--variant", {"keras", "source", "index.html"})
+    name = model_name(model, name)
+    workspace.check_writable_dir(out, "--out")
+    workspace.check_writable_dir(models_dir, "--models-dir")
+    log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
+    opts = ParityModelOptions(
+        name=name,
+        variants=list(dict.fromkeys(variants or VARIANTS)),
+        runtimes=runtimes,
+        inputs=input_opts,
+        output_format=output_format,
+        atol=atol,
+        rtol=rtol,
+        timeout=timeout,
+        models_dir=models_dir,
+        out_dir=out,
+        **(pool_opts or {}),
+    )
+    record = parity_model(source, opts)
+    if show_table:
+        print_parity(record)
+    if results_path(out, name).is_file():
+        render_reports(out)  # the parity section of OUT/<name>/index.html
+    else:
+        log.info(
+            "no %s: `quantlab analyze %s` adds the metrics and the HTML page", results_path(out, name), model
+        )
+    return record
