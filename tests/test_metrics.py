@@ -23,7 +23,7 @@ def test_results_json_with_nan_and_inf_parses_in_node(tmp_path):
     import subprocess
 
     from quantlab.infra.fsutil import read_json, write_json_atomic
-    from quantlab.runtimes.protocol import find_node
+    from quantlab.infra.node import find_node
 
     ref = np.array([[1.0, 2.0], [3.0, 4.0]])
     record = {"exact": parity_stats(ref, ref), "broken": parity_stats(ref * np.nan, ref)}

@@ -161,7 +161,7 @@ def test_two_inputs_two_outputs_compares_every_output(user_models, tmp_path):
 
 
 def test_synthetic_inputs_and_browser(user_models, tmp_path):
-    from quantlab.runtimes.browser import browser_unavailable_reason
+    from quantlab.infra.chromium import browser_unavailable_reason
 
     require_runtime(browser_unavailable_reason())
     proc, _, _ = _parity(tmp_path, user_models["clf.h5"], "--samples", "16", "--input-range", "-2,2",

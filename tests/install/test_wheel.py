@@ -357,7 +357,7 @@ def test_analyze_from_the_wheel_matches_the_checkout(installed, tmp_path):
 
 
 def test_parity_in_chromium_from_the_wheel(installed):
-    from quantlab.runtimes.browser import chromium_unavailable_reason
+    from quantlab.infra.chromium import chromium_unavailable_reason
 
     require_runtime(chromium_unavailable_reason())
     proc = installed.run(

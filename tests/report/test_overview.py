@@ -135,8 +135,8 @@ def test_overview_without_an_index_links_none(tmp_path):
 
 
 def test_overview_opens_in_chromium_without_errors_and_every_link_resolves(tmp_path):
+    from quantlab.infra.chromium import browser_unavailable_reason
     from quantlab.report.browser_check import check_report
-    from quantlab.runtimes.browser import browser_unavailable_reason
 
     if browser_unavailable_reason() and os.environ.get("CI") != "true":
         pytest.skip(browser_unavailable_reason())

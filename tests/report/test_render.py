@@ -87,8 +87,8 @@ def test_empty_results_folder_says_what_to_run(tmp_path):
 def test_report_opens_in_chromium_without_errors_or_outside_requests(tmp_path, small_convnet_dir):
     """Every section rendered (parity, weight errors with histograms), then loaded from disk."""
     from quantlab.analysis.weight_error import weights_section
+    from quantlab.infra.chromium import browser_unavailable_reason
     from quantlab.report.browser_check import check_report
-    from quantlab.runtimes.browser import browser_unavailable_reason
 
     if browser_unavailable_reason() and os.environ.get("CI") != "true":
         pytest.skip(browser_unavailable_reason())

@@ -14,7 +14,8 @@ import pytest
 from quantlab.convert.converter import VARIANTS
 from quantlab.demos.registry import ALL_DEMOS
 from quantlab.errors import EvaluatorError, RuntimeUnavailable
-from quantlab.runtimes.browser import BrowserRuntime, browser_unavailable_reason
+from quantlab.infra.chromium import browser_unavailable_reason
+from quantlab.runtimes.browser import BrowserRuntime
 from tests.conftest import invoke_cli, processes_with_env
 
 IN_CI = os.environ.get("CI") == "true"
@@ -221,7 +222,7 @@ def _browsers_and_children(env_marker: str) -> dict[int, str]:
     """Pid -> start time of the run's processes (those with `env_marker` in their environment:
     itself, Playwright's drivers, each Chromium) and of all their descendants (Chromium's zygotes
     and renderers start with a cleaned environment)."""
-    from quantlab.runtimes.browser import marked_pids
+    from quantlab.infra.chromium import marked_pids
 
     roots = processes_with_env(env_marker)
     found = set(roots)

@@ -8,7 +8,7 @@ import pytest
 
 from quantlab.artifacts import read_artifact
 from quantlab.errors import EvaluatorError, QuantlabError
-from quantlab.runtimes.browser import browser_unavailable_reason
+from quantlab.infra.chromium import browser_unavailable_reason
 from tests.conftest import require_runtime
 
 RUNTIMES = ["node-wasm", "node-cpu", "browser-cpu"]

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from quantlab.runtimes.browser import browser_unavailable_reason
+from quantlab.infra.chromium import browser_unavailable_reason
 from quantlab.runtimes.node import TfjsNodeRuntime
 from tests.conftest import node_processes_of, require_runtime
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from quantlab.runtimes import loopback
-from quantlab.runtimes.loopback import LoopbackServer
+from quantlab.infra import loopback
+from quantlab.infra.loopback import LoopbackServer
 
 SECRET = b"top-secret-outside-the-mount"
 

@@ -94,15 +94,15 @@ def test_missing_npm_packages(tmp_path, monkeypatch):
 
 
 def test_node_missing(monkeypatch):
-    from quantlab.runtimes import protocol
+    from quantlab.infra.node import find_node
 
-    protocol.find_node.cache_clear()
+    find_node.cache_clear()
     monkeypatch.setenv("QUANTLAB_NODE", "/nonexistent/node")
     try:
         with pytest.raises(EvaluatorError, match="QUANTLAB_NODE=/nonexistent/node is not a working node"):
             NodeEvaluator("wasm")
     finally:
-        protocol.find_node.cache_clear()
+        find_node.cache_clear()
 
 
 def _fake_evaluator(tmp_path, body: str):

@@ -10,9 +10,10 @@ import brotli
 import numpy as np
 import pytest
 
-from quantlab.analysis.delivery import PROFILES, accepted_encoding, delivery_sizes, parse_profiles
+from quantlab.analysis.delivery import PROFILES, delivery_sizes, parse_profiles
 from quantlab.analysis.delivery_run import check_pages, peak_overlap
 from quantlab.errors import QuantlabError
+from quantlab.infra.content_coding import accepted_encoding
 
 
 def _artifact(folder, shards: list[bytes]) -> None:
@@ -110,7 +111,7 @@ def test_peak_overlap_counts_loads_open_at_once():
 def test_cached_sizes_are_the_served_bytes(tmp_path):
     """delivery_sizes(cache=True), as `quantlab delivery` calls it, counts the very bytes the
     loopback server will send (computed once, before any timed load)."""
-    from quantlab.analysis.delivery import compressed
+    from quantlab.infra.content_coding import compressed
 
     rng = np.random.default_rng(1)
     _artifact(tmp_path / "m", [rng.standard_normal(500).astype(np.float32).tobytes()])

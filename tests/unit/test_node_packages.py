@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from quantlab.errors import EvaluatorError
-from quantlab.runtimes import node_packages as npm
+from quantlab.infra import node_packages as npm
 
 ROOT = Path(__file__).resolve().parents[2]
 

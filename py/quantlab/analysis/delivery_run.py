@@ -332,7 +332,7 @@ class _Runner:
                 t.join(0.2)  # short waits: Ctrl-C reaches this (main) thread between them
 
     def run(self, concurrent_jobs: list[_Job], sequential_jobs: list[_Job], cpu_slots: int) -> None:
-        from ..runtimes.browser import kill_marked
+        from ..infra.chromium import kill_marked
 
         n = max(1, min(self.pages, len(concurrent_jobs)))
         self.queue = queue = JobQueue(concurrent_jobs, cpu_slots, SHORT_TRANSFER_S, self.stop)
@@ -491,7 +491,7 @@ def measure_delivery(
 
 
 def _served(accept: list[str]) -> str:
-    from .delivery import accepted_encoding
+    from ..infra.content_coding import accepted_encoding
 
     codings = {accepted_encoding(a) or "identity" for a in accept}
     return ", ".join(sorted(codings)) or "identity"

@@ -84,7 +84,7 @@ class Reference:
 def unavailable_reason(name: str) -> str | None:
     """None when runtime `name` can run here, else why and how to install it."""
     if name.startswith("browser-"):
-        from ..runtimes.browser import browser_unavailable_reason
+        from ..infra.chromium import browser_unavailable_reason
 
         return browser_unavailable_reason(name.removeprefix("browser-"))
     if name == "node-tensorflow":

@@ -63,7 +63,7 @@ for command in (
 def _version_callback(value: bool) -> None:
     if value:
         from .. import __version__
-        from ..runtimes.node_packages import tfjs_version
+        from ..infra.node_packages import tfjs_version
 
         typer.echo(f"quantlab {__version__} (tfjs {tfjs_version() or 'unknown'})")
         raise typer.Exit()

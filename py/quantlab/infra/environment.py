@@ -6,7 +6,7 @@ import os
 import platform
 from importlib import metadata
 
-from ..runtimes.node_packages import tfjs_version
+from .node_packages import tfjs_version
 
 
 def _version(pkg: str) -> str | None:

@@ -64,7 +64,7 @@ def python_packages() -> Check:
 
 def node() -> Check:
     from ..errors import QuantlabError
-    from ..runtimes.protocol import find_node
+    from .node import find_node
 
     try:
         exe = find_node()
@@ -80,7 +80,7 @@ def node() -> Check:
 
 def npm_packages() -> Check:
     from ..errors import QuantlabError
-    from ..runtimes import node_packages as npm
+    from . import node_packages as npm
 
     try:
         missing = npm.npm_packages_missing()
@@ -93,7 +93,7 @@ def npm_packages() -> Check:
 
 
 def chromium() -> Check:
-    from ..runtimes.browser import chromium_path, chromium_unavailable_reason
+    from .chromium import chromium_path, chromium_unavailable_reason
 
     reason = chromium_unavailable_reason()
     if reason:

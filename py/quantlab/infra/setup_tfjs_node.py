@@ -17,8 +17,8 @@ from importlib import metadata
 from pathlib import Path
 
 from ..errors import QuantlabError
-from ..runtimes.node_packages import install_lock, layout, node_cache_dir, npm_command, npm_root
-from ..runtimes.protocol import find_node
+from .node import find_node
+from .node_packages import install_lock, layout, node_cache_dir, npm_command, npm_root
 from .progress import log
 
 VERSION = "4.22.0"

@@ -37,7 +37,7 @@ def broken_links(hrefs: list[str], root: Path) -> list[str]:
 def check_report(out_dir: Path, screenshot_dir: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from ..runtimes.browser import CHROMIUM_FLAGS, browser_unavailable_reason, chromium_path
+    from ..infra.chromium import CHROMIUM_FLAGS, browser_unavailable_reason, chromium_path
 
     reason = browser_unavailable_reason()
     if reason:

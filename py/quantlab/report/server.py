@@ -3,7 +3,7 @@
 Serves only regular files whose real path (every symlink followed) lies inside the served
 folder's real path; a folder answers its own index.html or 404 (never a listing); a path that
 does not percent-decode answers 400; only GET and HEAD. The rules are the loopback server's
-(`quantlab.runtimes.loopback`)."""
+(`quantlab.infra.loopback`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import QuantlabError
-from ..runtimes.loopback import FileHandler, RequestRefused, resolve_inside
+from ..infra.loopback import FileHandler, RequestRefused, resolve_inside
 
 HOST = "127.0.0.1"
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from ..artifacts import read_artifact
 from ..errors import ArtifactError, EvaluatorError
+from ..infra.node import find_node
+from ..infra.node_packages import evaluator_dir, npm_root
 from ..infra.progress import log
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
-from .node_packages import evaluator_dir, npm_root
-from .protocol import find_node, protocol, read_tensor, write_tensor
+from .protocol import protocol, read_tensor, write_tensor
 
 START_TIMEOUT_S = 120.0
 DEFAULT_TIMEOUT_S = 600.0

@@ -1,26 +1,21 @@
 """The Python side of the evaluator protocol. The definition lives in js/protocol.json, read by
 both sides; this module only locates files and encodes tensors (where the evaluator and its npm
-packages are: node_packages)."""
+packages are: infra/node_packages)."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EvaluatorError
-from .node_packages import JS_DIR_ENV, layout, npm_root
+from ..infra.node_packages import JS_DIR_ENV, layout, npm_root
 
 # The protocol version this client speaks (js/protocol.json "version"). 2: named multi-input
 # predict (`inputs`), graph models, outputs with names and int32 dtypes.
 PROTOCOL_VERSION = 2
-NODE_ENV = "QUANTLAB_NODE"
 
 
 def js_dir() -> Path:
@@ -50,38 +45,6 @@ def protocol() -> dict:
             f"{PROTOCOL_VERSION}; point ${JS_DIR_ENV} at the js/ folder of this checkout"
         )
     return definition
-
-
-def _node_major(exe: str) -> int | None:
-    try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    m = re.match(r"v(\d+)\.", out.strip())
-    return int(m.group(1)) if m else None
-
-
-@cache
-def find_node() -> str:
-    """$QUANTLAB_NODE, else the system node if it is 18 or newer, else nodejs-bin's node."""
-    if os.environ.get(NODE_ENV):
-        exe = os.environ[NODE_ENV]
-        if _node_major(exe) is None:
-            raise EvaluatorError(f"${NODE_ENV}={exe} is not a working node executable")
-        return exe
-    system = shutil.which("node")
-    if system and (_node_major(system) or 0) >= 18:
-        return system
-    try:
-        from nodejs import node as bundled  # nodejs-bin
-
-        if _node_major(bundled.path):
-            return bundled.path
-    except ImportError:
-        pass
-    raise EvaluatorError(
-        f"no Node.js 18+ found: install Node.js or `pip install nodejs-bin`, or set ${NODE_ENV}"
-    )
 
 
 def write_tensor(path: Path, array: np.ndarray, name: str | None = None) -> dict:

@@ -83,7 +83,7 @@ def delivery(
         print_delivery,
         print_total,
     )
-    from ...runtimes.browser import browser_unavailable_reason
+    from ...infra.chromium import browser_unavailable_reason
 
     model = model_path(targets)
     if model is not None:

@@ -34,7 +34,7 @@ def setup(
     tfjs-node), one line each with the command that installs it. `--npm`: install the npm packages;
     `--tfjs-node`: build the node-tensorflow runtime without any download."""
     if npm:
-        from ...runtimes import node_packages
+        from ...infra import node_packages
 
         where = node_packages.layout()
         if where.kind == "packaged":

@@ -181,7 +181,7 @@ def npm_packages_missing() -> str | None:
 def npm_command() -> tuple[list[str], dict]:
     """npm matching find_node()'s node, and an environment with that node first on PATH (npm's
     install scripts need `node`): the npm beside it, else nodejs-bin's (`python -m nodejs.npm`)."""
-    from .protocol import find_node
+    from .node import find_node
 
     node = find_node()
     env = {**os.environ, "PATH": f"{Path(node).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

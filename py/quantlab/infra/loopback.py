@@ -123,7 +123,7 @@ class FileHandler(BaseHTTPRequestHandler):
         data = read_regular_file(file)
         coding = None
         if self.compress:
-            from ..analysis.delivery import accepted_encoding, compressed
+            from .content_coding import accepted_encoding, compressed
 
             coding = accepted_encoding(self.headers.get("Accept-Encoding"))
             if coding:
