@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantlab.artifacts import read_artifact
+from quantlab.tfjs.artifacts import read_artifact
 
 
 def corrupt_weight(folder: Path, weight_name: str, delta: float = 5.0) -> None:

@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from quantlab.artifacts import read_artifact
 from quantlab.errors import ArtifactError, QuantlabError
+from quantlab.tfjs.artifacts import read_artifact
 
 
 @pytest.fixture

@@ -8,54 +8,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError, QuantlabError
 from .input_checks import check_npy, check_npz, check_regular_file
-from .synthetic_inputs import (  # noqa: F401 (re-exported: the input options' one module)
-    DEFAULT_IMAGE_SIDE,
-    _synthetic,
-    check_shape_names,
-    check_synthetic_size,
-    is_image_like,
-    natural_range,
-    synthetic_dims,
-)
+from .input_spec import InputOptions, InputSpec
+from .synthetic_inputs import _synthetic, check_shape_names, check_synthetic_size
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
-
-
-# Synthetic inputs, when none are given: how many examples, and their seed.
-SYNTHETIC_SAMPLES, SYNTHETIC_SEED = 64, 1337
-
-
-@dataclass
-class InputSpec:
-    """One model input as the runtime reports it (None: any size)."""
-
-    name: str
-    shape: list[int | None]
-    dtype: str = "float32"
-
-    @property
-    def is_int(self) -> bool:
-        return self.dtype.startswith(("int", "uint", "bool"))
-
-
-@dataclass
-class InputOptions:
-    path: Path | None = None
-    labels_key: str = "y"
-    image_size: int | None = None
-    scale: tuple[float, float] = (0.0, 1.0)
-    input_range: tuple[float, float] | None = None
-    samples: int = SYNTHETIC_SAMPLES
-    input_shapes: dict[str, list[int]] = field(default_factory=dict)
-    seed: int = SYNTHETIC_SEED
-    limit: int | None = None
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""The one owner of results.json: its schema version, the variant row every producer writes, and
-reading it back with a version check.
+"""The one owner of results.json: its path, its schema version, writing it atomically and reading
+it back with a version check (the variant row every producer writes: analysis/variant_row.py).
 
 Schema history: 1 = the demos (variants, metrics, weight_error, parity, tune); 2 = adds `kind`
 ("demo" | "model"), a user model's `source`, `inputs`, `outputs`, per-variant `fidelity`; optional
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .analysis.delivery import delivery_sizes
-from .artifacts import Artifact, artifact_summary
 from .errors import ArtifactError, QuantlabError
 from .infra.fsutil import read_json, write_json_atomic
-from .runtimes.base import PredictTimings, Runtime
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 2
@@ -21,41 +18,6 @@ SCHEMA_VERSION = 2
 
 def results_path(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / name / RESULTS_FILE
-
-
-def artifact_sizes(art: Artifact) -> dict:
-    """A variant's byte figures (artifact summary and bytes over the wire): compressing a large
-    float32 model takes seconds, so callers may compute these early, beside the predictions."""
-    return {**artifact_summary(art), "delivery": delivery_sizes(art.folder)}
-
-
-def variant_row(
-    name: str,
-    art: Artifact,
-    metrics: dict,
-    runtime: Runtime,
-    load_ms: float,
-    t: PredictTimings,
-    sizes: dict | None = None,
-) -> dict:
-    """One variant's entry: sizes (`sizes`: artifact_sizes(art) computed already), metrics, and
-    how the runtime did."""
-    info = runtime.describe()
-    return {
-        "name": name,
-        **(sizes or artifact_sizes(art)),
-        "metrics": metrics,
-        "runtime": {
-            "name": runtime.name,
-            "backend": info["backend"],
-            "tfjs_version": info.get("tfjs_version"),
-            "load_ms": round(load_ms, 2),
-            "predict_ms_per_example": round(t.predict_ms / max(1, t.examples), 4),
-            "examples_per_second": round(1000 * t.examples / t.predict_ms, 2) if t.predict_ms else None,
-            "transfer_ms": round(t.transfer_ms, 2),
-            "n_examples": t.examples,
-        },
-    }
 
 
 def write_results(out_dir: Path, name: str, record: dict) -> Path:

@@ -4,15 +4,12 @@ image sides defaulted, other dynamic dims named), natural value ranges per dtype
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import QuantlabError
 from .input_checks import _gib, max_input_bytes
-
-if TYPE_CHECKING:  # quantlab.inputs imports this module: names for the type hints only
-    from .inputs import InputOptions, InputSpec
+from .input_spec import InputOptions, InputSpec
 
 # A dynamic height/width of an image-like input ([N, H, W, 1|3|4]) gets this size when
 # --input-shape does not give one: detectors such as faceboxes take any size; a warning says so.

@@ -59,7 +59,7 @@ def _equalize(tmp_path, model, x, *extra):
 
 def test_relu_chain_exact_narrower_spread_lower_uint8_error(chain_models, tmp_path):
     from quantlab.analysis.weight_error import channel_spread, read_weights
-    from quantlab.artifacts import read_artifact
+    from quantlab.tfjs.artifacts import read_artifact
 
     proc, out = _equalize(tmp_path, chain_models / "relu_sm", chain_models / "x.npy")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -182,7 +182,7 @@ def test_bias_correction_removes_uint8_mean_output_shift(chain_models, tmp_path)
     assert r["float32_change"]["rel_l2"] < 1e-5  # the tolerance is judged before bias correction
     assert r["float32_change_bias_corrected"]["rel_l2"] > 1e-4
     from quantlab.analysis.weight_error import read_weights
-    from quantlab.artifacts import read_artifact
+    from quantlab.tfjs.artifacts import read_artifact
 
     written = read_weights(read_artifact(out))
     assert {layer["bias"] for layer in bc["layers"]} <= set(written)

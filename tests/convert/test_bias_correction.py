@@ -7,7 +7,7 @@ import numpy as np
 
 from quantlab.convert.bias_correction import corrections
 from quantlab.convert.equalize import Layer
-from quantlab.convert.quantize_math import roundtrip
+from quantlab.tfjs.quantization import roundtrip
 
 
 def _conv_valid(x: np.ndarray, k: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tensorflowjs import quantization as tfjs_q
 
-from quantlab.convert.quantize_math import dequantize, quantize_affine, roundtrip
+from quantlab.tfjs.quantization import dequantize, quantize_affine, roundtrip
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])

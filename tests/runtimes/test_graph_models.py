@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantlab.artifacts import read_artifact
 from quantlab.errors import EvaluatorError, QuantlabError
 from quantlab.infra.chromium import browser_unavailable_reason
+from quantlab.tfjs.artifacts import read_artifact
 from tests.conftest import require_runtime
 
 RUNTIMES = ["node-wasm", "node-cpu", "browser-cpu"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantlab.artifacts import read_artifact
 from quantlab.runtimes.node import TfjsNodeRuntime
+from quantlab.tfjs.artifacts import read_artifact
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "js"
 NAMES = ["seq_batchnorm", "two_in_two_out", "graph_conv"]

@@ -107,7 +107,7 @@ def test_diagnosis_names_the_narrowest_tensors():
 
 
 def _artifact(folder, tensors, uint8, nodes=()):
-    from quantlab.convert.quantize_math import quantize_affine
+    from quantlab.tfjs.quantization import quantize_affine
 
     folder.mkdir()
     weights, blobs = [], []

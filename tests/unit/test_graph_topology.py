@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quantlab.graph_topology import (
+from quantlab.tfjs.graph_topology import (
     KERNEL_OPS,
     const_consumers,
     depthwise_weights,

@@ -11,7 +11,8 @@ import pytest
 
 from quantlab import input_checks
 from quantlab.errors import DataError, QuantlabError
-from quantlab.inputs import InputOptions, InputSpec, load_inputs
+from quantlab.input_spec import InputOptions, InputSpec
+from quantlab.inputs import load_inputs
 
 
 def test_huge_synthetic_inputs_are_refused_before_allocation():

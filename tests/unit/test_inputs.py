@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from quantlab.errors import DataError, QuantlabError
-from quantlab.inputs import InputOptions, InputSpec, load_inputs, parse_input_shapes, parse_range
+from quantlab.input_spec import InputOptions, InputSpec
+from quantlab.inputs import load_inputs, parse_input_shapes, parse_range
 
 IMG = [InputSpec("image", [None, 4, 4, 3])]
 TWO = [InputSpec("a", [None, 3]), InputSpec("b", [None, 2], "int32")]

@@ -4,7 +4,7 @@ converter itself, which needs TensorFlow)."""
 import numpy as np
 import pytest
 
-from quantlab.convert.quantize_math import dequantize, quantize_affine, roundtrip
+from quantlab.tfjs.quantization import dequantize, quantize_affine, roundtrip
 
 
 def test_uint8_range_with_zero_on_the_grid():

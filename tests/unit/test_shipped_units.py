@@ -40,7 +40,7 @@ def test_model_json_wins_and_two_manifests_are_listed(tmp_path):
 
 
 def test_a_shard_is_read_beside_its_manifest(tmp_path):
-    from quantlab.artifacts import read_artifact
+    from quantlab.tfjs.artifacts import read_artifact
 
     path = tmp_path / "pkg" / "m.json"
     path.parent.mkdir()
@@ -96,7 +96,7 @@ def _graph(*nodes):
 
 
 def test_nonfinite_constants_are_told_from_weights():
-    from quantlab.convert.constants import split_nonfinite
+    from quantlab.tfjs.constants import split_nonfinite
 
     g = _graph(("x", "Placeholder"), ("k", "Const"), ("thr", "Const"), ("b", "Const"),
                ("conv", "Conv2D", "x", "k"), ("add", "BiasAdd", "conv", "b"),
@@ -113,7 +113,8 @@ def test_nonfinite_constants_are_told_from_weights():
 
 
 def test_natural_ranges_and_defaulted_image_sides():
-    from quantlab.inputs import DEFAULT_IMAGE_SIDE, InputOptions, InputSpec, natural_range, synthetic_dims
+    from quantlab.input_spec import InputOptions, InputSpec
+    from quantlab.synthetic_inputs import DEFAULT_IMAGE_SIDE, natural_range, synthetic_dims
 
     img = InputSpec("image", [None, None, None, 3], "int32")
     assert natural_range(img, None) == (0, 255)
@@ -127,7 +128,8 @@ def test_natural_ranges_and_defaulted_image_sides():
 
 
 def test_an_unknown_input_shape_name_is_refused():
-    from quantlab.inputs import InputOptions, InputSpec, check_shape_names
+    from quantlab.input_spec import InputOptions, InputSpec
+    from quantlab.synthetic_inputs import check_shape_names
 
     specs = [InputSpec("input_1:0", [1, 4])]
     check_shape_names(specs, InputOptions(input_shapes={"input_1": [1, 4]}))  # the name without :0

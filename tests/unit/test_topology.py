@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantlab.artifacts import topology_layers
+from quantlab.tfjs.artifacts import topology_layers
 
 BN = {"class_name": "BatchNormalization", "config": {"name": "bn", "epsilon": 0.01}}
 DENSE = {"class_name": "Dense", "config": {"name": "d"}}

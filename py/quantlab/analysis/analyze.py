@@ -13,20 +13,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import workspace
-from ..artifacts import read_artifact
 from ..convert.converter import VARIANTS, dtype_map_for
 from ..convert.source import check_output_format, write_float32
 from ..errors import ArtifactError, DataError, EvaluatorError
 from ..infra.progress import log
-from ..inputs import InputOptions, InputSet, InputSpec, load_inputs
-from ..results import artifact_sizes, write_results
+from ..input_spec import InputOptions, InputSpec
+from ..inputs import InputSet, load_inputs
+from ..results import write_results
 from ..runtimes.base import LoadedModel
 from ..runtimes.op_support import MissingOp
 from ..sources import ModelSource
+from ..tfjs.artifacts import read_artifact
 from .analyze_record import Run, build_record
 from .evaluate import measure_variants
 from .model_outputs import output_names
 from .pool import make_pool
+from .variant_row import artifact_sizes
 
 CHUNK = 1024  # examples per request to the runtime: bounds memory, gives the bar its steps
 
@@ -82,9 +84,9 @@ def write_variants(source: ModelSource, opts: AnalyzeOptions, root: Path) -> tup
     float32 in every variant (requantize keeps them; listed here in the returned record); NaN/Inf
     in a learned weight stops here unless opts.allow_nonfinite (then it stays float32 too, with a
     warning)."""
-    from ..convert.constants import split_nonfinite
     from ..convert.requantize import read_weight_groups, requantize
     from ..convert.weight_checks import check_weights_quantizable
+    from ..tfjs.constants import split_nonfinite
 
     made = write_float32(source, root / "float32", opts.output_format)
     paths = {"float32": root / "float32"}

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from .. import stats, tasks
-from ..artifacts import read_artifact
 from ..infra.environment import environment
 from ..infra.progress import log
-from ..inputs import InputSet, InputSpec
-from ..results import variant_row
+from ..input_spec import InputSpec
+from ..inputs import InputSet
 from ..sources import ModelSource
+from ..tfjs.artifacts import read_artifact
 from .model_outputs import WORST_SCORE, OutputJudge, counted_outputs, headline
+from .variant_row import variant_row
 from .weight_error import weights_section
 
 

@@ -12,7 +12,7 @@ from ..infra.content_coding import SETTINGS, compressed, encode
 
 def artifact_files(folder: Path) -> list[Path]:
     """model.json, then every shard the manifest names, in the order the browser fetches them."""
-    from ..artifacts import read_artifact
+    from ..tfjs.artifacts import read_artifact
 
     art = read_artifact(Path(folder))
     return [Path(folder) / "model.json", *art.shard_paths]

@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ..artifacts import Artifact, read_artifact
 from ..infra.progress import progress
 from ..runtimes.base import Inputs, LoadedModel, PredictTimings, Runtime, n_examples
+from ..tfjs.artifacts import Artifact, read_artifact
 from .pool import load_model, shard_bounds  # noqa: F401 (load_model re-exported)
 
 CHUNK = 2048  # examples per request: bounds memory, gives the progress bar its steps

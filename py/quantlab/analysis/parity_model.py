@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import workspace
-from ..artifacts import read_artifact
 from ..convert.converter import VARIANTS, dtype_map_for
 from ..errors import QuantlabError
 from ..infra.progress import log
-from ..inputs import InputOptions, InputSet, load_inputs
+from ..input_spec import InputOptions
+from ..inputs import InputSet, load_inputs
 from ..runtimes import make_runtime
 from ..runtimes.base import Inputs, LoadedModel, Runtime, n_examples
 from ..runtimes.keras import KerasRuntime
 from ..sources import ModelSource
+from ..tfjs.artifacts import read_artifact
 from .analyze import AnalyzeOptions, _specs, fixed_batch, write_variants
 from .evaluate import pad_to
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, NOT_LOCALISED, Reference, compare, save_parity

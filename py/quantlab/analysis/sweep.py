@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import Artifact, read_artifact
 from ..convert.converter import save_tfjs
-from ..convert.quantize_math import roundtrip
 from ..infra.progress import log, progress
 from ..metrics import error_stats
 from ..runtimes.base import Runtime
 from ..stats import paired_delta
+from ..tfjs.artifacts import Artifact, read_artifact
+from ..tfjs.quantization import roundtrip
 from .weight_error import batchnorm_layers, read_weights
 
 

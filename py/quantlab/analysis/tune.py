@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..artifacts import read_artifact
 from ..convert.converter import converter_command
 from ..errors import ArtifactError
 from ..infra.progress import log
 from ..metrics import within_budget
 from ..runtimes.base import Runtime
+from ..tfjs.artifacts import read_artifact
 from .search import Ladder, RungProbe, choose_rung, judged_drop, search_order
 from .sweep import (
     Probe,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import Artifact, read_artifact, topology_layers
-from ..convert.quantize_math import dequantize
-from ..graph_topology import depthwise_weights, kernel_weights
 from ..metrics import error_stats
+from ..tfjs.artifacts import Artifact, read_artifact, topology_layers
+from ..tfjs.graph_topology import depthwise_weights, kernel_weights
+from ..tfjs.quantization import dequantize
 
 _NUMPY = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "uint16": "<u2", "float16": "<f2"}
 
@@ -60,7 +60,7 @@ def channel_ranges(name: str, values: np.ndarray, depthwise: bool | None = None)
     """max - min per output channel, or None for tensors without channels (biases, BatchNorm
     vectors, scalars). Output channel = last axis for conv/dense kernels ([h, w, in, out],
     [in, out]); a depthwise kernel [h, w, in, mult] has in * mult output channels. `depthwise`:
-    whether it is one (graph_topology.depthwise_weights knows); None guesses from the name."""
+    whether it is one (tfjs.graph_topology.depthwise_weights knows); None guesses from the name."""
     if values.ndim < 2 or values.size == 0:
         return None
     if depthwise is None:

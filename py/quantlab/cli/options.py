@@ -180,7 +180,8 @@ def input_options(
     limit: int | None,
 ):
     """The InputOptions of a user's model from the shared command-line options (checked: exit 2)."""
-    from ..inputs import InputOptions, parse_input_shapes, parse_range
+    from ..input_spec import InputOptions
+    from ..inputs import parse_input_shapes, parse_range
 
     check_positive(samples, "--samples")
     check_seed(seed)

@@ -1,3 +1,3 @@
 """Model source -> tfjs variants: the stock converter's own code for Keras and SavedModel sources
 (converter, source), tfjs artifacts re-quantized from their shards (requantize), the converter's
-quantization in numpy (quantize_math), weight checks before writing, cross-layer equalization."""
+weight checks before writing, cross-layer equalization."""

@@ -8,7 +8,7 @@ cross-layer equalization: mean feature cosine to float32 0.93). Subtracting dW E
 bias removes that shift in expectation. E[x] per input channel is measured in tfjs on calibration
 inputs (the float32 model's intermediate tensors, requested by node name, averaged over examples
 and positions; a zero Pad's border zeros are counted as the conv sees them); dW is the target
-dtype's round-trip error, computed as tfjs-core will dequantize it (quantize_math).
+dtype's round-trip error, computed as tfjs-core will dequantize it (tfjs/quantization.py).
 
 The corrected model is meant to be quantized to its target dtype: served in float32 its biases
 are off by exactly the recorded correction. Only conv and depthwise nodes with a fused BiasAdd are
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import QuantlabError
+from ..tfjs.quantization import roundtrip
 from .equalize import Layer, _input_name, _layer
-from .quantize_math import roundtrip
 
 TARGETS = ("uint8", "uint16", "float16")
 # Intermediate tensors come back from the evaluator as files: as many nodes per request as fit in

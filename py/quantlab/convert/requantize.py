@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import read_artifact
 from ..errors import ArtifactError, QuantlabError
 from ..infra.fsutil import atomic_dir
 from ..infra.test_hooks import hold
+from ..tfjs.artifacts import read_artifact
 
 SHARD_SIZE_BYTES = 4 * 1024 * 1024  # the converter's default
 
@@ -107,9 +107,9 @@ def requantize(
     """Write `dest` (atomically): `src`'s topology with weights stored as `dtype_map` says
     ({dtype: True | [name patterns]}; None = float32). `weight_check([(name, array)], {name: dtype})`
     may veto (e.g. float16 overflow, NaN weights). Constants a graph holds NaN/Inf in on purpose
-    (convert/constants.py) and `keep_float32` stay float32 whatever the map says, and the check
+    (tfjs/constants.py) and `keep_float32` stay float32 whatever the map says, and the check
     does not see them."""
-    from .constants import split_nonfinite
+    from ..tfjs.constants import split_nonfinite
     from .converter import check_dtype_map
 
     model_json, groups = read_weight_groups(src)

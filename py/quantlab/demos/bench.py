@@ -85,7 +85,7 @@ def bench_analyze(backend: str, data_dir: Path | None, models_dir: Path) -> dict
     import tempfile
 
     from ..analysis.analyze import AnalyzeOptions, analyze
-    from ..inputs import InputOptions
+    from ..input_spec import InputOptions
     from ..sources import detect
     from .datasets.export import export_test_set
     from .pipeline import keras_dir
@@ -149,7 +149,7 @@ def bench_workers(
     x = data.x_test[:limit] if limit else data.x_test
     keras_model, _ = load_trained(keras_dir(models_dir, demo))
     paths = {v: variant_dir(models_dir, demo, v) for v in VARIANTS}
-    from ..artifacts import read_artifact
+    from ..tfjs.artifacts import read_artifact
 
     layers = layers_with_weights(read_artifact(paths["float32"]))
     probe = trained_demo_probe("mnist", data_dir, 500)

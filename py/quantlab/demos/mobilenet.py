@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.evaluate import measure_variants
+from ..analysis.variant_row import variant_row
 from ..analysis.weight_error import weights_section
 from ..convert.converter import VARIANTS, write_variants
 from ..errors import ArtifactError, QuantlabError
@@ -30,7 +31,7 @@ from ..metrics import (
     topk_wnid,
     topk_wnid_hits,
 )
-from ..results import variant_row, write_results
+from ..results import write_results
 from ..runtimes.base import Runtime
 from ..stats import uncertainty
 from ..workspace import STEP_MARKER

@@ -10,16 +10,17 @@ import time
 from pathlib import Path
 
 from ..analysis.evaluate import ArrayExamples, measure_variants
+from ..analysis.variant_row import variant_row
 from ..analysis.weight_error import weights_section
-from ..artifacts import read_artifact
 from ..convert.converter import VARIANTS, write_variants
 from ..errors import ArtifactError, QuantlabError
 from ..infra.environment import environment
 from ..infra.progress import log
-from ..results import RESULTS_FILE, variant_row, write_results  # noqa: F401 (re-exported)
+from ..results import RESULTS_FILE, write_results  # noqa: F401 (re-exported)
 from ..runtimes.base import Runtime
 from ..stats import uncertainty
 from ..tasks import label_metrics, per_example_scores
+from ..tfjs.artifacts import read_artifact
 from .registry import Demo
 
 

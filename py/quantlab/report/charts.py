@@ -136,7 +136,7 @@ def discretisation_figure(width: int = 620, height: int = 220) -> Markup:
     sine wave, original vs 16-bit vs 8-bit affine quantization of the whole wave."""
     import numpy as np
 
-    from ..convert.quantize_math import roundtrip
+    from ..tfjs.quantization import roundtrip
 
     t = np.linspace(0, 2 * np.pi, 20001, dtype=np.float64)
     wave = np.sin(t).astype(np.float32)

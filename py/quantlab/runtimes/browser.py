@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-from ..artifacts import read_artifact
 from ..errors import EvaluatorError, RuntimeUnavailable
 from ..infra.chromium import (
     CHROMIUM_FLAGS,
@@ -24,6 +23,7 @@ from ..infra.chromium import (
     webgpu_dist,
 )
 from ..infra.node_packages import evaluator_dir, npm_root
+from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 from .protocol import read_tensor, write_tensor
 

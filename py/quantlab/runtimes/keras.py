@@ -7,8 +7,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..artifacts import read_artifact
 from ..errors import ArtifactError
+from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 
 

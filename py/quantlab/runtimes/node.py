@@ -17,11 +17,11 @@ import threading
 import time
 from pathlib import Path
 
-from ..artifacts import read_artifact
 from ..errors import ArtifactError, EvaluatorError
 from ..infra.node import find_node
 from ..infra.node_packages import evaluator_dir, npm_root
 from ..infra.progress import log
+from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 from .protocol import protocol, read_tensor, write_tensor
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ...infra.progress import console
-from ...inputs import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
+from ...input_spec import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
 from ..checks import (
     check_choice,
     check_non_negative,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ...inputs import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
+from ...input_spec import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
 from ..checks import (
     check_backend,
     check_choice,

@@ -11,7 +11,7 @@ import typer
 from ...demos.registry import ALL_DEMOS
 from ...errors import QuantlabError
 from ...infra.progress import log
-from ...inputs import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
+from ...input_spec import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
 from ..checks import (
     check_limit,
     check_non_negative,

@@ -11,7 +11,7 @@ import typer
 from ...demos.registry import ALL_DEMOS, check_demo_name, get_demo
 from ...errors import QuantlabError
 from ...infra.progress import log
-from ...inputs import SYNTHETIC_SEED
+from ...input_spec import SYNTHETIC_SEED
 from ..checks import (
     check_backend,
     check_limit,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..graph_topology import KERNEL_OPS, const_consumers, is_graph
+from .graph_topology import KERNEL_OPS, const_consumers, is_graph
 
 # Ops whose constant inputs are learned parameters (beyond the kernels in KERNEL_OPS).
 _LEARNED_INPUT_OPS = frozenset(
