@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import ArtifactError
+
 # Synthetic inputs, when none are given: how many examples, and their seed.
 SYNTHETIC_SAMPLES, SYNTHETIC_SEED = 64, 1337
 
@@ -34,3 +36,11 @@ class InputOptions:
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     seed: int = SYNTHETIC_SEED
     limit: int | None = None
+
+
+def fixed_batch(specs: list[InputSpec]) -> int | None:
+    """The batch size a model insists on (its inputs' first dimension), None when it is free."""
+    fixed = {s.shape[0] for s in specs if s.shape and s.shape[0] is not None}
+    if len(fixed) > 1:
+        raise ArtifactError(f"the model's inputs disagree on their batch size ({sorted(fixed)})")
+    return fixed.pop() if fixed else None

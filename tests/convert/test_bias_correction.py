@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlab.convert.bias_correction import corrections
-from quantlab.convert.equalize import Layer
+from quantlab.tfjs.conv_layers import Layer
 from quantlab.tfjs.quantization import roundtrip
 
 
@@ -69,10 +69,10 @@ def test_one_by_one_conv_correction_is_exact_on_any_inputs():
 
 def test_biased_layers_leave_out_second_outputs_and_shared_biases():
     from quantlab.convert.bias_correction import biased_layers
-    from quantlab.convert.equalize import _encode
+    from quantlab.tfjs.conv_layers import encode_attr
 
     def conv(name, src, kernel, bias):
-        fused = {"list": {"s": [_encode("BiasAdd"), _encode("Relu")]}}
+        fused = {"list": {"s": [encode_attr("BiasAdd"), encode_attr("Relu")]}}
         return {
             "name": name,
             "op": "_FusedConv2D",

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from quantlab.analysis.weight_error import channel_spread
-from quantlab.convert.equalize import equalize_weights, find_pairs, replace_relu6
+from quantlab.convert.conv_pairs import find_pairs
+from quantlab.convert.equalize import equalize_weights
+from quantlab.convert.relu6_clips import replace_relu6
 
 
 def _ops(*names):

@@ -15,12 +15,12 @@ from pathlib import Path
 from .. import workspace
 from ..convert.converter import VARIANTS, dtype_map_for
 from ..convert.source import check_output_format, write_float32
-from ..errors import ArtifactError, DataError, EvaluatorError
+from ..errors import DataError, EvaluatorError
 from ..infra.progress import log
-from ..input_spec import InputOptions, InputSpec
+from ..input_spec import InputOptions, fixed_batch
 from ..inputs import InputSet, load_inputs
 from ..results import write_results
-from ..runtimes.base import LoadedModel
+from ..runtimes.base import input_specs
 from ..runtimes.op_support import MissingOp
 from ..sources import ModelSource
 from ..tfjs.artifacts import read_artifact
@@ -54,22 +54,6 @@ class AnalyzeOptions:
     outputs: list[str] | None = None  # --output: which outputs count (None: all)
     min_effect: dict[str, float] = field(default_factory=dict)
     allow_nonfinite: bool = False  # go on when a learned weight holds NaN/Inf (kept float32)
-
-
-def _specs(model: LoadedModel) -> list[InputSpec]:
-    specs = []
-    for i, inp in enumerate(model.inputs):
-        shape = [None if (d is None or d < 0) else int(d) for d in inp.get("shape", [])]
-        specs.append(InputSpec(inp.get("name") or f"input_{i}", shape, inp.get("dtype") or "float32"))
-    return specs
-
-
-def fixed_batch(specs: list[InputSpec]) -> int | None:
-    """The batch size a model insists on (its inputs' first dimension), None when it is free."""
-    fixed = {s.shape[0] for s in specs if s.shape and s.shape[0] is not None}
-    if len(fixed) > 1:
-        raise ArtifactError(f"the model's inputs disagree on their batch size ({sorted(fixed)})")
-    return fixed.pop() if fixed else None
 
 
 def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
@@ -172,7 +156,7 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
         split["load"] = split["transfer"] = split["predict"] = 0.0
         loaded32 = runtime.inspect(paths["float32"], "float32")  # starts a worker; float32 stays loaded
         split["runtime_start"] = time.perf_counter() - t0 - loaded32.load_ms / 1000
-        specs = _specs(loaded32)
+        specs = input_specs(loaded32)
         inputs = load_inputs(specs, opts.inputs)
         if inputs.synthetic:
             log.warning(

@@ -21,14 +21,14 @@ from .. import workspace
 from ..convert.converter import VARIANTS, dtype_map_for
 from ..errors import QuantlabError
 from ..infra.progress import log
-from ..input_spec import InputOptions
+from ..input_spec import InputOptions, fixed_batch
 from ..inputs import InputSet, load_inputs
 from ..runtimes import make_runtime
-from ..runtimes.base import Inputs, LoadedModel, Runtime, n_examples
+from ..runtimes.base import Inputs, LoadedModel, Runtime, input_specs, n_examples
 from ..runtimes.keras import KerasRuntime
 from ..sources import ModelSource
 from ..tfjs.artifacts import read_artifact
-from .analyze import AnalyzeOptions, _specs, fixed_batch, write_variants
+from .analyze import AnalyzeOptions, write_variants
 from .evaluate import pad_to
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, NOT_LOCALISED, Reference, compare, save_parity
 
@@ -159,7 +159,7 @@ def parity_model(source: ModelSource, opts: ParityModelOptions) -> dict:
             name, rt, original, label, detail = _original(source, float32, node_cpu)
             if rt is node_cpu:
                 stack.callback(lambda: node_cpu.evaluator.alive() and node_cpu.unload(original))
-            specs = _specs(float32)
+            specs = input_specs(float32)
             inputs = load_inputs(specs, opts.inputs)
             if inputs.synthetic:
                 log.warning(

@@ -112,11 +112,13 @@ def tune_model_command(
     from .. import workspace
     from ..convert.source import source_converter_command
     from ..infra.fsutil import write_json_atomic
+    from ..input_spec import fixed_batch
     from ..inputs import load_inputs
     from ..results import attach_section
     from ..runtimes import make_runtime
+    from ..runtimes.base import input_specs
     from ..sources import detect
-    from .analyze import AnalyzeOptions, _specs, fixed_batch, write_variants
+    from .analyze import AnalyzeOptions, write_variants
     from .evaluate import load_model, pad_to
     from .tune import run_tune
     from .tune_print import TUNE_FILE, print_tune
@@ -131,7 +133,7 @@ def tune_model_command(
         write_variants(source, AnalyzeOptions(name=name, variants=["float32"], models_dir=models_dir), root)
         loaded = load_model(runtime, root / "float32")
         try:
-            specs = _specs(loaded)
+            specs = input_specs(loaded)
             inputs = load_inputs(specs, input_opts)
             fixed = fixed_batch(specs)
             first = pad_to(next(_chunks(inputs, np.arange(min(inputs.n, 8)))), fixed or 1)

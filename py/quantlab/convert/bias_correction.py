@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import QuantlabError
+from ..tfjs.conv_layers import Layer, conv_layer, input_name
 from ..tfjs.quantization import roundtrip
-from .equalize import Layer, _input_name, _layer
 
 TARGETS = ("uint8", "uint16", "float16")
 # Intermediate tensors come back from the evaluator as files: as many nodes per request as fit in
@@ -59,13 +59,13 @@ def biased_layers(model_json: dict) -> list[tuple[Layer, str]]:
     consts = {n["name"] for n in nodes if n.get("op") == "Const"}
     found = []
     for n in nodes:
-        layer = _layer(n, consts)
+        layer = conv_layer(n, consts)
         if layer is None or not layer.bias:
             continue
         ref = n["input"][0]  # a conv has its input first
         if ref.rsplit(":", 1)[-1] not in (ref, "0"):
             continue
-        found.append((layer, _input_name(ref)))
+        found.append((layer, input_name(ref)))
     uses = collections.Counter(layer.bias for layer, _ in found)
     return [(layer, src) for layer, src in found if uses[layer.bias] == 1]
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..input_spec import InputSpec
+
 # What predict takes: one array (single-input model) or {input name: array}.
 Inputs = np.ndarray | Mapping[str, np.ndarray]
 
@@ -122,3 +124,12 @@ class Runtime(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def input_specs(model: LoadedModel) -> list[InputSpec]:
+    """The model's inputs as InputSpecs (a dynamic dimension: None; a nameless input: input_<i>)."""
+    specs = []
+    for i, inp in enumerate(model.inputs):
+        shape = [None if (d is None or d < 0) else int(d) for d in inp.get("shape", [])]
+        specs.append(InputSpec(inp.get("name") or f"input_{i}", shape, inp.get("dtype") or "float32"))
+    return specs

@@ -102,7 +102,8 @@ def equalize(
 
     Example: `quantlab equalize mobilenet_sm/ --out mobilenet_eq --inputs images/ --scale -1,1 --limit 200`
     or, for a model to ship all-uint8: `... --bias-correction uint8`"""
-    from ...convert.equalize import RELU6_MODES, run_equalize
+    from ...analysis.equalize_run import run_equalize
+    from ...convert.equalize import RELU6_MODES
     from ...sources import detect
 
     check_choice(relu6, RELU6_MODES, "--relu6")
