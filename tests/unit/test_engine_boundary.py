@@ -98,9 +98,10 @@ FLOORS = [
         "sources",
         "workspace",
         "tasks",
+        "loss",
         "judge",
         "results",
-    },  # fmt: skip  (formats, inputs, results.json: no runtime, no conversion)
+    },  # formats, inputs, judging outputs, results.json: no runtime, no conversion
     {"convert"},  # model source -> tfjs artifacts
     {"runtimes"},  # load and predict
     {"analysis"},  # measuring: evaluate, parity, tune, delivery, equalize runs

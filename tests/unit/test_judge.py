@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from quantlab import judge as J
+from quantlab import loss as L
 from quantlab.errors import QuantlabError
 from quantlab.metrics import error_stats
 from quantlab.tasks import row_cosine
@@ -329,63 +330,63 @@ def delta(d, lo, hi, **kw):
 
 def test_float16_cosine_change_is_within_the_margin_not_a_loss():
     d = delta(-0.0001, -0.00015, -0.00005)  # real (interval excludes 0) but 1e-4 < 1e-3
-    assert not J.is_loss("cosine_mean", d)
-    assert J.reading("cosine_mean", d) == "within the margin (±0.001)"
+    assert not L.is_loss("cosine_mean", d)
+    assert L.reading("cosine_mean", d) == "within the margin (±0.001)"
 
 
 def test_top1_agreement_drop_is_a_loss():
     d = delta(-0.05, -0.08, -0.02)
-    assert J.is_loss("top1_agreement", d)
-    assert J.reading("top1_agreement", d) == "worse than float32"
+    assert L.is_loss("top1_agreement", d)
+    assert L.reading("top1_agreement", d) == "worse than float32"
     # McNemar's exact test has the last word: p 0.2 -> no measurable difference
-    assert not J.is_loss("top1_agreement", {**d, "p_value": 0.2})
-    assert J.reading("top1_agreement", {**d, "p_value": 0.2}) == "no measurable difference on 500 examples"
+    assert not L.is_loss("top1_agreement", {**d, "p_value": 0.2})
+    assert L.reading("top1_agreement", {**d, "p_value": 0.2}) == "no measurable difference on 500 examples"
     # exactly the margin, give or take float steps: 0.02 - 0.03 = -0.009999999999999998
-    assert J.is_loss("top1_agreement", delta(0.02 - 0.03, -0.015, -0.005))
+    assert L.is_loss("top1_agreement", delta(0.02 - 0.03, -0.015, -0.005))
 
 
 def test_an_interval_covering_zero_is_never_a_loss():
     for metric in ("top1_agreement", "rel_l2", "mae", "foo"):
         d = delta(-0.5, -1.0, 0.1)
-        assert not J.is_loss(metric, d) and not J.is_loss(metric, {**d, "delta": 0.5})
-        assert J.reading(metric, d) == "no measurable difference on 500 examples"
+        assert not L.is_loss(metric, d) and not L.is_loss(metric, {**d, "delta": 0.5})
+        assert L.reading(metric, d) == "no measurable difference on 500 examples"
     # covers_zero says so even where the ci does not: never a loss
-    assert not J.is_loss("top1_agreement", {"delta": -0.5, "ci": [-0.6, -0.4], "covers_zero": True})
-    assert not J.is_loss("top1_agreement", {"delta": -0.5, "ci": None})  # no interval: unproven
-    assert J.reading("top1_agreement", {"delta": -0.5, "ci": None}) == "no measurable difference"
+    assert not L.is_loss("top1_agreement", {"delta": -0.5, "ci": [-0.6, -0.4], "covers_zero": True})
+    assert not L.is_loss("top1_agreement", {"delta": -0.5, "ci": None})  # no interval: unproven
+    assert L.reading("top1_agreement", {"delta": -0.5, "ci": None}) == "no measurable difference"
 
 
 def test_lower_is_better_direction():
     up, down = delta(0.05, 0.03, 0.07), delta(-0.05, -0.07, -0.03)
-    assert J.is_loss("rel_l2", up) and not J.is_loss("rel_l2", down)
-    assert J.reading("rel_l2", down) == "better than float32"
-    assert J.is_loss("kl_divergence", up) and J.is_loss("rel_error", up)
-    assert not J.is_loss("top1_agreement", up) and J.reading("top1_agreement", up) == "better than float32"
+    assert L.is_loss("rel_l2", up) and not L.is_loss("rel_l2", down)
+    assert L.reading("rel_l2", down) == "better than float32"
+    assert L.is_loss("kl_divergence", up) and L.is_loss("rel_error", up)
+    assert not L.is_loss("top1_agreement", up) and L.reading("top1_agreement", up) == "better than float32"
     # mae has no default margin (0.0): the interval decides; mae_<unit> is lower-is-better too
     small_up = delta(0.001, 0.0005, 0.0015)
-    assert J.is_loss("mae", small_up) and J.is_loss("mae_dollars", delta(100, 50, 150))
-    assert not J.is_loss("mae_dollars", delta(-100, -150, -50))
-    assert not J.is_loss("mae", small_up, {"mae": 0.01})
-    assert J.reading("mae", small_up, {"mae": 0.01}) == "within the margin (±0.01)"
-    assert J.is_loss("sqnr_db", delta(-1.5, -2, -1)) and not J.is_loss("sqnr_db", delta(-0.5, -0.7, -0.3))
+    assert L.is_loss("mae", small_up) and L.is_loss("mae_dollars", delta(100, 50, 150))
+    assert not L.is_loss("mae_dollars", delta(-100, -150, -50))
+    assert not L.is_loss("mae", small_up, {"mae": 0.01})
+    assert L.reading("mae", small_up, {"mae": 0.01}) == "within the margin (±0.01)"
+    assert L.is_loss("sqnr_db", delta(-1.5, -2, -1)) and not L.is_loss("sqnr_db", delta(-0.5, -0.7, -0.3))
 
 
 def test_parse_min_effect():
-    m = J.parse_min_effect(["cosine_mean=0.0005", "mae_dollars=500", "rel_l2 = 0.02"])
+    m = L.parse_min_effect(["cosine_mean=0.0005", "mae_dollars=500", "rel_l2 = 0.02"])
     assert m["cosine_mean"] == 0.0005 and m["mae_dollars"] == 500.0 and m["rel_l2"] == 0.02
-    assert m["top1_agreement"] == J.DEFAULT_MIN_EFFECT["top1_agreement"]
-    assert J.parse_min_effect([]) == J.DEFAULT_MIN_EFFECT
+    assert m["top1_agreement"] == L.DEFAULT_MIN_EFFECT["top1_agreement"]
+    assert L.parse_min_effect([]) == L.DEFAULT_MIN_EFFECT
     for bad in ("cosine_mean", "foo=1", "=1", "mae_=1"):
         with pytest.raises(QuantlabError, match="top1_agreement") as e:  # names the valid metrics
-            J.parse_min_effect([bad])
+            L.parse_min_effect([bad])
         assert e.value.exit_code == 2 and str(e.value).startswith(f"--min-effect {bad!r}: ")
     for bad in ("rel_l2=-0.1", "rel_l2=nan", "rel_l2=inf", "rel_l2=abc", "rel_l2="):
         with pytest.raises(QuantlabError, match="finite number >= 0") as e:
-            J.parse_min_effect([bad])
+            L.parse_min_effect([bad])
         assert e.value.exit_code == 2
 
 
 def test_default_min_effect_covers_every_headline_metric():
     for metric in ("top1_agreement", "cosine_mean", "rel_error", "mask_iou", "rel_l2", "score"):
-        assert J.DEFAULT_MIN_EFFECT[metric] > 0
+        assert L.DEFAULT_MIN_EFFECT[metric] > 0
     assert J.LOWER_IS_BETTER >= {"rel_error", "rel_l2", "mae", "rmse", "kl_divergence"}

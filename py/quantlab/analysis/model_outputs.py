@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import judge, stats
+from .. import judge, loss, stats
 from ..errors import QuantlabError
 
 WORST_SCORE = "worst_output_score"  # the fidelity headline: the lowest output score, in [0, 1]
@@ -76,7 +76,7 @@ class OutputJudge:
             rec["delta"] = None
             if not is_reference and values is not None:
                 rec["delta"] = stats.paired_delta(metric, values, self._ref_scores[name][metric])
-            rec["loss"] = bool(rec["delta"] and judge.is_loss(metric, rec["delta"], self.min_effect))
+            rec["loss"] = bool(rec["delta"] and loss.is_loss(metric, rec["delta"], self.min_effect))
             rec["counted"] = name in self.counted
             per_output[name] = rec
         worst = judge.worst(per_output, self.counted)

@@ -11,7 +11,7 @@ import math
 
 from markupsafe import Markup
 
-from ..judge import is_loss, reading
+from ..loss import is_loss, reading
 from ..stats import format_interval, no_difference_text
 from .charts import bar_chart
 

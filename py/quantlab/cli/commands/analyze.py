@@ -131,7 +131,7 @@ def analyze(
     from ... import workspace
     from ...analysis.analyze import AnalyzeOptions
     from ...convert.converter import dtype_map_for
-    from ...judge import parse_min_effect
+    from ...loss import parse_min_effect
     from ...tasks import TASKS
     from ..analyze_many import analyze_models
 
