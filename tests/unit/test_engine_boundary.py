@@ -100,6 +100,7 @@ FLOORS = [
         "tasks",
         "loss",
         "judge",
+        "records",
         "results",
     },  # formats, inputs, judging outputs, results.json: no runtime, no conversion
     {"convert"},  # model source -> tfjs artifacts

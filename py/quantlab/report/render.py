@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,7 +12,10 @@ from ..errors import QuantlabError
 from ..infra.fsutil import read_json, write_text_atomic
 from ..infra.progress import log
 from ..metrics import within_budget
-from ..results import check_schema
+from ..records.fields import is_number as _is_number
+from ..records.fields import is_pair as _is_pair
+from ..records.run import RunRecord
+from ..results import RESULTS_FILE, check_schema
 from ..stats import format_interval
 from .charts import (
     bar_chart,
@@ -25,9 +27,7 @@ from .charts import (
 )
 from .outputs_view import delta_is_loss, delta_reading, has_outputs, outputs_view, worst_output_chart
 
-RESULTS_FILE = "results.json"
 SEED_LABELS = {"float32": "original", "uint16": "16-bit", "uint8": "8-bit"}
-REQUIRED = ("demo", "variants")
 
 
 def load_all_results(out_dir: Path) -> list[dict]:
@@ -48,10 +48,8 @@ def load_all_results(out_dir: Path) -> list[dict]:
         except QuantlabError as e:
             log.warning("%s: skipped, %s", path, str(e).split(": ", 1)[-1])
             continue
-        missing = [k for k in (*REQUIRED, "dataset", "environment", "config", "seed") if k not in results]
-        missing += check_types(results)  # drops what has the wrong type, so pages render the rest
-        results.setdefault("demo", path.parent.name)
-        results.setdefault("variants", [])
+        record, missing = RunRecord.from_json(results, path.parent.name)  # wrong types dropped, named
+        results = record.to_json()
         results["_missing"] = missing
         results["_page"] = f"{path.parent.name}/index.html"  # where the page is written
         results["_href"] = relative_href(path.parent.name, "index.html")  # how index.html links it
@@ -59,160 +57,6 @@ def load_all_results(out_dir: Path) -> list[dict]:
             log.warning("%s: fields missing (%s); rendering what is there", path, ", ".join(missing))
         found.append(results)
     return found
-
-
-TEXT_FIELDS = (
-    "demo",
-    "title",
-    "note",
-    "task",
-    "primary_metric",
-    "created",
-    "mode",
-    "mode_reason",
-    "preprocessing",
-    "sibling",
-    "model_format",
-)
-OBJECT_FIELDS = (
-    "dataset",
-    "environment",
-    "config",
-    "training",
-    "seed",
-    "tune",
-    "tune_equalized",
-    "parity",
-    "delivery",
-    "weight_error",
-    "keras_reference",
-    "memory",
-    "scoring",
-    "equalization",
-)
-# Sections a page can do without: when one will not render (a hand-edited tune block, say), the
-# page is rendered without it and names it instead of failing.
-OPTIONAL_SECTIONS = (
-    "tune",
-    "tune_equalized",
-    "equalization",
-    "parity",
-    "delivery",
-    "weight_error",
-    "keras_reference",
-    "memory",
-    "scoring",
-    "mode",
-    "training",
-    "dataset",
-    "environment",
-    "config",
-    "seed",
-)
-VARIANT_NUMBERS = ("weight_bytes", "model_json_bytes", "gzip_ratio")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_metric(key: str, value) -> bool:
-    """A finite number; or an SQNR of +inf: outputs identical to the reference (float32 itself)."""
-    return _is_number(value) or (key.endswith("sqnr_db") and value == math.inf)
-
-
-def check_types(results: dict) -> list[str]:
-    """Drop every field whose type is wrong (so the rest renders) and name each one dropped."""
-    bad: list[str] = []
-    for key in TEXT_FIELDS:
-        if key in results and results[key] is not None and not isinstance(results[key], str):
-            bad.append(f"{key} (not text)")
-            del results[key]
-    for key in OBJECT_FIELDS:
-        if key in results and results[key] is not None and not isinstance(results[key], dict):
-            bad.append(f"{key} (not an object)")
-            del results[key]
-    seed = results.get("seed") or {}
-    for name in [k for k, v in seed.items() if v is not None and not _is_number(v)]:
-        bad.append(f"seed.{name} (not a number)")
-        del seed[name]
-    if "variants" not in results:
-        return bad
-    variants = results["variants"]
-    if not isinstance(variants, list):
-        bad.append("variants (not a list)")
-        results["variants"] = []
-        return bad
-    kept = []
-    for i, v in enumerate(variants):
-        if not isinstance(v, dict):
-            bad.append(f"variants[{i}] (not an object)")
-            continue
-        if not isinstance(v.get("name"), str):
-            bad.append(f"variants[{i}].name (not text)")
-            v["name"] = f"variant {i + 1}"
-        where = f"variants[{v['name']}]"
-        if not isinstance(v.get("metrics", {}), dict):
-            bad.append(f"{where}.metrics (not an object)")
-            v["metrics"] = {}
-        primary = results.get("primary_metric")
-        if not v.get("metrics"):  # a row with no figures must say so, not render as blanks
-            bad.append(f"{where}.metrics (missing: no figures for this variant)")
-        elif isinstance(primary, str) and primary not in v["metrics"]:
-            bad.append(f"{where}.metrics.{primary} (missing)")
-        metrics = v.setdefault("metrics", {})
-        for k in [k for k, val in metrics.items() if val is not None and not _is_metric(k, val)]:
-            bad.append(f"{where}.metrics.{k} (not a number)")
-            del metrics[k]
-        for k in [k for k in VARIANT_NUMBERS if v.get(k) is not None and not _is_number(v[k])]:
-            bad.append(f"{where}.{k} (not a number)")
-            del v[k]
-        bad += _check_uncertainty(v, where)
-        runtime = v.get("runtime")
-        if runtime is not None and not isinstance(runtime, dict):
-            bad.append(f"{where}.runtime (not an object)")
-            del v["runtime"]
-        for k in [
-            k
-            for k, val in (v.get("runtime") or {}).items()
-            if k.endswith("_ms") or k.startswith("predict_ms")
-        ]:
-            if v["runtime"][k] is not None and not _is_number(v["runtime"][k]):
-                bad.append(f"{where}.runtime.{k} (not a number)")
-                del v["runtime"][k]
-        kept.append(v)
-    results["variants"] = kept
-    return bad
-
-
-def _is_pair(value) -> bool:
-    return isinstance(value, list | tuple) and len(value) == 2 and all(_is_number(x) for x in value)
-
-
-def _check_uncertainty(v: dict, where: str) -> list[str]:
-    """Intervals must be [lo, hi] numbers and deltas objects with a number delta; anything else
-    is dropped (old files have neither, and render without them)."""
-    bad = []
-    for key in ("intervals", "deltas", "interval_method"):
-        if key in v and v[key] is not None and not isinstance(v[key], dict):
-            bad.append(f"{where}.{key} (not an object)")
-            del v[key]
-    intervals = v.get("intervals") or {}
-    for k in [k for k, ci in intervals.items() if not _is_pair(ci)]:
-        bad.append(f"{where}.intervals.{k} (not [lo, hi])")
-        del intervals[k]
-    deltas = v.get("deltas") or {}
-    for k in [k for k, d in deltas.items() if not (isinstance(d, dict) and _is_number(d.get("delta")))]:
-        bad.append(f"{where}.deltas.{k} (not a delta)")
-        del deltas[k]
-    for d in deltas.values():
-        if not _is_pair(d.get("ci")):
-            d["ci"] = None
-        if not isinstance(d.get("flips"), dict):
-            d["flips"] = None
-        if d.get("p_value") is not None and not _is_number(d["p_value"]):
-            d["p_value"] = None
-    return bad
 
 
 def relative_href(*segments: str) -> str:
@@ -465,7 +309,7 @@ def _renderable(results: dict, render) -> str:
         return render(results)
     except Exception:
         pass
-    sections = {k: results.pop(k) for k in OPTIONAL_SECTIONS if k in results}
+    sections = {k: results.pop(k) for k in RunRecord.optional_sections() if k in results}
     try:
         render(results)
     except Exception:

@@ -1,0 +1,58 @@
+"""Typed records round-trip: every committed results.json (four demos, both MobileNetV2 forms)
+decodes with no problem and encodes back to the same object; a wrong type is dropped and named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from quantlab.infra.fsutil import read_json
+from quantlab.records.run import RunRecord
+from quantlab.records.variant import VariantRow
+
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+COMMITTED = sorted(REPORTS.glob("*/results.json"))
+
+
+def test_the_committed_reports_are_there():
+    assert {p.parent.name for p in COMMITTED} >= {"housing", "mnist", "fashion-mnist", "mobilenetv2"}
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.parent.name)
+def test_a_committed_results_file_round_trips(path):
+    data = read_json(path)
+    record, problems = RunRecord.from_json(data, path.parent.name)
+    assert problems == []
+    assert all(isinstance(v, VariantRow) for v in record.variants) and record.variants
+    # the same object back (key order aside), through JSON as results.json is written
+    assert json.loads(json.dumps(record.to_json(), sort_keys=True)) == json.loads(
+        json.dumps(data, sort_keys=True)
+    )
+
+
+def test_fields_are_typed_and_the_rest_is_kept():
+    record, problems = RunRecord.from_json(
+        {"demo": "m", "title": 3, "source": {"format": "tfjs-graph"}, "variants": [{"name": "float32"}]}, "x"
+    )
+    assert not record.title and record.extra == {"source": {"format": "tfjs-graph"}}
+    assert "title (not text)" in problems
+    assert "variants[float32].metrics (missing: no figures for this variant)" in problems
+    assert {"dataset", "environment", "config", "seed"} <= set(problems)
+    assert record.to_json() == {
+        "demo": "m",
+        "variants": [{"name": "float32", "metrics": {}}],
+        "source": {"format": "tfjs-graph"},
+    }
+
+
+def test_a_nameless_file_takes_its_folder_name():
+    record, problems = RunRecord.from_json({"demo": ["x"], "variants": []}, "folder")
+    assert record.demo == "folder" and "demo (not text)" in problems
+
+
+def test_optional_sections_are_declared_with_the_fields():
+    sections = RunRecord.optional_sections()
+    assert {"parity", "tune", "delivery", "weight_error", "seed"} <= set(sections)
+    assert "variants" not in sections and "demo" not in sections
