@@ -348,7 +348,7 @@ def _pooled_pairs(
     """The runtime rows of Node runtime `name`, measured on an evaluator pool; appends to `pairs`
     and `runtime_info`; True when a failing pair could not be localised."""
     from .evaluate import ArrayExamples, measure_variants
-    from .pool import make_pool
+    from .executors import make_pool
 
     examples = ArrayExamples(dict(x) if isinstance(x, Mapping) else {"input": x})
     t0 = time.perf_counter()
