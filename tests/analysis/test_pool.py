@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from quantlab.analysis.evaluate import ArrayExamples, measure_variants
-from quantlab.analysis.pool import LocalPool, check_workers, default_workers, shard_bounds
+from quantlab.analysis.jobs import check_workers, default_workers, shard_bounds
+from quantlab.analysis.pool import LocalPool
 from quantlab.errors import ArtifactError, EvaluatorError, QuantlabError
 from quantlab.runtimes.node import TfjsNodeRuntime
 from tests.infra.test_signals import processes_with_env
@@ -230,7 +231,7 @@ def test_a_sweep_measures_float32_once_when_asked_first():
         name, workers, ran = "fake", 1, 1
 
         def imap(self, jobs, n_jobs=None):
-            from quantlab.analysis.pool import JobResult
+            from quantlab.analysis.jobs import JobResult
             from quantlab.runtimes.base import PredictTimings
 
             for job in jobs:

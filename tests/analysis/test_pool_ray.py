@@ -52,7 +52,7 @@ def test_a_ray_job_whose_worker_dies_twice_is_one_error(ray_pool, small_convnet_
 
     import ray
 
-    from quantlab.analysis.pool import Job, PoolStats
+    from quantlab.analysis.jobs import Job, PoolStats
     from quantlab.analysis.pool_ray import RayPool, _Evaluator
     from quantlab.errors import EvaluatorError
 

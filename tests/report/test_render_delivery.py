@@ -2,7 +2,7 @@
 from a real `quantlab delivery` record shape; the bytes chart alone from variant rows."""
 
 from quantlab.analysis.delivery import PROFILES
-from quantlab.analysis.delivery_run import conclusions
+from quantlab.analysis.delivery_record import conclusions
 from quantlab.report import render_reports
 from tests.report.test_render import _results, _write
 

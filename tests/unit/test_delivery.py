@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from quantlab.analysis.delivery import PROFILES, delivery_sizes, parse_profiles
-from quantlab.analysis.delivery_run import check_pages, peak_overlap
+from quantlab.analysis.delivery_schedule import check_pages, peak_overlap
 from quantlab.errors import QuantlabError
 from quantlab.infra.content_coding import accepted_encoding
 
@@ -125,7 +125,7 @@ def test_job_queue_runs_short_loads_in_cpu_slots_from_the_start_and_long_ones_lo
     import threading
     from pathlib import Path
 
-    from quantlab.analysis.delivery_run import JobQueue, _Job
+    from quantlab.analysis.delivery_schedule import JobQueue, _Job
 
     def job(name, seconds):
         return _Job(("t", name), "slow-4g", Path(name), seconds)

@@ -26,8 +26,8 @@ from ..sources import ModelSource
 from ..tfjs.artifacts import read_artifact
 from .analyze_record import Run, build_record
 from .evaluate import measure_variants
+from .executors import make_pool
 from .model_outputs import output_names
-from .pool import make_pool
 from .variant_row import artifact_sizes
 
 CHUNK = 1024  # examples per request to the runtime: bounds memory, gives the bar its steps
@@ -192,7 +192,7 @@ def _check_runs(pool, float32: Path, inputs: InputSet, fixed: int | None, opts: 
     run here."""
     from ..runtimes.op_support import missing_op_error
     from .evaluate import pad_to
-    from .pool import Job
+    from .jobs import Job
 
     batch = fixed or 1
     first = next(inputs.chunks(batch))

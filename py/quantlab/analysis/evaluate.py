@@ -17,7 +17,7 @@ import numpy as np
 from ..infra.progress import progress
 from ..runtimes.base import Inputs, LoadedModel, PredictTimings, Runtime, n_examples
 from ..tfjs.artifacts import Artifact, read_artifact
-from .pool import load_model, shard_bounds  # noqa: F401 (load_model re-exported)
+from .jobs import shard_bounds
 
 CHUNK = 2048  # examples per request: bounds memory, gives the progress bar its steps
 
@@ -106,7 +106,7 @@ def measure_variants(
     `pool`: a LocalPool / RayPool (quantlab.analysis.pool), or a plain Runtime (one process, in turn).
     `fixed_batch`: the model takes exactly that many examples per call: tfjs batches of that
     size, the last one padded, the padding's outputs dropped."""
-    from .pool import Job
+    from .jobs import Job
 
     if fixed_batch:
         batch_size = fixed_batch
@@ -154,7 +154,7 @@ class _RuntimePool:
     workers = ran = 1
 
     def __init__(self, runtime: Runtime):
-        from .pool import Worker
+        from .worker import Worker
 
         self.name = runtime.name
         self.worker = Worker.__new__(Worker)
@@ -162,7 +162,7 @@ class _RuntimePool:
         self.worker._models = __import__("collections").OrderedDict()
 
     def inspect(self, folder: Path, variant: str = "model") -> LoadedModel:
-        from .pool import Job
+        from .jobs import Job
 
         return self.worker.run(Job(variant, Path(folder), None)).model
 

@@ -15,14 +15,16 @@ files for a bare tfjs model. Every output of a multi-output model is compared: a
 only past both atol and rtol, so a pair passes only when every output does; `stats` are over all
 outputs flattened and concatenated per example, and `outputs` holds each output's own stats.
 A failing pair of layers models is compared layer by layer to name the first layer out of
-tolerance (graph models have no layers to compare: not localised, and the record says so)."""
+tolerance (graph models have no layers to compare: not localised, and the record says so).
+
+Here: the runs of each pair and the record; the comparison itself is parity_outputs."""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +32,11 @@ import numpy as np
 from ..errors import RuntimeUnavailable
 from ..infra.fsutil import write_json_atomic
 from ..infra.progress import log
-from ..metrics import parity_stats, within_tolerance
 from ..results import attach_section
 from ..runtimes import make_runtime
 from ..runtimes.base import Inputs, LoadedModel, Runtime, head, n_examples
 from ..runtimes.keras import KerasRuntime
+from .parity_outputs import PairResult, _localisable, align, compare_outputs, localise, runtime_pair
 
 # tfjs' own e2e tests compare layers models with 0.005 absolute tolerance; rtol at the same
 # value lets large logits differ by 0.5% (float32 kernels on different backends differ by ~1e-6).
@@ -43,26 +45,6 @@ DEFAULT_RTOL = 0.005
 LOCALISE_EXAMPLES = 16
 PARITY_FILE = "parity.json"
 NOT_LOCALISED = "graph model: no layers to compare one by one, so a failing pair is not localised"
-
-
-@dataclass
-class PairResult:
-    variant: str
-    kind: str  # "runtime" or "quantization"
-    actual: str
-    reference: str
-    stats: dict
-    passed: bool | None  # None: informational (quantization of a quantized variant)
-    n_failing: int = 0
-    first_bad_layer: dict | None = None
-    timings: dict = field(default_factory=dict)
-    outputs: dict | None = None  # multi-output models: {output name: stats}
-
-    def as_dict(self) -> dict:
-        d = dict(self.__dict__)
-        if d["outputs"] is None:
-            del d["outputs"]
-        return d
 
 
 @dataclass
@@ -92,71 +74,6 @@ def unavailable_reason(name: str) -> str | None:
 
         return tfjs_node_unavailable_reason()
     return None
-
-
-def _layer_names(loaded: LoadedModel) -> list[str]:
-    return [la["name"] for la in loaded.layers if la["class_name"] != "InputLayer"]
-
-
-def _localisable(a: LoadedModel, b: LoadedModel) -> bool:
-    return a.format == "layers" and b.format == "layers" and bool(a.layers) and bool(b.layers)
-
-
-def localise(
-    runtime: Runtime,
-    loaded: LoadedModel,
-    ref_runtime: Runtime,
-    ref_loaded: LoadedModel,
-    x: Inputs,
-    atol: float,
-    rtol: float,
-) -> dict | None:
-    """Run every layer's output in both and return the first layer out of tolerance."""
-    names = _layer_names(ref_loaded)
-    n = n_examples(x)
-    actual, _ = runtime.predict(loaded, x, batch_size=n, layers=names)
-    expected, _ = ref_runtime.predict(ref_loaded, x, batch_size=n, layers=names)
-    for name, a, e in zip(names, actual, expected, strict=True):
-        ok, n_bad = within_tolerance(a, e, atol, rtol)
-        if not ok:
-            return {"layer": name, "n_failing": n_bad, **parity_stats(a, e)}
-    return None
-
-
-def align(outputs: list[np.ndarray], names: list, to: list) -> list[np.ndarray]:
-    """`outputs` (named `names`) reordered to the order of names `to`, when both name every
-    output and they are the same set; else as they are (same order assumed)."""
-    if len(names) == len(to) == len(outputs) and all(names) and all(to) and set(names) == set(to):
-        index = {n: k for k, n in enumerate(names)}
-        return [outputs[index[n]] for n in to]
-    return outputs
-
-
-def compare_outputs(
-    actual: list[np.ndarray], reference: list[np.ndarray], names: list[str], atol: float, rtol: float
-) -> tuple[dict, bool, int, dict | None]:
-    """(stats, passed, failing elements, per-output stats or None) over every output."""
-    if len(actual) != len(reference):
-        raise ValueError(f"{len(actual)} outputs against {len(reference)} in the reference")
-    if len(actual) == 1:
-        ok, n_bad = within_tolerance(actual[0], reference[0], atol, rtol)
-        return parity_stats(actual[0], reference[0]), ok, n_bad, None
-
-    def flat(outs):
-        return np.concatenate([o.reshape(len(o), -1) for o in outs], axis=1)
-
-    ok, n_bad = within_tolerance(flat(actual), flat(reference), atol, rtol)
-    stats = parity_stats(flat(actual), flat(reference))
-    for key in ("cosine_mean", "cosine_min", "top1_agreement"):  # they would mix outputs
-        stats.pop(key, None)
-    labels = (
-        names if len(names) == len(actual) and all(names) else [f"output_{k}" for k in range(len(actual))]
-    )
-    per_output = {}
-    for name, a, r in zip(labels, actual, reference, strict=True):
-        ok_k, bad_k = within_tolerance(a, r, atol, rtol)
-        per_output[name] = {**parity_stats(a, r), "passed": ok_k, "n_failing": bad_k}
-    return stats, ok, n_bad, per_output
 
 
 def keras_reference(keras_original) -> Reference:
@@ -325,22 +242,6 @@ def compare(
     return record
 
 
-def runtime_pair(
-    name: str, variant: str, outputs: list[np.ndarray], output_names: list[str], ref_entry: tuple,
-    load_ms: float, predict_ms: float, n: int, atol: float, rtol: float,
-) -> PairResult:  # fmt: skip
-    """The runtime row of tfjs runtime `name` on `variant` against its reference (`ref_entry`:
-    reference outputs, runtime, model, label), with load and predict timings; not localised."""
-    ref_out, _, _, ref_name = ref_entry
-    stats, ok, n_bad, per_out = compare_outputs(outputs, ref_out, output_names, atol, rtol)
-    return PairResult(
-        variant, "runtime", f"{name} {variant}", ref_name, stats, ok, n_bad,
-        timings={"load_ms": round(load_ms, 1), "predict_ms": round(predict_ms, 1),
-                 "predict_ms_per_example": round(predict_ms / n, 4)},
-        outputs=per_out,
-    )  # fmt: skip
-
-
 def _pooled_pairs(
     name, variant_dirs, x, refs, pairs, runtime_info, atol, rtol, timeout, batch_size,
     workers, executor, ray_address,
@@ -348,7 +249,7 @@ def _pooled_pairs(
     """The runtime rows of Node runtime `name`, measured on an evaluator pool; appends to `pairs`
     and `runtime_info`; True when a failing pair could not be localised."""
     from .evaluate import ArrayExamples, measure_variants
-    from .pool import make_pool
+    from .executors import make_pool
 
     examples = ArrayExamples(dict(x) if isinstance(x, Mapping) else {"input": x})
     t0 = time.perf_counter()

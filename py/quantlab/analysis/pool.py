@@ -1,200 +1,30 @@
-"""Evaluator pools: the one load -> predict loop spread over many long-lived tfjs evaluators.
+"""LocalPool: the one load -> predict loop spread over many long-lived tfjs evaluators on this machine.
 
-The unit of work is a `Job`: (artifact folder, input shard, runtime) -> outputs, a pure function
-(a worker keeps the last models it loaded, keyed by the artifact's identity, which changes no
-output). A pool runs jobs on any of its workers and hands results back in job order, so merged
-outputs are bit-identical to one process running the same jobs (shards are cut at multiples of
-the predict batch, so every tfjs batch holds the same examples whatever the worker count).
+The unit of work is a `Job` (quantlab.analysis.jobs); a pool runs jobs on any of its workers and
+hands results back in job order, so merged outputs are bit-identical to one process running the
+same jobs.
 
   LocalPool(runtime_name, workers, timeout)   N evaluator processes on this machine (threads in
                                               this process each drive one long-lived evaluator)
   RayPool (quantlab.analysis.pool_ray)        the same jobs as Ray actors, one evaluator each
+  make_pool (quantlab.analysis.executors)     the one or the other, as --executor says
 
 A worker that dies during a job is replaced and the job retried once on the fresh worker; a
 second death is one error naming the job. Ctrl-C (or any error) stops every worker at once."""
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from ..errors import EvaluatorError, QuantlabError
+from ..errors import EvaluatorError
 from ..infra.progress import log
-from ..runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
-
-MAX_DEFAULT_WORKERS = 16  # each evaluator holds its models: MobileNetV2 costs ~0.5 GB per worker
-EXECUTORS = ("local", "ray")
-
-
-def usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover (not Linux)
-        return max(1, os.cpu_count() or 1)
-
-
-def default_workers(runtime_name: str, cores: int | None = None) -> int:
-    """tfjs wasm and cpu run on one thread in Node (tfjs#3830): one evaluator per core (at most
-    16). tfjs-node (node-tensorflow) already spreads one job over every core with TensorFlow's
-    own thread pool, and browsers are one Chromium each: one."""
-    cores = cores or usable_cores()
-    if runtime_name in ("node-wasm", "node-cpu"):
-        return max(1, min(cores, MAX_DEFAULT_WORKERS))
-    return 1
-
-
-def check_workers(workers: int | None) -> int | None:
-    """--workers: None (the default rule) or a positive integer (exit 2 otherwise)."""
-    if workers is None:
-        return None
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise QuantlabError(f"--workers {workers!r}: must be a positive integer (or omitted)", exit_code=2)
-    return workers
-
-
-def parse_worker_list(text: str) -> list[int]:
-    """bench --workers 1,2,4."""
-    try:
-        counts = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise QuantlabError(f"--workers {text!r}: comma-separated positive integers", exit_code=2) from None
-    if not counts or any(c < 1 for c in counts):
-        raise QuantlabError(f"--workers {text!r}: comma-separated positive integers", exit_code=2)
-    return counts
-
-
-@dataclass
-class Job:
-    """Predict `inputs` (one shard of a variant's examples) with the artifact in `model_dir`."""
-
-    variant: str
-    model_dir: Path
-    inputs: Inputs
-    batch_size: int = 256
-    shard: int = 0
-    n_shards: int = 1
-    start: int = 0  # index of the shard's first example
-
-    def describe(self) -> str:
-        if self.inputs is None:
-            return f"{self.variant} (load only, {self.model_dir})"
-        n = n_examples(self.inputs)
-        return (
-            f"{self.variant} shard {self.shard + 1}/{self.n_shards} "
-            f"(examples {self.start}-{self.start + n - 1}, {self.model_dir})"
-        )
-
-
-@dataclass
-class JobResult:
-    job: Job
-    outputs: list[np.ndarray]
-    timings: PredictTimings
-    load_ms: float | None  # None: the worker had this artifact loaded already
-    model: LoadedModel  # the model's description (its handle belongs to the worker)
-    worker: int = 0
-
-
-def artifact_key(folder: Path) -> tuple:
-    """The artifact's identity: its path and its model.json as written (a rewrite changes it)."""
-    folder = Path(folder).resolve()
-    try:
-        st = (folder / "model.json").stat()
-        return (str(folder), st.st_mtime_ns, st.st_size, st.st_ino)
-    except OSError:
-        return (str(folder),)
-
-
-def load_model(runtime, folder: Path) -> LoadedModel:
-    """Load; a model tfjs rejects is a broken artifact (exit 4), not an evaluator failure (the
-    Node runtime says so itself; this covers the browser's too)."""
-    from ..runtimes.node import load_failure
-
-    try:
-        return runtime.load(folder)
-    except EvaluatorError as e:
-        err = load_failure(e, folder)
-        if err is e:
-            raise
-        raise err from e
-
-
-class Worker:
-    """One runtime (one evaluator process) and the models it has loaded: runs jobs one at a time."""
-
-    KEEP = 2  # models kept loaded: jobs come variant after variant
-
-    def __init__(self, runtime_name: str, timeout: float | None = None, index: int = 0):
-        from ..runtimes import make_runtime
-
-        self.index = index
-        self.runtime = make_runtime(runtime_name, timeout=timeout)
-        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
-
-    def model(self, folder: Path) -> tuple[LoadedModel, float | None]:
-        key = artifact_key(folder)
-        if key in self._models:
-            self._models.move_to_end(key)
-            return self._models[key], None
-        while len(self._models) >= self.KEEP:
-            _, old = self._models.popitem(last=False)
-            self.runtime.unload(old)
-        loaded = load_model(self.runtime, folder)
-        self._models[key] = loaded
-        return loaded, loaded.load_ms
-
-    def run(self, job: Job) -> JobResult:
-        loaded, load_ms = self.model(job.model_dir)
-        if job.inputs is None:  # load only: the model's signature (it stays loaded for what follows)
-            outputs, t = [], PredictTimings()
-        else:
-            outputs, t = self.runtime.predict(loaded, job.inputs, batch_size=job.batch_size)
-        desc = LoadedModel(None, loaded.model_dir, loaded.load_ms, loaded.inputs, loaded.layers,
-                           loaded.outputs, loaded.format)  # fmt: skip
-        return JobResult(job, outputs, t, load_ms, desc, self.index)
-
-    def alive(self) -> bool:
-        ev = getattr(self.runtime, "evaluator", None)
-        return ev.alive() if ev is not None else True
-
-    def unload_all(self) -> None:
-        while self._models:
-            _, m = self._models.popitem(last=False)
-            if self.alive():
-                self.runtime.unload(m)
-
-    def kill(self, reason: str) -> None:
-        ev = getattr(self.runtime, "evaluator", None)
-        if ev is not None:
-            ev.kill(reason)
-        else:
-            self.runtime.close()
-
-    def close(self) -> None:
-        self.runtime.close()
-
-
-def crashed(worker: Worker | None, error: BaseException) -> bool:
-    """A worker death worth one retry: the process ended (not a timeout, not a bad request)."""
-    if not isinstance(error, EvaluatorError) or worker is None:
-        return False
-    return "exited with code" in str(error) or "was stopped earlier" in str(error)
-
-
-@dataclass
-class PoolStats:
-    jobs: int = 0
-    retries: int = 0
-    workers_started: int = 0
-    busy_s: list[float] = field(default_factory=list)
+from ..runtimes.base import LoadedModel
+from .jobs import Job, JobResult, PoolStats, check_workers, default_workers
+from .worker import Worker, crashed
 
 
 class LocalPool:
@@ -407,33 +237,3 @@ class LocalPool:
         if exc_type is not None:
             self.abort("interrupted" if issubclass(exc_type, KeyboardInterrupt) else "error")
         self.close()
-
-
-def make_pool(
-    runtime_name: str,
-    workers: int | None = None,
-    timeout: float | None = None,
-    executor: str = "local",
-    ray_address: str | None = None,
-):
-    """A LocalPool, or (executor "ray") a RayPool on a local or existing Ray cluster."""
-    if executor == "local":
-        if ray_address:
-            raise QuantlabError("--ray-address needs --executor ray", exit_code=2)
-        return LocalPool(runtime_name, workers, timeout)
-    if executor == "ray":
-        from .pool_ray import RayPool
-
-        return RayPool(runtime_name, workers, timeout, ray_address)
-    raise QuantlabError(f"--executor {executor!r}: valid: {', '.join(EXECUTORS)}", exit_code=2)
-
-
-def shard_bounds(n: int, batch_size: int, chunk: int, workers: int) -> list[tuple[int, int]]:
-    """[start, end) shards of n examples: at most `chunk` each, at least `workers` of them when
-    there are enough batches, every boundary a multiple of `batch_size`."""
-    if n <= 0:
-        return []
-    batches = -(-n // batch_size)
-    per = max(1, min(max(1, chunk // batch_size), -(-batches // max(1, workers))))
-    size = per * batch_size
-    return [(s, min(n, s + size)) for s in range(0, n, size)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import EvaluatorError, QuantlabError
 from ..infra.progress import log
-from .pool import Job, JobResult, PoolStats, check_workers, default_workers
+from .jobs import Job, JobResult, PoolStats, check_workers, default_workers
 
 INSTALL = "pip install 'quantlab[ray]'"
 CONNECT_TIMEOUT_S = 10.0
@@ -53,10 +53,10 @@ def check_ray(address: str | None) -> None:
 
 
 class _Evaluator:
-    """The actor: one quantlab.analysis.pool.Worker (one evaluator process) in a Ray worker process."""
+    """The actor: one quantlab.analysis.worker.Worker (one evaluator process) in a Ray worker process."""
 
     def __init__(self, runtime_name: str, timeout: float | None, index: int):
-        from quantlab.analysis.pool import Worker
+        from quantlab.analysis.worker import Worker
 
         self.worker = Worker(runtime_name, timeout, index)
 

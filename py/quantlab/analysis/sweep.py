@@ -166,7 +166,7 @@ class Sweep:
         return self.measure_many([(label, dtype_map)])[0]
 
     def measure_many(self, items: list[tuple[str, dict | None]], on_point=None) -> list[Point]:
-        from .pool import Job
+        from .jobs import Job
 
         if self.reference is None and items and items[0][1]:  # drops need this probe's float32 first
             self.measure("float32", None)

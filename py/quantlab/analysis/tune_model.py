@@ -119,9 +119,10 @@ def tune_model_command(
     from ..runtimes.base import input_specs
     from ..sources import detect
     from .analyze import AnalyzeOptions, write_variants
-    from .evaluate import load_model, pad_to
+    from .evaluate import pad_to
     from .tune import run_tune
     from .tune_print import TUNE_FILE, print_tune
+    from .worker import load_model
 
     source = detect(model, format_override)
     name = workspace.name_from_path(model)  # the CLI refused a demo's name

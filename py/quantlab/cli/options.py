@@ -204,7 +204,8 @@ def input_options(
 
 def check_pool_options(workers: int | None, executor: str, ray_address: str | None) -> None:
     """--workers, --executor, --ray-address: checked before any work (exit 2)."""
-    from ..analysis.pool import EXECUTORS, check_workers
+    from ..analysis.executors import EXECUTORS
+    from ..analysis.jobs import check_workers
 
     check_workers(workers)
     if executor not in EXECUTORS:

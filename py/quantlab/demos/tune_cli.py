@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..analysis.pool import make_pool
+from ..analysis.executors import make_pool
 from ..analysis.tune import run_tune
 from ..analysis.tune_print import TUNE_FILE, print_tune
 from ..infra.fsutil import write_json_atomic

@@ -53,7 +53,7 @@ def bench(
         bench_analyze(backend, data_dir, models_dir)
         return
     if workers is not None:
-        from ...analysis.pool import parse_worker_list
+        from ...analysis.jobs import parse_worker_list
         from ...demos.bench import bench_workers
 
         counts = parse_worker_list(workers)

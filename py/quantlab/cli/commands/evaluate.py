@@ -108,7 +108,7 @@ def evaluate(
         format_=format_, input_range=input_range, samples=samples, input_shape=input_shape, seed=seed,
         task=task, inputs=inputs, image_size=image_size, name=name,
     )  # fmt: skip
-    from ...analysis.pool import make_pool
+    from ...analysis.executors import make_pool
     from ...convert.converter import dtype_map_for
     from ...demos.registry import DemoOptions
 

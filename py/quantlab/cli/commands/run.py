@@ -73,7 +73,7 @@ def run(
     Examples: `quantlab run --quick` (smoke run of every demo, minutes);
     `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
-    from ...analysis.pool import make_pool
+    from ...analysis.executors import make_pool
     from ...demos.registry import DemoOptions
     from ...report import render_reports
 

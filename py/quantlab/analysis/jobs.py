@@ -1,0 +1,117 @@
+"""The unit of work of the evaluator pools, and how many workers run it.
+
+A `Job` is (artifact folder, input shard, runtime) -> outputs, a pure function (a worker keeps
+the last models it loaded, keyed by the artifact's identity, which changes no output). Shards are
+cut at multiples of the predict batch (`shard_bounds`), so every tfjs batch holds the same
+examples whatever the worker count, and merged outputs are bit-identical to one process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import QuantlabError
+from ..runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
+
+MAX_DEFAULT_WORKERS = 16  # each evaluator holds its models: MobileNetV2 costs ~0.5 GB per worker
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers(runtime_name: str, cores: int | None = None) -> int:
+    """tfjs wasm and cpu run on one thread in Node (tfjs#3830): one evaluator per core (at most
+    16). tfjs-node (node-tensorflow) already spreads one job over every core with TensorFlow's
+    own thread pool, and browsers are one Chromium each: one."""
+    cores = cores or usable_cores()
+    if runtime_name in ("node-wasm", "node-cpu"):
+        return max(1, min(cores, MAX_DEFAULT_WORKERS))
+    return 1
+
+
+def check_workers(workers: int | None) -> int | None:
+    """--workers: None (the default rule) or a positive integer (exit 2 otherwise)."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise QuantlabError(f"--workers {workers!r}: must be a positive integer (or omitted)", exit_code=2)
+    return workers
+
+
+def parse_worker_list(text: str) -> list[int]:
+    """bench --workers 1,2,4."""
+    try:
+        counts = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise QuantlabError(f"--workers {text!r}: comma-separated positive integers", exit_code=2) from None
+    if not counts or any(c < 1 for c in counts):
+        raise QuantlabError(f"--workers {text!r}: comma-separated positive integers", exit_code=2)
+    return counts
+
+
+@dataclass
+class Job:
+    """Predict `inputs` (one shard of a variant's examples) with the artifact in `model_dir`."""
+
+    variant: str
+    model_dir: Path
+    inputs: Inputs
+    batch_size: int = 256
+    shard: int = 0
+    n_shards: int = 1
+    start: int = 0  # index of the shard's first example
+
+    def describe(self) -> str:
+        if self.inputs is None:
+            return f"{self.variant} (load only, {self.model_dir})"
+        n = n_examples(self.inputs)
+        return (
+            f"{self.variant} shard {self.shard + 1}/{self.n_shards} "
+            f"(examples {self.start}-{self.start + n - 1}, {self.model_dir})"
+        )
+
+
+@dataclass
+class JobResult:
+    job: Job
+    outputs: list[np.ndarray]
+    timings: PredictTimings
+    load_ms: float | None  # None: the worker had this artifact loaded already
+    model: LoadedModel  # the model's description (its handle belongs to the worker)
+    worker: int = 0
+
+
+@dataclass
+class PoolStats:
+    jobs: int = 0
+    retries: int = 0
+    workers_started: int = 0
+    busy_s: list[float] = field(default_factory=list)
+
+
+def artifact_key(folder: Path) -> tuple:
+    """The artifact's identity: its path and its model.json as written (a rewrite changes it)."""
+    folder = Path(folder).resolve()
+    try:
+        st = (folder / "model.json").stat()
+        return (str(folder), st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        return (str(folder),)
+
+
+def shard_bounds(n: int, batch_size: int, chunk: int, workers: int) -> list[tuple[int, int]]:
+    """[start, end) shards of n examples: at most `chunk` each, at least `workers` of them when
+    there are enough batches, every boundary a multiple of `batch_size`."""
+    if n <= 0:
+        return []
+    batches = -(-n // batch_size)
+    per = max(1, min(max(1, chunk // batch_size), -(-batches // max(1, workers))))
+    size = per * batch_size
+    return [(s, min(n, s + size)) for s in range(0, n, size)]
