@@ -17,7 +17,7 @@ import numpy as np
 
 from ..analysis.evaluate import measure_variants
 from ..analysis.weight_error import weights_section
-from ..convert.converter import VARIANTS, write_variants
+from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, QuantlabError
 from ..infra.environment import environment
 from ..infra.progress import log
@@ -334,31 +334,6 @@ def write_bias_corrected(root: Path, data_dir: Path | None, size: int) -> dict:
         },
         "seconds": round(seconds, 2),
     }
-
-
-def run_mobilenet(
-    runtime: Runtime,
-    models_dir: Path,
-    out_dir: Path,
-    data_dir: Path | None = None,
-    weights: Path | None = None,
-    preprocessing: str = "keras",
-    limit: int | None = None,
-    alpha: float = 1.0,
-    size: int = 224,
-    batch: int = 32,
-    variants=VARIANTS,
-    config: dict | None = None,
-) -> dict:
-    """prepare -> quantize -> evaluate, as `quantlab run mobilenetv2` does."""
-    prepare_mobilenet(models_dir, data_dir, weights, alpha, size)
-    from .train import load_trained
-
-    model, _ = load_trained(Path(models_dir) / NAME / "keras")
-    write_variants(model, Path(models_dir) / NAME, variants)
-    return evaluate_mobilenet(
-        runtime, models_dir, out_dir, data_dir, preprocessing, limit, batch, variants, config
-    )
 
 
 def _equalization(root: Path, variants) -> dict | None:
