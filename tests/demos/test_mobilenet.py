@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from quantlab.demos.mobilenet import resolve_weights
+from quantlab.demos.mobilenet.model import resolve_weights
 from quantlab.demos.registry import DemoOptions, get_demo
 from quantlab.errors import ArtifactError, DataError
 from tests.conftest import invoke_cli

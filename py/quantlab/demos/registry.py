@@ -77,7 +77,7 @@ class PretrainedImageDemo:
         return [*VARIANTS, *self.extra_variants]
 
     def prepare(self, models_dir: Path, opts: DemoOptions) -> dict:
-        from .mobilenet import prepare_mobilenet
+        from .mobilenet.model import prepare_mobilenet
 
         return prepare_mobilenet(
             models_dir, opts.data_dir, opts.weights, opts.alpha, opts.image_size, name=self.name
@@ -91,7 +91,7 @@ class PretrainedImageDemo:
             import time
 
             from ..infra.progress import log
-            from .mobilenet import write_graph_variants
+            from .mobilenet.variants import write_graph_variants
             from .train import load_trained
 
             model, _ = load_trained(Path(models_dir) / self.name / "keras")
@@ -107,7 +107,7 @@ class PretrainedImageDemo:
     def evaluate(
         self, runtime, models_dir: Path, out_dir: Path, opts: DemoOptions, variants=None, config=None
     ):
-        from .mobilenet import evaluate_mobilenet
+        from .mobilenet.evaluate import evaluate_mobilenet
 
         limit = None if opts.limit == 0 else opts.limit or (50 if opts.quick else None)  # 0: all
         return evaluate_mobilenet(
@@ -193,7 +193,7 @@ DEMOS[MOBILENET_GRAPH] = PretrainedImageDemo(
     "models in the wild take.",
     output_format="graph",
     sibling=MOBILENET,
-    extra_variants=("equalized", "equalized-uint8", "equalized-bc-uint8"),  # mobilenet.EQUALIZED
+    extra_variants=("equalized", "equalized-uint8", "equalized-bc-uint8"),  # mobilenet.variants.EQUALIZED
 )
 ALL_DEMOS = list(DEMOS)
 
