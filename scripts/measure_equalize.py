@@ -28,7 +28,7 @@ from quantlab.convert.equalize import equalize_artifact  # noqa: E402
 from quantlab.convert.requantize import requantize  # noqa: E402
 from quantlab.convert.source import write_float32  # noqa: E402
 from quantlab.demos.datasets.imagenet import DecodedImages, find_image_folder, list_images  # noqa: E402
-from quantlab.demos.mobilenet import build_mobilenet, resolve_weights  # noqa: E402
+from quantlab.demos.mobilenet.model import build_mobilenet, resolve_weights  # noqa: E402
 from quantlab.metrics import cosine_to_reference, loo_1nn_accuracy  # noqa: E402
 from quantlab.runtimes import make_runtime  # noqa: E402
 from quantlab.sources import detect  # noqa: E402

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from quantlab.demos.mobilenet import weights_file_name
+from quantlab.demos.mobilenet.model import weights_file_name
 from quantlab.runtimes.node import TfjsNodeRuntime
 
 

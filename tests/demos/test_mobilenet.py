@@ -5,10 +5,20 @@ import shutil
 
 import pytest
 
-from quantlab.demos.mobilenet import resolve_weights, run_mobilenet
+from quantlab.demos.mobilenet.model import resolve_weights
+from quantlab.demos.registry import DemoOptions, get_demo
 from quantlab.errors import ArtifactError, DataError
 from tests.conftest import invoke_cli
 from tests.demos.conftest import small_mobilenet
+
+
+def run_demo(runtime, models_dir, out_dir, opts: DemoOptions, name: str = "mobilenetv2") -> dict:
+    """prepare -> quantize -> evaluate: the road `quantlab run` takes (cli/commands/run.py), in
+    this process and on `runtime`; the demo's results.json as a dict."""
+    demo = get_demo(name)
+    demo.prepare(models_dir, opts)
+    demo.quantize(models_dir, data_dir=opts.data_dir)
+    return demo.evaluate(runtime, models_dir, out_dir, opts)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +55,7 @@ def test_full_model_top1_top5_both_rules(full_run):
 
 
 def test_backbone_mode_with_the_shared_weights(wasm, data_dir, tmp_path):
-    res = run_mobilenet(wasm, tmp_path / "models", tmp_path / "out", data_dir, limit=20, batch=10)
+    res = run_demo(wasm, tmp_path / "models", tmp_path / "out", DemoOptions(data_dir, limit=20))
     assert res["mode"] == "backbone" and "no-top" in res["mode_reason"]
     by = {v["name"]: v["metrics"] for v in res["variants"]}
     assert set(by["uint8"]) == {"loo_1nn", "cosine_mean", "cosine_min"}
@@ -69,7 +79,7 @@ def test_backbone_mode_with_the_shared_weights(wasm, data_dir, tmp_path):
 def test_weights_of_the_wrong_width_are_refused(tmp_path_factory, image_dir, tmp_path, wasm):
     wrong = small_mobilenet(tmp_path_factory, alpha=0.5)
     with pytest.raises(ArtifactError, match=r"does not fit MobileNetV2\(alpha=0.35, input 32x32"):
-        run_mobilenet(wasm, tmp_path, tmp_path, image_dir, weights=wrong, alpha=0.35, size=32)
+        run_demo(wasm, tmp_path, tmp_path, DemoOptions(image_dir, weights=wrong, alpha=0.35, image_size=32))
 
 
 def test_truncated_h5_is_refused(small_full_weights, tmp_path):
@@ -82,7 +92,7 @@ def test_truncated_h5_is_refused(small_full_weights, tmp_path):
 def test_empty_image_folder(tmp_path, wasm):
     (tmp_path / "imagenet-samples").mkdir()
     with pytest.raises(DataError, match="no <wnid>_<id>_<label>.jpg images"):
-        run_mobilenet(wasm, tmp_path, tmp_path, tmp_path, alpha=0.35, size=32, weights=None)
+        run_demo(wasm, tmp_path, tmp_path, DemoOptions(tmp_path, weights=None, alpha=0.35, image_size=32))
 
 
 def test_weights_found_by_keras_file_name_in_the_data_folder(tmp_path, small_full_weights):

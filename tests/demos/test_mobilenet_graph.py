@@ -104,7 +104,7 @@ def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(grap
 def test_graph_demo_quantize_names_a_float16_overflow_and_writes_no_float16(tmp_path):
     """A weight beyond 65504 in the model the graph demo converts: the float16 variant is refused
     naming the tensor (exit code 4's ArtifactError), and no float16 folder is left half-written."""
-    from quantlab.demos.mobilenet import write_graph_variants
+    from quantlab.demos.mobilenet.variants import write_graph_variants
     from quantlab.errors import ArtifactError
     from quantlab.infra.tfcompat import import_tensorflow, keras
 

@@ -1,6 +1,7 @@
 import pytest
 
-from quantlab.demos.registry import Profile, get_demo
+from quantlab.demos.base import Profile
+from quantlab.demos.registry import get_demo
 from quantlab.demos.train import train
 
 

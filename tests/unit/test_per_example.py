@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from quantlab import tasks
-from quantlab.demos.mobilenet import score, score_per_example
+from quantlab.demos.mobilenet.scoring import score, score_per_example
 from quantlab.metrics import (
     loo_1nn_accuracy,
     loo_1nn_hits,

@@ -21,18 +21,20 @@ from ..runtimes.base import Runtime
 from ..stats import uncertainty
 from ..tasks import label_metrics, per_example_scores
 from ..tfjs.artifacts import read_artifact
-from .registry import Demo
+from .base import DemoSpec
 
 
-def keras_dir(models_dir: Path, demo: Demo) -> Path:
+def keras_dir(models_dir: Path, demo: DemoSpec) -> Path:
     return Path(models_dir) / demo.name / "keras"
 
 
-def variant_dir(models_dir: Path, demo: Demo, variant: str) -> Path:
+def variant_dir(models_dir: Path, demo: DemoSpec, variant: str) -> Path:
     return Path(models_dir) / demo.name / variant
 
 
-def train_step(demo: Demo, models_dir: Path, data_dir: Path | None, quick: bool, seed: int = 1337) -> dict:
+def train_step(
+    demo: DemoSpec, models_dir: Path, data_dir: Path | None, quick: bool, seed: int = 1337
+) -> dict:
     from .train import save_trained, train
 
     data = demo.load(data_dir)
@@ -42,7 +44,7 @@ def train_step(demo: Demo, models_dir: Path, data_dir: Path | None, quick: bool,
     return result.record
 
 
-def quantize_step(demo: Demo, models_dir: Path, variants=VARIANTS) -> dict[str, Path]:
+def quantize_step(demo: DemoSpec, models_dir: Path, variants=VARIANTS) -> dict[str, Path]:
     from .train import load_trained
 
     model, _ = load_trained(keras_dir(models_dir, demo))
@@ -97,7 +99,7 @@ def check_replaceable_variant(folder: Path) -> None:
 
 
 def evaluate_step(
-    demo: Demo,
+    demo: DemoSpec,
     models_dir: Path,
     out_dir: Path,
     data_dir: Path | None,

@@ -17,7 +17,7 @@ from ..metrics import (
     topk_seed_rule_hits,
 )
 from ..tasks import label_metrics, per_example_scores
-from .mobilenet import TFJS_IMAGE_BATCH
+from .mobilenet.evaluate import TFJS_IMAGE_BATCH
 from .registry import get_demo
 
 # A demo probe's input chunks (one pool job each) and tfjs batch: shards cut at batch multiples,

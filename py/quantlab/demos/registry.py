@@ -7,24 +7,12 @@ in tfjs, the demo's own metric) -> OUT/<demo>/results.json."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import QuantlabError
 from . import architectures
-from .datasets.base import Dataset
-
-
-@dataclass(frozen=True)
-class Profile:
-    epochs: int
-    batch_size: int = 128
-    train_limit: int | None = None  # first N training examples (quick runs only)
-    test_limit: int | None = None
-    # Decay the seed optimizer's learning rate to 0 over the run (cosine): the same accuracy in
-    # about half the epochs of a constant rate, which keeps the full run inside its time budget.
-    cosine_decay: bool = False
+from .base import DemoSpec, Profile
 
 
 @dataclass(frozen=True)
@@ -43,22 +31,8 @@ class DemoOptions:
 
 
 @dataclass(frozen=True)
-class Demo:
-    name: str
-    title: str
-    task: str  # "regression" or "classification"
-    primary_metric: str  # key in metrics; lower is better for regression
-    load: Callable[[Path | str | None], Dataset]
-    build: Callable[[], object]
-    full: Profile
-    quick: Profile
-    # The seed's published figures (../shared/seed/README.md), keyed by our variant names.
-    seed: dict[str, float]
-    validation_split: float = 0.15
-    note: str = ""
-
-    def profile(self, quick: bool) -> Profile:
-        return self.quick if quick else self.full
+class Demo(DemoSpec):
+    """A trained demo: its definition (base.DemoSpec) and its three steps."""
 
     def prepare(self, models_dir: Path, opts: DemoOptions) -> dict:
         from .pipeline import train_step
@@ -103,7 +77,7 @@ class PretrainedImageDemo:
         return [*VARIANTS, *self.extra_variants]
 
     def prepare(self, models_dir: Path, opts: DemoOptions) -> dict:
-        from .mobilenet import prepare_mobilenet
+        from .mobilenet.model import prepare_mobilenet
 
         return prepare_mobilenet(
             models_dir, opts.data_dir, opts.weights, opts.alpha, opts.image_size, name=self.name
@@ -117,7 +91,7 @@ class PretrainedImageDemo:
             import time
 
             from ..infra.progress import log
-            from .mobilenet import write_graph_variants
+            from .mobilenet.variants import write_graph_variants
             from .train import load_trained
 
             model, _ = load_trained(Path(models_dir) / self.name / "keras")
@@ -133,7 +107,7 @@ class PretrainedImageDemo:
     def evaluate(
         self, runtime, models_dir: Path, out_dir: Path, opts: DemoOptions, variants=None, config=None
     ):
-        from .mobilenet import evaluate_mobilenet
+        from .mobilenet.evaluate import evaluate_mobilenet
 
         limit = None if opts.limit == 0 else opts.limit or (50 if opts.quick else None)  # 0: all
         return evaluate_mobilenet(
@@ -219,7 +193,7 @@ DEMOS[MOBILENET_GRAPH] = PretrainedImageDemo(
     "models in the wild take.",
     output_format="graph",
     sibling=MOBILENET,
-    extra_variants=("equalized", "equalized-uint8", "equalized-bc-uint8"),  # mobilenet.EQUALIZED
+    extra_variants=("equalized", "equalized-uint8", "equalized-bc-uint8"),  # mobilenet.variants.EQUALIZED
 )
 ALL_DEMOS = list(DEMOS)
 

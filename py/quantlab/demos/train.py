@@ -12,8 +12,8 @@ from ..infra.fsutil import atomic_dir, write_json_atomic
 from ..infra.progress import log, progress
 from ..infra.test_hooks import hold
 from ..infra.tfcompat import keras, seed_everything
+from .base import DemoSpec, Profile
 from .datasets.base import Dataset
-from .registry import Demo, Profile
 
 KERAS_FILE = "model.h5"
 RECORD_FILE = "train.json"
@@ -73,7 +73,7 @@ def _decay_learning_rate(model, total_steps: int, metrics: list[str] | None) -> 
     model.compile(loss=model.loss, optimizer=type(opt)(learning_rate=schedule), metrics=metrics)
 
 
-def train(demo: Demo, data: Dataset, profile: Profile, seed: int = 1337) -> TrainResult:
+def train(demo: DemoSpec, data: Dataset, profile: Profile, seed: int = 1337) -> TrainResult:
     """Fit the demo's model; validation is a seeded shuffle's tail (Keras takes the last rows)."""
     seed_everything(seed)
     x, y = data.x_train, data.y_train
