@@ -199,3 +199,19 @@ def test_the_floor_checks_see_an_upward_import_and_a_circle():
     graph = import_graph()
     assert "quantlab.errors" in graph["quantlab.cli.guard"]  # function-level and top-level both read
     assert "quantlab.analysis.equalize_run" in graph["quantlab.cli.commands.equalize"]
+
+
+def test_one_list_of_runtime_names_and_it_matches_both_sides():
+    """runtimes/registry.py names every runtime; the Node evaluator's protocol and the browser
+    runtime's set-up offer exactly its backends."""
+    import json
+
+    from quantlab.runtimes import RUNTIMES
+    from quantlab.runtimes.browser import BACKENDS
+    from quantlab.runtimes.registry import BROWSER_BACKENDS, NODE_BACKENDS
+
+    protocol = json.loads((PACKAGE.parents[1] / "js" / "protocol.json").read_text())
+    assert tuple(protocol["backends"]) == NODE_BACKENDS
+    assert tuple(BACKENDS) == BROWSER_BACKENDS
+    assert RUNTIMES[:4] == ("keras", "node-wasm", "node-cpu", "node-tensorflow")
+    assert len(RUNTIMES) == 1 + len(NODE_BACKENDS) + len(BROWSER_BACKENDS)

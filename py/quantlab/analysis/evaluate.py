@@ -41,28 +41,6 @@ class Measured:
     model: LoadedModel
 
 
-def predict_all(
-    runtime: Runtime,
-    model: LoadedModel,
-    examples: Examples,
-    label: str,
-    batch_size: int = 256,
-    chunk: int = CHUNK,
-) -> tuple[list[np.ndarray], PredictTimings]:
-    """Every example through one runtime in chunks; outputs concatenated in model order."""
-    timings, parts = PredictTimings(), []
-    with progress() as bar:
-        task = bar.add_task(label, total=examples.n, info="")
-        for named in examples.chunks(chunk):
-            x = next(iter(named.values())) if len(named) == 1 else named
-            outs, t = runtime.predict(model, x, batch_size=batch_size)
-            parts.append(outs)
-            timings.add(t)
-            rate = 1000 * timings.examples / timings.predict_ms if timings.predict_ms else 0.0
-            bar.update(task, advance=t.examples, info=f"{rate:,.1f} examples/s")
-    return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))], timings
-
-
 def pad_to(x: Inputs, multiple: int) -> Inputs:
     """x with its last example repeated until its length is a multiple of `multiple` (a model
     with a fixed batch takes nothing else; the padded outputs are dropped)."""

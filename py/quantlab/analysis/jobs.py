@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import QuantlabError
 from ..runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
+from ..runtimes.registry import ONE_THREAD
 
 MAX_DEFAULT_WORKERS = 16  # each evaluator holds its models: MobileNetV2 costs ~0.5 GB per worker
 
@@ -31,7 +32,7 @@ def default_workers(runtime_name: str, cores: int | None = None) -> int:
     16). tfjs-node (node-tensorflow) already spreads one job over every core with TensorFlow's
     own thread pool, and browsers are one Chromium each: one."""
     cores = cores or usable_cores()
-    if runtime_name in ("node-wasm", "node-cpu"):
+    if runtime_name in ONE_THREAD:
         return max(1, min(cores, MAX_DEFAULT_WORKERS))
     return 1
 

@@ -1,20 +1,9 @@
 """Runtimes behind one interface (base.Runtime): Keras in-process, tfjs in Node."""
 
 from .base import LoadedModel, PredictTimings, Runtime
+from .registry import RUNTIMES
 
 __all__ = ["RUNTIMES", "LoadedModel", "PredictTimings", "Runtime", "make_runtime"]
-
-RUNTIMES = (
-    "keras",
-    "node-wasm",
-    "node-cpu",
-    "node-tensorflow",
-    "browser-cpu",
-    "browser-wasm",
-    "browser-webgl",
-    "browser-webgl-f16",
-    "browser-webgpu",
-)
 
 
 def make_runtime(name: str, timeout: float | None = None) -> Runtime:

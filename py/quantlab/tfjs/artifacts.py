@@ -89,9 +89,6 @@ class Artifact:
             else "layers"
         )
 
-    def layer_names(self) -> list[str]:
-        return [layer["config"]["name"] for layer in topology_layers(self.model_json)]
-
 
 # What tfjs computes with (a weight's own dtype) and what a quantized weight may be stored as.
 _WEIGHT_DTYPES = ("float32", "int32", "bool")

@@ -10,6 +10,7 @@ import typer
 from ...demos.registry import ALL_DEMOS, check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import console
+from ...runtimes.registry import BROWSER_BACKENDS
 from ..checks import (
     check_positive,
 )
@@ -92,10 +93,8 @@ def delivery(
     check_pages(pages)
     check_positive(timeout, "--timeout")
     check_positive(max_model_mb, "--max-model-mb")
-    if backend not in ("wasm", "cpu", "webgl", "webgl-f16", "webgpu"):
-        raise QuantlabError(
-            f"unknown backend {backend!r}; valid: wasm, cpu, webgl, webgl-f16, webgpu", exit_code=2
-        )
+    if backend not in BROWSER_BACKENDS:
+        raise QuantlabError(f"unknown backend {backend!r}; valid: {', '.join(BROWSER_BACKENDS)}", exit_code=2)
     check_dirs(out=out, models_dir=models_dir)
     reason = browser_unavailable_reason(backend)
     if reason:
