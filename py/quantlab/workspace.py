@@ -170,3 +170,16 @@ def claim_model_root(root: Path, source: Path) -> bool:
             exit_code=2,
         )
     return claim(root, "models folder")
+
+
+@contextlib.contextmanager
+def locked_folders(*folders: Path) -> Iterator[None]:
+    """Hold the run's lock on each folder (MODELS/<name>, OUT/<name>) while it writes there: a
+    second run on the same folder gets one line (exit 1) instead of mixing its variants in."""
+    with contextlib.ExitStack() as stack:
+        for folder in {Path(f).resolve(): Path(f) for f in folders}.values():  # --out may be --models-dir
+            try:
+                stack.enter_context(locked(folder))
+            except OSError as e:  # read-only, no permission, ...: before any work, not a traceback
+                raise QuantlabError(f"{folder}: cannot write here ({e.strerror or e})", exit_code=2) from None
+        yield

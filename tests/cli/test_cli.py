@@ -217,11 +217,12 @@ def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_hou
 
 def test_tune_budget_nothing_meets_says_so(quick_housing, tmp_path, capsys):
     # The CLI refuses a negative --max-drop (exit 2, test_cli_options); the search under it does not.
-    from quantlab.demos.tune_cli import tune_command
+    from quantlab.analysis.tune_run import TuneOptions, measure_tune
+    from quantlab.demos.subject import DemoSubject
 
     work, _ = quick_housing
-    record = tune_command("housing", -1.0, False, 200, "", "wasm", None, tmp_path, work / "models", 600,
-                          show=False)  # fmt: skip
+    subject = DemoSubject("housing", work / "models", tmp_path)
+    record = measure_tune(subject, TuneOptions(-1.0, limit=200, sweeps="", rank_limit=None), show=False)
     assert not record["verified_within_budget"] and record["chosen"] is None
     err = capsys.readouterr().err
     assert "no variant is within a drop of -1.0" in err and "best found" in err
@@ -230,16 +231,16 @@ def test_tune_budget_nothing_meets_says_so(quick_housing, tmp_path, capsys):
 def test_tune_cli_exits_7_when_nothing_meets_the_budget(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    import quantlab.demos.tune_cli
+    import quantlab.analysis.tune_run
     from quantlab.cli import app
 
     seen = {}
 
-    def fake_tune_command(demo, max_drop, *args, **kwargs):
-        seen.update(demo=demo, max_drop=max_drop)
+    def fake_measure_tune(subject, opts, show=True):
+        seen.update(demo=subject.name, max_drop=opts.max_drop)
         return {"verified_within_budget": False}
 
-    monkeypatch.setattr(quantlab.demos.tune_cli, "tune_command", fake_tune_command)
+    monkeypatch.setattr(quantlab.analysis.tune_run, "measure_tune", fake_measure_tune)
     args = ["tune", "housing", "--max-drop", "0", "--backend", "wasm", "--models-dir", str(tmp_path)]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 7 and seen == {"demo": "housing", "max_drop": 0.0}

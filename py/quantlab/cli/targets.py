@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..demos.registry import ALL_DEMOS, get_demo
@@ -54,16 +52,45 @@ def preprocessings() -> tuple[str, ...]:
     return PREPROCESSING
 
 
-@contextlib.contextmanager
-def locked_folders(*folders: Path) -> Iterator[None]:
-    """Hold the run's lock on each folder (MODELS/<demo>, OUT/<demo>) while it writes there: a
-    second run on the same folder gets one line (exit 1) instead of mixing its variants in."""
-    from ..workspace import locked
+def resolve_subject(
+    target: str,
+    models_dir: Path,
+    out: Path,
+    *,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    name: str | None = None,
+    format_: str | None = None,
+    inputs=None,
+    output_format: str | None = None,
+):
+    """DEMO|MODEL -> the one subject every command takes: a demo by its name, else a user's model
+    detected from the path (its format, its name from --name or the path). The options that only
+    mean something for one of them are refused for the other (exit 2)."""
+    from .. import workspace
+    from ..demos.registry import DEMOS
 
-    with contextlib.ExitStack() as stack:
-        for folder in {Path(f).resolve(): Path(f) for f in folders}.values():  # --out may be --models-dir
-            try:
-                stack.enter_context(locked(folder))
-            except OSError as e:  # read-only, no permission, ...: before any work, not a traceback
-                raise QuantlabError(f"{folder}: cannot write here ({e.strerror or e})", exit_code=2) from None
-        yield
+    if target in DEMOS:
+        from ..demos.subject import DemoSubject
+
+        model_only(name=name, format_=format_, output_format=output_format)
+        if inputs is not None and inputs.path is not None:
+            model_only(inputs=inputs.path)
+        return DemoSubject(target, models_dir, out, data_dir, limit)
+    from ..analysis.subject_model import ModelSubject
+    from ..infra.progress import log
+    from ..sources import ACCEPTED, detect
+
+    model = Path(target)
+    if not model.exists() and len(model.parts) == 1 and not model.suffix:
+        from ..errors import ArtifactError
+
+        raise ArtifactError(
+            f"{model}: neither a demo ({', '.join(ALL_DEMOS)}) nor a file or folder; MODEL is {ACCEPTED}"
+        )
+    source = detect(model, format_)
+    named = model_name(model, name)
+    workspace.check_writable_dir(out, "--out")
+    workspace.check_writable_dir(models_dir, "--models-dir")
+    log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
+    return ModelSubject(source, named, models_dir, out, inputs, output_format, given=model)

@@ -11,6 +11,7 @@ from ...demos.registry import ALL_DEMOS, check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import console
 from ...runtimes.registry import BROWSER_BACKENDS
+from ...workspace import locked_folders
 from ..checks import (
     check_positive,
 )
@@ -23,7 +24,7 @@ from ..options import (
     check_dirs,
 )
 from ..tables import print_json
-from ..targets import locked_folders, model_name, model_path
+from ..targets import model_name, model_path
 
 
 @cli_errors

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ...input_spec import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
+from ...workspace import locked_folders
 from ..checks import (
     check_backend,
     check_choice,
@@ -37,7 +38,7 @@ from ..options import (
     check_pool_options,
 )
 from ..tables import print_workers_line, warn_nonfinite
-from ..targets import demos_named, locked_folders, model_only, model_path, preprocessings
+from ..targets import demos_named, model_only, model_path, preprocessings
 from .analyze import analyze
 
 

@@ -44,7 +44,7 @@ from ..options import (
     input_options,
 )
 from ..tables import print_json
-from ..targets import locked_folders, model_name
+from ..targets import resolve_subject
 
 
 @cli_errors
@@ -106,8 +106,11 @@ def parity(
     Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
     `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
     """
-    from ...convert.converter import VARIANTS, dtype_map_for
-    from ...demos.registry import DEMOS
+    from ...analysis.parity_print import print_parity
+    from ...analysis.parity_run import ParityOptions, measure_parity
+    from ...convert.converter import VARIANTS
+    from ...report import render_reports
+    from ...results import results_path
     from ...runtimes import RUNTIMES
 
     runtimes = runtime or list(RUNTIMES)
@@ -118,105 +121,39 @@ def parity(
     check_non_negative(rtol, "--rtol")
     check_seed(seed)
     if limit is not None:
-        check_limit(limit)  # parity_command reads 0 as all, None as its default
+        check_limit(limit)  # 0: every example; None: the subject's default
     check_positive(timeout, "--timeout")
     check_pool_options(workers, executor, ray_address)
     check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
-    pool_opts = {"workers": workers, "executor": executor, "ray_address": ray_address}
-    if model in DEMOS:
-        from ...demos.parity_cli import parity_command
-
-        variants = variant or list(VARIANTS)
-        for v in variants:
-            dtype_map_for(v)
-        with locked_folders(Path(models_dir) / model, Path(out) / model):
-            record = parity_command(
-                model,
-                variants,
-                runtimes,
-                atol,
-                rtol,
-                limit,
-                data_dir,
-                out,
-                models_dir,
-                timeout,
-                show_table=not as_json,
-                **pool_opts,
-            )
-    else:
-        record = _parity_model(
-            Path(model),
-            variant,
-            runtimes,
-            atol,
-            rtol,
-            input_options(
-                inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit or None
-            ),
-            output_format,
-            format_,
-            name,
-            out,
-            models_dir,
-            timeout,
-            show_table=not as_json,
-            pool_opts=pool_opts,
-        )
-    if as_json:
-        print_json(record)
-    if not record["passed"]:
-        raise typer.Exit(6)
-
-
-def _parity_model(
-    model: Path, variants, runtimes, atol, rtol, input_opts, output_format, format_, name, out,
-    models_dir, timeout, show_table, pool_opts=None,
-) -> dict:  # fmt: skip
-    """`quantlab parity MODEL` for a path: detect, (re)use or convert the variants, compare."""
-    from ... import workspace
-    from ...analysis.parity_model import ParityModelOptions, parity_model
-    from ...convert.converter import VARIANTS
-    from ...demos.parity_cli import print_parity
-    from ...report import render_reports
-    from ...results import results_path
-    from ...sources import detect
-
-    if not model.exists() and len(model.parts) == 1 and not model.suffix:
-        from ...errors import ArtifactError
-        from ...sources import ACCEPTED
-
-        raise ArtifactError(
-            f"{model}: neither a demo ({', '.join(ALL_DEMOS)}) nor a file or folder; MODEL is {ACCEPTED}"
-        )
-    source = detect(model, format_)
-    check_positive(timeout, "--timeout")
-    for v in variants or []:
-        workspace.check_name(v, "--variant", {"keras", "source", "index.html"})
-    name = model_name(model, name)
-    workspace.check_writable_dir(out, "--out")
-    workspace.check_writable_dir(models_dir, "--models-dir")
-    log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
-    opts = ParityModelOptions(
-        name=name,
-        variants=list(dict.fromkeys(variants or VARIANTS)),
+    inputs_given = input_options(
+        inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit or None
+    )
+    subject = resolve_subject(
+        model, models_dir, out, data_dir=data_dir, limit=limit, name=name, format_=format_,
+        inputs=inputs_given, output_format=output_format,
+    )  # fmt: skip
+    opts = ParityOptions(
+        variants=variant or list(VARIANTS),
         runtimes=runtimes,
-        inputs=input_opts,
-        output_format=output_format,
         atol=atol,
         rtol=rtol,
         timeout=timeout,
-        models_dir=models_dir,
-        out_dir=out,
-        **(pool_opts or {}),
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
     )
-    record = parity_model(source, opts)
-    if show_table:
+    record = measure_parity(subject, opts)
+    if as_json:
+        print_json(record)
+    else:
         print_parity(record)
-    if results_path(out, name).is_file():
+    if results_path(out, subject.name).is_file():
         render_reports(out)  # the parity section of OUT/<name>/index.html
     else:
         log.info(
-            "no %s: `quantlab analyze %s` adds the metrics and the HTML page", results_path(out, name), model
+            "no %s: `quantlab analyze %s` adds the metrics and the HTML page",
+            results_path(out, subject.name),
+            model,
         )
-    return record
+    if not record["passed"]:
+        raise typer.Exit(6)

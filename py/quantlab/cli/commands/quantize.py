@@ -11,6 +11,7 @@ import typer
 from ...demos.registry import ALL_DEMOS, check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import console
+from ...workspace import locked_folders
 from ..guard import cli_errors
 from ..options import (
     DataDir,
@@ -21,7 +22,7 @@ from ..options import (
     check_dirs,
     parse_maps,
 )
-from ..targets import demos_named, locked_folders, model_only, model_path
+from ..targets import demos_named, model_only, model_path
 
 
 @cli_errors

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ...demos.registry import ALL_DEMOS, check_demo_name, get_demo
+from ...workspace import locked_folders
 from ..checks import (
     check_backend,
     check_choice,
@@ -34,7 +35,7 @@ from ..options import (
     check_pool_options,
 )
 from ..tables import print_summary, print_workers_line, warn_nonfinite
-from ..targets import demos_named, locked_folders, preprocessings
+from ..targets import demos_named, preprocessings
 
 
 @cli_errors

@@ -41,7 +41,7 @@ from ..options import (
     input_options,
 )
 from ..tables import print_json
-from ..targets import locked_folders, model_only, model_path
+from ..targets import model_only, model_path, resolve_subject
 
 
 @cli_errors
@@ -140,7 +140,6 @@ def tune(
     0.002`
     """
     from ...demos.registry import is_image_demo
-    from ...demos.tune_cli import tune_command
 
     model = model_path([demo])
     if model is None:
@@ -186,47 +185,31 @@ def tune(
         why_not = tfjs_node_unavailable_reason()
         backend = "wasm" if why_not else "tensorflow"
         log.info("tfjs backend: %s%s", backend, f" ({why_not})" if why_not else " (tfjs-node)")
+    from ...analysis.tune_run import TuneOptions, measure_tune
+
+    given = None
     if model is not None:
-        from ... import workspace
-        from ...analysis.tune_model import tune_model_command
-
-        workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
-
-        opts = input_options(
+        given = input_options(
             inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit=None
         )
-        record = tune_model_command(
-            model,
-            opts,
-            max_drop, relative, limit, sweep, backend, holdout, conservative, out, models_dir, timeout,
-            show=not as_json, format_override=format_, outputs=output,
-        )  # fmt: skip
-        if as_json:
-            print_json(record)
-        if not record["verified_within_budget"]:
-            raise typer.Exit(7)
-        return
-    with locked_folders(Path(models_dir) / demo, Path(out) / demo):
-        record = tune_command(
-            demo,
-            max_drop,
-            relative,
-            limit,
-            sweep,
-            backend,
-            data_dir,
-            out,
-            models_dir,
-            timeout,
-            show=not as_json,
-            holdout=holdout,
-            conservative=conservative,
-            rank_limit=rank_limit,
-            workers=workers,
-            executor=executor,
-            ray_address=ray_address,
-            base="equalized" if equalized else "float32",
-        )
+    subject = resolve_subject(demo, models_dir, out, data_dir=data_dir, format_=format_, inputs=given)
+    opts = TuneOptions(
+        max_drop=max_drop,
+        relative=relative,
+        limit=limit,
+        sweeps=sweep,
+        backend=backend,
+        timeout=timeout,
+        holdout=holdout,
+        conservative=conservative,
+        rank_limit=rank_limit,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
+        base="equalized" if equalized else "float32",
+        outputs=output,
+    )
+    record = measure_tune(subject, opts, show=not as_json)
     if as_json:
         print_json(record)
     if not record["verified_within_budget"]:

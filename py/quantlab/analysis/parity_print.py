@@ -1,66 +1,11 @@
-"""`quantlab parity`: gather inputs and references for a demo, run parity, print and save it
-(a user's model: parity_model.py)."""
+"""The parity record in the terminal: one row per pair, the failing outputs, where the first
+difference was localised, each runtime's start, load and predict times, and what was unavailable."""
 
 from __future__ import annotations
 
-import tempfile
-import time
-from pathlib import Path
-
-import numpy as np
 from rich.table import Table
 
-from ..analysis.parity import run_parity, save_parity
-from ..errors import ArtifactError
-from ..infra.progress import log, table_console
-from ..results import RESULTS_FILE, results_or_none
-from .registry import get_demo, is_image_demo
-
-
-def _inputs(demo: str, limit: int | None, data_dir: Path | None, tmp: Path) -> np.ndarray:
-    if is_image_demo(demo):
-        from .datasets.imagenet import DecodedImages, find_image_folder, list_images
-
-        samples, _ = list_images(find_image_folder(data_dir))
-        images = DecodedImages(samples, 224, tmp / "decoded.npy", 100 if limit is None else (limit or None))
-        return np.concatenate(list(images.batches(32, "keras")))
-    data = get_demo(demo).load(data_dir)
-    n = 1000 if limit is None else (limit or len(data.x_test))
-    return data.x_test[:n]
-
-
-def _keras_original(models_dir: Path, demo: str):
-    from .train import KERAS_FILE, load_trained
-
-    folder = Path(models_dir) / demo / "keras"
-    if not (folder / KERAS_FILE).is_file():
-        log.warning("%s: no trained Keras model; float32 is compared with its own artifact", folder)
-        return None
-    return load_trained(folder)[0]
-
-
-def parity_command(
-    demo, variants, runtimes, atol, rtol, limit, data_dir, out, models_dir, timeout, show_table=True,
-    workers=None, executor="local", ray_address=None,
-) -> dict:  # fmt: skip
-    variant_dirs = {v: Path(models_dir) / demo / v for v in variants}
-    for folder in variant_dirs.values():
-        if not (folder / "model.json").is_file():
-            raise ArtifactError(f"{folder / 'model.json'}: missing; run `quantlab run {demo}` first")
-    results_or_none(Path(out) / demo / RESULTS_FILE)  # one it cannot merge into is named before the work
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="quantlab-parity-") as tmp:
-        x = _inputs(demo, limit, data_dir, Path(tmp))
-    record = run_parity(
-        variant_dirs, _keras_original(models_dir, demo), x, runtimes, atol, rtol, timeout,
-        workers=workers, executor=executor, ray_address=ray_address,
-    )  # fmt: skip
-    record["seconds"] = round(time.perf_counter() - t0, 1)
-    record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    if show_table:
-        print_parity(record)
-    save_parity(out, demo, record)
-    return record
+from ..infra.progress import table_console
 
 
 def _opt(stats: dict, key: str, fmt: str) -> str:
