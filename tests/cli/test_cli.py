@@ -291,7 +291,8 @@ def test_results_json_of_the_wrong_type_is_exit_4_before_the_work(quick_housing,
     proc = invoke_cli(command, "housing", *extra, "--models-dir", str(work / "models"), "--out", str(out))
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert "results.json: expected a JSON object, got list" in _one_error(proc)
-    assert sorted(p.name for p in (out / "housing").iterdir()) == [".quantlab.lock", "results.json"]
+    # refused before the lock is taken: nothing but the file itself there
+    assert sorted(p.name for p in (out / "housing").iterdir()) == ["results.json"]
 
 
 def test_evaluate_limit_0_is_all_and_a_limit_past_the_end_records_what_ran(quick_housing, tmp_path):

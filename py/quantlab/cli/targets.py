@@ -63,6 +63,7 @@ def resolve_subject(
     format_: str | None = None,
     inputs=None,
     output_format: str | None = None,
+    takes_name: bool = True,
 ):
     """DEMO|MODEL -> the one subject every command takes: a demo by its name, else a user's model
     detected from the path (its format, its name from --name or the path). The options that only
@@ -89,7 +90,10 @@ def resolve_subject(
             f"{model}: neither a demo ({', '.join(ALL_DEMOS)}) nor a file or folder; MODEL is {ACCEPTED}"
         )
     source = detect(model, format_)
-    named = model_name(model, name)
+    if takes_name:
+        named = model_name(model, name)
+    else:  # a command without --name: a MODEL named like a demo is refused, with the way round
+        named = workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
     workspace.check_writable_dir(out, "--out")
     workspace.check_writable_dir(models_dir, "--models-dir")
     log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")

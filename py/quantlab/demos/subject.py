@@ -86,10 +86,13 @@ class DemoSubject(Subject):
 
     def tune_setup(self, runtime, opts) -> TuneSetup:
         """The demo's test set (or the sample images) split into search and held-out probes."""
+        from .train import KERAS_FILE, load_trained
+
+        if not (self.root / "keras" / KERAS_FILE).is_file():
+            load_trained(self.root / "keras")  # the one line naming the command that trains it
         if is_image_demo(self.name):
             from .datasets.imagenet import class_files
             from .probes import MobilenetProbeFactory
-            from .train import load_trained
 
             keras_model, _ = load_trained(self.root / "keras")
             full_mode = keras_model.output_shape[-1] == 1000

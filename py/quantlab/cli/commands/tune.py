@@ -192,7 +192,9 @@ def tune(
         given = input_options(
             inputs, labels_key, image_size, scale, input_range, samples, input_shape, seed, limit=None
         )
-    subject = resolve_subject(demo, models_dir, out, data_dir=data_dir, format_=format_, inputs=given)
+    subject = resolve_subject(
+        demo, models_dir, out, data_dir=data_dir, format_=format_, inputs=given, takes_name=False
+    )
     opts = TuneOptions(
         max_drop=max_drop,
         relative=relative,
