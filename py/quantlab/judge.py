@@ -20,6 +20,16 @@ SMALL_MAX = 8  # values per example at or under which an output is "small"
 MAP_SIDE = 8  # a map has at least two axes longer than this
 MASK_THRESHOLD = 0.5
 
+# How a person reads each figure's name: in the terminal (analyze's overview) and on the page.
+METRIC_WORDS = {
+    "top1_agreement": "top-1 agreement",
+    "cosine_mean": "cosine",
+    "rel_error": "relative error",
+    "abs_error": "absolute error",
+    "mask_iou": "mask IoU",
+    "rel_l2": "relative L2",
+}
+
 LOWER_IS_BETTER = {"rel_error", "abs_error", "rel_l2", "max_abs", "mean_abs", "kl_divergence", "mae", "rmse"}
 
 

@@ -46,7 +46,7 @@ def test_headline_is_the_collapsed_embedding_and_every_output_is_shown(tmp_path)
     assert "-0.6880 [-0.7100, -0.6700]" in collapsed and "<td>1.2</td>" in collapsed
     perfect = _row_of(page, "uint8", SMALL)
     assert not perfect.startswith(' class="bad"') and "(small)" not in perfect and ">small<" in perfect
-    assert "rel error 0.0000" in perfect and "no measurable difference on 64 examples" in perfect
+    assert "relative error 0.0000" in perfect and "no measurable difference on 64 examples" in perfect
     assert "reference" in _row_of(page, "float32", EMBED)
     # the headline chart: each variant's worst-output score, labelled with that output
     chart = page.split('aria-label="worst output', 1)[1].split("</svg>", 1)[0]

@@ -12,17 +12,10 @@ import typer
 
 from ..errors import QuantlabError
 from ..infra.progress import console, log, table_console
+from ..judge import METRIC_WORDS
 from ..stats import format_interval
 
 BREAK_SCORE = 0.9  # a worst-output score under this is "breaks" (cosine 0.9, 90% top-1 agreement)
-METRIC_WORDS = {
-    "top1_agreement": "top-1 agreement",
-    "cosine_mean": "cosine",
-    "rel_error": "relative error",
-    "abs_error": "absolute error",
-    "mask_iou": "mask IoU",
-    "rel_l2": "relative L2",
-}
 
 
 def analyze_models(

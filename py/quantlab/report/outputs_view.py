@@ -11,18 +11,10 @@ import math
 
 from markupsafe import Markup
 
+from ..judge import METRIC_WORDS
 from ..loss import is_loss, reading
 from ..stats import format_interval, no_difference_text
 from .charts import bar_chart
-
-METRIC_LABELS = {
-    "top1_agreement": "top-1 agreement",
-    "cosine_mean": "cosine",
-    "rel_error": "rel error",
-    "abs_error": "abs error",
-    "mask_iou": "mask IoU",
-    "rel_l2": "rel L2",
-}
 
 
 def _number(value) -> bool:
@@ -45,7 +37,7 @@ def _sci(value) -> str:
 
 
 def metric_label(metric) -> str:
-    return METRIC_LABELS.get(metric, str(metric or "metric"))
+    return METRIC_WORDS.get(metric, str(metric or "metric"))
 
 
 def outputs_of(variant) -> dict[str, dict]:
