@@ -56,3 +56,18 @@ def test_optional_sections_are_declared_with_the_fields():
     sections = RunRecord.optional_sections()
     assert {"parity", "tune", "delivery", "weight_error", "seed"} <= set(sections)
     assert "variants" not in sections and "demo" not in sections
+
+
+def test_results_are_checked_by_the_same_class_when_written(tmp_path):
+    import math
+
+    from quantlab.errors import QuantlabError
+    from quantlab.results import read_results, write_results
+
+    good = {"demo": "m", "variants": [{"name": "float32", "metrics": {"cosine_mean": math.nan}}]}
+    back = read_results(write_results(tmp_path, "m", good))  # a NaN figure is a measurement
+    assert math.isnan(back["variants"][0]["metrics"]["cosine_mean"])
+    with pytest.raises(QuantlabError, match=r"title \(not text\)"):
+        write_results(tmp_path, "m", {**good, "title": ["x"]})
+    with pytest.raises(QuantlabError, match=r"variants\[float32\].runtime \(not an object\)"):
+        write_results(tmp_path, "m", {**good, "variants": [{"name": "float32", "runtime": 3}]})
