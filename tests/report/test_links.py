@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from quantlab.report import render_reports
-from quantlab.report.render import relative_href
+from quantlab.report.filters import relative_href
 from tests.report.test_render import _results
 
 HOSTILE = [

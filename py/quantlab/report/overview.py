@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..infra.fsutil import write_text_atomic
 from ..infra.progress import log
+from .filters import relative_href, template_env
 from .outputs_view import figure, metric_label, nonfinite_words
-from .render import _env, relative_href
 
 OVERVIEW_FILE = "overview.html"
 
@@ -121,7 +121,7 @@ def render_overview(out_dir: Path, entries: list[dict]) -> Path:
     the report's index.html only when one is there."""
     out_dir = Path(out_dir)
     home = relative_href("index.html") if (out_dir / "index.html").is_file() else None
-    html = _env().get_template("overview.html.j2").render(o=overview_view(entries, home))
+    html = template_env().get_template("overview.html.j2").render(o=overview_view(entries, home))
     path = out_dir / OVERVIEW_FILE
     write_text_atomic(path, html)
     log.info("overview written to %s", path)
