@@ -26,7 +26,7 @@ def _pair(value) -> list | None:
     return list(value) if ok else None
 
 
-def fmt(value, digits: int) -> str:
+def _fmt(value, digits: int) -> str:
     if value == math.inf and not isinstance(value, bool):
         return "∞"
     return f"{value:.{digits}f}" if _number(value) else "–"
@@ -161,9 +161,9 @@ def output_rows(results: dict) -> list[dict]:
                     "figure": figure(o),
                     "delta": _delta_text(d),
                     "reading": text,
-                    "sqnr_db": fmt(o.get("sqnr_db"), 1),
+                    "sqnr_db": _fmt(o.get("sqnr_db"), 1),
                     "max_abs": _sci(o.get("max_abs")),
-                    "score": fmt(o.get("score"), 4),
+                    "score": _fmt(o.get("score"), 4),
                     "counted": o.get("counted") is not False,
                     "headline": worst is not None and worst[0] == name,
                     "loss": o.get("loss") is True,
