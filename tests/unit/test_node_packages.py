@@ -13,6 +13,7 @@ import pytest
 
 from quantlab.errors import EvaluatorError
 from quantlab.infra import node_packages as npm
+from quantlab.infra import npm_install as inst
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,7 @@ def packaged(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_NPM_LOG", str(tmp_path / "npm.log"))
     script = tmp_path / "fake_npm.py"
     script.write_text(FAKE_NPM)
-    monkeypatch.setattr(npm, "npm_command", lambda: ([sys.executable, str(script)], dict(os.environ)))
+    monkeypatch.setattr(inst, "npm_command", lambda: ([sys.executable, str(script)], dict(os.environ)))
     return tmp_path
 
 
@@ -67,12 +68,12 @@ def test_checkout_and_override_layouts(monkeypatch, tmp_path):
     monkeypatch.delenv("QUANTLAB_JS_DIR", raising=False)
     where = npm.layout()
     assert (where.kind, where.js, where.source) == ("checkout", ROOT / "js", ROOT)
-    assert npm.npm_root(install=False) == ROOT and npm.evaluator_dir() == ROOT / "js"
+    assert inst.npm_root(install=False) == ROOT and inst.evaluator_dir() == ROOT / "js"
     assert npm.install_command() == "make setup"
     monkeypatch.setenv("QUANTLAB_JS_DIR", str(tmp_path / "js"))
     where = npm.layout()
     assert (where.kind, where.source) == ("override", tmp_path)
-    assert npm.npm_root() == tmp_path  # an override installs nothing
+    assert inst.npm_root() == tmp_path  # an override installs nothing
     assert "npm ci" in npm.npm_packages_missing()
 
 
@@ -91,7 +92,7 @@ def test_installed_once_into_the_cache_then_reused(packaged):
     where = npm.layout()
     assert where.kind == "packaged"
     assert "quantlab setup --npm" in npm.npm_packages_missing()
-    first = npm.ensure_installed()
+    first = inst.ensure_installed()
     key = npm.cache_key(where)
     assert first.installed and first.entry == packaged / "cache" / key and len(key) == 16
     assert _npm_calls(packaged) == ["ci --no-audit --no-fund --loglevel=error"]
@@ -102,12 +103,12 @@ def test_installed_once_into_the_cache_then_reused(packaged):
     assert (first.js / "browser" / "runner.js").read_bytes() == (
         ROOT / "js" / "browser" / "runner.js"
     ).read_bytes()
-    again = npm.ensure_installed()
+    again = inst.ensure_installed()
     assert again == (first.entry, first.js, False) and len(_npm_calls(packaged)) == 1
-    assert npm.npm_packages_missing() is None and npm.evaluator_dir() == first.js
+    assert npm.npm_packages_missing() is None and inst.evaluator_dir() == first.js
     # changed evaluator files, same lock file: a new copy, no new npm install
     (where.js / "evaluator.mjs").write_text("// changed\n")
-    third = npm.ensure_installed()
+    third = inst.ensure_installed()
     assert third.js != first.js and not third.installed and len(_npm_calls(packaged)) == 1
     assert sorted(p.name for p in (packaged / "cache").iterdir()) == [f".{key}.lock", key]
 
@@ -116,9 +117,9 @@ def test_interrupted_install_leaves_nothing(packaged, monkeypatch):
     def interrupt(point):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(npm, "hold", interrupt)  # after npm ci and the marker, before the rename
+    monkeypatch.setattr(inst, "hold", interrupt)  # after npm ci and the marker, before the rename
     with pytest.raises(KeyboardInterrupt):
-        npm.ensure_installed()
+        inst.ensure_installed()
     assert [p.name for p in (packaged / "cache").iterdir()] == [f".{npm.cache_key(npm.layout())}.lock"]
 
 
@@ -126,14 +127,14 @@ def test_leftover_of_a_killed_install_is_removed(packaged):
     key = npm.cache_key(npm.layout())
     stale = packaged / "cache" / f".{key}.abcd1234.part"
     (stale / "node_modules").mkdir(parents=True)
-    assert npm.ensure_installed().installed and not stale.exists()
+    assert inst.ensure_installed().installed and not stale.exists()
 
 
 @pytest.mark.parametrize("mode", ["offline", "broken"])
 def test_npm_failure_is_one_line_exit_5(packaged, monkeypatch, mode):
     monkeypatch.setenv("FAKE_NPM_MODE", mode)
     with pytest.raises(EvaluatorError) as e:
-        npm.ensure_installed()
+        inst.ensure_installed()
     msg = str(e.value)
     assert e.value.exit_code == 5 and "\n" not in msg and "quantlab setup --npm" in msg
     if mode == "offline":
@@ -148,5 +149,5 @@ def test_quantlab_offline_does_not_try(packaged, monkeypatch):
     with pytest.raises(
         EvaluatorError, match=r"QUANTLAB_OFFLINE=1 forbids downloads: run `quantlab setup --npm`"
     ):
-        npm.ensure_installed()
+        inst.ensure_installed()
     assert _npm_calls(packaged) == []

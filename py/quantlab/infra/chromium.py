@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from ..errors import EvaluatorError
-from .node_packages import install_command, layout, npm_root
+from .node_packages import install_command, layout
+from .npm_install import npm_root
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

@@ -81,10 +81,11 @@ def node() -> Check:
 def npm_packages() -> Check:
     from ..errors import QuantlabError
     from . import node_packages as npm
+    from .npm_install import npm_root
 
     try:
         missing = npm.npm_packages_missing()
-        root = npm.npm_root(install=False)
+        root = npm_root(install=False)
     except QuantlabError as e:
         return Check("npm packages", False, str(e))
     if missing:

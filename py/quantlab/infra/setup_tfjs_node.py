@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..errors import QuantlabError
 from .node import find_node
-from .node_packages import install_lock, layout, node_cache_dir, npm_command, npm_root
+from .node_packages import layout, node_cache_dir
+from .npm_install import install_lock, npm_command, npm_root
 from .progress import log
 
 VERSION = "4.22.0"

@@ -22,7 +22,7 @@ from ..infra.chromium import (
     marked_pids,
     webgpu_dist,
 )
-from ..infra.node_packages import evaluator_dir, npm_root
+from ..infra.npm_install import evaluator_dir, npm_root
 from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 from .protocol import read_tensor, write_tensor

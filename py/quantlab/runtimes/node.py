@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import ArtifactError, EvaluatorError
 from ..infra.node import find_node
-from ..infra.node_packages import evaluator_dir, npm_root
+from ..infra.npm_install import evaluator_dir, npm_root
 from ..infra.progress import log
 from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs

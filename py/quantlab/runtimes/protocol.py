@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EvaluatorError
-from ..infra.node_packages import JS_DIR_ENV, layout, npm_root
+from ..infra.node_packages import JS_DIR_ENV, layout
+from ..infra.npm_install import npm_root
 
 # The protocol version this client speaks (js/protocol.json "version"). 2: named multi-input
 # predict (`inputs`), graph models, outputs with names and int32 dtypes.
@@ -21,7 +22,7 @@ PROTOCOL_VERSION = 2
 def js_dir() -> Path:
     """The evaluator's own files (protocol.json, evaluator.mjs, browser/): $QUANTLAB_JS_DIR, else
     the copy packaged in an installed quantlab, else js/ at the top of the checkout. Node runs
-    them from node_packages.evaluator_dir(), beside their npm packages."""
+    them from npm_install.evaluator_dir(), beside their npm packages."""
     return layout().js
 
 

@@ -34,11 +34,11 @@ def setup(
     tfjs-node), one line each with the command that installs it. `--npm`: install the npm packages;
     `--tfjs-node`: build the node-tensorflow runtime without any download."""
     if npm:
-        from ...infra import node_packages
+        from ...infra import node_packages, npm_install
 
         where = node_packages.layout()
         if where.kind == "packaged":
-            done = node_packages.ensure_installed(where)
+            done = npm_install.ensure_installed(where)
             what = "installed" if done.installed else "already installed, nothing to do"
             console.print(f"npm packages {what}: {done.entry}", highlight=False, soft_wrap=True)
         elif node_packages.npm_packages_missing():
