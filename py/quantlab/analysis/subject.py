@@ -45,10 +45,10 @@ class Subject(ABC):
 
     kind: str  # "demo" | "model"
 
-    def __init__(self, name: str, models_dir: Path, out_dir: Path):
+    def __init__(self, name: str, models_dir: Path, out_dir: Path | None):
         self.name = name
         self.models_dir = Path(models_dir)
-        self.out_dir = Path(out_dir)
+        self.out_dir = Path(out_dir) if out_dir is not None else Path("reports")  # quantize: no --out
 
     @property
     def root(self) -> Path:
@@ -67,6 +67,15 @@ class Subject(ABC):
     @abstractmethod
     def claim(self) -> None:
         """Before any work: refuse folders the run must not write into (exit 2)."""
+
+    @abstractmethod
+    def claim_models(self) -> None:
+        """Before writing variants only: refuse a MODELS/<name>/ the run must not write into."""
+
+    @abstractmethod
+    def quantize(self, dtype_map: dict | None, custom_name: str | None) -> list[str]:
+        """Write the standard variants (dtype_map None) or the one --map variant `custom_name`;
+        the lines to print (what was written, the converter command that does the same)."""
 
     @abstractmethod
     def variant_dirs(self, variants: list[str]) -> dict[str, Path]:

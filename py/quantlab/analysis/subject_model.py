@@ -70,6 +70,35 @@ class ModelSubject(Subject):
         workspace.claim_model_root(self.root, self.source.model_json or self.source.path)
         workspace.claim(self.results_dir, "results folder")
 
+    def claim_models(self) -> None:
+        workspace.claim_model_root(self.root, self.source.model_json or self.source.path)
+
+    def quantize(self, dtype_map: dict | None, custom_name: str | None) -> list[str]:
+        import shlex
+
+        from ..convert.converter import converter_command
+
+        opts = AnalyzeOptions(
+            name=self.name,
+            custom_map=dtype_map,
+            custom_name=custom_name or "custom",
+            models_dir=self.models_dir,
+        )
+        if dtype_map:  # as for a demo: --map writes the one custom variant (beside its float32 source)
+            opts.variants = ["float32"]
+        paths, made = write_variants(self.source, opts, self.root)
+        lines = [f"wrote {folder}" for folder in paths.values()]
+        if not dtype_map:
+            return lines
+        if made["output_format"] == "layers":
+            cmd = converter_command(paths["float32"] / "model.json", paths[opts.custom_name], dtype_map)
+            return [*lines, "same as: " + shlex.join(cmd)]
+        return [
+            *lines,
+            "graph models cannot be re-quantized by tensorflowjs_converter (tensorflow/tfjs#6154); "
+            "this artifact was written with its weight writer (tensorflowjs.write_weights)",
+        ]
+
     def variant_dirs(self, variants: list[str]) -> dict[str, Path]:
         """Reused when its model.json is there (as analyze wrote it), else converted (float32
         from the source, the others from float32)."""

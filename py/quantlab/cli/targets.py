@@ -55,7 +55,7 @@ def preprocessings() -> tuple[str, ...]:
 def resolve_subject(
     target: str,
     models_dir: Path,
-    out: Path,
+    out: Path | None,
     *,
     data_dir: Path | None = None,
     limit: int | None = None,
@@ -94,7 +94,8 @@ def resolve_subject(
         named = model_name(model, name)
     else:  # a command without --name: a MODEL named like a demo is refused, with the way round
         named = workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
-    workspace.check_writable_dir(out, "--out")
+    if out is not None:
+        workspace.check_writable_dir(out, "--out")
     workspace.check_writable_dir(models_dir, "--models-dir")
     log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
     return ModelSubject(source, named, models_dir, out, inputs, output_format, given=model)

@@ -43,6 +43,20 @@ class DemoSubject(Subject):
     def claim(self) -> None:
         results_or_none(results_path(self.out_dir, self.name))  # one it cannot merge into: named first
 
+    def claim_models(self) -> None:
+        """MODELS/<demo>/ is the demo's own: nothing to claim."""
+
+    def quantize(self, dtype_map: dict | None, custom_name: str | None) -> list[str]:
+        import shlex
+
+        if not dtype_map:
+            get_demo(self.name).quantize(self.models_dir, data_dir=self.data_dir)
+            return []
+        from .pipeline import quantize_custom
+
+        cmd = quantize_custom(self.name, self.models_dir, custom_name or "custom", dtype_map)
+        return ["same as: " + shlex.join(cmd)] if cmd else []  # none for a graph model
+
     def variant_dirs(self, variants: list[str]) -> dict[str, Path]:
         paths = {v: self.root / v for v in variants}
         for folder in paths.values():

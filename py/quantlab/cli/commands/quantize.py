@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ...demos.registry import ALL_DEMOS, check_demo_name
+from ...demos.registry import check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import console
 from ...workspace import locked_folders
@@ -22,7 +21,7 @@ from ..options import (
     check_dirs,
     parse_maps,
 )
-from ..targets import demos_named, model_only, model_path
+from ..targets import model_only, model_path, resolve_subject
 
 
 @cli_errors
@@ -62,65 +61,29 @@ def quantize(
             exit_code=2,
         )
     name = "custom" if name is None else name
-    model = model_path(demos)
-    if model is not None:
-        check_dirs(models_dir=models_dir)
-        _quantize_model(model, models_dir, parse_maps(map_), name if map_ else None, format_)
-        return
-    model_only(format_=format_)
-    from ...demos.pipeline import quantize_custom
+    from ...demos.registry import DEMOS
     from ...workspace import RESERVED, check_name
 
-    check_dirs(models_dir=models_dir, data_dir=data_dir)
-    if map_:
-        dtype_map = parse_maps(map_)
-        if not demos:
+    model = model_path(demos)
+    if model is None:
+        model_only(format_=format_)
+        if map_ and not demos:
             raise QuantlabError("--map needs a DEMO", exit_code=2)
+        targets = [check_demo_name(d) for d in demos] if demos else list(DEMOS)
+        check_dirs(models_dir=models_dir, data_dir=data_dir)
+    else:
+        targets = [str(model)]
+        check_dirs(models_dir=models_dir)
+    dtype_map = parse_maps(map_)
+    subjects = [
+        resolve_subject(t, models_dir, None, data_dir=data_dir, format_=format_, takes_name=False)
+        for t in targets
+    ]
+    if map_:
         check_name(name, "--name", RESERVED)
-        for demo_name in demos:
-            check_demo_name(demo_name)
-        with locked_folders(*[Path(models_dir) / d for d in demos]):
-            for demo_name in demos:
-                cmd = quantize_custom(demo_name, models_dir, name, dtype_map)
-                if cmd:  # none for a graph model: the converter cannot re-quantize one
-                    console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
-        return
-    chosen = demos_named(demos)
-    with locked_folders(*[Path(models_dir) / demo.name for demo in chosen]):
-        for demo in chosen:
-            demo.quantize(models_dir, data_dir=data_dir)
-
-
-def _quantize_model(
-    model: Path, models_dir: Path, custom: dict | None, custom_name: str | None, format_: str | None
-) -> None:
-    from ... import workspace
-    from ...analysis.analyze import AnalyzeOptions, write_variants
-    from ...convert.converter import converter_command
-    from ...sources import detect
-
-    source = detect(model, format_)
-    name = workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
-    if custom_name is not None:
-        workspace.check_name(custom_name, "--name", workspace.RESERVED)
-    opts = AnalyzeOptions(
-        name=name, custom_map=custom, custom_name=custom_name or "custom", models_dir=models_dir
-    )
-    if custom:  # as for a demo: --map writes the one custom variant (beside its float32 source)
-        opts.variants = ["float32"]
-    root = Path(models_dir) / name
-    workspace.claim_model_root(root, source.model_json or source.path)
-    with workspace.locked(root):
-        paths, made = write_variants(source, opts, root)
-    for folder in paths.values():
-        console.print(f"wrote {folder}", highlight=False)
-    if custom:
-        if made["output_format"] == "layers":
-            cmd = converter_command(paths["float32"] / "model.json", paths[opts.custom_name], custom)
-            console.print("same as: " + shlex.join(cmd), highlight=False, soft_wrap=True)
-        else:
-            console.print(
-                "graph models cannot be re-quantized by tensorflowjs_converter (tensorflow/tfjs#6154); "
-                "this artifact was written with its weight writer (tensorflowjs.write_weights)",
-                highlight=False,
-            )
+    for subject in subjects:
+        subject.claim_models()
+    with locked_folders(*[s.root for s in subjects]):
+        for subject in subjects:
+            for line in subject.quantize(dtype_map, name if map_ else None):
+                console.print(line, highlight=False, soft_wrap=True)
