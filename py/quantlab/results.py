@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import ArtifactError, QuantlabError
 from .infra.fsutil import read_json, write_json_atomic
 from .records.run import RunRecord
+from .workspace import results_dir
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 2
@@ -19,7 +20,7 @@ TYPE_PROBLEMS = ("(not text)", "(not an object)", "(not a list)")  # a bug in th
 
 
 def results_path(out_dir: Path, name: str) -> Path:
-    return Path(out_dir) / name / RESULTS_FILE
+    return results_dir(out_dir, name) / RESULTS_FILE
 
 
 def write_results(out_dir: Path, name: str, record: dict) -> Path:

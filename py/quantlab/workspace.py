@@ -183,3 +183,26 @@ def locked_folders(*folders: Path) -> Iterator[None]:
             except OSError as e:  # read-only, no permission, ...: before any work, not a traceback
                 raise QuantlabError(f"{folder}: cannot write here ({e.strerror or e})", exit_code=2) from None
         yield
+
+
+# ---- the folders every command writes: MODELS/<name>/<variant>/ and OUT/<name>/, built here only
+
+KERAS_FOLDER = "keras"  # MODELS/<demo>/keras/: a demo's trained Keras model and its train.json
+
+
+def model_root(models_dir: Path, name: str) -> Path:
+    """MODELS/<name>/: a demo's or a user's model's variants, one folder each."""
+    return Path(models_dir) / name
+
+
+def variant_dir(models_dir: Path, name: str, variant: str) -> Path:
+    return model_root(models_dir, name) / variant
+
+
+def keras_dir(models_dir: Path, name: str) -> Path:
+    return model_root(models_dir, name) / KERAS_FOLDER
+
+
+def results_dir(out_dir: Path, name: str) -> Path:
+    """OUT/<name>/: results.json, the page, parity.json, tune.json, delivery.json."""
+    return Path(out_dir) / name

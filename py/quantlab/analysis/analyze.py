@@ -24,6 +24,7 @@ from ..runtimes.base import input_specs
 from ..runtimes.op_support import MissingOp
 from ..sources import ModelSource
 from ..tfjs.artifacts import read_artifact
+from ..workspace import model_root, results_dir
 from .analyze_record import Run, build_record
 from .evaluate import measure_variants
 from .executors import make_pool
@@ -97,8 +98,8 @@ def write_variants(source: ModelSource, opts: AnalyzeOptions, root: Path) -> tup
 def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) -> dict:
     """Convert, run every variant in one tfjs runtime, measure; writes OUT/<name>/results.json."""
     t_start = time.perf_counter()
-    root = Path(opts.models_dir) / opts.name
-    result_dir = Path(opts.out_dir) / opts.name
+    root = model_root(opts.models_dir, opts.name)
+    result_dir = results_dir(opts.out_dir, opts.name)
     check_output_format(source, opts.output_format)  # usage errors before any folder is made
     if opts.inputs.path is not None and not Path(opts.inputs.path).exists():
         raise DataError(f"--inputs {opts.inputs.path}: no such file or folder")

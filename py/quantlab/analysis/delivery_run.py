@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, QuantlabError
-from ..workspace import STEP_MARKER
+from ..workspace import STEP_MARKER, model_root, results_dir
 from .delivery import PROFILES, delivery_sizes
 from .delivery_pages import _Runner
 from .delivery_record import _served, _summary, conclusions
@@ -179,7 +179,7 @@ def demos_with_variants(models_dir: Path, names: list[str]) -> tuple[list[str], 
     found, skipped = [], {}
     for name in names:
         try:
-            variant_folders(Path(models_dir) / name)
+            variant_folders(model_root(models_dir, name))
             found.append(name)
         except ArtifactError as e:
             skipped[name] = str(e)
@@ -202,15 +202,15 @@ def delivery_command(
     from ..infra.fsutil import write_json_atomic
     from ..results import RESULTS_FILE, attach_section, results_or_none
 
-    folders = {name: variant_folders(Path(models_dir) / name) for _, name in targets}
+    folders = {name: variant_folders(model_root(models_dir, name)) for _, name in targets}
     for name in folders:
-        results_or_none(Path(out) / name / RESULTS_FILE)  # one it cannot merge into is named first
+        results_or_none(results_dir(out, name) / RESULTS_FILE)  # one it cannot merge into is named first
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     measured = measure_targets(folders, profiles, runs, backend, timeout, max_model_mb * 1e6, pages=pages)
     records = []
     for target, name in targets:
         record = {"name": name, "target": target, "created": created, **measured[name]}
-        write_json_atomic(Path(out) / name / DELIVERY_FILE, record)
+        write_json_atomic(results_dir(out, name) / DELIVERY_FILE, record)
         attach_section(out, name, "delivery", record)
         records.append(record)
     return records

@@ -36,6 +36,7 @@ from ..results import attach_section
 from ..runtimes import make_runtime
 from ..runtimes.base import Inputs, LoadedModel, Runtime, head, n_examples
 from ..runtimes.keras import KerasRuntime
+from ..workspace import results_dir
 from .parity_outputs import PairResult, _localisable, align, compare_outputs, localise, runtime_pair
 
 # tfjs' own e2e tests compare layers models with 0.005 absolute tolerance; rtol at the same
@@ -279,5 +280,5 @@ def _pooled_pairs(
 
 def save_parity(out: Path, name: str, record: dict) -> None:
     """OUT/<name>/parity.json, and the same record in OUT/<name>/results.json when there."""
-    write_json_atomic(Path(out) / name / PARITY_FILE, record)
+    write_json_atomic(results_dir(out, name) / PARITY_FILE, record)
     attach_section(out, name, "parity", record)  # the report reads it from the results

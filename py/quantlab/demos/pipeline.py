@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from .. import workspace
 from ..analysis.evaluate import ArrayExamples, measure_variants
 from ..analysis.variant_row import variant_row
 from ..analysis.weight_error import weights_section
@@ -25,11 +26,11 @@ from .base import DemoSpec
 
 
 def keras_dir(models_dir: Path, demo: DemoSpec) -> Path:
-    return Path(models_dir) / demo.name / "keras"
+    return workspace.keras_dir(models_dir, demo.name)
 
 
 def variant_dir(models_dir: Path, demo: DemoSpec, variant: str) -> Path:
-    return Path(models_dir) / demo.name / variant
+    return workspace.variant_dir(models_dir, demo.name, variant)
 
 
 def train_step(
@@ -49,7 +50,7 @@ def quantize_step(demo: DemoSpec, models_dir: Path, variants=VARIANTS) -> dict[s
 
     model, _ = load_trained(keras_dir(models_dir, demo))
     t0 = time.perf_counter()
-    paths = write_variants(model, Path(models_dir) / demo.name, variants)
+    paths = write_variants(model, workspace.model_root(models_dir, demo.name), variants)
     log.info("wrote %s variants %s in %.1f s", demo.name, ", ".join(paths), time.perf_counter() - t0)
     return paths
 
@@ -61,7 +62,7 @@ def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict
     from .train import load_trained
 
     check_name(name, "--name", RESERVED)
-    folder = Path(models_dir) / demo_name
+    folder = workspace.model_root(models_dir, demo_name)
     check_replaceable_variant(folder / name)
     if read_artifact(folder / "float32").format == "graph":
         # The converter cannot re-quantize a graph model (tensorflow/tfjs#6154): its weight writer can.
@@ -151,7 +152,7 @@ def evaluate_step(
         "primary_metric": demo.primary_metric,
         "dataset": {**data.describe(), "n_test": int(n_test)},
         "variants": rows,
-        "weight_error": weights_section(Path(models_dir) / demo.name, variants)
+        "weight_error": weights_section(workspace.model_root(models_dir, demo.name), variants)
         if "float32" in variants
         else {},
         "seed": demo.seed,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import QuantlabError
+from ..workspace import keras_dir, model_root
 from . import architectures
 from .base import DemoSpec, Profile
 
@@ -94,10 +95,10 @@ class PretrainedImageDemo:
             from .mobilenet.variants import write_graph_variants
             from .train import load_trained
 
-            model, _ = load_trained(Path(models_dir) / self.name / "keras")
+            model, _ = load_trained(keras_dir(models_dir, self.name))
             t0 = time.perf_counter()
             paths = write_graph_variants(
-                model, Path(models_dir) / self.name, variants or self.variants, data_dir
+                model, model_root(models_dir, self.name), variants or self.variants, data_dir
             )
             seconds = time.perf_counter() - t0
             log.info("wrote %s graph variants %s in %.1f s", self.name, ", ".join(paths), seconds)

@@ -11,7 +11,7 @@ from ...demos.registry import ALL_DEMOS, check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import console
 from ...runtimes.registry import BROWSER_BACKENDS
-from ...workspace import locked_folders
+from ...workspace import locked_folders, model_root, results_dir
 from ..checks import (
     check_positive,
 )
@@ -116,7 +116,7 @@ def delivery(
         for n, why in skipped.items():
             console.print(f"{n}: skipped ({why})", highlight=False, soft_wrap=True)
         chosen = [(t, n) for t, n in chosen if n in found]
-    folders = [f for _, n in chosen for f in (Path(models_dir) / n, Path(out) / n)]
+    folders = [f for _, n in chosen for f in (model_root(models_dir, n), results_dir(out, n))]
     with locked_folders(*folders):
         records = delivery_command(
             chosen, names, runs, backend, out, models_dir, timeout, max_model_mb, pages

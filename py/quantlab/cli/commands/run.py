@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ...demos.registry import ALL_DEMOS, check_demo_name, get_demo
-from ...workspace import locked_folders
+from ...workspace import locked_folders, model_root
 from ..checks import (
     check_backend,
     check_choice,
@@ -148,6 +148,6 @@ def train(
     if weights is not None:
         check_path(weights, "--weights")
     opts = DemoOptions(data_dir, quick, seed, weights=weights, alpha=alpha, image_size=image_size)
-    with locked_folders(*[Path(models_dir) / demo.name for demo in chosen]):
+    with locked_folders(*[model_root(models_dir, demo.name) for demo in chosen]):
         for demo in chosen:
             demo.prepare(models_dir, opts)

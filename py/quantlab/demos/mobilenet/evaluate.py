@@ -23,6 +23,7 @@ from ...infra.progress import log
 from ...results import write_results
 from ...runtimes.base import Runtime
 from ...stats import uncertainty
+from ...workspace import keras_dir, model_root, variant_dir
 from ..datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .model import NAME, WeightsChoice
 from .scoring import score, score_per_example, unseen_by_calibration
@@ -108,7 +109,7 @@ def evaluate_mobilenet(
     t_start = time.perf_counter()
     folder = find_image_folder(data_dir)
     samples, bad_names = list_images(folder)
-    model, record = load_trained(Path(models_dir) / name / "keras")
+    model, record = load_trained(keras_dir(models_dir, name))
     choice = WeightsChoice(
         None if record.get("weights") in (None, "None", "keras:imagenet") else Path(record["weights"]),
         record.get("mode", "full" if model.output_shape[-1] == 1000 else "backbone"),
@@ -116,7 +117,7 @@ def evaluate_mobilenet(
     )
     alpha, size = record.get("alpha", 1.0), int(model.input_shape[1])
     class_info = class_files(data_dir) if choice.mode == "full" else None
-    paths = {v: Path(models_dir) / name / v for v in variants}
+    paths = {v: variant_dir(models_dir, name, v) for v in variants}
     with tempfile.TemporaryDirectory(prefix="quantlab-images-") as tmp:
         images = DecodedImages(samples, size, Path(tmp) / "decoded.npy", limit)
         if len(images) < 2:
@@ -145,7 +146,7 @@ def evaluate_mobilenet(
         results_rows[-1] |= uncertainty(scores[v], None if v == "float32" else scores.get("float32"))
         log.info("%s %s: %s", name, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
     keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
-    equalization = _equalization(Path(models_dir) / name, variants)
+    equalization = _equalization(model_root(models_dir, name), variants)
     if equalization and equalization["bias_correction"] and choice.mode == "backbone":
         equalization["bias_correction"]["unseen"] = unseen_by_calibration(
             equalization, images, outputs, [s.wnid for s in images.samples]
@@ -179,7 +180,7 @@ def evaluate_mobilenet(
             "n_train": 0,
         },
         "variants": results_rows,
-        "weight_error": weights_section(Path(models_dir) / name, variants, references=WEIGHT_REFERENCES)
+        "weight_error": weights_section(model_root(models_dir, name), variants, references=WEIGHT_REFERENCES)
         if "float32" in variants
         else {},
         "keras_reference": {"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ...errors import ArtifactError, QuantlabError
 from ...infra.progress import log
+from ...workspace import keras_dir
 from ..datasets.imagenet import find_image_folder, list_images
 from ..datasets.resolver import search_dirs
 
@@ -121,5 +122,5 @@ def prepare_mobilenet(
         "image_size": size,
         "profile": "pretrained",
     }
-    save_trained(TrainResult(model, record), Path(models_dir) / name / "keras")
+    save_trained(TrainResult(model, record), keras_dir(models_dir, name))
     return record
