@@ -200,11 +200,11 @@ def delivery_command(
     """Measure every (target as given, name) in one run; write OUT/<name>/delivery.json and add it
     to OUT/<name>/results.json for each."""
     from ..infra.fsutil import write_json_atomic
-    from ..results import RESULTS_FILE, attach_section, results_or_none
+    from ..results import attach_section, results_or_none, results_path
 
     folders = {name: variant_folders(model_root(models_dir, name)) for _, name in targets}
     for name in folders:
-        results_or_none(results_dir(out, name) / RESULTS_FILE)  # one it cannot merge into is named first
+        results_or_none(results_path(out, name))  # one it cannot merge into is named first
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     measured = measure_targets(folders, profiles, runs, backend, timeout, max_model_mb * 1e6, pages=pages)
     records = []

@@ -17,7 +17,7 @@ from ..convert.converter import VARIANTS, write_variants
 from ..errors import ArtifactError, QuantlabError
 from ..infra.environment import environment
 from ..infra.progress import log
-from ..results import RESULTS_FILE, write_results  # noqa: F401 (re-exported)
+from ..results import write_results
 from ..runtimes.base import Runtime
 from ..stats import uncertainty
 from ..tasks import label_metrics, per_example_scores
