@@ -11,12 +11,12 @@ from pathlib import Path
 
 from .errors import ArtifactError, QuantlabError
 from .infra.fsutil import read_json, write_json_atomic
+from .records.fields import check_written
 from .records.run import RunRecord
 from .workspace import results_dir
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 2
-TYPE_PROBLEMS = ("(not text)", "(not an object)", "(not a list)")  # a bug in the producer, if ever
 
 
 def results_path(out_dir: Path, name: str) -> Path:
@@ -27,9 +27,7 @@ def write_results(out_dir: Path, name: str, record: dict) -> Path:
     """Atomically (strict JSON, schema stamped), after RunRecord has checked every field's type:
     the class that reads results.json back for the report checks what is written (NaN/Inf
     figures are measurements, written as null + "<key>_nonfinite", and pass)."""
-    wrong = [p for p in RunRecord.from_json(record, name)[1] if p.endswith(TYPE_PROBLEMS)]
-    if wrong:
-        raise QuantlabError(f"results record for {name}: fields of the wrong type ({', '.join(wrong)})")
+    check_written(RunRecord, record, f"results record for {name}")
     path = results_path(out_dir, name)
     write_json_atomic(path, {"schema": SCHEMA_VERSION, **{k: v for k, v in record.items() if k != "schema"}})
     return path

@@ -50,7 +50,7 @@ CASES = [
     ("tune", "x", "tune (not an object)"),
     ("tune", {"metric": "accuracy", "points": "x"}, "tune (unreadable)"),
     ("tune", {"metric": "accuracy", "max_drop": "a lot", "float32_bytes": 0}, "tune (unreadable)"),
-    ("parity", {"pairs": 5}, "parity (unreadable)"),
+    ("parity", {"pairs": 5}, "parity.pairs (not a list)"),  # records/sections.py: the rest renders
     ("sibling", ["mnist"], "sibling (not text)"),
     ("sibling", {"demo": "mnist"}, "sibling (not text)"),
     ("model_format", 3, "model_format (not text)"),

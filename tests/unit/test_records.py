@@ -71,3 +71,27 @@ def test_results_are_checked_by_the_same_class_when_written(tmp_path):
         write_results(tmp_path, "m", {**good, "title": ["x"]})
     with pytest.raises(QuantlabError, match=r"variants\[float32\].runtime \(not an object\)"):
         write_results(tmp_path, "m", {**good, "variants": [{"name": "float32", "runtime": 3}]})
+
+
+def test_sections_are_typed_by_their_own_class():
+    from quantlab.records.sections import DeliverySection, ParitySection, TuneSection
+
+    record, problems = RunRecord.from_json(
+        {"demo": "m", "variants": [], "parity": {"passed": "yes", "pairs": []}, "tune": {"points": {}}}, "m"
+    )
+    assert "parity.passed (not bool)" in problems and "tune.points (not a list)" in problems
+    assert record.parity == {"pairs": []} and record.tune == {}
+    for cls in (ParitySection, TuneSection, DeliverySection):
+        section, bad = cls.from_json({"created": "now", "anything": [1]})
+        assert bad == [] and section.to_json()["anything"] == [1]
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.parent.name)
+def test_committed_sections_decode_without_a_problem(path):
+    from quantlab.records.sections import SECTIONS
+
+    data = read_json(path)
+    for key, cls in SECTIONS.items():
+        if key in data:
+            section, problems = cls.from_json(data[key])
+            assert problems == [] and section.to_json() == data[key]

@@ -200,6 +200,8 @@ def delivery_command(
     """Measure every (target as given, name) in one run; write OUT/<name>/delivery.json and add it
     to OUT/<name>/results.json for each."""
     from ..infra.fsutil import write_json_atomic
+    from ..records.fields import check_written
+    from ..records.sections import DeliverySection
     from ..results import attach_section, results_or_none, results_path
 
     folders = {name: variant_folders(model_root(models_dir, name)) for _, name in targets}
@@ -210,6 +212,7 @@ def delivery_command(
     records = []
     for target, name in targets:
         record = {"name": name, "target": target, "created": created, **measured[name]}
+        check_written(DeliverySection, record, f"delivery record for {name}")
         write_json_atomic(results_dir(out, name) / DELIVERY_FILE, record)
         attach_section(out, name, "delivery", record)
         records.append(record)

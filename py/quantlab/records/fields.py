@@ -37,7 +37,7 @@ def is_pair(value) -> bool:
     return isinstance(value, list | tuple) and len(value) == 2 and all(is_number(x) for x in value)
 
 
-_WORDS = {str: "text", dict: "an object", list: "a list", float: "a number", int: "a number"}
+_WORDS = {str: "text", dict: "an object", list: "a list", float: "a number", int: "a number", bool: "bool"}
 
 
 def _plain(tp) -> type | None:
@@ -93,3 +93,19 @@ def encode_fields(record) -> dict:
             value = [v.to_json() if hasattr(v, "to_json") else v for v in value]
         out[f.name] = value
     return {**out, **record.extra}
+
+
+# Problems that mean a producer wrote the wrong type (a bug), not a measurement: a NaN figure is
+# reported "(not a number)" on reading, and is written all the same.
+TYPE_PROBLEMS = ("(not text)", "(not an object)", "(not a list)", "(not bool)")
+
+
+def check_written(cls, data: dict, what: str) -> None:
+    """Before a record is written: decode it with the class that reads it back, and refuse a field
+    of the wrong type (QuantlabError naming `what` and the fields)."""
+    from ..errors import QuantlabError
+
+    decoded = cls.from_json(data, what) if cls.__name__ == "RunRecord" else cls.from_json(data)
+    wrong = [p for p in decoded[1] if p.endswith(TYPE_PROBLEMS)]
+    if wrong:
+        raise QuantlabError(f"{what}: fields of the wrong type ({', '.join(wrong)})")

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .fields import ABSENT, decode_fields, encode_fields, is_number
+from .sections import SECTIONS
 from .variant import VariantRow
 
 REQUIRED = ("demo", "variants", "dataset", "environment", "config", "seed")
@@ -80,5 +81,10 @@ class RunRecord:
             if row is not None:
                 rows.append(row)
         fields["variants"] = rows
+        for key, section in SECTIONS.items():  # each section decoded by its own class
+            if isinstance(fields.get(key), dict):
+                decoded, bad = section.from_json(fields[key], f"{key}.")
+                fields[key] = decoded.to_json()
+                problems += bad
         fields.setdefault("demo", name)
         return cls(**fields, extra=extra), problems

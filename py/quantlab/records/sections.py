@@ -1,0 +1,88 @@
+"""The sections later commands add to a results.json (and write to their own file): parity, tune,
+delivery. Each declares the fields the report reads, with their types; the rest is kept as given.
+`RunRecord.from_json` decodes them with the run, and their writers check them before writing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .fields import ABSENT, decode_fields, encode_fields
+
+
+class Section:
+    """A section record: typed declared fields plus `extra`, decoded and encoded as the run is."""
+
+    extra: dict
+
+    def to_json(self) -> dict:
+        return encode_fields(self)
+
+    @classmethod
+    def from_json(cls, data: dict, where: str = ""):
+        fields, extra, problems = decode_fields(cls, data, where)
+        return cls(**fields, extra=extra), problems
+
+
+@dataclass
+class ParitySection(Section):
+    """`quantlab parity`: every (actual, reference) pair's statistics and verdict."""
+
+    passed: bool | None = ABSENT
+    atol: float | None = ABSENT
+    rtol: float | None = ABSENT
+    n_examples: int | None = ABSENT
+    n_failed: int | None = ABSENT
+    reference: str | None = ABSENT
+    reference_detail: str | None = ABSENT
+    pairs: list | None = ABSENT
+    runtimes: dict | None = ABSENT
+    unavailable: dict | None = ABSENT
+    localisation: str | None = ABSENT
+    created: str | None = ABSENT
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TuneSection(Section):
+    """`quantlab tune`: the search, the answer the held-out split verified, and its commands."""
+
+    metric: str | None = ABSENT
+    max_drop: float | None = ABSENT
+    relative: bool | None = ABSENT
+    conservative: bool | None = ABSENT
+    points: list | None = ABSENT
+    sensitivity: list | None = ABSENT
+    chosen: dict | None = ABSENT
+    best_found: dict | None = ABSENT
+    verified: dict | None = ABSENT
+    verified_drop: dict | None = ABSENT
+    verified_within_budget: bool | None = ABSENT
+    holdout: dict | None = ABSENT
+    converter_command: list | None = ABSENT
+    quantlab_command: list | None = ABSENT
+    format: str | None = ABSENT
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class DeliverySection(Section):
+    """`quantlab delivery`: bytes over the wire and times to the first prediction per profile."""
+
+    sizes: dict | None = ABSENT
+    profiles: dict | None = ABSENT
+    variants: dict | None = ABSENT
+    errors: dict | None = ABSENT
+    conclusions: list | None = ABSENT
+    conclusion: str | None = ABSENT
+    runs: int | None = ABSENT
+    backend: str | None = ABSENT
+    created: str | None = ABSENT
+    extra: dict = field(default_factory=dict)
+
+
+SECTIONS = {
+    "parity": ParitySection,
+    "tune": TuneSection,
+    "tune_equalized": TuneSection,
+    "delivery": DeliverySection,
+}
