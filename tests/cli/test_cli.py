@@ -218,11 +218,13 @@ def test_tune_cli_artifact_is_what_the_printed_converter_command_makes(quick_hou
 def test_tune_budget_nothing_meets_says_so(quick_housing, tmp_path, capsys):
     # The CLI refuses a negative --max-drop (exit 2, test_cli_options); the search under it does not.
     from quantlab.analysis.tune_run import TuneOptions, measure_tune
+    from quantlab.cli.tables.tune import print_tune_result
     from quantlab.demos.subject import DemoSubject
 
     work, _ = quick_housing
     subject = DemoSubject("housing", work / "models", tmp_path)
-    record = measure_tune(subject, TuneOptions(-1.0, limit=200, sweeps="", rank_limit=None), show=False)
+    record = measure_tune(subject, TuneOptions(-1.0, limit=200, sweeps="", rank_limit=None))
+    print_tune_result(record, -1.0, as_json=True)
     assert not record["verified_within_budget"] and record["chosen"] is None
     err = capsys.readouterr().err
     assert "no variant is within a drop of -1.0" in err and "best found" in err
@@ -236,12 +238,22 @@ def test_tune_cli_exits_7_when_nothing_meets_the_budget(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_measure_tune(subject, opts, show=True):
+    def fake_measure_tune(subject, opts):
         seen.update(demo=subject.name, max_drop=opts.max_drop)
-        return {"verified_within_budget": False}
+        return {"verified_within_budget": False, "chosen": None, "best_found": {"label": "float32"}}
 
     monkeypatch.setattr(quantlab.analysis.tune_run, "measure_tune", fake_measure_tune)
-    args = ["tune", "housing", "--max-drop", "0", "--backend", "wasm", "--models-dir", str(tmp_path)]
+    args = [
+        "tune",
+        "housing",
+        "--max-drop",
+        "0",
+        "--backend",
+        "wasm",
+        "--json",
+        "--models-dir",
+        str(tmp_path),
+    ]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 7 and seen == {"demo": "housing", "max_drop": 0.0}
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from .. import workspace
 from ..infra.fsutil import write_json_atomic
-from ..infra.progress import console
 from ..records.fields import check_written
 from ..records.sections import TuneSection
 from ..results import attach_section
 from .subject import Subject
 from .tune import run_tune
-from .tune_print import TUNE_FILE, print_tune
+
+TUNE_FILE = "tune.json"
 
 
 @dataclass
@@ -36,7 +36,7 @@ class TuneOptions:
     outputs: list[str] | None = None  # a user's model: the outputs the budget applies to
 
 
-def measure_tune(subject: Subject, opts: TuneOptions, show: bool = True) -> dict:
+def measure_tune(subject: Subject, opts: TuneOptions) -> dict:
     """Tune a demo or a user's model; writes OUT/<name>/tune.json (and into its results)."""
     subject.claim()
     with workspace.locked_folders(subject.root, subject.results_dir):
@@ -61,10 +61,4 @@ def measure_tune(subject: Subject, opts: TuneOptions, show: bool = True) -> dict
         check_written(TuneSection, record, f"tune record for {subject.name}")
         write_json_atomic(subject.results_dir / (TUNE_FILE if plain else f"tune-{opts.base}.json"), record)
         attach_section(subject.out_dir, subject.name, "tune" if plain else f"tune_{opts.base}", record)
-    if show:
-        print_tune(record)
-    elif record["chosen"] is None:
-        console.print(
-            f"no variant is within a drop of {opts.max_drop}; best found: {record['best_found']['label']}"
-        )
     return record

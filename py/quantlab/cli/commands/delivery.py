@@ -77,10 +77,10 @@ def delivery(
     --runs 3`
     """
     from ...analysis.delivery import parse_profiles
-    from ...analysis.delivery_print import print_delivery, print_total
     from ...analysis.delivery_run import check_runs, delivery_command, demos_with_variants
     from ...analysis.delivery_schedule import check_pages
     from ...infra.chromium import browser_unavailable_reason
+    from ..tables.delivery import print_delivery, print_total
 
     model = model_path(targets)
     if model is not None:

@@ -106,12 +106,12 @@ def parity(
     Examples: `quantlab parity mnist --limit 1000 -r node-wasm -r browser-webgl`;
     `quantlab parity my_model.h5 --inputs test.npz -r node-wasm -r browser-cpu`
     """
-    from ...analysis.parity_print import print_parity
     from ...analysis.parity_run import ParityOptions, measure_parity
     from ...convert.converter import VARIANTS
     from ...report import render_reports
     from ...results import results_path
     from ...runtimes import RUNTIMES
+    from ..tables.parity import print_parity
 
     runtimes = runtime or list(RUNTIMES)
     for r in runtimes:

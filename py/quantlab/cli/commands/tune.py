@@ -186,6 +186,7 @@ def tune(
         backend = "wasm" if why_not else "tensorflow"
         log.info("tfjs backend: %s%s", backend, f" ({why_not})" if why_not else " (tfjs-node)")
     from ...analysis.tune_run import TuneOptions, measure_tune
+    from ..tables.tune import print_tune_result
 
     given = None
     if model is not None:
@@ -211,7 +212,8 @@ def tune(
         base="equalized" if equalized else "float32",
         outputs=output,
     )
-    record = measure_tune(subject, opts, show=not as_json)
+    record = measure_tune(subject, opts)
+    print_tune_result(record, max_drop, as_json)
     if as_json:
         print_json(record)
     if not record["verified_within_budget"]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import sys
 
-from ..infra.progress import console, log, table_console
+from ...infra.progress import console, log, table_console
 
 
 def print_json(obj) -> None:
     """--json: strict JSON on stdout (NaN/Inf as null plus a "<key>_nonfinite" sibling), which
     any JSON parser reads, as results.json is written."""
-    from ..infra.fsutil import dumps_strict
+    from ...infra.fsutil import dumps_strict
 
     sys.stdout.write(dumps_strict(obj) + "\n")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .delivery import PROFILES
-from .delivery_record import _fmt_ms
+from ...analysis.delivery import PROFILES
+from ...analysis.delivery_record import _fmt_ms
 
 
 def print_delivery(record: dict, alone: bool = True) -> None:
@@ -11,7 +11,7 @@ def print_delivery(record: dict, alone: bool = True) -> None:
     target only (else print_total ends the run's output)."""
     from rich.table import Table
 
-    from ..infra.progress import console, table_console
+    from ...infra.progress import console, table_console
 
     table = Table(title=f"delivery: {record['name']} ({record['backend']}, {record['content_encoding']})")
     titles = [PROFILES[p]["title"] for p in record["profiles"]]
@@ -50,7 +50,7 @@ def print_delivery(record: dict, alone: bool = True) -> None:
 
 
 def print_concurrency(record: dict) -> None:
-    from ..infra.progress import console
+    from ...infra.progress import console
 
     c = record.get("concurrency")
     if c and c["concurrent_profiles"]:
@@ -62,7 +62,7 @@ def print_concurrency(record: dict) -> None:
 
 def print_total(records: list[dict]) -> None:
     """After several demos: the wall time of the whole run."""
-    from ..infra.progress import console
+    from ...infra.progress import console
 
     if records:
         pages = records[0]["concurrency"]["pages"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ..infra.progress import table_console
+from ...infra.progress import table_console
 
 
 def _opt(stats: dict, key: str, fmt: str) -> str:

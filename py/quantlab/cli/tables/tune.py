@@ -1,14 +1,11 @@
-"""The tune record as a person reads it (`quantlab tune` and `quantlab tune MODEL`), and the file
-it is saved to."""
+"""The tune record as a person reads it (`quantlab tune DEMO|MODEL`)."""
 
 from __future__ import annotations
 
 import shlex
 
-from ..infra.progress import console, table_console
-from ..metrics import within_budget
-
-TUNE_FILE = "tune.json"
+from ...infra.progress import console, table_console
+from ...metrics import within_budget
 
 
 def judged_drop(check: dict, conservative: bool) -> float:
@@ -93,4 +90,14 @@ def print_tune(r: dict) -> None:
     if r.get("quantlab_command"):  # graph models: the converter cannot re-quantize them
         out.print(
             "reproduce with quantlab (tfjs' own weight writer):\n  " + shlex.join(r["quantlab_command"])
+        )
+
+
+def print_tune_result(record: dict, max_drop: float, as_json: bool) -> None:
+    """The table (or, beside --json, the one line saying nothing met the budget)."""
+    if not as_json:
+        print_tune(record)
+    elif record["chosen"] is None:
+        console.print(
+            f"no variant is within a drop of {max_drop}; best found: {record['best_found']['label']}"
         )
