@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArtifactError, QuantlabError
+from .tfjs.artifacts import model_format
 
 FORMATS = ("tfjs-layers", "tfjs-graph", "keras-h5", "keras-v3", "saved-model")
 ACCEPTED = (
@@ -70,16 +71,11 @@ def _describe_bytes(head: bytes) -> str:
 
 
 def tfjs_model_format(model_json: dict) -> str | None:
-    """'layers' or 'graph' from a parsed model.json, None when it is neither."""
-    topology = model_json.get("modelTopology")
-    if not isinstance(topology, dict) or not isinstance(model_json.get("weightsManifest"), list):
+    """'layers' or 'graph' from a parsed tfjs manifest (tfjs.artifacts.model_format's rule), None
+    when it is no manifest or says neither."""
+    if not isinstance(model_json.get("weightsManifest"), list):
         return None
-    declared = model_json.get("format")
-    if declared == "graph-model" or "node" in topology or "library" in topology:
-        return "graph"
-    if declared == "layers-model" or "class_name" in topology or "model_config" in topology:
-        return "layers"
-    return None
+    return model_format(model_json)
 
 
 def _quantized_dtypes(model_json: dict) -> list[str]:

@@ -18,6 +18,25 @@ from ..errors import ArtifactError
 _STORED_BYTES = {"float32": 4, "int32": 4, "uint8": 1, "uint16": 2, "float16": 2, "bool": 1}
 
 
+def model_format(model_json: dict) -> str | None:
+    """The one rule for "layers or graph?" (js/browser/runner.js's detectFormat mirrors it): the
+    declared `format` (graph-model, layers-model) first, then the topology's keys (a GraphDef has
+    node/library, a Keras topology class_name/model_config); None when it says neither."""
+    topology = model_json.get("modelTopology") if isinstance(model_json, dict) else None
+    if not isinstance(topology, dict):
+        return None
+    declared = model_json.get("format")
+    if declared == "graph-model":
+        return "graph"
+    if declared == "layers-model":
+        return "layers"
+    if "node" in topology or "library" in topology:
+        return "graph"
+    if "class_name" in topology or "model_config" in topology:
+        return "layers"
+    return None
+
+
 @dataclass
 class WeightEntry:
     name: str
@@ -76,18 +95,9 @@ class Artifact:
 
     @property
     def format(self) -> str:
-        """ "graph" for a tfjs graph model (`format: graph-model`, or a GraphDef topology with
-        node/library keys), else "layers" (the same rule as js/browser/runner.js)."""
-        if self.model_json.get("format") == "graph-model":
-            return "graph"
-        if self.model_json.get("format") == "layers-model":
-            return "layers"
-        topology = self.model_json.get("modelTopology")
-        return (
-            "graph"
-            if isinstance(topology, dict) and ("node" in topology or "library" in topology)
-            else "layers"
-        )
+        """ "graph" or "layers", by model_format's rule; "layers" when the topology says neither
+        (js/browser/runner.js does the same)."""
+        return model_format(self.model_json) or "layers"
 
 
 # What tfjs computes with (a weight's own dtype) and what a quantized weight may be stored as.
