@@ -29,7 +29,7 @@ def max_input_bytes() -> int:
         return MAX_INPUT_BYTES
 
 
-def _gib(n: float) -> str:
+def gib(n: float) -> str:
     return f"{n / (1 << 30):.3g} GiB"
 
 
@@ -51,7 +51,7 @@ def check_npy(path: Path) -> None:
     need = math.prod(shape) * dtype.itemsize
     if need > max_input_bytes():
         raise DataError(
-            f"{path}: its header claims {shape} ({_gib(need)}), over the {_gib(max_input_bytes())} cap"
+            f"{path}: its header claims {shape} ({gib(need)}), over the {gib(max_input_bytes())} cap"
         )
     if need > body:
         raise DataError(f"{path}: its header claims {shape} ({need:,} bytes) but the file holds {body:,}")
@@ -71,7 +71,7 @@ def check_npz(path: Path) -> None:
     packed = sum(i.compress_size for i in infos)
     if total > max_input_bytes():
         raise DataError(
-            f"{path}: its arrays decompress to {_gib(total)}, over the {_gib(max_input_bytes())} cap"
+            f"{path}: its arrays decompress to {gib(total)}, over the {gib(max_input_bytes())} cap"
         )
     if packed and total > MAX_NPZ_RATIO * packed and total > NPZ_BOMB_MIN:
         raise DataError(

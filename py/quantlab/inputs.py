@@ -16,7 +16,7 @@ import numpy as np
 from .errors import DataError, QuantlabError
 from .input_checks import check_npy, check_npz, check_regular_file
 from .input_spec import InputOptions, InputSpec
-from .synthetic_inputs import _synthetic, check_shape_names, check_synthetic_size
+from .synthetic_inputs import check_shape_names, check_synthetic_size, synthetic_arrays
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
@@ -237,7 +237,7 @@ def load_inputs(specs: list[InputSpec], opts: InputOptions) -> InputSet:
         check_regular_file(path)
     if path is None:
         check_synthetic_size(specs, opts)
-        arrays, how = _synthetic(specs, opts)
+        arrays, how = synthetic_arrays(specs, opts)
         ranges = list(how["ranges"].values())
         lo, hi = ranges[0] if len(set(map(tuple, ranges))) == 1 else (opts.input_range or (0.0, 1.0))
         description = {"kind": "synthetic", "range": [lo, hi], "seed": opts.seed, "samples": opts.samples}

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .errors import QuantlabError
-from .input_checks import _gib, max_input_bytes
+from .input_checks import gib, max_input_bytes
 from .input_spec import InputOptions, InputSpec
 
 # A dynamic height/width of an image-like input ([N, H, W, 1|3|4]) gets this size when
@@ -63,7 +63,7 @@ def check_shape_names(specs: list[InputSpec], opts: InputOptions) -> None:
             )
 
 
-def _synthetic(specs: list[InputSpec], opts: InputOptions) -> tuple[dict[str, np.ndarray], dict]:
+def synthetic_arrays(specs: list[InputSpec], opts: InputOptions) -> tuple[dict[str, np.ndarray], dict]:
     """Seeded uniform arrays for every input, and per input its range and whether its image
     size was defaulted (for the record)."""
     from .infra.progress import log
@@ -98,7 +98,7 @@ def check_synthetic_size(specs: list[InputSpec], opts: InputOptions) -> None:
         raise QuantlabError(
             f"--samples {opts.samples}"
             + (f" with --input-shape {', '.join(opts.input_shapes)}" if opts.input_shapes else "")
-            + f": synthetic inputs of {_gib(total)} exceed the {_gib(max_input_bytes())} cap "
+            + f": synthetic inputs of {gib(total)} exceed the {gib(max_input_bytes())} cap "
             "($QUANTLAB_MAX_INPUT_BYTES); use fewer samples or smaller shapes",
             exit_code=2,
         )

@@ -125,10 +125,10 @@ def test_job_queue_runs_short_loads_in_cpu_slots_from_the_start_and_long_ones_lo
     import threading
     from pathlib import Path
 
-    from quantlab.analysis.delivery_schedule import JobQueue, _Job
+    from quantlab.analysis.delivery_schedule import JobQueue, LoadJob
 
     def job(name, seconds):
-        return _Job(("t", name), "slow-4g", Path(name), seconds)
+        return LoadJob(("t", name), "slow-4g", Path(name), seconds)
 
     stop = threading.Event()
     jobs = [job("s1", 1.0), job("L1", 40.0), job("s2", 3.0), job("L2", 12.0), job("s3", 2.0)]

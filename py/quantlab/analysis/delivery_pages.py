@@ -1,5 +1,5 @@
 """The headless Chromium pages of `quantlab delivery`: each loads a variant from its own
-compressing loopback server under DevTools network emulation and measures it (`_Page`); `_Runner`
+compressing loopback server under DevTools network emulation and measures it (`_Page`); `PageRunner`
 drives the loads on several pages at once, in threads, and stops every Chromium on an interrupt."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import EvaluatorError
 from ..infra.progress import log
 from .delivery import PROFILES
-from .delivery_schedule import SHORT_TRANSFER_S, JobQueue, _Job
+from .delivery_schedule import SHORT_TRANSFER_S, JobQueue, LoadJob
 
 
 class _Page:
@@ -77,7 +77,7 @@ def _page_error(e: EvaluatorError) -> str:
     return msg
 
 
-class _Runner:
+class PageRunner:
     """Runs the loads: the throttled ones on up to `pages` pages at once (the calling thread drives
     one, a thread each drives the others), then the unthrottled ones in the calling thread's page.
     Every Chromium it starts carries one run marker, so an interrupt or a failure anywhere kills
@@ -122,7 +122,7 @@ class _Runner:
             finally:
                 queue.done(job)
 
-    def _load(self, page: _Page, job: _Job, concurrent: bool) -> None:
+    def _load(self, page: _Page, job: LoadJob, concurrent: bool) -> None:
         with self.lock:
             if job.key in self.errors:
                 return
@@ -175,7 +175,7 @@ class _Runner:
             while t.is_alive() and (deadline is None or time.monotonic() < deadline):
                 t.join(0.2)  # short waits: Ctrl-C reaches this (main) thread between them
 
-    def run(self, concurrent_jobs: list[_Job], sequential_jobs: list[_Job], cpu_slots: int) -> None:
+    def run(self, concurrent_jobs: list[LoadJob], sequential_jobs: list[LoadJob], cpu_slots: int) -> None:
         from ..infra.chromium import kill_marked
 
         n = max(1, min(self.pages, len(concurrent_jobs)))

@@ -17,11 +17,11 @@ def spread(values: list[float]) -> dict:
     }
 
 
-def _fmt_ms(ms: float) -> str:
+def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:.1f} s" if abs(ms) >= 1000 else f"{ms:.0f} ms"
 
 
-def _summary(rs: list[dict]) -> dict:
+def summarise_runs(rs: list[dict]) -> dict:
     last = rs[-1]
     return {
         "load_ms": spread([r["load_ms"] for r in rs]),
@@ -35,7 +35,7 @@ def _summary(rs: list[dict]) -> dict:
     }
 
 
-def _served(accept: list[str]) -> str:
+def served_codings(accept: list[str]) -> str:
     from ..infra.content_coding import accepted_encoding
 
     codings = {accepted_encoding(a) or "identity" for a in accept}
@@ -66,8 +66,8 @@ def conclusions(record: dict) -> list[str]:
         word = "sooner" if d >= 0 else "later"
         overlap = cand["min"] <= base["max"] and base["min"] <= cand["max"]
         lines.append(
-            f"{small} shows the first prediction {_fmt_ms(abs(d))} {word} than float32 {where} "
-            f"({_fmt_ms(cand['median'])} vs {_fmt_ms(base['median'])}, median of {record['runs']} "
+            f"{small} shows the first prediction {fmt_ms(abs(d))} {word} than float32 {where} "
+            f"({fmt_ms(cand['median'])} vs {fmt_ms(base['median'])}, median of {record['runs']} "
             f"run{'s' if record['runs'] != 1 else ''}"
             + ("; within the run-to-run spread)" if overlap and record["runs"] > 1 else ")")
         )

@@ -18,14 +18,14 @@ from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, QuantlabError
 from ..workspace import STEP_MARKER, model_root, results_dir
 from .delivery import PROFILES, delivery_sizes
-from .delivery_pages import _Runner
-from .delivery_record import _served, _summary, conclusions
+from .delivery_pages import PageRunner
+from .delivery_record import conclusions, served_codings, summarise_runs
 from .delivery_schedule import (
     DEFAULT_PAGES,
     SHORT_TRANSFER_S,
-    _expected_seconds,
-    _Job,
+    LoadJob,
     check_pages,
+    expected_seconds,
     peak_overlap,
     throttled,
 )
@@ -82,7 +82,7 @@ def measure_targets(
     unthrottled profile in one page, alone (see README, "Delivery")."""
     t_all = time.perf_counter()
     check_pages(pages)
-    runner = _Runner(backend, timeout, extra_flags, pages)
+    runner = PageRunner(backend, timeout, extra_flags, pages)
     sizes: dict = {}
     for name, variant_dirs in targets.items():
         sizes[name] = {}
@@ -96,7 +96,7 @@ def measure_targets(
             else:
                 runner.samples[(name, v)] = {p: [] for p in profiles}
     jobs = [  # today's order: profile, run, then every variant in turn
-        _Job((name, v), profile, folder, _expected_seconds(sizes[name][v], profile))
+        LoadJob((name, v), profile, folder, expected_seconds(sizes[name][v], profile))
         for profile in profiles
         for _ in range(runs)
         for name, variant_dirs in targets.items()
@@ -133,7 +133,7 @@ def measure_targets(
                 continue
             variants[v] = {}
             for profile, rs in runner.samples[(name, v)].items():
-                variants[v][profile] = _summary(rs)
+                variants[v][profile] = summarise_runs(rs)
         record = {
             "backend": info.get("backend", backend),
             "tfjs_version": info.get("tfjs_version"),
@@ -141,7 +141,7 @@ def measure_targets(
             "runs": runs,
             "profiles": {p: PROFILES[p] for p in profiles},
             "accept_encoding": sorted(set(runner.accept)),
-            "content_encoding": _served(runner.accept),
+            "content_encoding": served_codings(runner.accept),
             "measured": "from the first request for model.json to the model loaded, and to one prediction "
             "(an example of zeros) read back; the tfjs library itself is loaded once, unthrottled, before",
             "concurrency": concurrency,

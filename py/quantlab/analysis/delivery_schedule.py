@@ -1,5 +1,5 @@
 """Which load of `quantlab delivery` runs when: every (target, variant, profile, run) is a load
-(`_Job`), the throttled ones handed to the pages longest expected transfer first, the short ones
+(`LoadJob`), the throttled ones handed to the pages longest expected transfer first, the short ones
 (mostly CPU work) at most one per core (`JobQueue`)."""
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ def throttled(profile: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Job:
+class LoadJob:
     key: tuple[str, str]  # (target, variant)
     profile: str
     folder: Path
     expected_s: float  # the transfer the profile implies: brotli bytes / throughput + latency per request
 
 
-def _expected_seconds(sizes: dict, profile: str) -> float:
+def expected_seconds(sizes: dict, profile: str) -> float:
     p = PROFILES[profile]
     if p["download_bytes_per_s"] <= 0:
         return 0.0
@@ -80,7 +80,7 @@ class JobQueue:
     crowd the cores, nor pile up at the end where most pages would sit idle. Thread-safe."""
 
     def __init__(
-        self, jobs: list[_Job], cpu_slots: int, short_s: float, stop: threading.Event, lpt: bool = True
+        self, jobs: list[LoadJob], cpu_slots: int, short_s: float, stop: threading.Event, lpt: bool = True
     ):
         self.jobs = sorted(jobs, key=lambda j: -j.expected_s) if lpt else list(jobs)
         self.cpu_slots, self.short_s, self.stop = max(1, cpu_slots), short_s, stop
@@ -88,10 +88,10 @@ class JobQueue:
         self.short_running = 0
         self.peak_short = 0
 
-    def short(self, job: _Job) -> bool:
+    def short(self, job: LoadJob) -> bool:
         return job.expected_s < self.short_s
 
-    def take(self) -> _Job | None:
+    def take(self) -> LoadJob | None:
         with self.cond:
             while self.jobs and not self.stop.is_set():
                 shorts = [i for i, job in enumerate(self.jobs) if self.short(job)]
@@ -105,7 +105,7 @@ class JobQueue:
                 self.cond.wait(0.2)  # only short loads are left and the slots are full
             return None
 
-    def done(self, job: _Job) -> None:
+    def done(self, job: LoadJob) -> None:
         if self.short(job):
             with self.cond:
                 self.short_running -= 1

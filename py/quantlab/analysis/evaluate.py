@@ -90,7 +90,7 @@ def measure_variants(
         batch_size = fixed_batch
 
     if not hasattr(pool, "imap"):  # a bare runtime: the same jobs, one evaluator
-        pool = _RuntimePool(pool)
+        pool = RuntimePool(pool)
     n = examples.n
     n_shards = len(shard_bounds(n, batch_size, chunk, pool.workers))
     arts = {name: read_artifact(folder) for name, folder in paths.items()}  # a broken one is named first
@@ -125,7 +125,7 @@ def measure_variants(
     return measured
 
 
-class _RuntimePool:
+class RuntimePool:
     """A plain Runtime as a one-worker pool (jobs run here, in turn)."""
 
     executor = "local"

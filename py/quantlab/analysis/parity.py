@@ -39,7 +39,7 @@ from ..runtimes import make_runtime
 from ..runtimes.base import Inputs, LoadedModel, Runtime, head, n_examples
 from ..runtimes.keras import KerasRuntime
 from ..workspace import results_dir
-from .parity_outputs import PairResult, _localisable, align, compare_outputs, localise, runtime_pair
+from .parity_outputs import PairResult, align, compare_outputs, localisable, localise, runtime_pair
 
 # tfjs' own e2e tests compare layers models with 0.005 absolute tolerance; rtol at the same
 # value lets large logits differ by 0.5% (float32 kernels on different backends differ by ~1e-6).
@@ -156,7 +156,7 @@ def compare(
                     ok if exact else None, n_bad if exact else 0, outputs=per_out,
                 )  # fmt: skip
                 if exact and not ok:
-                    if _localisable(loaded, original):
+                    if localisable(loaded, original):
                         pair.first_bad_layer = localise(
                             ref.runtime, loaded, ref.original_runtime, original,
                             head(x, LOCALISE_EXAMPLES), atol, rtol,
@@ -209,7 +209,7 @@ def compare(
                             n_examples(x), atol, rtol,
                         )  # fmt: skip
                         if not pair.passed:
-                            if _localisable(loaded, ref_model):
+                            if localisable(loaded, ref_model):
                                 pair.first_bad_layer = localise(
                                     rt, loaded, ref_rt, ref_model, head(x, LOCALISE_EXAMPLES), atol, rtol
                                 )
@@ -268,7 +268,7 @@ def _pooled_pairs(
             n_examples(x), atol, rtol,
         )  # fmt: skip
         if not pair.passed:
-            if _localisable(m.model, ref_model):  # layer by layer needs one runtime holding the model
+            if localisable(m.model, ref_model):  # layer by layer needs one runtime holding the model
                 with make_runtime(name, timeout=timeout) as rt:
                     loaded = rt.load(variant_dirs[v])
                     pair.first_bad_layer = localise(

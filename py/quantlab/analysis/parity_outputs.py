@@ -38,7 +38,7 @@ def _layer_names(loaded: LoadedModel) -> list[str]:
     return [la["name"] for la in loaded.layers if la["class_name"] != "InputLayer"]
 
 
-def _localisable(a: LoadedModel, b: LoadedModel) -> bool:
+def localisable(a: LoadedModel, b: LoadedModel) -> bool:
     return a.format == "layers" and b.format == "layers" and bool(a.layers) and bool(b.layers)
 
 

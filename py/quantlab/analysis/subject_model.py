@@ -240,7 +240,7 @@ class ModelSubject(Subject):
 
         from .. import tasks
         from .model_outputs import counted_outputs, output_names
-        from .tune_model import ProbeOutputs, _chunks, model_probes
+        from .tune_model import ProbeOutputs, input_chunks, model_probes
         from .worker import load_model
 
         plan = AnalyzeOptions(name=self.name, variants=["float32"], models_dir=self.models_dir)
@@ -250,7 +250,7 @@ class ModelSubject(Subject):
             specs = input_specs(loaded)
             inputs = load_inputs(specs, self.inputs)
             fixed = fixed_batch(specs)
-            first = pad_to(next(_chunks(inputs, np.arange(min(inputs.n, 8)))), fixed or 1)
+            first = pad_to(next(input_chunks(inputs, np.arange(min(inputs.n, 8)))), fixed or 1)
             outs, _ = runtime.predict(loaded, first, batch_size=fixed or 256)
         finally:
             runtime.unload(loaded)

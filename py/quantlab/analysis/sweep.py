@@ -237,9 +237,9 @@ def _output_error(out, reference) -> float:
 
 
 def _one_worker(runtime: Runtime):
-    from .evaluate import _RuntimePool
+    from .evaluate import RuntimePool
 
-    return _RuntimePool(runtime)
+    return RuntimePool(runtime)
 
 
 def sensitivity(

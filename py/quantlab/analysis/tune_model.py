@@ -21,7 +21,7 @@ from .splits import holdout_split, stratified_indices
 from .sweep import Probe
 
 
-def _chunks(inputs: InputSet, idx: np.ndarray, size: int = 1024):
+def input_chunks(inputs: InputSet, idx: np.ndarray, size: int = 1024):
     names = list(inputs.arrays)
     for start in range(0, len(idx), size):
         part = idx[start : start + size]
@@ -40,14 +40,14 @@ def _probe(inputs: InputSet, task: str, idx: np.ndarray, outputs: ProbeOutputs) 
             return judges[0].judge_scores(outs)
 
         return Probe(
-            WORST_SCORE, True, lambda: _chunks(inputs, idx), lambda outs: judged(outs)[0], len(idx),
+            WORST_SCORE, True, lambda: input_chunks(inputs, idx), lambda outs: judged(outs)[0], len(idx),
             per_example=lambda outs: judged(outs)[1], all_outputs=True, fixed_batch=outputs.fixed_batch,
         )  # fmt: skip
     metric = tasks.PRIMARY[task]
     return Probe(
         metric,
         metric not in tasks.LOWER_IS_BETTER,
-        lambda: _chunks(inputs, idx),
+        lambda: input_chunks(inputs, idx),
         lambda out: tasks.label_metrics(task, out, labels)[metric],
         len(idx),
         per_example=lambda out: tasks.per_example_scores(task, out, labels)[metric],

@@ -96,13 +96,13 @@ def node_cache_dir() -> Path:
     return Path(base) / "quantlab" / "node"
 
 
-def _sha256(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def cache_key(where: Layout) -> str:
     """The first 16 hex digits of the lock file's sha256: one entry per set of npm packages."""
-    return _sha256(where.lock_file.read_bytes())[:16]
+    return sha256_hex(where.lock_file.read_bytes())[:16]
 
 
 def js_key(js: Path) -> str:
@@ -118,7 +118,7 @@ def cache_entry(where: Layout | None = None) -> Path:
     return node_cache_dir() / cache_key(where)
 
 
-def _installed(root: Path) -> bool:
+def packages_installed(root: Path) -> bool:
     return (root / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file()
 
 
@@ -136,9 +136,9 @@ def npm_packages_missing() -> str | None:
     """None when the evaluator's npm packages are installed; else what is missing and the command."""
     where = layout()
     root = where.source if where.kind != "packaged" else cache_entry(where)
-    if where.kind == "packaged" and (root / MARKER).is_file() and _installed(root):
+    if where.kind == "packaged" and (root / MARKER).is_file() and packages_installed(root):
         return None
-    if where.kind != "packaged" and _installed(root):
+    if where.kind != "packaged" and packages_installed(root):
         return None
     what = f"@tensorflow/tfjs {tfjs_version(where) or ''}".strip()
     return f"{what} not installed in {root / 'node_modules'}: run `{install_command(where)}`"

@@ -31,11 +31,11 @@ from .node_packages import (
     NPM_CI,
     OFFLINE_ENV,
     Layout,
-    _installed,
-    _sha256,
     cache_entry,
     js_key,
     layout,
+    packages_installed,
+    sha256_hex,
     tfjs_version,
 )
 from .progress import log
@@ -116,7 +116,7 @@ def ensure_installed(where: Layout | None = None) -> Installed:
     with _thread_lock:
         try:
             with install_lock(entry.with_name(f".{entry.name}.lock"), f"the tfjs npm packages into {entry}"):
-                if not ((entry / MARKER).is_file() and _installed(entry)):
+                if not ((entry / MARKER).is_file() and packages_installed(entry)):
                     _remove_leftovers(entry)
                     _npm_ci(where, entry)
                     installed = True
@@ -179,11 +179,11 @@ def _npm_ci(where: Layout, entry: Path) -> None:
                 raise _offline_error(entry, f"the npm registry cannot be reached (npm: {network.group(1)})")
             tail = " | ".join(line for line in lines if "npm error" in line.lower())[-400:] or text[-400:]
             raise EvaluatorError(f"`npm ci` failed (exit {code}): {tail}; run `{INSTALL_COMMAND}` to retry")
-        if not _installed(tmp):
+        if not packages_installed(tmp):
             tail = text[-300:]
             raise EvaluatorError(f"`npm ci` in {tmp} succeeded but @tensorflow/tfjs is not there: {tail}")
         marker = {
-            "lock_sha256": _sha256(where.lock_file.read_bytes()),
+            "lock_sha256": sha256_hex(where.lock_file.read_bytes()),
             "tfjs": version,
             "npm": " ".join(npm),
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...analysis.delivery import PROFILES
-from ...analysis.delivery_record import _fmt_ms
+from ...analysis.delivery_record import fmt_ms
 
 
 def print_delivery(record: dict, alone: bool = True) -> None:
@@ -23,8 +23,8 @@ def print_delivery(record: dict, alone: bool = True) -> None:
         for p in record["profiles"]:
             m = record["variants"].get(v, {}).get(p)
             cells.append(
-                f"{_fmt_ms(m['first_prediction_ms']['median'])} "
-                f"[{_fmt_ms(m['first_prediction_ms']['min'])}-{_fmt_ms(m['first_prediction_ms']['max'])}]"
+                f"{fmt_ms(m['first_prediction_ms']['median'])} "
+                f"[{fmt_ms(m['first_prediction_ms']['min'])}-{fmt_ms(m['first_prediction_ms']['max'])}]"
                 if m
                 else "–"
             )
