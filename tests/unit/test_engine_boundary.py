@@ -215,3 +215,16 @@ def test_one_list_of_runtime_names_and_it_matches_both_sides():
     assert tuple(BACKENDS) == BROWSER_BACKENDS
     assert RUNTIMES[:4] == ("keras", "node-wasm", "node-cpu", "node-tensorflow")
     assert len(RUNTIMES) == 1 + len(NODE_BACKENDS) + len(BROWSER_BACKENDS)
+
+
+def test_no_private_name_crosses_a_module():
+    """What one module takes from another is public: a leading underscore means "this module's"."""
+    crossing = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {alias.name}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert crossing == []
