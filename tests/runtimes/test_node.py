@@ -10,7 +10,8 @@ import pytest
 from quantlab.convert.converter import VARIANTS
 from quantlab.errors import ArtifactError, EvaluatorError
 from quantlab.runtimes.keras import KerasRuntime
-from quantlab.runtimes.node import NodeEvaluator, TfjsNodeRuntime
+from quantlab.runtimes.node import TfjsNodeRuntime
+from quantlab.runtimes.node_evaluator import NodeEvaluator
 from tests.conftest import node_processes_of
 
 

@@ -10,9 +10,7 @@ from ..infra.fsutil import read_json, write_text_atomic
 from ..infra.progress import log
 from ..records.run import RunRecord
 from ..results import RESULTS_FILE, check_schema
-from .charts import (
-    discretisation_figure,
-)
+from .discretisation import discretisation_figure
 from .filters import relative_href, template_env
 from .page_data import delivery_charts, demo_charts, primary_value, side_by_side
 

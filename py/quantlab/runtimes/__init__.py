@@ -19,7 +19,8 @@ def make_runtime(name: str, timeout: float | None = None) -> Runtime:
 
         return BrowserRuntime(name.removeprefix("browser-"), timeout=timeout or 600.0)
     if name.startswith("node-"):
-        from .node import DEFAULT_TIMEOUT_S, TfjsNodeRuntime
+        from .node import TfjsNodeRuntime
+        from .node_evaluator import DEFAULT_TIMEOUT_S
 
         return TfjsNodeRuntime(name.removeprefix("node-"), timeout=timeout or DEFAULT_TIMEOUT_S)
     raise QuantlabError(f"unknown runtime {name!r}; valid: {', '.join(RUNTIMES)}", exit_code=2)
