@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import ArtifactError, QuantlabError
 from .infra.fsutil import read_json, write_json_atomic
-from .records.fields import check_written
+from .records.fields import refuse_wrong_types
 from .records.run import RunRecord
 from .workspace import results_dir
 
@@ -27,7 +27,7 @@ def write_results(out_dir: Path, name: str, record: dict) -> Path:
     """Atomically (strict JSON, schema stamped), after RunRecord has checked every field's type:
     the class that reads results.json back for the report checks what is written (NaN/Inf
     figures are measurements, written as null + "<key>_nonfinite", and pass)."""
-    check_written(RunRecord, record, f"results record for {name}")
+    refuse_wrong_types(RunRecord.from_json(record, name)[1], f"results record for {name}")
     path = results_path(out_dir, name)
     write_json_atomic(path, {"schema": SCHEMA_VERSION, **{k: v for k, v in record.items() if k != "schema"}})
     return path

@@ -200,7 +200,7 @@ def delivery_command(
     """Measure every (target as given, name) in one run; write OUT/<name>/delivery.json and add it
     to OUT/<name>/results.json for each."""
     from ..infra.fsutil import write_json_atomic
-    from ..records.fields import check_written
+    from ..records.fields import refuse_wrong_types
     from ..records.sections import DeliverySection
     from ..results import attach_section, results_or_none, results_path
 
@@ -212,7 +212,7 @@ def delivery_command(
     records = []
     for target, name in targets:
         record = {"name": name, "target": target, "created": created, **measured[name]}
-        check_written(DeliverySection, record, f"delivery record for {name}")
+        refuse_wrong_types(DeliverySection.from_json(record)[1], f"delivery record for {name}")
         write_json_atomic(results_dir(out, name) / DELIVERY_FILE, record)
         attach_section(out, name, "delivery", record)
         records.append(record)

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import RuntimeUnavailable
 from ..infra.fsutil import write_json_atomic
 from ..infra.progress import log
-from ..records.fields import check_written
+from ..records.fields import refuse_wrong_types
 from ..records.sections import ParitySection
 from ..results import attach_section
 from ..runtimes import make_runtime
@@ -282,6 +282,6 @@ def _pooled_pairs(
 
 def save_parity(out: Path, name: str, record: dict) -> None:
     """OUT/<name>/parity.json, and the same record in OUT/<name>/results.json when there."""
-    check_written(ParitySection, record, f"parity record for {name}")
+    refuse_wrong_types(ParitySection.from_json(record)[1], f"parity record for {name}")
     write_json_atomic(results_dir(out, name) / PARITY_FILE, record)
     attach_section(out, name, "parity", record)  # the report reads it from the results

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .. import workspace
 from ..infra.fsutil import write_json_atomic
-from ..records.fields import check_written
+from ..records.fields import refuse_wrong_types
 from ..records.sections import TuneSection
 from ..results import attach_section
 from .subject import Subject
@@ -58,7 +58,7 @@ def measure_tune(subject: Subject, opts: TuneOptions) -> dict:
             subject.reproduce_tune(record, opts.base)
         # a tune from another base (the graph demo's equalized model) is kept beside the plain one
         plain = opts.base == "float32"
-        check_written(TuneSection, record, f"tune record for {subject.name}")
+        refuse_wrong_types(TuneSection.from_json(record)[1], f"tune record for {subject.name}")
         write_json_atomic(subject.results_dir / (TUNE_FILE if plain else f"tune-{opts.base}.json"), record)
         attach_section(subject.out_dir, subject.name, "tune" if plain else f"tune_{opts.base}", record)
     return record

@@ -61,7 +61,7 @@ def decode_fields(cls, data: dict, where: str = "") -> tuple[dict[str, Any], dic
     """`data`'s values for `cls`' declared fields (a wrong type dropped and named), and the keys
     `cls` does not declare (kept as they are). Returns (fields, extra, problems)."""
     hints = typing.get_type_hints(cls)
-    declared = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
+    declared = [f.name for f in dataclasses.fields(cls) if f.name != "extra"]
     fields, problems = {}, []
     for name in declared:
         if name not in data:
@@ -80,8 +80,7 @@ def decode_fields(cls, data: dict, where: str = "") -> tuple[dict[str, Any], dic
 
 def encode_fields(record) -> dict:
     """A record as JSON-ready data: its fields in declaration order (those never given left out),
-    then the
-    undeclared keys it was given; nested records encoded the same way."""
+    then the undeclared keys it was given; nested records encoded the same way."""
     out = {}
     for f in dataclasses.fields(record):
         if f.name == "extra":
@@ -100,12 +99,11 @@ def encode_fields(record) -> dict:
 TYPE_PROBLEMS = ("(not text)", "(not an object)", "(not a list)", "(not bool)")
 
 
-def check_written(cls, data: dict, what: str) -> None:
-    """Before a record is written: decode it with the class that reads it back, and refuse a field
-    of the wrong type (QuantlabError naming `what` and the fields)."""
+def refuse_wrong_types(problems: list[str], what: str) -> None:
+    """Before a record is written, with the problems its reading class found in it: refuse a field
+    of the wrong type (QuantlabError naming `what` and the fields); NaN figures pass."""
     from ..errors import QuantlabError
 
-    decoded = cls.from_json(data, what) if cls.__name__ == "RunRecord" else cls.from_json(data)
-    wrong = [p for p in decoded[1] if p.endswith(TYPE_PROBLEMS)]
+    wrong = [p for p in problems if p.endswith(TYPE_PROBLEMS)]
     if wrong:
         raise QuantlabError(f"{what}: fields of the wrong type ({', '.join(wrong)})")

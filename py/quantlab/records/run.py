@@ -72,10 +72,8 @@ class RunRecord:
             del seed[key]
         if "seed" in fields:
             fields["seed"] = seed
-        rows = []
-        if "variants" in data and not isinstance(data["variants"], list):
-            problems.append("variants (not a list)")
-        for i, v in enumerate(data.get("variants") if isinstance(data.get("variants"), list) else []):
+        rows = []  # a "variants" that is not a list was named by decode_fields
+        for i, v in enumerate(fields.get("variants") or []):
             row, bad = VariantRow.from_json(v, i, fields.get("primary_metric"))
             problems += bad
             if row is not None:
