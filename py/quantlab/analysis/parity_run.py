@@ -32,7 +32,7 @@ def measure_parity(subject: Subject, opts: ParityOptions) -> dict:
     subject.claim()
     with workspace.locked_folders(subject.root, subject.results_dir), contextlib.ExitStack() as stack:
         paths = subject.variant_dirs(list(dict.fromkeys(opts.variants)))
-        setup = subject.parity_setup(stack, paths, opts.timeout)
+        setup = subject.parity_setup(stack, opts.timeout)
         record = compare(
             paths, setup.reference, setup.x, opts.runtimes, opts.atol, opts.rtol, opts.timeout,
             setup.batch_size, opts.workers, opts.executor, opts.ray_address,

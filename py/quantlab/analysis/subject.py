@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import workspace
 from ..runtimes.base import Inputs
 from .parity import Reference
 from .sweep import Probe
@@ -53,12 +54,12 @@ class Subject(ABC):
     @property
     def root(self) -> Path:
         """MODELS/<name>/: the variants, one folder each."""
-        return self.models_dir / self.name
+        return workspace.model_root(self.models_dir, self.name)
 
     @property
     def results_dir(self) -> Path:
         """OUT/<name>/: results.json, the page, parity.json, tune.json."""
-        return self.out_dir / self.name
+        return workspace.results_dir(self.out_dir, self.name)
 
     @abstractmethod
     def check_variants(self, variants: list[str]) -> None:
@@ -83,9 +84,7 @@ class Subject(ABC):
         subject can make it, else exit 4 naming the command that does)."""
 
     @abstractmethod
-    def parity_setup(
-        self, stack: contextlib.ExitStack, paths: dict[str, Path], timeout: float
-    ) -> ParitySetup:
+    def parity_setup(self, stack: contextlib.ExitStack, timeout: float) -> ParitySetup:
         """The reference and the inputs of a parity run (runtimes it starts go on `stack`)."""
 
     @abstractmethod

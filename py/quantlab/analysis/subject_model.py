@@ -106,7 +106,7 @@ class ModelSubject(Subject):
         from ..convert.weight_checks import check_weights_quantizable
 
         root = self.root
-        paths = {v: root / v for v in variants}
+        paths = {v: workspace.variant_dir(self.models_dir, self.name, v) for v in variants}
         missing = [v for v in variants if not (root / v / "model.json").is_file()]
         unknown = [v for v in missing if v not in VARIANTS]
         if unknown:
@@ -178,9 +178,7 @@ class ModelSubject(Subject):
             f"tfjs {REFERENCE_BACKEND} on {folder}",
         )
 
-    def parity_setup(
-        self, stack: contextlib.ExitStack, paths: dict[str, Path], timeout: float
-    ) -> ParitySetup:
+    def parity_setup(self, stack: contextlib.ExitStack, timeout: float) -> ParitySetup:
         fmt = read_artifact(self.root / "float32").format
         tfjs_reference = fmt == "graph" or self.source.is_tfjs
         node_cpu = None

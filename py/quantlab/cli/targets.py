@@ -67,7 +67,8 @@ def resolve_subject(
 ):
     """DEMO|MODEL -> the one subject every command takes: a demo by its name, else a user's model
     detected from the path (its format, its name from --name or the path). The options that only
-    mean something for one of them are refused for the other (exit 2)."""
+    mean something for one of them are refused for the other (exit 2). The commands have checked
+    --out and --models-dir already (options.check_dirs)."""
     from .. import workspace
     from ..demos.registry import DEMOS
 
@@ -94,8 +95,5 @@ def resolve_subject(
         named = model_name(model, name)
     else:  # a command without --name: a MODEL named like a demo is refused, with the way round
         named = workspace.model_name(model, set(ALL_DEMOS) | workspace.OUT_FILES)
-    if out is not None:
-        workspace.check_writable_dir(out, "--out")
-    workspace.check_writable_dir(models_dir, "--models-dir")
     log.info("%s: %s%s", model, source.format, f" ({source.detail})" if source.detail else "")
     return ModelSubject(source, named, models_dir, out, inputs, output_format, given=model)

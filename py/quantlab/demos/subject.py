@@ -15,6 +15,7 @@ from ..convert.converter import dtype_map_for
 from ..errors import ArtifactError
 from ..infra.progress import log
 from ..results import results_or_none, results_path
+from ..workspace import keras_dir, variant_dir
 from .registry import get_demo, is_image_demo
 
 PARITY_EXAMPLES = 1000  # examples compared by default (0: all)
@@ -58,7 +59,7 @@ class DemoSubject(Subject):
         return ["same as: " + shlex.join(cmd)] if cmd else []  # none for a graph model
 
     def variant_dirs(self, variants: list[str]) -> dict[str, Path]:
-        paths = {v: self.root / v for v in variants}
+        paths = {v: variant_dir(self.models_dir, self.name, v) for v in variants}
         for folder in paths.values():
             if not (folder / "model.json").is_file():
                 raise ArtifactError(f"{folder / 'model.json'}: missing; run `quantlab run {self.name}` first")
@@ -80,15 +81,13 @@ class DemoSubject(Subject):
     def _keras_original(self):
         from .train import KERAS_FILE, load_trained
 
-        folder = self.root / "keras"
+        folder = keras_dir(self.models_dir, self.name)
         if not (folder / KERAS_FILE).is_file():
             log.warning("%s: no trained Keras model; float32 is compared with its own artifact", folder)
             return None
         return load_trained(folder)[0]
 
-    def parity_setup(
-        self, stack: contextlib.ExitStack, paths: dict[str, Path], timeout: float
-    ) -> ParitySetup:
+    def parity_setup(self, stack: contextlib.ExitStack, timeout: float) -> ParitySetup:
         with tempfile.TemporaryDirectory(prefix="quantlab-parity-") as tmp:
             x = self._inputs(Path(tmp))
         return ParitySetup(keras_reference(self._keras_original()), x, 256)
@@ -102,13 +101,14 @@ class DemoSubject(Subject):
         """The demo's test set (or the sample images) split into search and held-out probes."""
         from .train import KERAS_FILE, load_trained
 
-        if not (self.root / "keras" / KERAS_FILE).is_file():
-            load_trained(self.root / "keras")  # the one line naming the command that trains it
+        keras = keras_dir(self.models_dir, self.name)
+        if not (keras / KERAS_FILE).is_file():
+            load_trained(keras)  # the one line naming the command that trains it
         if is_image_demo(self.name):
             from .datasets.imagenet import class_files
             from .probes import MobilenetProbeFactory
 
-            keras_model, _ = load_trained(self.root / "keras")
+            keras_model, _ = load_trained(keras)
             full_mode = keras_model.output_shape[-1] == 1000
             factory = MobilenetProbeFactory(
                 self.data_dir,

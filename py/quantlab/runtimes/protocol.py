@@ -12,7 +12,6 @@ import numpy as np
 
 from ..errors import EvaluatorError
 from ..infra.node_packages import JS_DIR_ENV, layout
-from ..infra.npm_install import npm_root
 
 # The protocol version this client speaks (js/protocol.json "version"). 2: named multi-input
 # predict (`inputs`), graph models, outputs with names and int32 dtypes.
@@ -24,11 +23,6 @@ def js_dir() -> Path:
     the copy packaged in an installed quantlab, else js/ at the top of the checkout. Node runs
     them from npm_install.evaluator_dir(), beside their npm packages."""
     return layout().js
-
-
-def project_root() -> Path:
-    """The folder whose node_modules/ holds the evaluator's npm packages (not installed here)."""
-    return npm_root(install=False)
 
 
 @cache
