@@ -52,7 +52,7 @@ def test_search_finds_the_batchnorm_fix_and_verifies_it(fragile_bn_model):
     model, root, x = fragile_bn_model
     probe = _cosine_probe(model, x)
     with TfjsNodeRuntime("wasm") as rt:
-        record = run_tune(model, root, rt, probe, probe, max_drop=0.001, sweeps="ab")
+        record = run_tune(root, rt, probe, probe, max_drop=0.001, sweeps="ab")
     points = {p["label"]: p for p in record["points"]}
     assert points["uint8"]["drop"] > 0.001  # uint8 everywhere breaks it
     assert points["uint8, BatchNorm float16"]["drop"] <= 0.001
@@ -71,7 +71,7 @@ def test_budget_nothing_meets_says_so_with_best_found(fragile_bn_model):
     model, root, x = fragile_bn_model
     probe = _cosine_probe(model, x)
     with TfjsNodeRuntime("wasm") as rt:
-        record = run_tune(model, root, rt, probe, probe, max_drop=-0.5, sweeps="")
+        record = run_tune(root, rt, probe, probe, max_drop=-0.5, sweeps="")
     assert record["chosen"] is None and not record["verified_within_budget"]
     assert record["best_found"]["label"] != "float32"
     quantized = [p for p in record["points"] if p["label"] != "float32"]
@@ -101,7 +101,7 @@ def test_search_goes_on_when_the_full_set_disagrees_with_the_subset(fragile_bn_m
     model, root, x = fragile_bn_model
     subset, full = _cosine_probe(model, x), _cosine_probe(model, x, strictness=1000.0)
     with TfjsNodeRuntime("wasm") as rt:
-        record = run_tune(model, root, rt, subset, full, max_drop=0.001, sweeps="a")
+        record = run_tune(root, rt, subset, full, max_drop=0.001, sweeps="a")
     search = record["search"]
     assert search["start"] == "uint8, BatchNorm float16" and search["subset_rung"] == 0
     checks = record["holdout_checks"]
@@ -116,7 +116,7 @@ def test_search_goes_down_when_the_full_set_is_kinder_than_the_subset(fragile_bn
     model, root, x = fragile_bn_model
     subset, full = _cosine_probe(model, x, strictness=1000.0), _cosine_probe(model, x)
     with TfjsNodeRuntime("wasm") as rt:
-        record = run_tune(model, root, rt, subset, full, max_drop=0.001, sweeps="a")
+        record = run_tune(root, rt, subset, full, max_drop=0.001, sweeps="a")
     search = record["search"]
     assert search["subset_rung"] > 0 and search["rung"] == 0  # the BatchNorm fix is enough
     assert record["verified"]["label"] == "uint8, BatchNorm float16"

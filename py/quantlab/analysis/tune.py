@@ -45,7 +45,6 @@ def judged(point, conservative: bool) -> dict | None:
 
 
 def run_tune(
-    keras_model,  # unused: candidates come from MODELS_ROOT/float32 (kept for callers)
     models_root: Path,
     runtime: Runtime,
     probe: Probe,

@@ -47,7 +47,7 @@ def measure_tune(subject: Subject, opts: TuneOptions) -> dict:
                 if rank is not None and rank.n >= setup.probe.n:
                     rank = None  # no smaller than the search subset: rank on that
                 record = run_tune(
-                    None, subject.root, runtime, setup.probe, setup.holdout_probe, opts.max_drop,
+                    subject.root, runtime, setup.probe, setup.holdout_probe, opts.max_drop,
                     opts.relative, opts.sweeps, conservative=opts.conservative, split=setup.split,
                     rank_probe=rank, base=opts.base,
                 )  # fmt: skip
