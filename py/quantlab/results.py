@@ -28,6 +28,10 @@ def write_results(out_dir: Path, name: str, record: dict) -> Path:
     the class that reads results.json back for the report checks what is written (NaN/Inf
     figures are measurements, written as null + "<key>_nonfinite", and pass)."""
     refuse_wrong_types(RunRecord.from_json(record, name)[1], f"results record for {name}")
+    return _write(out_dir, name, record)
+
+
+def _write(out_dir: Path, name: str, record: dict) -> Path:
     path = results_path(out_dir, name)
     write_json_atomic(path, {"schema": SCHEMA_VERSION, **{k: v for k, v in record.items() if k != "schema"}})
     return path
@@ -66,8 +70,10 @@ def results_or_none(path: Path) -> dict | None:
 
 
 def attach_section(out_dir: Path, name: str, key: str, section: dict) -> None:
-    """Put a parity/tune record into the results it belongs to (the report reads it from there)."""
+    """Put a parity/tune record into the results it belongs to (the report reads it from there).
+    The file is written back as it was read, plus the section (checked by its own writer): a
+    hand-edited field elsewhere in it is the report's to name, not a reason to fail after the run."""
     record = results_or_none(results_path(out_dir, name))
     if record is not None:
         record[key] = section
-        write_results(out_dir, name, record)
+        _write(out_dir, name, record)

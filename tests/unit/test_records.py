@@ -95,3 +95,15 @@ def test_committed_sections_decode_without_a_problem(path):
         if key in data:
             section, problems = cls.from_json(data[key])
             assert problems == [] and section.to_json() == data[key]
+
+
+def test_a_section_is_attached_even_beside_a_hand_edited_field(tmp_path):
+    """A wrong type a person put in results.json is the report's to name; parity or tune writing its
+    section after a long run does not fail on it."""
+    from quantlab.results import attach_section, read_results, results_path
+
+    results_path(tmp_path, "m").parent.mkdir()
+    results_path(tmp_path, "m").write_text(json.dumps({"demo": "m", "title": ["edited"], "variants": []}))
+    attach_section(tmp_path, "m", "parity", {"passed": True, "pairs": []})
+    back = read_results(results_path(tmp_path, "m"))
+    assert back["parity"] == {"passed": True, "pairs": []} and back["title"] == ["edited"]
