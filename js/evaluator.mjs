@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { StaticServer } from './static_server.mjs';
 import { readTensorFile, writeTensorFile } from './tensor_io.mjs';
 import './browser/runner.js'; // sets globalThis.QuantlabRunner (shared with the browser page)
+import './browser/compare.js'; // sets globalThis.QuantlabCompare (the same)
 
 const Runner = globalThis.QuantlabRunner;
 
@@ -144,7 +145,7 @@ class Evaluator {
   }
 
   // inputs: [{name, path, shape, dtype}] (or the v1 single `input`: {path, shape, dtype}).
-  async predict({ handle, input, inputs, output_paths, batch_size = 256, layers }) {
+  async predict({ handle, input, inputs, output_paths, batch_size = 256, layers, feeds = [] }) {
     const entry = this.models.get(handle);
     if (!entry) throw codeError('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
     if (layers != null && !Array.isArray(layers)) throw codeError('BAD_REQUEST', 'layers must be a list of names');
@@ -162,16 +163,18 @@ class Evaluator {
     if (crashOn && String(entry.modelDir).includes(crashOn)) process.exit(70);
     const tensorsBefore = this.tf.memory().numTensors;
     const t0 = performance.now();
-    for (const inp of inputs) {
+    if (!Array.isArray(feeds)) throw codeError('BAD_REQUEST', 'feeds must be a list');
+    for (const inp of [...inputs, ...feeds]) {
       if (!inp || !Array.isArray(inp.shape) || !inp.path) {
         throw codeError('BAD_REQUEST', `input ${inp?.name ?? ''} needs path and shape`);
       }
     }
     const withData = inputs.map((inp) => ({ ...inp, data: readTensorFile(inp) }));
+    const fedData = feeds.map((f) => ({ ...f, data: readTensorFile(f) }));
     const t1 = performance.now();
     let result;
     try {
-      result = await Runner.predict(this.tf, entry, withData, { batchSize: batch_size, layers });
+      result = await Runner.predict(this.tf, entry, withData, { batchSize: batch_size, layers, feeds: fedData });
     } catch (e) {
       if (!e.code) e.code = 'PREDICT_FAILED';
       throw e;
@@ -182,6 +185,24 @@ class Evaluator {
     return { outputs: result.outputs.map((o, k) => ({ name: o.name, path: output_paths[k], shape: o.shape,
       dtype: o.dtype })), read_ms: t1 - t0, predict_ms: t2 - t1, write_ms: t3 - t2,
       execute_async: result.async, tensors_before: tensorsBefore, tensors_after: this.tf.memory().numTensors };
+  }
+
+  // Per-node error statistics of `handle` against `reference` (js/browser/compare.js).
+  async compare({ reference, handle, inputs, nodes, fetch = [], groups = [] }) {
+    const ref = this.models.get(reference);
+    const variant = this.models.get(handle);
+    if (!ref || !variant) throw codeError('UNKNOWN_HANDLE', `no model loaded as ${ref ? handle : reference}`);
+    if (!Array.isArray(inputs) || inputs.length === 0) throw codeError('BAD_REQUEST', 'compare needs inputs');
+    const withData = inputs.map((inp) => ({ ...inp, data: readTensorFile(inp) }));
+    const before = this.tf.memory().numTensors;
+    let r;
+    try {
+      r = await globalThis.QuantlabCompare.compare(this.tf, ref, variant, withData, { nodes, fetch, groups });
+    } catch (e) {
+      if (!e.code) e.code = 'PREDICT_FAILED';
+      throw e;
+    }
+    return { ...r, tensors_before: before, tensors_after: this.tf.memory().numTensors };
   }
 
   unload({ handle }) {

@@ -71,22 +71,26 @@
     return { handle, load_ms: performance.now() - t0, ...entry.desc };
   }
 
+  // Tensor files by URL: [{name, url, shape, dtype}] -> the same with data (a typed array).
+  const fetchAll = (list) => Promise.all(list.map(async (inp) => {
+    const Ctor = ARRAYS[inp.dtype || 'float32'];
+    if (!Ctor) throw Runner.codeError('BAD_REQUEST', `input ${inp.name}: unsupported dtype ${inp.dtype}`);
+    const buf = await (await fetch(inp.url)).arrayBuffer();
+    const count = inp.shape.reduce((a, b) => a * b, 1);
+    if (buf.byteLength !== count * 4) {
+      throw Runner.codeError('INPUT_FILE', `input ${inp.name}: ${buf.byteLength} bytes, expected ${count * 4}`);
+    }
+    return { ...inp, data: new Ctor(buf) };
+  }));
+
   // inputs: [{name, url, shape, dtype}]; output_urls: one per output (or per entry of layers).
-  async function predict({ handle, inputs, output_urls, batch_size = 256, layers }) {
+  async function predict({ handle, inputs, output_urls, batch_size = 256, layers, feeds = [] }) {
     const entry = models.get(handle);
     if (!entry) throw Runner.codeError('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
     const before = tf.memory().numTensors;
-    const withData = await Promise.all(inputs.map(async (inp) => {
-      const Ctor = ARRAYS[inp.dtype || 'float32'];
-      if (!Ctor) throw Runner.codeError('BAD_REQUEST', `input ${inp.name}: unsupported dtype ${inp.dtype}`);
-      const buf = await (await fetch(inp.url)).arrayBuffer();
-      const count = inp.shape.reduce((a, b) => a * b, 1);
-      if (buf.byteLength !== count * 4) {
-        throw Runner.codeError('INPUT_FILE', `input ${inp.name}: ${buf.byteLength} bytes, expected ${count * 4}`);
-      }
-      return { ...inp, data: new Ctor(buf) };
-    }));
-    const r = await Runner.predict(tf, entry, withData, { batchSize: batch_size, layers });
+    const withData = await fetchAll(inputs);
+    const fedData = await fetchAll(feeds);
+    const r = await Runner.predict(tf, entry, withData, { batchSize: batch_size, layers, feeds: fedData });
     if (!output_urls || output_urls.length !== r.outputs.length) {
       throw Runner.codeError('BAD_REQUEST', `predict needs ${r.outputs.length} output_urls`);
     }
@@ -94,6 +98,17 @@
     return { predict_ms: r.predict_ms, execute_async: r.async,
       outputs: r.outputs.map((o) => ({ name: o.name, shape: o.shape, dtype: o.dtype })),
       shapes: r.outputs.map((o) => o.shape), tensors_before: before, tensors_after: tf.memory().numTensors };
+  }
+
+  // Per-node error statistics of `handle` against `reference` (compare.js), inputs fetched as for predict.
+  async function compare({ reference, handle, inputs, nodes, fetch = [], groups = [] }) {
+    const ref = models.get(reference);
+    const variant = models.get(handle);
+    if (!ref || !variant) throw Runner.codeError('UNKNOWN_HANDLE', `no model loaded as ${ref ? handle : reference}`);
+    const withData = await fetchAll(inputs);
+    const before = tf.memory().numTensors;
+    const r = await globalThis.QuantlabCompare.compare(tf, ref, variant, withData, { nodes, fetch, groups });
+    return { ...r, tensors_before: before, tensors_after: tf.memory().numTensors };
   }
 
   function unload(handle) {
@@ -146,5 +161,6 @@
       decoded_bytes: entries.reduce((a, r) => a + r.decodedBodySize, 0) };
   }
 
-  window.quantlab = { init, load: coded(load), predict: coded(predict), unload, deliver: coded(deliver) };
+  window.quantlab = { init, load: coded(load), predict: coded(predict), compare: coded(compare), unload,
+    deliver: coded(deliver) };
 })();

@@ -53,7 +53,9 @@
     return { format,
       inputs: model.inputs.map(named(model.inputNames)),
       outputs: model.outputs.map(named(model.outputNames)),
-      layers: model.layers.map((l) => ({ name: l.name, class_name: l.getClassName() })) };
+      // inbound: the layers whose outputs feed this one (its first call), for per-layer diagnosis
+      layers: model.layers.map((l) => ({ name: l.name, class_name: l.getClassName(),
+        inbound: (l.inboundNodes?.[0]?.inboundLayers ?? []).map((i) => i.name) })) };
   }
 
   function newEntry(model, format) {
@@ -115,8 +117,31 @@
 
   const isAsyncError = (e) => /executeAsync/.test(e?.message ?? '');
 
-  // Runs one batch; returns the output tensors (caller disposes them).
-  async function runBatch(tf, entry, xs, layers) {
+  // Layers model, `feeds` given: each named layer applied on its own to the fed outputs of the
+  // layers it reads (a model input where none is fed): the layer's error with exact inputs.
+  function applyLayers(tf, entry, xs, layers, fed) {
+    const model = entry.model;
+    return tf.tidy(() => layers.map((name) => {
+      let layer;
+      try { layer = model.getLayer(name); } catch (e) {
+        throw codeError('BAD_REQUEST', `no layer named ${name} in the model`);
+      }
+      const args = (layer.inboundNodes?.[0]?.inboundLayers ?? []).map((l) => {
+        if (fed[l.name]) return fed[l.name];
+        const k = model.inputLayers.indexOf(l);
+        if (k < 0) throw codeError('BAD_REQUEST', `feeds lack ${l.name}, an input of layer ${name}`);
+        return xs[k];
+      });
+      try { return layer.apply(args.length === 1 ? args[0] : args); } catch (e) {
+        throw codeError('PREDICT_FAILED', `layer ${name} failed on the fed inputs: ${e.message}`);
+      }
+    }));
+  }
+
+  // Runs one batch; returns the output tensors (caller disposes them). fed: {name: tensor} of
+  // intermediate values (graph: node outputs, `name` or `name:k`; layers: layer outputs).
+  async function runBatch(tf, entry, xs, layers, fed = {}) {
+    if (entry.format === 'layers' && Object.keys(fed).length) return applyLayers(tf, entry, xs, layers, fed);
     if (entry.format === 'layers') {
       const model = layers && layers.length ? layersSubmodel(tf, entry, layers) : entry.model;
       return tf.tidy(() => {
@@ -129,6 +154,7 @@
     }
     const feed = {};
     entry.desc.inputs.forEach((spec, k) => { feed[spec.node] = xs[k]; });
+    Object.assign(feed, fed); // tfjs stops at a fed node: only what lies past it is computed
     const names = layers && layers.length ? layers : undefined;
     // An unknown node name in `layers` is the caller's mistake, not the model's.
     const fail = (fn, e) => codeError(names && /not found|not find|cannot find|unknown/i.test(e.message)
@@ -151,12 +177,21 @@
 
   // inputs: [{name?, shape, dtype, data: TypedArray}]. Returns {outputs: [{name, shape, dtype,
   // data}], predict_ms, async}; outputs in the model's output order (or the order of `layers`).
-  async function predict(tf, entry, inputs, { batchSize = 256, layers } = {}) {
+  // feeds: [{name, shape, dtype, data}] intermediate values, sliced along axis 0 as the inputs are.
+  async function predict(tf, entry, inputs, { batchSize = 256, layers, feeds = [] } = {}) {
     if (layers && layers.length && !Array.isArray(layers)) throw codeError('BAD_REQUEST', 'layers must be a list');
+    if (!Array.isArray(feeds)) throw codeError('BAD_REQUEST', 'feeds must be a list');
+    if (feeds.length && !(layers && layers.length)) throw codeError('BAD_REQUEST', 'feeds need layers (what to fetch)');
     const ordered = matchInputs(entry, inputs);
     const t0 = performance.now();
     const n = ordered[0].shape[0];
     const rows = ordered.map((i) => i.shape.slice(1).reduce((a, b) => a * b, 1));
+    for (const f of feeds) {
+      if (!Array.isArray(f.shape) || f.shape[0] !== n) {
+        throw codeError('INPUT_SHAPE', `feed ${f.name} has shape [${f.shape}]; axis 0 must be ${n}, as the inputs`);
+      }
+    }
+    const feedRows = feeds.map((f) => f.shape.slice(1).reduce((a, b) => a * b, 1));
     const names = layers && layers.length ? layers
       : entry.desc.outputs.map((o) => o.name);
     const chunks = names.map(() => []);
@@ -166,8 +201,16 @@
       const stop = Math.min(n, start + step);
       const xs = ordered.map((inp, k) => tf.tensor(n === 0 ? inp.data : inp.data.subarray(start * rows[k], stop * rows[k]),
         [stop - start, ...inp.shape.slice(1)], inp.dtype || 'float32'));
+      const fed = {};
+      feeds.forEach((f, k) => {
+        fed[f.name] = tf.tensor(f.data.subarray(start * feedRows[k], stop * feedRows[k]),
+          [stop - start, ...f.shape.slice(1)], f.dtype || 'float32');
+      });
       let ys;
-      try { ys = await runBatch(tf, entry, xs, layers); } finally { xs.forEach((x) => x.dispose()); }
+      try { ys = await runBatch(tf, entry, xs, layers, fed); } finally {
+        xs.forEach((x) => x.dispose());
+        Object.values(fed).forEach((t) => t.dispose());
+      }
       try {
         if (ys.length !== names.length) {
           throw codeError('PREDICT_FAILED', `the model returned ${ys.length} outputs, expected ${names.length}`);
@@ -200,11 +243,23 @@
     return { outputs, predict_ms: performance.now() - t0, async: entry.async };
   }
 
+  // One batch of every example in `inputs`, the named nodes' (layers') outputs returned as
+  // tensors the caller disposes: what a diagnosis keeps on the backend instead of downloading.
+  async function fetchNodes(tf, entry, inputs, names, fed = {}) {
+    const ordered = matchInputs(entry, inputs);
+    const n = ordered[0].shape[0];
+    const xs = ordered.map((inp) => tf.tensor(inp.data, inp.shape, inp.dtype || 'float32'));
+    try {
+      const tensors = await runBatch(tf, entry, xs, names, fed);
+      return { tensors, n };
+    } finally { xs.forEach((x) => x.dispose()); }
+  }
+
   function dispose(entry) {
     entry.model.dispose();
     entry.submodels.clear();
   }
 
-  globalThis.QuantlabRunner = { codeError, detectFormat, loadModel, describe, newEntry, predict, dispose,
+  globalThis.QuantlabRunner = { codeError, detectFormat, loadModel, describe, newEntry, predict, fetchNodes, dispose,
     normShape };
 })();

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import workspace
-from ..runtimes.base import Inputs
+from ..runtimes.base import Inputs, LoadedModel
 from .parity import Reference
 from .sweep import Probe
 
@@ -86,6 +86,11 @@ class Subject(ABC):
     @abstractmethod
     def parity_setup(self, stack: contextlib.ExitStack, timeout: float) -> ParitySetup:
         """The reference and the inputs of a parity run (runtimes it starts go on `stack`)."""
+
+    @abstractmethod
+    def diagnose_inputs(self, float32: LoadedModel, limit: int) -> tuple[Inputs, dict]:
+        """Up to `limit` examples for a per-node diagnosis (0: all), as `float32` takes them, and
+        what the record says about them."""
 
     @abstractmethod
     def tune_runtime(self, opts) -> contextlib.AbstractContextManager:

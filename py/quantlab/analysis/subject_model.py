@@ -22,7 +22,7 @@ from ..infra.progress import log
 from ..input_spec import InputOptions, fixed_batch
 from ..inputs import InputSet, load_inputs
 from ..runtimes import make_runtime
-from ..runtimes.base import Inputs, LoadedModel, Runtime, input_specs, n_examples
+from ..runtimes.base import Inputs, LoadedModel, Runtime, head, input_specs, n_examples
 from ..runtimes.keras import KerasRuntime
 from ..sources import ModelSource
 from ..tfjs.artifacts import read_artifact
@@ -191,14 +191,7 @@ class ModelSubject(Subject):
         if rt is node_cpu:
             stack.callback(lambda: node_cpu.evaluator.alive() and node_cpu.unload(original))
         specs = input_specs(float32)
-        inputs = load_inputs(specs, self.inputs)
-        if inputs.synthetic:
-            log.warning(
-                "no --inputs: %d synthetic examples in %s (seed %d)",
-                inputs.n,
-                inputs.description["range"],
-                inputs.description["seed"],
-            )
+        inputs = self._load_inputs(specs)
         how = "Keras with each variant's dequantized weights" if per_variant.name == "keras" else (
             f"tfjs {REFERENCE_BACKEND} on each variant"
         )  # fmt: skip
@@ -227,6 +220,28 @@ class ModelSubject(Subject):
         if fmt == "graph":
             details["localisation"] = NOT_LOCALISED
         return ParitySetup(ref, x, batch, details)
+
+    def _load_inputs(self, specs) -> InputSet:
+        inputs = load_inputs(specs, self.inputs)
+        if inputs.synthetic:
+            log.warning(
+                "no --inputs: %d synthetic examples in %s (seed %d)",
+                inputs.n,
+                inputs.description["range"],
+                inputs.description["seed"],
+            )
+        return inputs
+
+    def diagnose_inputs(self, float32: LoadedModel, limit: int) -> tuple[Inputs, dict]:
+        specs = input_specs(float32)
+        inputs = self._load_inputs(specs)
+        x = model_inputs(specs, inputs)
+        if limit and n_examples(x) > limit:
+            x = head(x, limit)
+        return x, {
+            "source": self.source.describe(),
+            "inputs": {**inputs.description, "names": [s.name for s in specs]},
+        }
 
     def tune_runtime(self, opts):
         return make_runtime(f"node-{opts.backend}", timeout=opts.timeout)

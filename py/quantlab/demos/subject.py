@@ -65,8 +65,8 @@ class DemoSubject(Subject):
                 raise ArtifactError(f"{folder / 'model.json'}: missing; run `quantlab run {self.name}` first")
         return paths
 
-    def _inputs(self, tmp: Path) -> np.ndarray:
-        limit = self.limit
+    def _inputs(self, tmp: Path, limit: int | None = None) -> np.ndarray:
+        limit = self.limit if limit is None else limit
         if is_image_demo(self.name):
             from .datasets.imagenet import DecodedImages, find_image_folder, list_images
 
@@ -91,6 +91,12 @@ class DemoSubject(Subject):
         with tempfile.TemporaryDirectory(prefix="quantlab-parity-") as tmp:
             x = self._inputs(Path(tmp))
         return ParitySetup(keras_reference(self._keras_original()), x, 256)
+
+    def diagnose_inputs(self, float32, limit: int) -> tuple[np.ndarray, dict]:
+        with tempfile.TemporaryDirectory(prefix="quantlab-diagnose-") as tmp:
+            x = self._inputs(Path(tmp), limit)
+        what = "ImageNet sample images" if is_image_demo(self.name) else "test set"
+        return x, {"inputs": {"kind": f"the demo's {what}", "n": len(x)}}
 
     def tune_runtime(self, opts):
         from ..analysis.executors import make_pool

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import QuantlabError
 from ..input_spec import InputSpec
 
 # What predict takes: one array (single-input model) or {input name: array}.
@@ -98,7 +99,9 @@ class Runtime(ABC):
     """load(model_dir) -> LoadedModel; predict(model, x) -> outputs; describe(); close().
 
     predict's x is one array for a single-input model or {input name: array}; it returns the
-    outputs in the model's output order (or one per name in `layers`) and the timings."""
+    outputs in the model's output order (or one per name in `layers`) and the timings. `feeds`
+    ({name: array}, tfjs runtimes only) gives intermediate values, so `layers` are computed from
+    them rather than from the inputs (js/protocol.json, predict)."""
 
     name: str
 
@@ -107,11 +110,31 @@ class Runtime(ABC):
 
     @abstractmethod
     def predict(
-        self, model: LoadedModel, x: Inputs, batch_size: int = 256, layers: list[str] | None = None
+        self,
+        model: LoadedModel,
+        x: Inputs,
+        batch_size: int = 256,
+        layers: list[str] | None = None,
+        feeds: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[list[np.ndarray], PredictTimings]: ...
 
     def unload(self, model: LoadedModel) -> None:  # noqa: B027 (optional hook)
         pass
+
+    def compare(
+        self,
+        reference: LoadedModel,
+        model: LoadedModel,
+        x: Inputs,
+        nodes: list[str],
+        fetch: list[str],
+        groups: list[dict],
+    ) -> dict:
+        """Per-node error statistics of `model` against `reference` on one batch `x`, computed in
+        the runtime (js/protocol.json, compare); tfjs runtimes only."""
+        raise QuantlabError(
+            f"{self.name}: per-node diagnosis runs in tfjs runtimes (node-*, browser-*)", exit_code=2
+        )
 
     @abstractmethod
     def describe(self) -> dict: ...

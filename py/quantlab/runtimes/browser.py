@@ -202,7 +202,7 @@ class BrowserRuntime(Runtime):
             format=r.get("format", "layers"),
         )
 
-    def predict(self, model, x, batch_size=256, layers=None):
+    def predict(self, model, x, batch_size=256, layers=None, feeds=None):
         t0 = time.perf_counter()
         n = next(self._ids)
         named = named_inputs(model, x)
@@ -215,6 +215,11 @@ class BrowserRuntime(Runtime):
                 in_names.append(f"in{n}_{k}.bin")
                 header = write_tensor(self.io_dir / in_names[-1], arr, name)
                 inputs.append({**header, "url": f"{self.server.origin}/io/{in_names[-1]}"})
+            fed = []
+            for k, (name, arr) in enumerate((feeds or {}).items()):
+                in_names.append(f"feed{n}_{k}.bin")
+                header = write_tensor(self.io_dir / in_names[-1], arr, name)
+                fed.append({**header, "url": f"{self.server.origin}/io/{in_names[-1]}"})
             r = self._call(
                 "predict",
                 {
@@ -223,6 +228,7 @@ class BrowserRuntime(Runtime):
                     "output_urls": [f"{self.server.origin}/upload/{name}" for name in out_names],
                     "batch_size": batch_size,
                     "layers": layers,
+                    **({"feeds": fed} if fed else {}),
                 },
             )
             outputs = [
@@ -239,6 +245,21 @@ class BrowserRuntime(Runtime):
             total_ms=total,
             examples=n_examples(named),
         )
+
+    def compare(self, reference, model, x, nodes, fetch, groups):
+        n = next(self._ids)
+        names: list[str] = []
+        try:
+            inputs = []
+            for k, (name, arr) in enumerate(named_inputs(model, x).items()):
+                names.append(f"cmp{n}_{k}.bin")
+                header = write_tensor(self.io_dir / names[-1], arr, name)
+                inputs.append({**header, "url": f"{self.server.origin}/io/{names[-1]}"})
+            args = {"reference": reference.handle[0], "handle": model.handle[0], "inputs": inputs}
+            return self._call("compare", {**args, "nodes": nodes, "fetch": fetch, "groups": groups})
+        finally:
+            for name in names:
+                (self.io_dir / name).unlink(missing_ok=True)
 
     def unload(self, model: LoadedModel) -> None:
         if self.dead:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, QuantlabError
 from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 
@@ -48,7 +48,9 @@ class KerasRuntime(Runtime):
             format="layers",
         )
 
-    def predict(self, model, x, batch_size=256, layers=None):
+    def predict(self, model, x, batch_size=256, layers=None, feeds=None):
+        if feeds:
+            raise QuantlabError(f"{self.name}: only tfjs runtimes take intermediate feeds", exit_code=2)
         from ..infra.tfcompat import keras
 
         net = model.handle

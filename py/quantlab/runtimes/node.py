@@ -50,7 +50,7 @@ class TfjsNodeRuntime(Runtime):
             format=r.get("format", "layers"),
         )
 
-    def predict(self, model, x, batch_size=256, layers=None):
+    def predict(self, model, x, batch_size=256, layers=None, feeds=None):
         t0 = time.perf_counter()
         n = next(self._files)
         named = named_inputs(model, x)
@@ -58,9 +58,12 @@ class TfjsNodeRuntime(Runtime):
         n_out = len(layers) if layers else max(1, len(model.outputs))
         out_paths = [str(io_dir / f"out{n}_{k}.bin") for k in range(n_out)]
         headers: list[dict] = []
+        fed: list[dict] = []
         try:
             for k, (name, arr) in enumerate(named.items()):
                 headers.append(write_tensor(io_dir / f"in{n}_{k}.bin", arr, name))
+            for k, (name, arr) in enumerate((feeds or {}).items()):
+                fed.append(write_tensor(io_dir / f"feed{n}_{k}.bin", arr, name))
             t1 = time.perf_counter()
             r = self.evaluator.request(
                 "predict",
@@ -69,11 +72,12 @@ class TfjsNodeRuntime(Runtime):
                 output_paths=out_paths,
                 batch_size=batch_size,
                 layers=layers,
+                **({"feeds": fed} if fed else {}),
             )
             t2 = time.perf_counter()
             outputs = [read_tensor(h) for h in r["outputs"]]
         finally:
-            for p in [*(h["path"] for h in headers), *out_paths]:
+            for p in [*(h["path"] for h in [*headers, *fed]), *out_paths]:
                 Path(p).unlink(missing_ok=True)
         t3 = time.perf_counter()
         self.execute_async[model.handle] = bool(r.get("execute_async"))
@@ -95,6 +99,20 @@ class TfjsNodeRuntime(Runtime):
             examples=n_examples(named),
         )
         return outputs, timings
+
+    def compare(self, reference, model, x, nodes, fetch, groups):
+        n = next(self._files)
+        headers: list[dict] = []
+        try:
+            for k, (name, arr) in enumerate(named_inputs(model, x).items()):
+                headers.append(write_tensor(self.evaluator.io_dir / f"cmp{n}_{k}.bin", arr, name))
+            return self.evaluator.request(
+                "compare", reference=reference.handle, handle=model.handle, inputs=headers, nodes=nodes,
+                fetch=fetch, groups=groups,
+            )  # fmt: skip
+        finally:
+            for h in headers:
+                Path(h["path"]).unlink(missing_ok=True)
 
     def unload(self, model: LoadedModel) -> None:
         if self.evaluator.alive():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, QuantlabError
 from .base import LoadedModel, PredictTimings, Runtime, n_examples
 
 SIGNATURE = "serving_default"
@@ -71,7 +71,9 @@ class SavedModelRuntime(Runtime):
             format="saved-model",
         )
 
-    def predict(self, model, x, batch_size=256, layers=None):
+    def predict(self, model, x, batch_size=256, layers=None, feeds=None):
+        if feeds:
+            raise QuantlabError(f"{self.name}: only tfjs runtimes take intermediate feeds", exit_code=2)
         import tensorflow as tf
 
         if layers:

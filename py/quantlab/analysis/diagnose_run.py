@@ -1,0 +1,265 @@
+"""`quantlab diagnose DEMO|MODEL --variant V`: where in the network V's error enters. float32 and V
+run in one tfjs runtime on the same inputs; every node's output (layers: every layer's) is
+compared in the runtime (js/browser/compare.js), in calls sized to a memory cap:
+
+  accumulated  V's node output against float32's (the error carried to this point)
+  local        the node alone, run with V's weights on float32's values of its inputs (the error
+               this node adds), as ONNX Runtime's qdq_loss_debug separates them
+  range        float32's own values: float16 overflow and sub-normals (node_error.py)
+
+The record (OUT/<name>/diagnose/<variant>.json) keeps every node's figures; the summary names
+the nodes where the accumulated SQNR falls most, the worst local errors, and the first node
+whose values leave float16's range."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import workspace
+from ..errors import QuantlabError
+from ..infra.fsutil import write_json_atomic
+from ..infra.progress import progress
+from ..input_spec import fixed_batch
+from ..runtimes import make_runtime
+from ..runtimes.base import head, input_specs, n_examples
+from ..tfjs.activation_graph import ActivationGraph
+from .diagnose_summary import summarise
+from .node_error import error_figures, range_figures, resample_counts
+from .subject import Subject
+
+DIAGNOSE_DIR = "diagnose"
+DEFAULT_EXAMPLES = 64
+DEFAULT_MAX_MB = 512.0
+SIZING_NODES = 32  # node outputs fetched per sizing call (one example)
+COPIES = 3  # a call holds float32's outputs, V's, and one local group's
+
+
+@dataclass
+class DiagnoseOptions:
+    variant: str = "uint8"
+    runtime: str = "node-wasm"
+    limit: int = DEFAULT_EXAMPLES  # 0: every example
+    max_mb: float = DEFAULT_MAX_MB
+    nodes: list[str] = field(default_factory=list)  # only these (default every node)
+    top: int = 5
+    timeout: float = 600.0
+
+
+def diagnose_path(out_dir: Path, name: str, variant: str) -> Path:
+    return workspace.results_dir(out_dir, name) / DIAGNOSE_DIR / f"{variant}.json"
+
+
+def activation_graph(loaded) -> ActivationGraph:
+    if loaded.format == "graph":
+        model_json = json.loads((Path(loaded.model_dir) / "model.json").read_text())
+        outputs = {o.get("node", o["name"]).split(":")[0]: o["name"] for o in loaded.outputs}
+        return ActivationGraph.from_graph_model(model_json, outputs)
+    return ActivationGraph.from_layers(loaded.layers, loaded.output_names)
+
+
+def pick_nodes(graph: ActivationGraph, wanted: list[str]) -> list[str]:
+    if not wanted:
+        return list(graph.nodes)
+    known = set(graph.nodes)
+    for name in wanted:
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, graph.nodes, n=3)
+            hint = (
+                f"; close: {', '.join(close)}" if close else f"; it has {len(graph.nodes)} (see the record)"
+            )
+            raise QuantlabError(f"--node {name}: no such node in the model{hint}", exit_code=2)
+    return [n for n in graph.nodes if n in set(wanted)]
+
+
+def node_bytes(runtime, ref, x1, nodes: list[str]) -> dict[str, int]:
+    """Bytes of each node's output for one example (x1), fetched a few nodes per call."""
+    sizes: dict[str, int] = {}
+    for k in range(0, len(nodes), SIZING_NODES):
+        names = nodes[k : k + SIZING_NODES]
+        outs, _ = runtime.predict(ref, x1, batch_size=1, layers=names)
+        sizes.update({name: int(o.nbytes) for name, o in zip(names, outs, strict=True)})
+    return sizes
+
+
+def plan_calls(
+    graph: ActivationGraph,
+    nodes: list[str],
+    sizes: dict[str, int],
+    max_bytes: float,
+    n: int,
+    fixed: int | None,
+) -> list[tuple[list[str], int]]:
+    """[(node group, examples per call)]: each call within max_bytes (COPIES of its outputs)."""
+    for name in nodes:
+        if sizes[name] * COPIES > max_bytes:
+            raise QuantlabError(
+                f"node {name}: one example's output is {sizes[name] / 1e6:.1f} MB, and a diagnosis holds "
+                f"{COPIES} copies; past --max-memory {max_bytes / 1e6:g} MB (raise it)",
+                exit_code=2,
+            )
+    groups: list[list[str]] = [[]]
+    used = 0
+    for name in nodes:
+        if groups[-1] and (used + sizes[name]) * COPIES > max_bytes:
+            groups.append([])
+            used = 0
+        groups[-1].append(name)
+        used += sizes[name]
+    plan = []
+    for group in groups:
+        per = sum(sizes[k] for k in group) * COPIES
+        examples = fixed or max(1, min(n, int(max_bytes // max(per, 1))))
+        if fixed and per * fixed > max_bytes:
+            raise QuantlabError(
+                f"the model takes batches of exactly {fixed}: {per * fixed / 1e6:.1f} MB per call for node "
+                f"{group[0]}, past --max-memory {max_bytes / 1e6:g} MB (raise it)",
+                exit_code=2,
+            )
+        plan.append((group, examples))
+    return plan
+
+
+def _slice(x, start: int, stop: int):
+    return {k: v[start:stop] for k, v in x.items()} if isinstance(x, dict) else x[start:stop]
+
+
+def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
+    """Diagnose subject's variant; writes OUT/<name>/diagnose/<variant>.json and returns it."""
+    t_start = time.perf_counter()
+    if opts.variant == "float32":
+        raise QuantlabError("--variant float32: it is the reference; name a quantized variant", exit_code=2)
+    subject.check_variants([opts.variant])
+    subject.claim()
+    timings = {"fetch_compare_s": 0.0, "summarise_s": 0.0, "write_s": 0.0, "sizing_s": 0.0}
+    with workspace.locked_folders(subject.root, subject.results_dir), contextlib.ExitStack() as stack:
+        paths = subject.variant_dirs(["float32", opts.variant])
+        runtime = stack.enter_context(make_runtime(opts.runtime, timeout=opts.timeout))
+        ref = runtime.load(paths["float32"])
+        variant = runtime.load(paths[opts.variant])
+        graph = activation_graph(ref)
+        nodes = pick_nodes(graph, opts.nodes)
+        x, details = subject.diagnose_inputs(ref, opts.limit)
+        fixed = fixed_batch(input_specs(ref))
+        n = n_examples(x)
+        if fixed and n % fixed:
+            n -= n % fixed
+            x = head(x, n)
+        if n == 0:
+            raise QuantlabError(f"no examples to diagnose (the model takes batches of {fixed})", exit_code=2)
+        t0 = time.perf_counter()
+        sizes = node_bytes(runtime, ref, head(x, fixed or 1), nodes)
+        if fixed and fixed > 1:
+            sizes = {k: v // fixed for k, v in sizes.items()}
+        timings["sizing_s"] = time.perf_counter() - t0
+        plan = plan_calls(graph, nodes, sizes, opts.max_mb * 1e6, n, fixed)
+        per_node = _run(runtime, ref, variant, x, n, graph, plan, timings)
+        t0 = time.perf_counter()
+        counts = resample_counts(n)
+        rows = []
+        for name in nodes:
+            got = per_node[name]
+            row = {
+                "node": name,
+                "op": graph.op[name],
+                "depth": graph.depth[name],
+                "outputs": graph.feeds_outputs.get(name, []),
+                "shape": [None, *got["shape"][1:]] if got["acc"] is not None else got["shape"],
+                "bytes_per_example": sizes[name],
+            }
+            if got["acc"] is None:
+                row["compared"] = False  # integer or not batched
+            else:
+                row["compared"] = True
+                row["accumulated"] = error_figures(got["acc"], counts).as_dict()
+                row["local"] = error_figures(got["local"], counts).as_dict() if got["local"] else None
+                row["range"] = range_figures(got["acc"])
+            rows.append(row)
+        record = {
+            "model": subject.name,
+            "variant": opts.variant,
+            "runtime": runtime.describe(),
+            "format": ref.format,
+            "n_examples": n,
+            **details,
+            "nodes": rows,
+            "summary": summarise(rows, graph, opts.top),
+            "calls": sum(-(-n // e) for _, e in plan),
+        }
+        timings["summarise_s"] = time.perf_counter() - t0
+        stack.close()
+        t0 = time.perf_counter()
+        path = diagnose_path(subject.out_dir, subject.name, opts.variant)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record["model_explorer"] = _overlays(record, paths, path.parent, subject)
+        record["seconds"] = {k: round(v, 2) for k, v in timings.items()}
+        record["seconds"]["total_s"] = round(time.perf_counter() - t_start, 1)
+        record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json_atomic(path, record)
+        timings["write_s"] = time.perf_counter() - t0
+        record["path"] = str(path)
+    return record
+
+
+def _overlays(record: dict, paths: dict[str, Path], folder: Path, subject: Subject) -> dict:
+    """Model Explorer node data for a graph model (its node names are Model Explorer's ids)."""
+    import shlex
+
+    from ..infra.fsutil import read_json
+    from . import model_explorer as me
+    from .tune_run import TUNE_FILE
+    from .weight_error import tensor_errors
+
+    if record["format"] != "graph":
+        return {"skipped": "overlays are written for tfjs graph models (Model Explorer names their nodes as "
+                "model.json does); this is a layers model"}  # fmt: skip
+    model_json_path = paths["float32"] / "model.json"
+    model_json = json.loads(model_json_path.read_text())
+    weights = tensor_errors(paths["float32"], paths[record["variant"]], histogram_top=0)["tensors"]
+    tune_path = subject.results_dir / TUNE_FILE
+    sensitivity = read_json(tune_path).get("sensitivity") if tune_path.is_file() else None
+    files = me.overlays(record, model_json, weights, sensitivity)
+    written = me.write_overlays(folder / "model-explorer", files)
+    command = me.explorer_command(model_json_path, written)
+    return {
+        "folder": str(folder / "model-explorer"),
+        "overlays": [str(p) for p in written],
+        "model_json": str(model_json_path.resolve()),
+        "command": command,
+        "command_text": shlex.join(command),
+        "url": me.explorer_url(me.DEFAULT_PORT, model_json_path, written),
+    }
+
+
+def _run(runtime, ref, variant, x, n, graph, plan, timings) -> dict:
+    """{node: {shape, acc: {stat: per-example vector}, local: ... or None}} over every call."""
+    per_node: dict[str, dict] = {}
+    calls = [(group, start, min(n, start + e)) for group, e in plan for start in range(0, n, e)]
+    t0 = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("diagnose", total=len(calls), info="")
+        for group, start, stop in calls:
+            members = set(group)
+            colours = graph.groups(group)
+            extra = sorted({k for c in colours for k in c["feeds"]} - members)
+            r = runtime.compare(ref, variant, _slice(x, start, stop), group, extra, colours)
+            names = r["stats"]
+            for got in r["nodes"]:
+                slot = per_node.setdefault(got["name"], {"shape": got["shape"], "acc": None, "local": None})
+                for kind in ("acc", "local"):
+                    if got[kind] is None:
+                        continue
+                    block = np.asarray(got[kind], dtype=np.float64)
+                    new = {s: block[:, i] for i, s in enumerate(names)}
+                    old = slot[kind]
+                    slot[kind] = new if old is None else {s: np.concatenate([old[s], new[s]]) for s in names}
+            bar.update(task, advance=1, info=f"{len(group)} nodes, examples {start}-{stop - 1}")
+    timings["fetch_compare_s"] = time.perf_counter() - t0
+    return per_node

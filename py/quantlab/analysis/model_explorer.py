@@ -1,0 +1,144 @@
+"""A diagnosis on the graph, in Google's Model Explorer (`ai-edge-model-explorer` on PyPI, an
+optional extra): node-data files in its JSON format, keyed by the node names of the model's own
+model.json (the ids Model Explorer gives a tfjs graph's nodes), and the command or URL that opens
+the model with them.
+
+Node data: {"name", "results": {node: {"value": v}}, "gradient": [{stop, bgColor}, ...]}; weights
+are Const nodes, which Model Explorer hides, so a weight's figures go on the node that reads it.
+Its server hands any readable file to whoever asks (/api/v1/read_text_file): it is only ever
+started bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from ..infra.fsutil import write_json_atomic
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+PACKAGE = "ai-edge-model-explorer"
+# low values red, high values green (SQNR); or the reverse (spread, error, overflow)
+GOOD_HIGH = [
+    {"stop": 0, "bgColor": "#d7191c"},
+    {"stop": 0.5, "bgColor": "#ffffbf"},
+    {"stop": 1, "bgColor": "#1a9641"},
+]
+GOOD_LOW = list(reversed([{**g, "stop": 1 - g["stop"]} for g in GOOD_HIGH]))
+
+
+def node_data(name: str, values: dict[str, float], good_high: bool = True) -> dict:
+    results = {
+        node: {"value": round(float(v), 4)}
+        for node, v in values.items()
+        if v is not None and math.isfinite(v)
+    }
+    return {"name": name, "results": results, "gradient": GOOD_HIGH if good_high else GOOD_LOW}
+
+
+def _per_node(record: dict, kind: str, exact_db: float) -> dict[str, float]:
+    out = {}
+    for row in record["nodes"]:
+        fig = row.get(kind) if row.get("compared") else None
+        if fig:
+            out[row["node"]] = exact_db if fig["identical"] else fig["sqnr_db"]
+    return out
+
+
+def weight_readers(model_json: dict) -> dict[str, list[str]]:
+    """{Const node name: the main graph's nodes that read its value}."""
+    nodes = model_json["modelTopology"].get("node") or []
+    consts = {n["name"] for n in nodes if n.get("op") == "Const"}
+    out: dict[str, list[str]] = {}
+    for n in nodes:
+        for ref in n.get("input") or []:
+            base = ref.split(":", 1)[0]
+            if not ref.startswith("^") and base in consts:
+                out.setdefault(base, []).append(n["name"])
+    return out
+
+
+def _on_readers(model_json: dict, per_weight: dict[str, float], worst=min) -> dict[str, float]:
+    """Weight figures moved to the nodes that read the weights (the worst where a node reads
+    several); a name that is no weight but a node keeps its figure."""
+    readers = weight_readers(model_json)
+    out: dict[str, float] = {}
+    for weight, value in per_weight.items():
+        for node in readers.get(weight, [weight]):
+            out[node] = value if node not in out else worst(out[node], value)
+    return out
+
+
+def overlays(record: dict, model_json: dict, weight_rows: list[dict], sensitivity: list[dict] | None) -> dict:
+    """{file stem: node data} for one diagnosed variant."""
+    v, exact = record["variant"], record["summary"]["exact_db"]
+    ranges = {r["node"]: r["range"]["max_abs"] for r in record["nodes"] if r.get("compared")}
+    flags = {r["node"]: float(bool(r["range"]["flags"])) for r in record["nodes"] if r.get("compared")}
+    sqnr = {w["name"]: min(w["sqnr_db"], exact) for w in weight_rows if w.get("sqnr_db") is not None
+            and not math.isnan(w["sqnr_db"])}  # fmt: skip
+    spread = {w["name"]: w["channel_spread"] for w in weight_rows if w.get("channel_spread")}
+    out = {
+        f"{v}.accumulated-sqnr": node_data(
+            f"{v}: accumulated SQNR (dB)", _per_node(record, "accumulated", exact)
+        ),
+        f"{v}.local-sqnr": node_data(f"{v}: local SQNR (dB)", _per_node(record, "local", exact)),
+        f"{v}.weight-sqnr": node_data(f"{v}: weight SQNR (dB)", _on_readers(model_json, sqnr)),
+        f"{v}.channel-spread": node_data(
+            "kernel channel spread", _on_readers(model_json, spread, max), False
+        ),
+        f"{v}.max-abs": node_data("float32 max |activation|", ranges, False),
+        f"{v}.f16-flags": node_data("outside float16's range (1)", flags, False),
+    }
+    if sensitivity:
+        ranks = {row["layer"]: float(k + 1) for k, row in enumerate(sensitivity)}
+        out[f"{v}.sensitivity-rank"] = node_data(
+            "tune: sensitivity rank (1 = most)", _on_readers(model_json, ranks)
+        )
+    return out
+
+
+def write_overlays(dest: Path, files: dict) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, data in files.items():
+        path = dest / f"{stem}.json"
+        write_json_atomic(path, data)
+        paths.append(path.resolve())
+    return paths
+
+
+def explorer_url(port: int, model_json: Path, overlay_paths: list[Path]) -> str:
+    """The no-click URL: the model and every overlay opened at once (model_explorer.config's
+    to_url_param_value, written out so that quantlab need not import it)."""
+    data = {
+        "models": [{"url": str(Path(model_json).resolve())}],
+        "nodeData": [str(p) for p in overlay_paths],
+        "nodeDataTargets": ["" for _ in overlay_paths],
+    }
+    return f"http://{HOST}:{port}/?data={quote(json.dumps(data))}"
+
+
+def explorer_command(model_json: Path, overlay_paths: list[Path], port: int = DEFAULT_PORT) -> list[str]:
+    exe = shutil.which("model-explorer") or "model-explorer"
+    return [
+        exe,
+        str(Path(model_json).resolve()),
+        f"--node_data_paths={','.join(str(p) for p in overlay_paths)}",
+        "--no_open_in_browser",
+        f"--host={HOST}",
+        f"--port={port}",
+    ]
+
+
+def installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("model_explorer") is not None or bool(shutil.which("model-explorer"))
+
+
+def install_hint() -> str:
+    return f"{sys.executable} -m pip install {PACKAGE}"
