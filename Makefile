@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.quantlab-installed
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup browser tfjs-node ray run test test-py test-js test-fast test-e2e test-signals test-browser lint bench report clean mutation
+.PHONY: setup browser tfjs-node ray explorer run test test-py test-js test-fast test-e2e test-signals test-browser lint bench report clean mutation
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -24,6 +24,13 @@ tfjs-node: setup
 ray: $(PY_STAMP)
 	$(BIN)/python -c 'import ray' 2>/dev/null || $(BIN)/pip install --disable-pip-version-check -q -e '.[ray]'
 
+# Model Explorer for `quantlab diagnose`'s overlays and its test: the package without its 481 MB
+# C++ adapter (tfjs graphs go through its JSON adapter), plus the light dependencies it imports.
+explorer: $(PY_STAMP)
+	$(BIN)/python -c 'import model_explorer' 2>/dev/null || { \
+	  $(BIN)/pip install --disable-pip-version-check -q --no-deps 'ai-edge-model-explorer==0.1.34' && \
+	  $(BIN)/pip install --disable-pip-version-check -q flask dacite portpicker termcolor watchdog; }
+
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
@@ -36,7 +43,7 @@ $(NPM_STAMP): package.json package-lock.json $(PY_STAMP)
 run: setup
 	$(BIN)/quantlab run $(ARGS)
 
-test: setup browser tfjs-node ray lint test-py test-js
+test: setup browser tfjs-node ray explorer lint test-py test-js
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check py tests
@@ -54,7 +61,7 @@ test-py: setup
 test-fast: $(PY_STAMP)
 	$(BIN)/pytest tests/unit -q $(ARGS)
 
-test-e2e: setup browser tfjs-node ray
+test-e2e: setup browser tfjs-node ray explorer
 	$(BIN)/pytest -m e2e -n $(TEST_WORKERS) --dist loadfile --durations=25 $(ARGS)
 
 # The interrupt, crash and hang tests alone (`-m signals`, about 3 minutes), and the Chromium ones.
@@ -62,7 +69,7 @@ test-e2e: setup browser tfjs-node ray
 test-signals: setup browser tfjs-node
 	$(BIN)/pytest -m signals -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
-test-browser: setup browser
+test-browser: setup browser explorer
 	$(BIN)/pytest -m browser -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-js: setup

@@ -164,3 +164,70 @@ def test_float16_overflow_is_flagged_and_shows_as_inf_in_webgl_f16(made):
     first = f16["summary"]["first_f16_range"]
     assert first is not None and first["nonfinite"] > 0 and "nonfinite" in first["flags"]
     assert "/big/" in f"/{first['node']}/"
+
+
+def _shown(text: str, row: str) -> list[float]:
+    """One row of Model Explorer's "Aggregated stats" table (Min, Max), one figure per overlay."""
+    block = text[text.index("Aggregated stats") :]
+    line = next(ln for ln in block.splitlines() if ln.startswith(f"{row}\t"))
+    return [float(v) for v in line.split("\t")[1:]]
+
+
+def test_model_explorer_shows_the_overlay_in_chromium(made, tmp_path):
+    """Model Explorer, started as `diagnose` prints it (on 127.0.0.1), opens the float32 graph with
+    the overlays through the no-click URL; its side panel shows the figures of our files."""
+    from quantlab.analysis import model_explorer as me
+    from quantlab.infra.chromium import browser_unavailable_reason, chromium_path
+    from tests.conftest import require_runtime
+
+    require_runtime(None if me.installed() else f"Model Explorer missing: {me.install_hint()}")
+    require_runtime(browser_unavailable_reason())
+    r = _diagnose(made, "chain", "coarse3")
+    files = [Path(p) for p in r["model_explorer"]["overlays"][:2]]  # accumulated, local SQNR
+    values = [[v["value"] for v in json.loads(f.read_text())["results"].values()] for f in files]
+    from playwright.sync_api import sync_playwright
+
+    with me.running_explorer(Path(r["model_explorer"]["model_json"]), files) as url:
+        assert url.startswith(f"http://{me.HOST}:")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium_path(), headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.goto(url)
+                page.get_by_text("Aggregated stats").wait_for(timeout=120_000)
+                text = page.inner_text("body")
+                page.screenshot(path=tmp_path / "model_explorer.png")  # kept with the test output
+            finally:
+                browser.close()
+    assert "coarse3: accumulated SQNR (dB)" in text and "coarse3: local SQNR (dB)" in text
+    assert _shown(text, "Min") == pytest.approx([round(min(v), 3) for v in values], abs=1e-3)
+    assert _shown(text, "Max") == pytest.approx([round(max(v), 3) for v in values], abs=1e-3)
+    assert (tmp_path / "model_explorer.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--variant", "nope"], "--variant nope: not in"),
+        (["--variant", "float32"], "--variant float32: it is the reference"),
+        (["--runtime", "keras"], "--runtime keras: diagnose runs in tfjs"),
+        (
+            ["--node", "StatefulPartitionedCall/model/d3/Relux"],
+            "close: StatefulPartitionedCall/model/d3/Relu",
+        ),
+        (["--max-memory", "0.0001"], "one example's output is"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(made, extra, message):
+    from tests.conftest import invoke_cli
+
+    root = made["root"]
+    r = invoke_cli(
+        "diagnose", root / "chain.h5", "--name", "chain", "--models-dir", root / "models",
+        "--out", root / "bad", "--inputs", root / "chain.npz", *extra,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    errors = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert "Traceback" not in r.stdout + r.stderr
+    assert not (root / "bad" / "chain" / "diagnose").exists()  # nothing half-written

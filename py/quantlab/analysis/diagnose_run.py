@@ -138,7 +138,8 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         raise QuantlabError("--variant float32: it is the reference; name a quantized variant", exit_code=2)
     subject.check_variants([opts.variant])
     subject.claim()
-    timings = {"fetch_compare_s": 0.0, "summarise_s": 0.0, "write_s": 0.0, "sizing_s": 0.0}
+    timings = {"sizing_s": 0.0, "fetch_compare_s": 0.0, "run_s": 0.0, "compare_s": 0.0, "summarise_s": 0.0,
+               "write_s": 0.0}  # fmt: skip
     with workspace.locked_folders(subject.root, subject.results_dir), contextlib.ExitStack() as stack:
         paths = subject.variant_dirs(["float32", opts.variant])
         runtime = stack.enter_context(make_runtime(opts.runtime, timeout=opts.timeout))
@@ -194,6 +195,7 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
             "calls": sum(-(-n // e) for _, e in plan),
         }
         timings["summarise_s"] = time.perf_counter() - t0
+        record["peak_rss_mb"] = _peak_rss(runtime)
         stack.close()
         t0 = time.perf_counter()
         path = diagnose_path(subject.out_dir, subject.name, opts.variant)
@@ -206,6 +208,17 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         timings["write_s"] = time.perf_counter() - t0
         record["path"] = str(path)
     return record
+
+
+def _peak_rss(runtime) -> dict:
+    """MB: this process, and the runtime's (the evaluator or Chromium's page) where it says."""
+    import resource
+
+    out = {"python": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    peak = getattr(runtime, "peak_rss_mb", None)
+    if peak is not None:
+        out["runtime"] = peak()
+    return out
 
 
 def _overlays(record: dict, paths: dict[str, Path], folder: Path, subject: Subject) -> dict:
@@ -250,6 +263,8 @@ def _run(runtime, ref, variant, x, n, graph, plan, timings) -> dict:
             colours = graph.groups(group)
             extra = sorted({k for c in colours for k in c["feeds"]} - members)
             r = runtime.compare(ref, variant, _slice(x, start, stop), group, extra, colours)
+            timings["run_s"] += r["ms"]["run"] / 1000  # tfjs executing the models
+            timings["compare_s"] += r["ms"]["stats"] / 1000  # the sums over every output
             names = r["stats"]
             for got in r["nodes"]:
                 slot = per_node.setdefault(got["name"], {"shape": got["shape"], "acc": None, "local": None})

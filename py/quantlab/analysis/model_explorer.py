@@ -10,13 +10,23 @@ started bound to 127.0.0.1."""
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import math
+import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+from ..errors import QuantlabError
 from ..infra.fsutil import write_json_atomic
 
 HOST = "127.0.0.1"
@@ -73,6 +83,18 @@ def _on_readers(model_json: dict, per_weight: dict[str, float], worst=min) -> di
     return out
 
 
+def _in_layers(model_json: dict, per_layer: dict[str, float]) -> dict[str, float]:
+    """tune's figures per layer (a node-name prefix, or a weight) on the nodes of that layer."""
+    nodes = [n["name"] for n in model_json["modelTopology"].get("node") or [] if n.get("op") != "Const"]
+    weights = weight_readers(model_json)
+    out = _on_readers(model_json, {k: v for k, v in per_layer.items() if k in weights})
+    for layer, value in per_layer.items():
+        for node in nodes:
+            if node == layer or node.startswith(layer + "/"):
+                out[node] = min(out.get(node, value), value)
+    return out
+
+
 def overlays(record: dict, model_json: dict, weight_rows: list[dict], sensitivity: list[dict] | None) -> dict:
     """{file stem: node data} for one diagnosed variant."""
     v, exact = record["variant"], record["summary"]["exact_db"]
@@ -124,6 +146,9 @@ def explorer_url(port: int, model_json: Path, overlay_paths: list[Path]) -> str:
 
 def explorer_command(model_json: Path, overlay_paths: list[Path], port: int = DEFAULT_PORT) -> list[str]:
     exe = shutil.which("model-explorer") or "model-explorer"
+    beside = Path(sys.executable).with_name("model-explorer")  # installed in this (not activated) venv
+    if beside.is_file():
+        exe = str(beside)
     return [
         exe,
         str(Path(model_json).resolve()),
@@ -142,3 +167,55 @@ def installed() -> bool:
 
 def install_hint() -> str:
     return f"{sys.executable} -m pip install {PACKAGE}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def running_explorer(
+    model_json: Path, overlay_paths: list[Path], port: int | None = None, timeout: float = 120.0
+) -> Iterator[str]:
+    """Model Explorer's server on 127.0.0.1 (its own process group, stopped on exit, error or
+    signal); yields the URL that opens the model with the overlays."""
+    if not installed():
+        raise QuantlabError(f"Model Explorer is not installed: {install_hint()}", exit_code=2)
+    port = port or free_port()
+    proc = subprocess.Popen(
+        explorer_command(model_json, overlay_paths, port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: collections.deque[str] = collections.deque(maxlen=20)
+    # drained all along: Flask logs every request, and a full pipe would stop the server
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not _listening(port):
+            try:
+                proc.wait(timeout=0.1)  # the pause between tries is a wait on the process itself
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    raise QuantlabError(
+                        f"model-explorer did not serve on {HOST}:{port} within {timeout:g} s"
+                    ) from None
+                continue
+            last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "?")
+            raise QuantlabError(f"model-explorer exited ({proc.returncode}) before serving: {last}")
+        yield explorer_url(port, model_json, overlay_paths)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -78,6 +78,14 @@ def diagnose(
     models_dir: ModelsDir = Path("models"),
     timeout: Timeout = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole record as JSON")] = False,
+    open_: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Then start Model Explorer (127.0.0.1 only) on the graph with the overlays, and open it; "
+            "Ctrl-C stops it (needs `pip install 'quantlab[explorer]'`)",
+        ),
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Show where a variant's error enters: every node's output (layers: every layer's) compared
@@ -119,8 +127,34 @@ def diagnose(
         variant=variant, runtime=runtime, limit=limit, max_mb=max_memory, nodes=list(node or []), top=top,
         timeout=timeout,
     )  # fmt: skip
+    if open_:
+        from ...analysis import model_explorer
+
+        if not model_explorer.installed():  # before the run, not after it
+            raise QuantlabError(
+                f"--open: Model Explorer is not installed: {model_explorer.install_hint()}", exit_code=2
+            )
     record = measure_diagnose(subject, opts)
     if as_json:
         print_json(record)
     else:
         print_diagnose(record)
+    if open_:
+        _open(record)
+
+
+def _open(record: dict) -> None:
+    import threading
+    import webbrowser
+
+    from ...analysis.model_explorer import running_explorer
+    from ...infra.progress import log
+
+    me = record.get("model_explorer") or {}
+    if not me.get("overlays"):
+        raise QuantlabError(f"--open: {me.get('skipped', 'no overlays were written')}", exit_code=2)
+    with running_explorer(Path(me["model_json"]), [Path(p) for p in me["overlays"]]) as url:
+        log.info("Model Explorer serves %s on 127.0.0.1 only; Ctrl-C stops it", me["model_json"])
+        typer.echo(url)
+        webbrowser.open(url)
+        threading.Event().wait()  # until Ctrl-C (exit 130); the server stops with this block
