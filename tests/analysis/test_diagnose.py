@@ -231,3 +231,23 @@ def test_bad_input_is_one_line_and_exit_2(made, extra, message):
     assert len(errors) == 1 and message in errors[0], errors
     assert "Traceback" not in r.stdout + r.stderr
     assert not (root / "bad" / "chain" / "diagnose").exists()  # nothing half-written
+
+
+def test_the_report_shows_where_the_error_enters(made):
+    """After `analyze`, a diagnosis lands in results.json and the page: the depth chart (one line
+    per output), the tables and the float16 line."""
+    root = made["root"]
+    out = root / "report_out"
+    r = run_cli("analyze", str(root / "chain.h5"), "--name", "chain", "--models-dir", str(root / "models"),
+                "--out", str(out), "--inputs", str(root / "chain.npz"))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    d = _cli("diagnose", str(root / "chain.h5"), "--name", "chain", "--variant", "uint8", "--models-dir",
+             str(root / "models"), "--out", str(out), "--inputs", str(root / "chain.npz"))  # fmt: skip
+    results = json.loads((out / "chain" / "results.json").read_text())
+    entry = results["diagnose"]["variants"]["uint8"]
+    assert entry["summary"] == d["summary"] and len(entry["curve"]) == sum(n["compared"] for n in d["nodes"])
+    page = (out / "chain" / "index.html").read_text()
+    assert (
+        "Where the error enters" in page and page.count('class="branch"') == len(d["summary"]["outputs"]) == 1
+    )
+    assert d["summary"]["largest_falls"][0]["node"] in page

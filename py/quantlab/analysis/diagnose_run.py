@@ -29,6 +29,7 @@ from ..input_spec import fixed_batch
 from ..runtimes import make_runtime
 from ..runtimes.base import head, input_specs, n_examples
 from ..tfjs.activation_graph import ActivationGraph
+from .diagnose_outputs import attach, explorer_files
 from .diagnose_summary import summarise
 from .node_error import error_figures, range_figures, resample_counts
 from .subject import Subject
@@ -200,11 +201,12 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         t0 = time.perf_counter()
         path = diagnose_path(subject.out_dir, subject.name, opts.variant)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record["model_explorer"] = _overlays(record, paths, path.parent, subject)
+        record["model_explorer"] = explorer_files(record, paths, path.parent, subject)
         record["seconds"] = {k: round(v, 2) for k, v in timings.items()}
         record["seconds"]["total_s"] = round(time.perf_counter() - t_start, 1)
         record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_json_atomic(path, record)
+        attach(subject, record)
         timings["write_s"] = time.perf_counter() - t0
         record["path"] = str(path)
     return record
@@ -219,36 +221,6 @@ def _peak_rss(runtime) -> dict:
     if peak is not None:
         out["runtime"] = peak()
     return out
-
-
-def _overlays(record: dict, paths: dict[str, Path], folder: Path, subject: Subject) -> dict:
-    """Model Explorer node data for a graph model (its node names are Model Explorer's ids)."""
-    import shlex
-
-    from ..infra.fsutil import read_json
-    from . import model_explorer as me
-    from .tune_run import TUNE_FILE
-    from .weight_error import tensor_errors
-
-    if record["format"] != "graph":
-        return {"skipped": "overlays are written for tfjs graph models (Model Explorer names their nodes as "
-                "model.json does); this is a layers model"}  # fmt: skip
-    model_json_path = paths["float32"] / "model.json"
-    model_json = json.loads(model_json_path.read_text())
-    weights = tensor_errors(paths["float32"], paths[record["variant"]], histogram_top=0)["tensors"]
-    tune_path = subject.results_dir / TUNE_FILE
-    sensitivity = read_json(tune_path).get("sensitivity") if tune_path.is_file() else None
-    files = me.overlays(record, model_json, weights, sensitivity)
-    written = me.write_overlays(folder / "model-explorer", files)
-    command = me.explorer_command(model_json_path, written)
-    return {
-        "folder": str(folder / "model-explorer"),
-        "overlays": [str(p) for p in written],
-        "model_json": str(model_json_path.resolve()),
-        "command": command,
-        "command_text": shlex.join(command),
-        "url": me.explorer_url(me.DEFAULT_PORT, model_json_path, written),
-    }
 
 
 def _run(runtime, ref, variant, x, n, graph, plan, timings) -> dict:

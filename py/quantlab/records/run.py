@@ -1,5 +1,5 @@
 """One results.json: a demo's or a user's model's run, its variant rows and the sections later
-commands add (parity, tune, delivery). Built by the producers (analysis/analyze_record.py,
+commands add (parity, tune, delivery, diagnose). Built by the producers (analysis/analyze_record.py,
 demos/pipeline.py, demos/mobilenet/evaluate.py), written by results.write_results, and read back by
 the report through `from_json`: the field list lives here only."""
 
@@ -50,6 +50,7 @@ class RunRecord:
     tune: dict | None = _section()
     tune_equalized: dict | None = _section()
     delivery: dict | None = _section()
+    diagnose: dict | None = _section()
     extra: dict = field(default_factory=dict)  # a user model's source, inputs, outputs, ...
 
     def to_json(self) -> dict:

@@ -1,5 +1,5 @@
 """The sections later commands add to a results.json (and write to their own file): parity, tune,
-delivery. Each declares the fields the report reads, with their types; the rest is kept as given.
+delivery, diagnose. Each declares the fields the report reads, with their types; the rest is kept as given.
 `RunRecord.from_json` decodes them with the run, and their writers check them before writing."""
 
 from __future__ import annotations
@@ -80,9 +80,19 @@ class DeliverySection(Section):
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class DiagnoseSection(Section):
+    """`quantlab diagnose`: per diagnosed variant, where its error enters (the summary, and each
+    node's accumulated and local SQNR along the depth)."""
+
+    variants: dict | None = ABSENT
+    extra: dict = field(default_factory=dict)
+
+
 SECTIONS = {
     "parity": ParitySection,
     "tune": TuneSection,
     "tune_equalized": TuneSection,
     "delivery": DeliverySection,
+    "diagnose": DiagnoseSection,
 }

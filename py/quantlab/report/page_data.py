@@ -95,6 +95,19 @@ def delivery_charts(results: dict) -> dict:
     return charts
 
 
+def diagnose_charts(results: dict) -> dict:
+    """{variant: the depth chart} for the "Where the error enters" section."""
+    from .depth_chart import depth_chart
+
+    section = results.get("diagnose") or {}
+    out = {}
+    for variant, entry in (section.get("variants") or {}).items():
+        exact = (entry.get("summary") or {}).get("exact_db", 120.0)
+        title = f"{variant}: accumulated SQNR along the depth, one line per output"
+        out[variant] = depth_chart(entry.get("curve") or [], exact, title)
+    return out
+
+
 def _n_test(results: dict):
     return (results.get("dataset") or {}).get("n_test")
 

@@ -12,7 +12,7 @@ from ..records.run import RunRecord
 from ..results import RESULTS_FILE, check_schema
 from .discretisation import discretisation_figure
 from .filters import relative_href, template_env
-from .page_data import delivery_charts, demo_charts, primary_value, side_by_side
+from .page_data import delivery_charts, demo_charts, diagnose_charts, primary_value, side_by_side
 
 
 def load_all_results(out_dir: Path) -> list[dict]:
@@ -72,6 +72,7 @@ def render_reports(out_dir: Path) -> Path:
                 r=r,
                 charts=demo_charts(r),
                 delivery=delivery_charts(r),
+                diagnose=diagnose_charts(r),
                 primary=primary_value,
                 discretisation=figure,
             ),

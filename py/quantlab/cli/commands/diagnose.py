@@ -139,6 +139,11 @@ def diagnose(
         print_json(record)
     else:
         print_diagnose(record)
+    from ...report import render_reports
+    from ...results import results_path
+
+    if results_path(out, subject.name).is_file():
+        render_reports(out)  # the "Where the error enters" section of OUT/<name>/index.html
     if open_:
         _open(record)
 
