@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 def readme_analyze_commands() -> list[str]:
+    """The README's runnable commands on committed fixtures: `analyze` first, then `diagnose`."""
     text = (ROOT / "README.md").read_text()
-    return re.findall(r"^(\.venv/bin/quantlab analyze tests/\S+.*)$", text, re.M)
+    return re.findall(r"^(\.venv/bin/quantlab (?:analyze|diagnose) tests/\S+.*)$", text, re.M)
 
 
 def test_readme_opening_command_runs_as_written(tmp_path):
@@ -32,3 +33,5 @@ def test_readme_opening_command_runs_as_written(tmp_path):
     out = re.search(r"--out (\S+)", commands[0]).group(1)
     results = list((tmp_path / out).glob("*/results.json"))
     assert results and json.loads(results[0].read_text())["inputs"]["kind"] == "synthetic"
+    diagnosed = list((tmp_path / out).glob("*/diagnose/uint8.json"))
+    assert any("diagnose" in c for c in commands) and diagnosed, "the README's diagnose example wrote nothing"

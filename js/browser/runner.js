@@ -128,7 +128,9 @@
       }
       const args = (layer.inboundNodes?.[0]?.inboundLayers ?? []).map((l) => {
         if (fed[l.name]) return fed[l.name];
-        const k = model.inputLayers.indexOf(l);
+        // a model input (a Sequential model's InputLayer is its inner model's: matched by name)
+        let k = model.inputLayers.findIndex((i) => i === l || i.name === l.name);
+        if (k < 0 && l.getClassName() === 'InputLayer' && xs.length === 1) k = 0;
         if (k < 0) throw codeError('BAD_REQUEST', `feeds lack ${l.name}, an input of layer ${name}`);
         return xs[k];
       });

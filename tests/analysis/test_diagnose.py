@@ -45,6 +45,11 @@ def made(tmp_path_factory) -> dict:
     for i in range(1, 5):
         h = k.layers.Dense(32, activation="relu", name=f"d{i}")(h)
     k.Model(inp, k.layers.Dense(4, name="out")(h)).save(root / "chain.h5")
+    seq = k.Sequential(
+        [k.Input((16,)), *(k.layers.Dense(32, activation="relu", name=f"d{i}") for i in range(1, 5))]
+    )
+    seq.add(k.layers.Dense(4, name="out"))
+    seq.save(root / "seq.h5")  # a Sequential model: tfjs keeps its InputLayer in an inner model
     np.savez(root / "chain.npz", x=rng.uniform(-1, 1, size=(48, 16)).astype(np.float32))
 
     hot_in = k.Input((8,), name="x")
@@ -56,13 +61,13 @@ def made(tmp_path_factory) -> dict:
     np.savez(root / "hot.npz", x=rng.uniform(0.2, 1, size=(32, 8)).astype(np.float32))  # big: 4.8e4 .. 2.4e5
 
     models = {}
-    for name, fmt in (("chain", "graph"), ("chain_layers", "layers"), ("hot", "graph")):
+    for name, fmt in (("chain", "graph"), ("chain_layers", "layers"), ("seq", "layers"), ("hot", "graph")):
         src = detect(root / f"{name.split('_')[0]}.h5")
         models[name] = root / "models" / name
         claim_model_root(models[name], src.path)  # as analyze does: quantlab's own folder
         write_variants(src, AnalyzeOptions(name=name, variants=["float32", "float16"], output_format=fmt),
                        models[name])  # fmt: skip
-    for name in ("chain", "chain_layers"):
+    for name in ("chain", "chain_layers", "seq"):
         model_json, groups = read_weight_groups(models[name] / "float32")
         is_d3 = lambda e: "d3" in e["name"] and e["data"].ndim == 2  # noqa: E731 (d3's kernel)
         coarse = [
@@ -76,9 +81,10 @@ def made(tmp_path_factory) -> dict:
 def _diagnose(made, name: str, variant: str, *extra: str) -> dict:
     root = made["root"]
     source = root / f"{name.split('_')[0]}.h5"
+    data = root / ("hot.npz" if name == "hot" else "chain.npz")
     return _cli(
         "diagnose", str(source), "--name", name, "--variant", variant, "--models-dir", str(root / "models"),
-        "--out", str(root / "out"), "--inputs", str(root / f"{name.split('_')[0]}.npz"), *extra,
+        "--out", str(root / "out"), "--inputs", str(data), *extra,
     )  # fmt: skip
 
 
@@ -92,7 +98,7 @@ def _by_layer(record: dict) -> dict[str, dict]:
     return out
 
 
-@pytest.mark.parametrize("name", ["chain", "chain_layers"])
+@pytest.mark.parametrize("name", ["chain", "chain_layers", "seq"])
 def test_the_coarse_layer_is_where_the_error_enters(made, name):
     r = _diagnose(made, name, "coarse3")
     assert r["format"] == ("graph" if name == "chain" else "layers") and r["n_examples"] == 48

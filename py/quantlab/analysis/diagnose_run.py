@@ -202,12 +202,12 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         path = diagnose_path(subject.out_dir, subject.name, opts.variant)
         path.parent.mkdir(parents=True, exist_ok=True)
         record["model_explorer"] = explorer_files(record, paths, path.parent, subject)
+        timings["write_s"] = time.perf_counter() - t0  # the overlays; the record itself is small
         record["seconds"] = {k: round(v, 2) for k, v in timings.items()}
         record["seconds"]["total_s"] = round(time.perf_counter() - t_start, 1)
         record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_json_atomic(path, record)
         attach(subject, record)
-        timings["write_s"] = time.perf_counter() - t0
         record["path"] = str(path)
     return record
 

@@ -23,10 +23,17 @@ def print_diagnose(r: dict) -> None:
     n_out = len(s["outputs"])
     out = table_console()
     compared = sum(1 for row in r["nodes"] if row["compared"])
+    sec, rss = r["seconds"], r.get("peak_rss_mb") or {}
+    moving = sec["fetch_compare_s"] - sec["run_s"] - sec["compare_s"]
+    split = (
+        f"tfjs running the models {sec['run_s']:.1f} s, comparing {sec['compare_s']:.1f} s, moving the rest "
+        f"{moving:.1f} s, writing {sec['write_s']:.1f} s"
+    )
+    memory = ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items() if v is not None)
     out.print(
         f"{r['model']} {r['variant']} against float32 in {r['runtime']['runtime']}: {compared} of "
-        f"{len(r['nodes'])} nodes compared on {r['n_examples']} examples ({r['calls']} calls, "
-        f"{r['seconds']['total_s']:.0f} s)"
+        f"{len(r['nodes'])} nodes compared on {r['n_examples']} examples in {r['calls']} calls, "
+        f"{sec['total_s']:.0f} s ({split}); peak RSS: {memory}"
     )
     lists = (
         ("where the accumulated SQNR falls most", s["largest_falls"], True),
