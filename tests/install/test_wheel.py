@@ -47,6 +47,7 @@ EVALUATOR = (
     "js/protocol.json",
     "js/static_server.mjs",
     "js/tensor_io.mjs",
+    "js/browser/compare.js",
     "js/browser/harness.js",
     "js/browser/index.html",
     "js/browser/runner.js",
@@ -248,7 +249,7 @@ def test_npm_install_interrupted_then_two_first_runs_at_once(installed, tmp_path
         "missing",
         *[r.split()[0] for r in report[3:]],
     ]
-    assert [line.split()[1] for line in report] == ["python", "node", "npm", "chromium", "tfjs-node"]
+    assert [line.split()[1] for line in report] == ["python", "node", "npm", "chromium", "tfjs-node", "model"]
     assert "run `quantlab setup --npm`" in report[2] and str(installed.node_cache()) in report[2]
     # no line without a command to run for what is missing
     assert all(

@@ -208,3 +208,15 @@ def test_model_explorer_node_data():
     assert head == "http://127.0.0.1:8123/"  # Model Explorer's server on the loopback only
     assert json.loads(unquote(data)) == {"models": [{"url": "/m/model.json"}], "nodeData": ["/o/a.json"],
                                          "nodeDataTargets": [""]}  # fmt: skip
+
+
+def test_sensitivity_rank_lands_on_the_layers_nodes():
+    """tune names graph layers by a node-name prefix ('.../block_1_depthwise'): every node of that
+    layer takes its rank, and nothing else does."""
+    graph = {"modelTopology": {"node": [_node("x", "Placeholder"), _node("m/b1/w", "Const"),
+             _node("m/b1/conv", "Conv2D", "x", "m/b1/w"), _node("m/b1/relu", "Relu", "m/b1/conv"),
+             _node("m/b10/conv", "Relu", "m/b1/relu")]}}  # fmt: skip
+    record = {"variant": "uint8", "summary": {"exact_db": EXACT_DB}, "nodes": []}
+    files = overlays(record, graph, [], [{"layer": "m/b1"}, {"layer": "m/b10"}])
+    ranks = files["uint8.sensitivity-rank"]["results"]
+    assert ranks == {"m/b1/conv": {"value": 1.0}, "m/b1/relu": {"value": 1.0}, "m/b10/conv": {"value": 2.0}}

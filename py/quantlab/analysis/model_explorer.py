@@ -118,7 +118,7 @@ def overlays(record: dict, model_json: dict, weight_rows: list[dict], sensitivit
     if sensitivity:
         ranks = {row["layer"]: float(k + 1) for k, row in enumerate(sensitivity)}
         out[f"{v}.sensitivity-rank"] = node_data(
-            "tune: sensitivity rank (1 = most)", _on_readers(model_json, ranks)
+            "tune: sensitivity rank (1 = most)", _in_layers(model_json, ranks)
         )
     return out
 

@@ -115,5 +115,19 @@ def tfjs_node() -> Check:
     return Check("tfjs-node", True, f"built in {tfjs_node_dir()} (the node-tensorflow runtime)")
 
 
+def model_explorer() -> Check:
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("model_explorer") is None:
+        hint = f"{sys.executable} -m pip install 'quantlab[explorer]'"
+        return Check("model explorer", False, f"not installed (diagnose --open): run `{hint}`", needed=False)
+    try:
+        version = metadata.version("ai-edge-model-explorer")
+    except metadata.PackageNotFoundError:
+        version = "?"
+    return Check("model explorer", True, f"ai-edge-model-explorer {version} (diagnose --open)")
+
+
 def checks() -> list[Check]:
-    return [python_packages(), node(), npm_packages(), chromium(), tfjs_node()]
+    return [python_packages(), node(), npm_packages(), chromium(), tfjs_node(), model_explorer()]
