@@ -102,23 +102,33 @@
           result.get(nodes[i]).acc = await timed(async () => tensorStats(byKey.get(nodes[i]),
             await values(nodes[i]), varT.tensors[i], n));
         }
-      } finally { varT.tensors.forEach((t) => t.dispose()); }
+      } finally { Runner.release(variant, varT.tensors); }
+      // One group's local run; a group tfjs refuses as a whole (a fed value it cannot take back,
+      // e.g. a Where whose declared dtype is its input's) is retried node by node, and a node it
+      // refuses alone gets local_error instead of figures.
+      const runGroup = async (names, fed) => {
+        const loc = await timed(() => Runner.fetchNodes(tf, variant, inputs, names, fed), true);
+        try {
+          for (let i = 0; i < names.length; i++) {
+            result.get(names[i]).local = await timed(async () => tensorStats(byKey.get(names[i]),
+              await values(names[i]), loc.tensors[i], n));
+          }
+        } finally { Runner.release(variant, loc.tensors, refT.tensors); } // a node may pass a fed value through
+      };
       for (const group of groups) {
         const fed = {};
         for (const k of group.feeds) {
           if (!byKey.has(k)) throw Runner.codeError('BAD_REQUEST', `group feed ${k} is not fetched`);
           fed[k] = byKey.get(k);
         }
-        const loc = await timed(() => Runner.fetchNodes(tf, variant, inputs, group.nodes, fed), true);
-        try {
-          for (let i = 0; i < group.nodes.length; i++) {
-            const name = group.nodes[i];
-            result.get(name).local = await timed(async () => tensorStats(byKey.get(name), await values(name),
-              loc.tensors[i], n));
+        try { await runGroup(group.nodes, fed); } catch (e) {
+          if (e.code === 'BAD_REQUEST' && !/model\./.test(e.message)) throw e;
+          for (const name of group.nodes) {
+            try { await runGroup([name], fed); } catch (one) { result.get(name).local_error = one.message.slice(0, 300); }
           }
-        } finally { loc.tensors.forEach((t) => t.dispose()); }
+        }
       }
-    } finally { refT.tensors.forEach((t) => t.dispose()); }
+    } finally { Runner.release(ref, refT.tensors); }
     return { stats: STATS, nodes: [...result.values()], ms: { total: performance.now() - t0, run: runMs,
       stats: statsMs } };
   }

@@ -62,6 +62,23 @@
     return { model, format, desc: describe(model, format), submodels: new Map(), async: false };
   }
 
+  // The tensors a graph model owns: a node that passes a weight through (an Identity of a Const)
+  // returns the weight tensor itself, which must outlive the prediction that fetched it.
+  function ownedIds(entry) {
+    if (!entry.owned) {
+      const weights = entry.format === 'graph' ? Object.values(entry.model.weights ?? {}).flat() : [];
+      entry.owned = new Set(weights.map((t) => t.id));
+    }
+    return entry.owned;
+  }
+
+  // Dispose what a run returned, except the model's own tensors and those in `keep`.
+  function release(entry, tensors, keep = []) {
+    const owned = ownedIds(entry);
+    const kept = new Set(keep.map((t) => t.id));
+    for (const t of tensors) if (!owned.has(t.id) && !kept.has(t.id)) t.dispose();
+  }
+
   // A layers model whose outputs are the named layers' outputs (for layer-by-layer comparison).
   function layersSubmodel(tf, entry, layers) {
     const key = layers.join('\u0000');
@@ -208,10 +225,9 @@
         fed[f.name] = tf.tensor(f.data.subarray(start * feedRows[k], stop * feedRows[k]),
           [stop - start, ...f.shape.slice(1)], f.dtype || 'float32');
       });
-      let ys;
+      let ys = [];
       try { ys = await runBatch(tf, entry, xs, layers, fed); } finally {
-        xs.forEach((x) => x.dispose());
-        Object.values(fed).forEach((t) => t.dispose());
+        release(entry, [...xs, ...Object.values(fed)], ys); // an output may be an input passed through
       }
       try {
         if (ys.length !== names.length) {
@@ -231,7 +247,7 @@
           meta[k] = { shape, dtype, batched };
           chunks[k].push(v);
         });
-      } finally { ys.forEach((y) => y.dispose()); }
+      } finally { release(entry, ys); }
     }
     const outputs = names.map((name, k) => {
       const { shape, dtype, batched } = meta[k];
@@ -251,10 +267,11 @@
     const ordered = matchInputs(entry, inputs);
     const n = ordered[0].shape[0];
     const xs = ordered.map((inp) => tf.tensor(inp.data, inp.shape, inp.dtype || 'float32'));
+    let tensors = [];
     try {
-      const tensors = await runBatch(tf, entry, xs, names, fed);
+      tensors = await runBatch(tf, entry, xs, names, fed);
       return { tensors, n };
-    } finally { xs.forEach((x) => x.dispose()); }
+    } finally { release(entry, xs, tensors); } // a node may return an input as it is: the caller's now
   }
 
   function dispose(entry) {
@@ -262,6 +279,7 @@
     entry.submodels.clear();
   }
 
-  globalThis.QuantlabRunner = { codeError, detectFormat, loadModel, describe, newEntry, predict, fetchNodes, dispose,
+  globalThis.QuantlabRunner = { codeError, detectFormat, loadModel, describe, newEntry, predict, fetchNodes, release,
+    dispose,
     normShape };
 })();

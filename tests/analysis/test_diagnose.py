@@ -130,11 +130,14 @@ def test_figures_match_numpy_on_fetched_activations(made):
     local run made by feeding float32's values of d3's input by hand."""
     from quantlab.runtimes import make_runtime
 
-    kernel_reader = _diagnose(made, "chain", "coarse3")["summary"]["worst_local"][0]["node"]  # d3's MatMul
+    from quantlab.analysis.model_explorer import weight_readers
+
+    model_json = json.loads((made["models"]["chain"] / "float32" / "model.json").read_text())
+    kernel = next(w for w in weight_readers(model_json) if "/d3/" in f"/{w}" and "MatMul" in w)
+    (kernel_reader,) = weight_readers(model_json)[kernel]  # d3's MatMul
     r = _diagnose(made, "chain", "coarse3", "--node", kernel_reader)
     assert len(r["nodes"]) == 1
     row = r["nodes"][0]
-    model_json = json.loads((made["models"]["chain"] / "float32" / "model.json").read_text())
     node = next(n for n in model_json["modelTopology"]["node"] if n["name"] == row["node"])
     feed = next(i for i in node["input"] if "d2" in i)
     x = np.load(made["root"] / "chain.npz")["x"]

@@ -220,3 +220,14 @@ def test_sensitivity_rank_lands_on_the_layers_nodes():
     files = overlays(record, graph, [], [{"layer": "m/b1"}, {"layer": "m/b10"}])
     ranks = files["uint8.sensitivity-rank"]["results"]
     assert ranks == {"m/b1/conv": {"value": 1.0}, "m/b1/relu": {"value": 1.0}, "m/b10/conv": {"value": 2.0}}
+
+
+def test_values_inside_a_while_loop_are_not_fetched():
+    # x -> Enter -> Merge <-> NextIteration (body: add) ; Switch -> Exit -> after
+    nodes = [_node("x", "Placeholder"), _node("enter", "Enter", "x"), _node("merge", "Merge", "enter", "next"),
+             _node("cond", "Less", "merge"), _node("loopcond", "LoopCond", "cond"),
+             _node("switch", "Switch", "merge", "loopcond"), _node("body", "AddV2", "switch:1"),
+             _node("next", "NextIteration", "body"), _node("exit", "Exit", "switch"),
+             _node("after", "Relu", "exit"), _node("beside", "Relu", "x")]  # fmt: skip
+    g = ActivationGraph.from_graph_model({"modelTopology": {"node": nodes}}, {"after": "y"})
+    assert sorted(g.nodes) == ["after", "beside"]

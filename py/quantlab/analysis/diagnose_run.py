@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import workspace
-from ..errors import QuantlabError
+from ..errors import EvaluatorError, QuantlabError
 from ..infra.fsutil import write_json_atomic
-from ..infra.progress import progress
+from ..infra.progress import log, progress
 from ..input_spec import fixed_batch
 from ..runtimes import make_runtime
 from ..runtimes.base import head, input_specs, n_examples
-from ..tfjs.activation_graph import ActivationGraph
+from ..runtimes.op_support import missing_op
+from ..tfjs.activation_graph import ActivationGraph, base_name
 from .diagnose_outputs import attach, explorer_files
 from .diagnose_summary import summarise
 from .node_error import error_figures, range_figures, resample_counts
@@ -80,14 +81,55 @@ def pick_nodes(graph: ActivationGraph, wanted: list[str]) -> list[str]:
     return [n for n in graph.nodes if n in set(wanted)]
 
 
-def node_bytes(runtime, ref, x1, nodes: list[str]) -> dict[str, int]:
-    """Bytes of each node's output for one example (x1), fetched a few nodes per call."""
+def node_bytes(runtime, ref, x1, nodes: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Bytes of each node's output for one example (x1), fetched a few nodes per call; and the
+    nodes tfjs cannot return by name (a call that fails is retried node by node), with why.
+    Every node failing is the model's failure, raised as it came."""
     sizes: dict[str, int] = {}
+    refused: dict[str, str] = {}
     for k in range(0, len(nodes), SIZING_NODES):
         names = nodes[k : k + SIZING_NODES]
-        outs, _ = runtime.predict(ref, x1, batch_size=1, layers=names)
-        sizes.update({name: int(o.nbytes) for name, o in zip(names, outs, strict=True)})
-    return sizes
+        try:
+            outs, _ = runtime.predict(ref, x1, batch_size=1, layers=names)
+        except EvaluatorError as e:
+            if "PREDICT_FAILED" not in str(e) or missing_op(str(e)):
+                raise  # a kernel the runtime lacks is the model's problem, not one node's
+            outs = []
+            for name in names:
+                try:
+                    outs.append(runtime.predict(ref, x1, batch_size=1, layers=[name])[0][0])
+                except EvaluatorError as one:
+                    if "PREDICT_FAILED" not in str(one) or missing_op(str(one)):
+                        raise
+                    refused[name] = str(one).split("PREDICT_FAILED: ", 1)[-1][:200]
+                    outs.append(None)
+            if all(o is None for o in outs) and not sizes:
+                raise
+        sizes.update({name: int(o.nbytes) for name, o in zip(names, outs, strict=True) if o is not None})
+    return sizes, refused
+
+
+def _sizes(runtime, ref, x1, nodes: list[str], float32: Path, opts: DiagnoseOptions) -> tuple[dict, dict]:
+    """node_bytes; a kernel the runtime lacks is named first, with a runtime that runs it here."""
+    from ..runtimes.op_support import missing_op_error
+
+    try:
+        return node_bytes(runtime, ref, x1, nodes)
+    except EvaluatorError as e:
+
+        def runs_on(name: str) -> bool:
+            with make_runtime(name, timeout=opts.timeout) as other:
+                other.predict(
+                    other.load(float32),
+                    x1,
+                    batch_size=len(next(iter(x1.values())) if isinstance(x1, dict) else x1),
+                )
+            return True
+
+        err = missing_op_error(e, float32 / "model.json", opts.runtime, runs_on)
+        if err is None:
+            raise
+        raise err from None
 
 
 def plan_calls(
@@ -157,12 +199,17 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         if n == 0:
             raise QuantlabError(f"no examples to diagnose (the model takes batches of {fixed})", exit_code=2)
         t0 = time.perf_counter()
-        sizes = node_bytes(runtime, ref, head(x, fixed or 1), nodes)
+        sizes, refused = _sizes(runtime, ref, head(x, fixed or 1), nodes, paths["float32"], opts)
+        if refused:
+            log.warning(
+                "%d node(s) tfjs cannot return by name are left out (the record lists them)", len(refused)
+            )
+            nodes = [n for n in nodes if n not in refused]
         if fixed and fixed > 1:
             sizes = {k: v // fixed for k, v in sizes.items()}
         timings["sizing_s"] = time.perf_counter() - t0
         plan = plan_calls(graph, nodes, sizes, opts.max_mb * 1e6, n, fixed)
-        per_node = _run(runtime, ref, variant, x, n, graph, plan, timings)
+        per_node = _run(runtime, ref, variant, x, n, graph, plan, timings, set(graph.nodes) - set(refused))
         t0 = time.perf_counter()
         counts = resample_counts(n)
         rows = []
@@ -182,6 +229,8 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
                 row["compared"] = True
                 row["accumulated"] = error_figures(got["acc"], counts).as_dict()
                 row["local"] = error_figures(got["local"], counts).as_dict() if got["local"] else None
+                if got.get("local_error"):
+                    row["local_error"] = got["local_error"]
                 row["range"] = range_figures(got["acc"])
             rows.append(row)
         record = {
@@ -192,6 +241,7 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
             "n_examples": n,
             **details,
             "nodes": rows,
+            "not_fetchable": refused,
             "summary": summarise(rows, graph, opts.top),
             "calls": sum(-(-n // e) for _, e in plan),
         }
@@ -223,7 +273,7 @@ def _peak_rss(runtime) -> dict:
     return out
 
 
-def _run(runtime, ref, variant, x, n, graph, plan, timings) -> dict:
+def _run(runtime, ref, variant, x, n, graph, plan, timings, fetchable: set[str]) -> dict:
     """{node: {shape, acc: {stat: per-example vector}, local: ... or None}} over every call."""
     per_node: dict[str, dict] = {}
     calls = [(group, start, min(n, start + e)) for group, e in plan for start in range(0, n, e)]
@@ -232,7 +282,9 @@ def _run(runtime, ref, variant, x, n, graph, plan, timings) -> dict:
         task = bar.add_task("diagnose", total=len(calls), info="")
         for group, start, stop in calls:
             members = set(group)
-            colours = graph.groups(group)
+            # a node reading a value tfjs cannot return by name gets no local run
+            runnable = [m for m in group if all(base_name(k) in fetchable for k in graph.reads[m])]
+            colours = graph.groups(runnable)
             extra = sorted({k for c in colours for k in c["feeds"]} - members)
             r = runtime.compare(ref, variant, _slice(x, start, stop), group, extra, colours)
             timings["run_s"] += r["ms"]["run"] / 1000  # tfjs executing the models
@@ -240,6 +292,8 @@ def _run(runtime, ref, variant, x, n, graph, plan, timings) -> dict:
             names = r["stats"]
             for got in r["nodes"]:
                 slot = per_node.setdefault(got["name"], {"shape": got["shape"], "acc": None, "local": None})
+                if got.get("local_error"):
+                    slot["local_error"] = got["local_error"]  # tfjs would not run it alone
                 for kind in ("acc", "local"):
                     if got[kind] is None:
                         continue

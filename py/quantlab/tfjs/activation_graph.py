@@ -22,6 +22,14 @@ SKIPPED_OPS = frozenset(
 )  # fmt: skip
 
 
+# Ops whose output is a handle or a flow token (TensorArray, TensorList, hash tables), not a value.
+SKIPPED_PREFIXES = ("TensorArray", "TensorList", "HashTable", "LookupTable", "MutableHashTable")
+
+
+def fetchable_op(op: str) -> bool:
+    return op not in SKIPPED_OPS and not op.startswith(SKIPPED_PREFIXES)
+
+
 def input_key(ref: str) -> str:
     """A node input as a fetch/feed key: "name" for output 0, "name:k" for another output."""
     name, _, index = ref.rpartition(":")
@@ -52,7 +60,8 @@ class ActivationGraph:
         """outputs: {output node name: output name as the runtime calls it}."""
         raw = [n for n in model_json["modelTopology"].get("node") or [] if isinstance(n, dict)]
         kind = {n["name"]: n.get("op", "") for n in raw}
-        wanted = [n for n in raw if n.get("op") not in SKIPPED_OPS]
+        frames = _frame_depth(raw)
+        wanted = [n for n in raw if fetchable_op(n.get("op", "")) and frames[n["name"]] == 0]
         names = {n["name"] for n in wanted}
         reads = {
             n["name"]: [
@@ -116,6 +125,25 @@ class ActivationGraph:
             chosen[c]["nodes"].append(name)
             chosen[c]["feeds"].extend(k for k in keys if k not in chosen[c]["feeds"])
         return chosen
+
+
+def _frame_depth(raw: list[dict]) -> dict[str, int]:
+    """How many loop frames each node lies in (v1 control flow: Enter opens one, Exit closes it):
+    a value inside a while loop exists once per iteration and cannot be fetched by name."""
+    every = {n["name"]: [input_key(r) for r in n.get("input") or [] if not r.startswith("^")] for n in raw}
+    op = {n["name"]: n.get("op", "") for n in raw}
+    order = _topological(list(every), every)
+    depth = dict.fromkeys(order, 0)
+    for _ in range(len(order)):  # a loop's back edge (NextIteration -> Merge) needs passes to settle
+        changed = False
+        for name in order:
+            d = max((depth.get(base_name(k), 0) for k in every[name]), default=0)
+            d = d + 1 if op[name] == "Enter" else max(0, d - 1) if op[name] == "Exit" else d
+            if d != depth[name]:
+                depth[name], changed = d, True
+        if not changed:
+            break
+    return depth
 
 
 def _topological(names: list[str], reads: dict[str, list[str]]) -> list[str]:
