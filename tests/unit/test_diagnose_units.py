@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 
-from quantlab.analysis.diagnose_run import COPIES, plan_calls
+from quantlab.analysis.diagnose_plan import COPIES, plan_calls
 from quantlab.analysis.diagnose_summary import EXACT_DB, summarise
 from quantlab.analysis.model_explorer import explorer_url, node_data, overlays, weight_readers
 from quantlab.analysis.node_error import error_figures, range_figures, resample_counts
@@ -224,8 +224,9 @@ def test_sensitivity_rank_lands_on_the_layers_nodes():
 
 def test_values_inside_a_while_loop_are_not_fetched():
     # x -> Enter -> Merge <-> NextIteration (body: add) ; Switch -> Exit -> after
-    nodes = [_node("x", "Placeholder"), _node("enter", "Enter", "x"), _node("merge", "Merge", "enter", "next"),
-             _node("cond", "Less", "merge"), _node("loopcond", "LoopCond", "cond"),
+    nodes = [_node("x", "Placeholder"), _node("enter", "Enter", "x"),
+             _node("merge", "Merge", "enter", "next"), _node("cond", "Less", "merge"),
+             _node("loopcond", "LoopCond", "cond"),
              _node("switch", "Switch", "merge", "loopcond"), _node("body", "AddV2", "switch:1"),
              _node("next", "NextIteration", "body"), _node("exit", "Exit", "switch"),
              _node("after", "Relu", "exit"), _node("beside", "Relu", "x")]  # fmt: skip

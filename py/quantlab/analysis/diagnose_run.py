@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from .. import workspace
-from ..errors import EvaluatorError, QuantlabError
+from ..errors import QuantlabError
 from ..infra.fsutil import write_json_atomic
 from ..infra.progress import log, progress
 from ..input_spec import fixed_batch
 from ..runtimes import make_runtime
 from ..runtimes.base import head, input_specs, n_examples
-from ..runtimes.op_support import missing_op
 from ..tfjs.activation_graph import ActivationGraph, base_name
 from .diagnose_outputs import attach, explorer_files
+from .diagnose_plan import measure_sizes, plan_calls
 from .diagnose_summary import summarise
 from .node_error import error_figures, range_figures, resample_counts
 from .subject import Subject
@@ -38,8 +38,6 @@ from .subject import Subject
 DIAGNOSE_DIR = "diagnose"
 DEFAULT_EXAMPLES = 64
 DEFAULT_MAX_MB = 512.0
-SIZING_NODES = 32  # node outputs fetched per sizing call (one example)
-COPIES = 3  # a call holds float32's outputs, V's, and one local group's
 
 
 @dataclass
@@ -81,95 +79,6 @@ def pick_nodes(graph: ActivationGraph, wanted: list[str]) -> list[str]:
     return [n for n in graph.nodes if n in set(wanted)]
 
 
-def node_bytes(runtime, ref, x1, nodes: list[str]) -> tuple[dict[str, int], dict[str, str]]:
-    """Bytes of each node's output for one example (x1), fetched a few nodes per call; and the
-    nodes tfjs cannot return by name (a call that fails is retried node by node), with why.
-    Every node failing is the model's failure, raised as it came."""
-    sizes: dict[str, int] = {}
-    refused: dict[str, str] = {}
-    for k in range(0, len(nodes), SIZING_NODES):
-        names = nodes[k : k + SIZING_NODES]
-        try:
-            outs, _ = runtime.predict(ref, x1, batch_size=1, layers=names)
-        except EvaluatorError as e:
-            if "PREDICT_FAILED" not in str(e) or missing_op(str(e)):
-                raise  # a kernel the runtime lacks is the model's problem, not one node's
-            outs = []
-            for name in names:
-                try:
-                    outs.append(runtime.predict(ref, x1, batch_size=1, layers=[name])[0][0])
-                except EvaluatorError as one:
-                    if "PREDICT_FAILED" not in str(one) or missing_op(str(one)):
-                        raise
-                    refused[name] = str(one).split("PREDICT_FAILED: ", 1)[-1][:200]
-                    outs.append(None)
-            if all(o is None for o in outs) and not sizes:
-                raise
-        sizes.update({name: int(o.nbytes) for name, o in zip(names, outs, strict=True) if o is not None})
-    return sizes, refused
-
-
-def _sizes(runtime, ref, x1, nodes: list[str], float32: Path, opts: DiagnoseOptions) -> tuple[dict, dict]:
-    """node_bytes; a kernel the runtime lacks is named first, with a runtime that runs it here."""
-    from ..runtimes.op_support import missing_op_error
-
-    try:
-        return node_bytes(runtime, ref, x1, nodes)
-    except EvaluatorError as e:
-
-        def runs_on(name: str) -> bool:
-            with make_runtime(name, timeout=opts.timeout) as other:
-                other.predict(
-                    other.load(float32),
-                    x1,
-                    batch_size=len(next(iter(x1.values())) if isinstance(x1, dict) else x1),
-                )
-            return True
-
-        err = missing_op_error(e, float32 / "model.json", opts.runtime, runs_on)
-        if err is None:
-            raise
-        raise err from None
-
-
-def plan_calls(
-    graph: ActivationGraph,
-    nodes: list[str],
-    sizes: dict[str, int],
-    max_bytes: float,
-    n: int,
-    fixed: int | None,
-) -> list[tuple[list[str], int]]:
-    """[(node group, examples per call)]: each call within max_bytes (COPIES of its outputs)."""
-    for name in nodes:
-        if sizes[name] * COPIES > max_bytes:
-            raise QuantlabError(
-                f"node {name}: one example's output is {sizes[name] / 1e6:.1f} MB, and a diagnosis holds "
-                f"{COPIES} copies; past --max-memory {max_bytes / 1e6:g} MB (raise it)",
-                exit_code=2,
-            )
-    groups: list[list[str]] = [[]]
-    used = 0
-    for name in nodes:
-        if groups[-1] and (used + sizes[name]) * COPIES > max_bytes:
-            groups.append([])
-            used = 0
-        groups[-1].append(name)
-        used += sizes[name]
-    plan = []
-    for group in groups:
-        per = sum(sizes[k] for k in group) * COPIES
-        examples = fixed or max(1, min(n, int(max_bytes // max(per, 1))))
-        if fixed and per * fixed > max_bytes:
-            raise QuantlabError(
-                f"the model takes batches of exactly {fixed}: {per * fixed / 1e6:.1f} MB per call for node "
-                f"{group[0]}, past --max-memory {max_bytes / 1e6:g} MB (raise it)",
-                exit_code=2,
-            )
-        plan.append((group, examples))
-    return plan
-
-
 def _slice(x, start: int, stop: int):
     return {k: v[start:stop] for k, v in x.items()} if isinstance(x, dict) else x[start:stop]
 
@@ -199,40 +108,21 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         if n == 0:
             raise QuantlabError(f"no examples to diagnose (the model takes batches of {fixed})", exit_code=2)
         t0 = time.perf_counter()
-        sizes, refused = _sizes(runtime, ref, head(x, fixed or 1), nodes, paths["float32"], opts)
+        sizes, refused = measure_sizes(
+            runtime, ref, head(x, fixed or 1), nodes, paths["float32"], opts.runtime, opts.timeout
+        )
         if refused:
             log.warning(
                 "%d node(s) tfjs cannot return by name are left out (the record lists them)", len(refused)
             )
-            nodes = [n for n in nodes if n not in refused]
+            nodes = [name for name in nodes if name not in refused]
         if fixed and fixed > 1:
             sizes = {k: v // fixed for k, v in sizes.items()}
         timings["sizing_s"] = time.perf_counter() - t0
         plan = plan_calls(graph, nodes, sizes, opts.max_mb * 1e6, n, fixed)
         per_node = _run(runtime, ref, variant, x, n, graph, plan, timings, set(graph.nodes) - set(refused))
         t0 = time.perf_counter()
-        counts = resample_counts(n)
-        rows = []
-        for name in nodes:
-            got = per_node[name]
-            row = {
-                "node": name,
-                "op": graph.op[name],
-                "depth": graph.depth[name],
-                "outputs": graph.feeds_outputs.get(name, []),
-                "shape": [None, *got["shape"][1:]] if got["acc"] is not None else got["shape"],
-                "bytes_per_example": sizes[name],
-            }
-            if got["acc"] is None:
-                row["compared"] = False  # integer or not batched
-            else:
-                row["compared"] = True
-                row["accumulated"] = error_figures(got["acc"], counts).as_dict()
-                row["local"] = error_figures(got["local"], counts).as_dict() if got["local"] else None
-                if got.get("local_error"):
-                    row["local_error"] = got["local_error"]
-                row["range"] = range_figures(got["acc"])
-            rows.append(row)
+        rows = node_rows(nodes, per_node, graph, sizes, resample_counts(n))
         record = {
             "model": subject.name,
             "variant": opts.variant,
@@ -271,6 +161,30 @@ def _peak_rss(runtime) -> dict:
     if peak is not None:
         out["runtime"] = peak()
     return out
+
+
+def node_rows(nodes: list[str], per_node: dict, graph: ActivationGraph, sizes: dict, counts) -> list[dict]:
+    """The record's row per node: where it lies, and its figures where it could be compared."""
+    rows = []
+    for name in nodes:
+        got = per_node[name]
+        row = {
+            "node": name,
+            "op": graph.op[name],
+            "depth": graph.depth[name],
+            "outputs": graph.feeds_outputs.get(name, []),
+            "shape": [None, *got["shape"][1:]] if got["acc"] is not None else got["shape"],
+            "bytes_per_example": sizes[name],
+            "compared": got["acc"] is not None,  # not: integer, or not batched along axis 0
+        }
+        if row["compared"]:
+            row["accumulated"] = error_figures(got["acc"], counts).as_dict()
+            row["local"] = error_figures(got["local"], counts).as_dict() if got["local"] else None
+            if got.get("local_error"):
+                row["local_error"] = got["local_error"]  # tfjs would not run it alone
+            row["range"] = range_figures(got["acc"])
+        rows.append(row)
+    return rows
 
 
 def _run(runtime, ref, variant, x, n, graph, plan, timings, fetchable: set[str]) -> dict:
