@@ -71,7 +71,7 @@
 
   // inputs: [{name, shape, dtype, data}] as Runner.predict takes them (one batch: all examples).
   // nodes: names to compare (graph: node names; layers: layer names). fetch: other keys the
-  // groups feed (reference values of the nodes' inputs). groups: [{nodes, feeds}]: nodes none of
+  // groups feed (reference values of the nodes' inputs). groups: [{nodes, feeds, reads}]: nodes none of
   // which reads another, run in the variant on the reference's values of `feeds` (local error).
   // Returns {nodes: [{name, shape, dtype, acc, local}], ms: {run, stats}}.
   async function compare(tf, ref, variant, inputs, { nodes, fetch = [], groups = [] }) {
@@ -123,8 +123,11 @@
         }
         try { await runGroup(group.nodes, fed); } catch (e) {
           if (e.code === 'BAD_REQUEST' && !/model\./.test(e.message)) throw e;
-          for (const name of group.nodes) {
-            try { await runGroup([name], fed); } catch (one) { result.get(name).local_error = one.message.slice(0, 300); }
+          for (let i = 0; i < group.nodes.length; i++) { // alone, fed only what it reads
+            const own = Object.fromEntries((group.reads?.[i] ?? group.feeds).map((k) => [k, fed[k]]));
+            try { await runGroup([group.nodes[i]], own); } catch (one) {
+              result.get(group.nodes[i]).local_error = one.message.slice(0, 300);
+            }
           }
         }
       }

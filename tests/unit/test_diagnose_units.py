@@ -70,6 +70,7 @@ def test_groups_never_run_a_node_with_what_it_reads(graph):
         members = set(g["nodes"])
         assert not any(k.split(":")[0] in members for n in g["nodes"] for k in graph.reads[n])
         assert sorted(g["feeds"]) == sorted({k for n in g["nodes"] for k in graph.reads[n]})
+        assert g["reads"] == [graph.reads[n] for n in g["nodes"]]  # each node's own, for a retry alone
     # a chain needs two groups, not one per node
     assert len(groups) == 2
 

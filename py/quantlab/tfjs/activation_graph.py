@@ -101,7 +101,8 @@ class ActivationGraph:
         return cls(order, op, reads, depth, {k: sorted(v) for k, v in reach.items()}, ends)
 
     def groups(self, members: list[str]) -> list[dict]:
-        """`members` split into groups [{nodes, feeds}] run one call each: no node of a group reads
+        """`members` split into groups [{nodes, feeds, reads}] run one call each (reads: each
+        node's own feeds): no node of a group reads
         another, and no group feeds two outputs of one node (tfjs keeps one fed output per node).
         Greedy colouring in topological order: a node takes the first group it fits."""
         chosen: list[dict] = []
@@ -120,9 +121,10 @@ class ActivationGraph:
                 break
             else:
                 c = len(chosen)
-                chosen.append({"nodes": [], "feeds": []})
+                chosen.append({"nodes": [], "feeds": [], "reads": []})
             colour[name] = c
             chosen[c]["nodes"].append(name)
+            chosen[c]["reads"].append(list(keys))  # a node retried alone is fed only these
             chosen[c]["feeds"].extend(k for k in keys if k not in chosen[c]["feeds"])
         return chosen
 
