@@ -49,6 +49,26 @@ class InputSet:
         """The examples at `index` (a subset), ready for the model."""
         return self._ready(self.arrays[name][index])
 
+    def split_off(self, count: int) -> tuple[dict[str, np.ndarray], InputSet]:
+        """`count` evenly spaced examples, ready for the model (a calibration set), and an InputSet
+        of the others (what is then scored: never the examples a variant was calibrated on)."""
+        if not 0 < count < self.n:
+            raise QuantlabError(
+                f"--calibration {count}: needs 1 to {self.n - 1} of the {self.n} input examples "
+                "(the rest are scored)",
+                exit_code=2,
+            )
+        index = np.unique(np.linspace(0, self.n - 1, count).round().astype(int))
+        rest = np.setdiff1d(np.arange(self.n), index)
+        held = {name: self.batch_at(name, index) for name in self.arrays}
+        others = InputSet(
+            {name: a[rest] for name, a in self.arrays.items()},
+            None if self.labels is None else self.labels[rest],
+            {**self.description, "calibration_held_out": int(len(index)), "n_before_calibration": self.n},
+            self.class_names,
+        )
+        return held, others
+
     def _ready(self, a: np.ndarray) -> np.ndarray:
         if a.dtype == np.uint8 and "scale" in self.description:  # images kept as uint8
             lo, hi = self.description["scale"]

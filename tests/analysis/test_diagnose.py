@@ -29,7 +29,8 @@ def _cli(*args: str) -> dict:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict:
     """chain.h5 (Dense x5) and hot.h5 (activations ~1e5) with inputs; float32 and float16 tfjs
-    graph variants; chain's `coarse3` (d3's kernel on a 0.25 grid) in graph and layers form."""
+    graph variants; `coarse3` (d3's kernel on a 0.25 grid) of chain (a functional model, as a graph
+    model) and of seq (a Sequential model, as a layers model)."""
     from quantlab.analysis.analyze import AnalyzeOptions, write_variants
     from quantlab.infra.tfcompat import import_tensorflow, keras, seed_everything
     from quantlab.sources import detect
@@ -44,7 +45,7 @@ def made(tmp_path_factory) -> dict:
     h = inp
     for i in range(1, 5):
         h = k.layers.Dense(32, activation="relu", name=f"d{i}")(h)
-    k.Model(inp, k.layers.Dense(4, name="out")(h)).save(root / "chain.h5")
+    k.Model(inp, k.layers.Dense(4, name="out")(h), name="chain").save(root / "chain.h5")  # names its nodes
     seq = k.Sequential(
         [k.Input((16,)), *(k.layers.Dense(32, activation="relu", name=f"d{i}") for i in range(1, 5))]
     )
@@ -61,13 +62,13 @@ def made(tmp_path_factory) -> dict:
     np.savez(root / "hot.npz", x=rng.uniform(0.2, 1, size=(32, 8)).astype(np.float32))  # big: 4.8e4 .. 2.4e5
 
     models = {}
-    for name, fmt in (("chain", "graph"), ("chain_layers", "layers"), ("seq", "layers"), ("hot", "graph")):
+    for name, fmt in (("chain", "graph"), ("seq", "layers"), ("hot", "graph")):
         src = detect(root / f"{name.split('_')[0]}.h5")
         models[name] = root / "models" / name
         claim_model_root(models[name], src.path)  # as analyze does: quantlab's own folder
         write_variants(src, AnalyzeOptions(name=name, variants=["float32", "float16"], output_format=fmt),
                        models[name])  # fmt: skip
-    for name in ("chain", "chain_layers", "seq"):
+    for name in ("chain", "seq"):
         model_json, groups = read_weight_groups(models[name] / "float32")
         is_d3 = lambda e: "d3" in e["name"] and e["data"].ndim == 2  # noqa: E731 (d3's kernel)
         coarse = [
@@ -98,9 +99,15 @@ def _by_layer(record: dict) -> dict[str, dict]:
     return out
 
 
-@pytest.mark.parametrize("name", ["chain", "chain_layers", "seq"])
-def test_the_coarse_layer_is_where_the_error_enters(made, name):
-    r = _diagnose(made, name, "coarse3")
+@pytest.fixture(scope="module")
+def chain_record(made) -> dict:
+    """One diagnosis of chain's coarse3 (graph), read by several tests."""
+    return _diagnose(made, "chain", "coarse3")
+
+
+@pytest.mark.parametrize("name", ["chain", "seq"])
+def test_the_coarse_layer_is_where_the_error_enters(made, chain_record, name):
+    r = chain_record if name == "chain" else _diagnose(made, name, "coarse3")
     assert r["format"] == ("graph" if name == "chain" else "layers") and r["n_examples"] == 48
     rows = _by_layer(r)
     for layer in ("d1", "d2"):
@@ -181,7 +188,7 @@ def _shown(text: str, row: str) -> list[float]:
     return [float(v) for v in line.split("\t")[1:]]
 
 
-def test_model_explorer_shows_the_overlay_in_chromium(made, tmp_path):
+def test_model_explorer_shows_the_overlay_in_chromium(chain_record, tmp_path):
     """Model Explorer, started as `diagnose` prints it (on 127.0.0.1), opens the float32 graph with
     the overlays through the no-click URL; its side panel shows the figures of our files."""
     from quantlab.analysis import model_explorer as me
@@ -190,7 +197,7 @@ def test_model_explorer_shows_the_overlay_in_chromium(made, tmp_path):
 
     require_runtime(None if me.installed() else f"Model Explorer missing: {me.install_hint()}")
     require_runtime(browser_unavailable_reason())
-    r = _diagnose(made, "chain", "coarse3")
+    r = chain_record
     files = [Path(p) for p in r["model_explorer"]["overlays"][:2]]  # accumulated, local SQNR
     values = [[v["value"] for v in json.loads(f.read_text())["results"].values()] for f in files]
     from playwright.sync_api import sync_playwright
@@ -220,8 +227,8 @@ def test_model_explorer_shows_the_overlay_in_chromium(made, tmp_path):
         (["--variant", "float32"], "--variant float32: it is the reference"),
         (["--runtime", "keras"], "--runtime keras: diagnose runs in tfjs"),
         (
-            ["--node", "StatefulPartitionedCall/model/d3/Relux"],
-            "close: StatefulPartitionedCall/model/d3/Relu",
+            ["--node", "StatefulPartitionedCall/chain/d3/Relux"],
+            "close: StatefulPartitionedCall/chain/d3/Relu",
         ),
         (["--max-memory", "0.0001"], "one example's output is"),
     ],
@@ -247,7 +254,7 @@ def test_the_report_shows_where_the_error_enters(made):
     root = made["root"]
     out = root / "report_out"
     r = run_cli("analyze", str(root / "chain.h5"), "--name", "chain", "--models-dir", str(root / "models"),
-                "--out", str(out), "--inputs", str(root / "chain.npz"))  # fmt: skip
+                "--out", str(out), "--inputs", str(root / "chain.npz"), "--variants", "uint8")  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     d = _cli("diagnose", str(root / "chain.h5"), "--name", "chain", "--variant", "uint8", "--models-dir",
              str(root / "models"), "--out", str(out), "--inputs", str(root / "chain.npz"))  # fmt: skip

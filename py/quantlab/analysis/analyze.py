@@ -55,6 +55,9 @@ class AnalyzeOptions:
     outputs: list[str] | None = None  # --output: which outputs count (None: all)
     min_effect: dict[str, float] = field(default_factory=dict)
     allow_nonfinite: bool = False  # go on when a learned weight holds NaN/Inf (kept float32)
+    litert: bool = False  # also the LiteRT variants, in LiteRT.js (analysis/litert_run.py)
+    litert_runtime: str = "browser-litert-wasm"
+    calibration: int = 0  # full-int8 calibration examples held out of --inputs (0: min(100, n // 4))
 
 
 def _variant_plan(opts: AnalyzeOptions) -> dict[str, dict | None]:
@@ -101,6 +104,10 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     root = model_root(opts.models_dir, opts.name)
     result_dir = results_dir(opts.out_dir, opts.name)
     check_output_format(source, opts.output_format)  # usage errors before any folder is made
+    if opts.litert:
+        from .litert_run import check_litert_source
+
+        check_litert_source(source)
     if opts.inputs.path is not None and not Path(opts.inputs.path).exists():
         raise DataError(f"--inputs {opts.inputs.path}: no such file or folder")
     above = [workspace.missing_folders(root.parent), workspace.missing_folders(result_dir.parent)]
@@ -143,12 +150,39 @@ def _analyze(
         t0 = time.perf_counter()
         sizes = {name: f.result() for name, f in sizes.items()}
         split["sizes_wait"] = time.perf_counter() - t0
+        litert = _litert(source, opts, root, measured, sizes, split) if opts.litert else None
         plan = _variant_plan(opts)
         results = build_record(
             source, opts, root, paths, made, measured, split, t_start, detect_s, sizes, plan
         )
+        if litert:
+            from .litert_run import litert_section
+
+            for row in results["variants"]:
+                if row["name"] in litert[0]:
+                    row["runtime"].update(
+                        name=opts.litert_runtime, backend=litert[1]["backend"], tfjs_version=None
+                    )
+            results["litert"] = litert_section(
+                litert[0], litert[1], results["variants"], results["primary_metric"]
+            )
         write_results(opts.out_dir, opts.name, results)
     return results
+
+
+def _litert(source, opts: AnalyzeOptions, root: Path, run: Run, sizes: dict, split: dict):
+    """The LiteRT variants measured into `run` beside the tfjs ones; their sizes into `sizes`."""
+    from .litert_run import litert_sizes, measure_litert
+
+    t0 = time.perf_counter()
+    reference = run.measured["float32"].outputs
+    measured, paths, info = measure_litert(
+        source, root, run.calibration, run.specs, run.inputs, reference, opts.litert_runtime, opts.timeout
+    )
+    run.measured.update(measured)
+    sizes.update({v: litert_sizes(p) for v, p in paths.items()})
+    split["litert"] = time.perf_counter() - t0
+    return paths, info
 
 
 def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
@@ -167,6 +201,9 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
                 inputs.description["range"],
                 inputs.description["seed"],
             )
+        calibration = None
+        if opts.litert:  # held out before anything is scored: no variant is scored on them
+            calibration, inputs = inputs.split_off(opts.calibration or max(1, min(100, inputs.n // 4)))
         fixed = fixed_batch(specs)
         batch = {"fixed": fixed, "size": fixed or opts.batch_size}
         if fixed:
@@ -183,7 +220,16 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
             split["transfer"] += m.timings.transfer_ms / 1000
             split["predict"] += m.timings.predict_ms / 1000
         out_names = output_names(loaded32.outputs, len(measured["float32"].outputs))
-        return Run(measured, inputs, specs, out_names, runtime.describe(), runtime.ran, batch)
+        return Run(
+            measured,
+            inputs,
+            specs,
+            out_names,
+            runtime.describe(),
+            runtime.ran,
+            batch,
+            calibration=calibration,
+        )
 
 
 def _check_runs(pool, float32: Path, inputs: InputSet, fixed: int | None, opts: AnalyzeOptions) -> None:

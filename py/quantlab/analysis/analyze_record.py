@@ -33,6 +33,7 @@ class Run:
     workers_ran: int
     batch: dict
     runtime_fallback: dict | None = None
+    calibration: dict | None = None  # --litert: the examples held out for full-int8 calibration
 
 
 def build_record(

@@ -159,7 +159,9 @@ def print_summary(r: dict) -> None:
     ]
     shipped = r["source"].get("shipped_bytes")
     sizes = ("weight bytes", "of shipped") if shipped else ("weight bytes",)
-    for col in ("variant", *sizes, *label_keys, "worst output", "its figure", "NaN/Inf"):
+    litert = r.get("litert")
+    speed = ("ms/example",) if litert else ()
+    for col in ("variant", *sizes, *label_keys, "worst output", "its figure", "NaN/Inf", *speed):
         table.add_column(col, justify="left" if col in ("variant", "worst output", "its figure") else "right")
     for v in r["variants"]:
         w = _worst(v)
@@ -171,8 +173,16 @@ def print_summary(r: dict) -> None:
             f"{w['output']} ({w['kind']})" if w["output"] else "–",
             figure(w) if w["output"] else "–",
             str(v.get("nonfinite_outputs", 0)),
+            *([f"{v['runtime']['predict_ms_per_example']:.3f}"] if litert else []),
         )
     table_console().print(table)
+    if litert:
+        console.print(
+            f"tfjs ({r['config']['runtime']}) or LiteRT.js ({litert['runtime']['runtime']}), "
+            f"{litert['metric'] or 'worst output'}: {litert['sentence']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     names = r.get("outputs") or []
     if len(names) > 1:
         per = Table(title="every output (headline metric per variant; * = counted)")

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 _TYPES = {
     ".html": "text/html",
     ".js": "text/javascript",
+    ".mjs": "text/javascript",  # module scripts are refused under any other type
     ".json": "application/json",
     ".wasm": "application/wasm",
     ".bin": "application/octet-stream",

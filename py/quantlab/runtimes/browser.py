@@ -43,40 +43,69 @@ _ENV_LOCK = threading.Lock()  # os.environ is changed for a moment while Playwri
 
 
 class BrowserRuntime(Runtime):
+    page_api = "quantlab"  # the page's window.<page_api> object that _call drives
+
     def __init__(self, backend: str = "wasm", timeout: float = 600.0, compress: bool = False, extra_flags=()):
         """`compress`: the loopback server answers Accept-Encoding (gzip, br) as a CDN does.
         `extra_flags`: more Chromium switches (e.g. a page memory limit)."""
-        from playwright.sync_api import sync_playwright
-
-        from ..infra.loopback import LoopbackServer
-
         if backend not in BACKENDS:
             raise EvaluatorError(f"unknown browser backend {backend!r}; valid: {', '.join(BACKENDS)}")
         reason = browser_unavailable_reason(backend)
         if reason:
             raise RuntimeUnavailable(f"browser-{backend} unavailable: {reason}")
         self.name = f"browser-{backend}"
+        tfjs = npm_root() / "node_modules" / "@tensorflow"
+        mounts = {
+            "app": evaluator_dir() / "browser",
+            "tfjs": tfjs / "tfjs" / "dist",
+            "tfjs-wasm": tfjs / "tfjs-backend-wasm" / "dist",
+        }
+        if webgpu_dist().is_dir():
+            mounts["tfjs-webgpu"] = webgpu_dist()
+        tf_backend, tf_flags = BACKENDS[backend]
+        flags = [f for f in CHROMIUM_FLAGS if not (backend == "webgpu" and f == "--disable-gpu")]
+        flags += WEBGPU_FLAGS if backend == "webgpu" else []
+        t0 = time.perf_counter()
+        self._start(timeout, compress, mounts, "/app/index.html", [*flags, *extra_flags])
+        try:
+            scripts = ["/tfjs-webgpu/tf-backend-webgpu.min.js"] if backend == "webgpu" else []
+            try:
+                self.info = self._call("init", {"backend": tf_backend, "flags": tf_flags, "scripts": scripts})
+            except EvaluatorError as e:
+                if backend == "webgpu" and "unavailable" in str(e):
+                    raise RuntimeUnavailable(
+                        f"browser-webgpu unavailable: this Chromium gives no WebGPU adapter with "
+                        f"{' '.join(WEBGPU_FLAGS)} ({e}); needs Chromium >= 113 with Vulkan/SwiftShader"
+                    ) from None
+                raise
+            self._check_precision(backend)
+        except BaseException:
+            self.close()
+            raise
+        self.start_ms = (time.perf_counter() - t0) * 1000
+
+    def _start(
+        self, timeout: float, compress: bool, mounts: dict[str, Path], page: str, flags: list[str]
+    ) -> None:
+        """A loopback server with `mounts` (and io/ for tensors), Chromium on `page` of it; every
+        request that would leave 127.0.0.1 blocked. Closes what it made when it fails."""
+        from playwright.sync_api import sync_playwright
+
+        from ..infra.loopback import LoopbackServer
+
         self.timeout_s = timeout
         self.timeout_ms = timeout * 1000
         self._timed_out: str | None = None
         self._crashed = False
         self.io_dir = Path(tempfile.mkdtemp(prefix="quantlab-browser-"))
         self.server = LoopbackServer(upload_dir=self.io_dir, compress=compress)
-        tfjs = npm_root() / "node_modules" / "@tensorflow"
-        self.server.mount("app", evaluator_dir() / "browser")
-        self.server.mount("tfjs", tfjs / "tfjs" / "dist")
-        self.server.mount("tfjs-wasm", tfjs / "tfjs-backend-wasm" / "dist")
-        if webgpu_dist().is_dir():
-            self.server.mount("tfjs-webgpu", webgpu_dist())
+        for name, folder in mounts.items():
+            self.server.mount(name, folder)
         self.server.mount("io", self.io_dir)
-        tf_backend, tf_flags = BACKENDS[backend]
-        flags = [f for f in CHROMIUM_FLAGS if not (backend == "webgpu" and f == "--disable-gpu")]
-        flags += WEBGPU_FLAGS if backend == "webgpu" else []
         self.blocked: list[str] = []
         self.dead: str | None = None  # why the browser was stopped (then every call fails fast)
         self.console_errors: list[str] = []
         self._ids = itertools.count(1)
-        t0 = time.perf_counter()
         # Playwright's driver (its profile and artifacts folders) and Chromium (its
         # org.chromium.Chromium.* folders) write temp folders that an interrupted run never removes:
         # both get a TMPDIR of their own, which close() and kill() remove whole. Short: Chromium's
@@ -97,7 +126,7 @@ class BrowserRuntime(Runtime):
                 executable_path=chromium_path(),
                 headless=True,
                 # an unknown switch Chromium ignores: marks our browser so kill() can find it
-                args=[*flags, *extra_flags, f"--quantlab-io-dir={self.io_dir}"],
+                args=[*flags, f"--quantlab-io-dir={self.io_dir}"],
                 env={**os.environ, "TMPDIR": str(tmp)},
             )
             self.page = self.browser.new_page()
@@ -105,22 +134,10 @@ class BrowserRuntime(Runtime):
             self.page.on("console", self._console)
             self.page.on("pageerror", lambda e: self.console_errors.append(f"pageerror: {e}"))
             self.page.on("crash", self._on_crash)
-            self.page.goto(f"{self.server.origin}/app/index.html", timeout=self.timeout_ms)
-            scripts = ["/tfjs-webgpu/tf-backend-webgpu.min.js"] if backend == "webgpu" else []
-            try:
-                self.info = self._call("init", {"backend": tf_backend, "flags": tf_flags, "scripts": scripts})
-            except EvaluatorError as e:
-                if backend == "webgpu" and "unavailable" in str(e):
-                    raise RuntimeUnavailable(
-                        f"browser-webgpu unavailable: this Chromium gives no WebGPU adapter with "
-                        f"{' '.join(WEBGPU_FLAGS)} ({e}); needs Chromium >= 113 with Vulkan/SwiftShader"
-                    ) from None
-                raise
-            self._check_precision(backend)
+            self.page.goto(f"{self.server.origin}{page}", timeout=self.timeout_ms)
         except BaseException:
             self.close()
             raise
-        self.start_ms = (time.perf_counter() - t0) * 1000
 
     def _check_precision(self, backend: str) -> None:
         """webgl-f16 must really compute in float16: the flags read back as set, and 1 + 2^-11 (exact
@@ -164,7 +181,7 @@ class BrowserRuntime(Runtime):
         watchdog.daemon = True
         watchdog.start()
         try:
-            return self.page.evaluate(f"(arg) => window.quantlab.{fn}(arg)", arg)
+            return self.page.evaluate(f"(arg) => window.{self.page_api}.{fn}(arg)", arg)
         except (KeyboardInterrupt, SystemExit) as e:
             # Interrupted while the page works (Ctrl-C, SIGTERM): do not wait for the page or
             # for Playwright; kill Chromium now so the cleanup that follows returns at once.

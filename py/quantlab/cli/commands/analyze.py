@@ -108,6 +108,24 @@ def analyze(
             help="Go on when a learned weight holds NaN/Inf (it stays float32 in every variant)",
         ),
     ] = False,
+    litert: Annotated[
+        bool,
+        typer.Option(
+            "--litert",
+            help="Also LiteRT variants (.tflite by tf.lite.TFLiteConverter: float32, float16, dynamic int8, "
+            "full int8) run in LiteRT.js in Chromium, rows of the same results (Keras or SavedModel MODEL)",
+        ),
+    ] = False,
+    litert_runtime: Annotated[
+        str, typer.Option(help="Where the LiteRT variants run: browser-litert-wasm or browser-litert-webgpu")
+    ] = "browser-litert-wasm",
+    calibration: Annotated[
+        int,
+        typer.Option(
+            help="--litert: examples of --inputs held out (never scored) to calibrate full int8 "
+            "(0: min(100, a quarter))",
+        ),
+    ] = 0,
     name: ModelName = None,
     out: OutDir = Path("reports"),
     models_dir: ModelsDir = Path("models"),
@@ -126,7 +144,8 @@ def analyze(
     Examples: `quantlab analyze my_model.h5 --inputs test.npz`;
     `quantlab analyze web_model/ --inputs images/ --scale -1,1`;
     `quantlab analyze faceres.json` (a shipped NAME.json + NAME.bin, synthetic inputs);
-    `quantlab analyze models/*.json` (many models: one page each and OUT/overview.html)
+    `quantlab analyze models/*.json` (many models: one page each and OUT/overview.html);
+    `quantlab analyze my_model.h5 --inputs test.npz --litert` (tfjs or LiteRT.js, side by side)
     """
     from ... import workspace
     from ...analysis.analyze import AnalyzeOptions
@@ -149,6 +168,13 @@ def analyze(
     )
     check_positive(timeout, "--timeout")
     check_pool_options(workers, executor, ray_address)
+    if litert_runtime not in ("browser-litert-wasm", "browser-litert-webgpu"):
+        raise QuantlabError(
+            f"--litert-runtime {litert_runtime}: valid: browser-litert-wasm, browser-litert-webgpu",
+            exit_code=2,
+        )
+    if calibration < 0:
+        raise QuantlabError(f"--calibration {calibration}: must be >= 0", exit_code=2)
     custom = parse_maps(map_)
     margins = parse_min_effect(min_effect or [])
     if name is not None and len(models) > 1:
@@ -180,6 +206,9 @@ def analyze(
             outputs=output,
             min_effect=margins,
             allow_nonfinite=allow_nonfinite,
+            litert=litert,
+            litert_runtime=litert_runtime,
+            calibration=calibration,
         )
 
     analyze_models(models, options, format_, out, as_json)

@@ -1,0 +1,84 @@
+// Runs inside the LiteRT.js page: load a .tflite model, run batches, read outputs back. Tensors
+// travel as for the tfjs page: raw little-endian files fetched from, and PUT back to, the loopback
+// server. Errors are thrown as `CODE: message` (js/protocol.json's codes).
+import { loadLiteRt, loadAndCompile, Tensor } from '/litert/dist/index.js';
+
+const models = new Map();
+let nextHandle = 1;
+const ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array };
+const coded = (code, message) => Object.assign(new Error(message), { code });
+const wrap = (fn) => async (arg) => {
+  try { return await fn(arg); } catch (e) { throw new Error(`${e.code || 'INTERNAL'}: ${e.message}`); }
+};
+
+async function init({ accelerator = 'wasm' } = {}) {
+  // JSPI lets WebGPU fall back to wasm op by op (DESIGN 2.9); the plain build is the wasm default.
+  await loadLiteRt('/litert/wasm/', accelerator === 'webgpu' ? { jspi: true } : {});
+  if (accelerator === 'webgpu' && !navigator.gpu?.requestAdapter) throw coded('BACKEND_FAILED', 'no WebGPU adapter: unavailable');
+  if (accelerator === 'webgpu' && !(await navigator.gpu.requestAdapter())) throw coded('BACKEND_FAILED', 'no WebGPU adapter: unavailable');
+  return { accelerator, versions: { '@litertjs/core': globalThis.QUANTLAB_LITERT_VERSION ?? null } };
+}
+
+const details = (list) => list.map((d) => ({ name: d.name, shape: Array.from(d.shape), dtype: d.dtype }));
+
+async function load({ url, accelerator = 'wasm' }) {
+  const t0 = performance.now();
+  let model;
+  try { model = await loadAndCompile(url, { accelerator }); } catch (e) {
+    throw coded('LOAD_FAILED', `loading ${url} failed (LiteRT.js loadAndCompile): ${e.message ?? e}`);
+  }
+  const handle = `l${nextHandle++}`;
+  models.set(handle, model);
+  return { handle, load_ms: performance.now() - t0, inputs: details(model.getInputDetails()),
+    outputs: details(model.getOutputDetails()) };
+}
+
+// inputs: [{url, shape, dtype}] in the model's input order, each a whole number of the model's
+// fixed batch; output_urls: one per output. Runs batch by batch; outputs concatenated.
+async function predict({ handle, inputs, output_urls }) {
+  const model = models.get(handle);
+  if (!model) throw coded('UNKNOWN_HANDLE', `no model loaded as ${handle}`);
+  const want = model.getInputDetails();
+  const data = await Promise.all(inputs.map(async (inp) => {
+    const Ctor = ARRAYS[inp.dtype];
+    if (!Ctor) throw coded('BAD_REQUEST', `input ${inp.name}: unsupported dtype ${inp.dtype}`);
+    return new Ctor(await (await fetch(inp.url)).arrayBuffer());
+  }));
+  const batch = want[0].shape[0];
+  const n = inputs[0].shape[0];
+  if (n % batch) throw coded('INPUT_SHAPE', `${n} examples are not whole batches of the model's fixed ${batch}`);
+  const rows = inputs.map((inp) => inp.shape.slice(1).reduce((a, b) => a * b, 1));
+  const chunks = [];
+  const t0 = performance.now();
+  for (let start = 0; start < n; start += batch) {
+    const xs = data.map((d, k) => new Tensor(d.slice(start * rows[k], (start + batch) * rows[k]), Array.from(want[k].shape)));
+    let ys;
+    try { ys = await model.run(xs); } catch (e) {
+      throw coded('PREDICT_FAILED', `LiteRT.js run failed: ${e.message ?? e}`);
+    } finally { xs.forEach((x) => x.delete()); }
+    const out = [];
+    for (const y of ys) { const c = await y.moveTo('wasm'); out.push(c.toTypedArray().slice()); c.delete(); y.delete(); }
+    chunks.push(out);
+  }
+  const predictMs = performance.now() - t0;
+  const outs = model.getOutputDetails().map((d, k) => {
+    const parts = chunks.map((c) => c[k]);
+    const all = new parts[0].constructor(parts.reduce((a, p) => a + p.length, 0));
+    let off = 0;
+    for (const p of parts) { all.set(p, off); off += p.length; }
+    // uint8 outputs travel as int32 (the protocol's integer type)
+    const wide = d.dtype === 'uint8' ? Int32Array.from(all) : all;
+    return { name: d.name, shape: [n, ...Array.from(d.shape).slice(1)], dtype: d.dtype === 'uint8' ? 'int32' : d.dtype, data: wide };
+  });
+  await Promise.all(outs.map((o, k) => fetch(output_urls[k], { method: 'PUT', body: o.data })));
+  return { predict_ms: predictMs, outputs: outs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) };
+}
+
+function unload(handle) {
+  const model = models.get(handle);
+  if (model) { model.delete?.(); models.delete(handle); }
+  return {};
+}
+
+window.quantlabLiteRt = { init: wrap(init), load: wrap(load), predict: wrap(predict), unload };
+document.getElementById('status').textContent = 'ready';

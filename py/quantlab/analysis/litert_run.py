@@ -1,0 +1,116 @@
+"""`quantlab analyze MODEL --litert`: the LiteRT variants (convert/litert.py) run in LiteRT.js on
+the same inputs as the tfjs variants, as rows of the same results (judged against the same
+float32 outputs, with the same intervals and deltas), and the sentence that answers "tfjs uint8
+or LiteRT.js int8?". Full int8 is calibrated on examples held out of --inputs before anything is
+scored (InputSet.split_off): no variant is scored on what it was calibrated on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..convert.litert import LITERT_VARIANTS, MODEL_FILE, read_recipe, write_litert_variants
+from ..errors import QuantlabError
+from ..infra.content_coding import encode
+from ..infra.progress import log
+from .evaluate import Measured
+
+LITERT_BATCH = 1  # what a page does per image; LiteRT.js needs a fixed batch
+
+
+def check_litert_source(source) -> None:
+    """Refuse, before any work, a source the TFLite converter cannot read (exit 2)."""
+    if source.format not in ("keras-h5", "keras-v3", "saved-model"):
+        raise QuantlabError(
+            f"--litert: {source.path} is a {source.format} model; LiteRT variants are made from a Keras file "
+            "or a SavedModel by tf.lite.TFLiteConverter, which cannot read tfjs models (convert the "
+            "original model, not its tfjs export)",
+            exit_code=2,
+        )
+
+
+def _load(source):
+    if source.format == "saved-model":
+        import tensorflow as tf
+
+        return tf.saved_model.load(str(source.path))
+    from ..convert.source import load_keras_file
+
+    return load_keras_file(source.path)
+
+
+def litert_sizes(folder: Path) -> dict:
+    """The .tflite's bytes raw, gzip and brotli (one request: the whole model is one file)."""
+    data = (Path(folder) / MODEL_FILE).read_bytes()
+    total = {"raw": len(data), "gzip": len(encode(data, "gzip")), "br": len(encode(data, "br"))}
+    return {
+        "weight_bytes": len(data),
+        "model_json_bytes": 0,
+        "gzip_ratio": round(total["gzip"] / max(1, total["raw"]), 4),
+        "delivery": {"files": [{"name": MODEL_FILE, **total}], "total": total, "requests": 1},
+    }
+
+
+def _order(outputs: list[np.ndarray], reference: list[np.ndarray]) -> list[np.ndarray]:
+    """LiteRT's outputs in the tfjs model's output order, matched by shape where shapes differ."""
+    if len(outputs) != len(reference) or len(outputs) < 2:
+        return outputs
+    shapes = [o.shape for o in outputs]
+    if len(set(shapes)) < len(shapes):
+        return outputs  # the converter keeps the signature's order; nothing to match on
+    by_shape = {o.shape: o for o in outputs}
+    return [by_shape.get(r.shape, o) for r, o in zip(reference, outputs, strict=True)]
+
+
+def measure_litert(
+    source, root: Path, calibration: dict, specs, inputs, reference, runtime_name: str, timeout
+):
+    """{variant: Measured} for every LiteRT variant (artifact None; sizes apart: litert_sizes)."""
+    from ..runtimes.litert import LiteRTRuntime
+
+    model = _load(source)
+    calib = [np.asarray(calibration[s.name], dtype=np.float32) for s in specs]
+    note = f"{len(calib[0])} examples of --inputs, evenly spaced, held out of scoring"
+    log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
+    paths = write_litert_variants(model, root, LITERT_BATCH, calib, calibration_note=note)
+    x = {s.name: inputs.batch(s.name, 0, inputs.n) for s in specs}
+    measured = {}
+    with LiteRTRuntime(runtime_name.removeprefix("browser-litert-"), timeout=timeout) as rt:
+        for variant, folder in paths.items():
+            loaded = rt.load(folder)
+            outs, timings = rt.predict(loaded, x)
+            rt.unload(loaded)
+            measured[variant] = Measured(
+                variant, None, _order(outs, reference), loaded.load_ms, timings, loaded
+            )
+        info = rt.describe()
+    return measured, paths, info
+
+
+def litert_section(paths: dict[str, Path], info: dict, rows: list[dict], primary: str | None) -> dict:
+    """results.json's `litert`: the recipes, the runtime, and the sentence comparing LiteRT.js
+    int8 with tfjs uint8 on the headline, bytes and time per example."""
+    by_name = {r["name"]: r for r in rows}
+
+    def words(name: str, label: str) -> str | None:
+        r = by_name.get(name)
+        if r is None:
+            return None
+        value = r["metrics"].get(primary) if primary else None
+        delta = (r.get("deltas") or {}).get(primary, {}).get("delta") if primary else None
+        shown = f"{value:.4g}" if isinstance(value, float) else "–"
+        if isinstance(delta, float):
+            shown += f" ({delta:+.4g})"
+        ms = r["runtime"]["predict_ms_per_example"]
+        return f"{label}: {shown}, {r['weight_bytes'] / 1e6:.2f} MB, {ms:.2f} ms/example"
+
+    parts = [words("litert-int8", "LiteRT.js int8"), words("litert-dynamic-int8", "LiteRT.js dynamic int8"),
+             words("uint8", "tfjs uint8")]  # fmt: skip
+    return {
+        "runtime": info,
+        "batch": LITERT_BATCH,
+        "variants": {v: read_recipe(p) for v, p in paths.items()},
+        "metric": primary,
+        "sentence": "; ".join(p for p in parts if p),
+    }
