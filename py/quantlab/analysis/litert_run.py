@@ -99,11 +99,13 @@ def litert_section(paths: dict[str, Path], info: dict, rows: list[dict], primary
             return None
         value = r["metrics"].get(primary) if primary else None
         delta = (r.get("deltas") or {}).get(primary, {}).get("delta") if primary else None
-        shown = f"{value:.4g}" if isinstance(value, float) else "–"
+        shown = f"{value:.4f}" if isinstance(value, float) else "–"
         if isinstance(delta, float):
-            shown += f" ({delta:+.4g})"
+            shown += f" ({delta:+.4f})"
+        size = r["weight_bytes"]
+        size_text = f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
         ms = r["runtime"]["predict_ms_per_example"]
-        return f"{label}: {shown}, {r['weight_bytes'] / 1e6:.2f} MB, {ms:.2f} ms/example"
+        return f"{label}: {shown}, {size_text}, {ms:.2f} ms/example"
 
     parts = [words("litert-int8", "LiteRT.js int8"), words("litert-dynamic-int8", "LiteRT.js dynamic int8"),
              words("uint8", "tfjs uint8")]  # fmt: skip

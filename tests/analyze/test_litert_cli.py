@@ -1,0 +1,68 @@
+"""`quantlab analyze MODEL --litert` through the real CLI: the LiteRT variants land in the same
+results as the tfjs ones (judged against the same float32 outputs, on the same examples, none of
+which full int8 was calibrated on), with the recipe, the runtime and the sentence; and its refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import invoke_cli, require_runtime, run_cli
+
+LITERT = ["litert-float32", "litert-float16", "litert-dynamic-int8", "litert-int8"]
+
+
+def test_litert_rows_beside_the_tfjs_ones(user_models, tmp_path):
+    from quantlab.infra.chromium import browser_unavailable_reason
+    from quantlab.runtimes.litert import litert_missing
+
+    require_runtime(browser_unavailable_reason("wasm") or litert_missing())
+    out = tmp_path / "out"
+    r = run_cli(
+        "analyze", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]), "--litert",
+        "--calibration", "60", "--variants", "uint8", "--out", str(out), "--models-dir", str(tmp_path / "m"),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "clf" / "results.json").read_text())
+    rows = {v["name"]: v for v in res["variants"]}
+    assert list(rows) == ["float32", "uint8", *LITERT]
+    assert res["dataset"]["n_test"] == 300 - 60 and res["inputs"]["calibration_held_out"] == 60
+    for name in LITERT:
+        row = rows[name]
+        assert row["runtime"]["name"] == "browser-litert-wasm" and row["runtime"]["n_examples"] == 240
+        assert row["delivery"]["requests"] == 1 and row["weight_bytes"] > 0
+        assert "accuracy" in row["metrics"] and row["deltas"]["accuracy"]["n"] == 240
+    # float32 in LiteRT.js computes what tfjs float32 computes, to float32 rounding
+    assert rows["litert-float32"]["outputs"]["probs"]["value"] > 0.99999
+    recipe = res["litert"]["variants"]["litert-int8"]
+    assert recipe["calibration"].startswith("60 examples of --inputs") and recipe["batch"] == 1
+    assert any("TFLITE_BUILTINS_INT8" in line for line in recipe["python"])
+    assert (
+        res["litert"]["sentence"].startswith("LiteRT.js int8: ")
+        and "tfjs uint8: " in res["litert"]["sentence"]
+    )
+    assert "tfjs (node-wasm) or LiteRT.js (browser-litert-wasm)" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--calibration", "5000"], "--calibration 5000: needs 1 to 299 of the 300 input examples"),
+        (["--litert-runtime", "node-litert"], "--litert-runtime node-litert: valid:"),
+    ],
+)
+def test_litert_refusals_are_one_line(user_models, tmp_path, extra, message):
+    r = invoke_cli(
+        "analyze", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--litert", *extra,
+        "--out", tmp_path / "o", "--models-dir", tmp_path / "m",
+    )  # fmt: skip
+    errors = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("error:")]
+    assert r.returncode == 2 and len(errors) == 1 and message in errors[0], r.stdout + r.stderr
+    assert not (tmp_path / "o" / "clf").exists()
+
+
+def test_litert_needs_a_keras_or_savedmodel_source(clf_graph, tmp_path):
+    r = invoke_cli("analyze", clf_graph, "--litert", "--out", tmp_path / "o", "--models-dir", tmp_path / "m")
+    errors = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("error:")]
+    assert r.returncode == 2 and len(errors) == 1 and "cannot read tfjs models" in errors[0], errors
