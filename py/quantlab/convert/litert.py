@@ -14,7 +14,11 @@ concrete function whose inputs have batch `batch`. Each variant's folder holds `
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,6 +60,25 @@ def _concrete(model, batch: int):
     return fn.get_concrete_function(**specs)
 
 
+@contextlib.contextmanager
+def _quiet():
+    """The converter's C++ logs (absl warnings, "fully_quantize: ...") written straight to the
+    process's stdout and stderr: kept off the user's terminal and out of --json output."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 def convert_one(model, variant: str, batch: int, calibration: Sequence[np.ndarray] | None) -> bytes:
     """One variant's .tflite bytes. calibration: per input, an array of calibration examples."""
     import tensorflow as tf
@@ -80,7 +103,8 @@ def convert_one(model, variant: str, batch: int, calibration: Sequence[np.ndarra
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
-        return converter.convert()
+        with _quiet():
+            return converter.convert()
     except Exception as e:  # the converter's own message names the op it refuses
         first = next((ln.strip() for ln in str(e).splitlines() if "op" in ln.lower()), str(e).splitlines()[0])
         raise QuantlabError(
