@@ -17,7 +17,7 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 # Relative to the project root; the same list is in MANIFEST.in.
 EVALUATOR_FILES = ("package.json", "package-lock.json", "js/*.mjs", "js/*.json", "js/browser/*.js",
-                   "js/browser/*.html")  # fmt: skip
+                   "js/browser/*.html", "js/litert/*.mjs", "js/litert/*.html")  # fmt: skip
 PACKAGED = "quantlab/_evaluator"
 
 

@@ -51,6 +51,8 @@ EVALUATOR = (
     "js/browser/harness.js",
     "js/browser/index.html",
     "js/browser/runner.js",
+    "js/litert/harness.mjs",
+    "js/litert/index.html",
 )
 MODEL = ROOT / "tests" / "fixtures" / "js" / "seq_batchnorm"
 INSTALLING = "installing the tfjs npm packages (@tensorflow/tfjs"  # the installer's first line
