@@ -17,20 +17,23 @@ import numpy as np
 import pytest
 
 from quantlab.convert.requantize import read_weight_groups, write_artifact
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 
 def _cli(*args: str) -> dict:
-    r = run_cli(*args, "--json")
+    """The real CLI in this process (typer's CliRunner: the same app, without a fresh interpreter
+    and its imports for every diagnosis); its --json record."""
+    r = invoke_cli(*args, "--json")
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout)
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict:
-    """chain.h5 (Dense x5) and hot.h5 (activations ~1e5) with inputs; float32 and float16 tfjs
-    graph variants; `coarse3` (d3's kernel on a 0.25 grid) of chain (a functional model, as a graph
-    model) and of seq (a Sequential model, as a layers model)."""
+    """chain.h5 (Dense x5) and hot.h5 (activations ~1e5, as a layers model: webgl computes layers
+    models in the same textures) with inputs; float32 and float16 tfjs variants; `coarse3` (d3's
+    kernel on a 0.25 grid) of chain (a functional model, as a graph model) and of seq (a
+    Sequential model, as a layers model)."""
     from quantlab.analysis.analyze import AnalyzeOptions, write_variants
     from quantlab.infra.tfcompat import import_tensorflow, keras, seed_everything
     from quantlab.sources import detect
@@ -62,7 +65,7 @@ def made(tmp_path_factory) -> dict:
     np.savez(root / "hot.npz", x=rng.uniform(0.2, 1, size=(32, 8)).astype(np.float32))  # big: 4.8e4 .. 2.4e5
 
     models = {}
-    for name, fmt in (("chain", "graph"), ("seq", "layers"), ("hot", "graph")):
+    for name, fmt in (("chain", "graph"), ("seq", "layers"), ("hot", "layers")):
         src = detect(root / f"{name.split('_')[0]}.h5")
         models[name] = root / "models" / name
         claim_model_root(models[name], src.path)  # as analyze does: quantlab's own folder
@@ -234,8 +237,6 @@ def test_model_explorer_shows_the_overlay_in_chromium(chain_record, tmp_path):
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(made, extra, message):
-    from tests.conftest import invoke_cli
-
     root = made["root"]
     r = invoke_cli(
         "diagnose", root / "chain.h5", "--name", "chain", "--models-dir", root / "models",
@@ -253,7 +254,7 @@ def test_the_report_shows_where_the_error_enters(made):
     per output), the tables and the float16 line."""
     root = made["root"]
     out = root / "report_out"
-    r = run_cli("analyze", str(root / "chain.h5"), "--name", "chain", "--models-dir", str(root / "models"),
+    r = invoke_cli("analyze", str(root / "chain.h5"), "--name", "chain", "--models-dir", str(root / "models"),
                 "--out", str(out), "--inputs", str(root / "chain.npz"), "--variants", "uint8")  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     d = _cli("diagnose", str(root / "chain.h5"), "--name", "chain", "--variant", "uint8", "--models-dir",

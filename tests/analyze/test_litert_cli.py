@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import invoke_cli, require_runtime, run_cli
+from tests.conftest import invoke_cli, require_runtime
 
 LITERT = ["litert-float32", "litert-float16", "litert-dynamic-int8", "litert-int8"]
 
@@ -19,7 +19,7 @@ def test_litert_rows_beside_the_tfjs_ones(user_models, tmp_path):
 
     require_runtime(browser_unavailable_reason("wasm") or litert_missing())
     out = tmp_path / "out"
-    r = run_cli(
+    r = invoke_cli(
         "analyze", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]), "--litert",
         "--calibration", "60", "--variants", "uint8", "--out", str(out), "--models-dir", str(tmp_path / "m"),
     )  # fmt: skip
