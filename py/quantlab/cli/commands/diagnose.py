@@ -48,7 +48,7 @@ def diagnose(
         ),
     ],
     variant: Annotated[
-        str, typer.Option("--variant", "-v", help="The variant to diagnose against float32")
+        str, typer.Option("--variant", help="The variant to diagnose against float32")
     ] = "uint8",
     runtime: Annotated[
         str, typer.Option("--runtime", "-r", help="The tfjs runtime both run in (node-* or browser-*)")
