@@ -35,6 +35,8 @@ def test_litert_rows_beside_the_tfjs_ones(user_models, tmp_path):
         assert "accuracy" in row["metrics"] and row["deltas"]["accuracy"]["n"] == 240
     # float32 in LiteRT.js computes what tfjs float32 computes, to float32 rounding
     assert rows["litert-float32"]["outputs"]["probs"]["value"] > 0.99999
+    parity = res["litert"]["float32_parity"]  # LiteRT.js float32 against Keras itself
+    assert parity["reference"] == "keras" and parity["passed"] and parity["max_abs"] < 1e-5
     recipe = res["litert"]["variants"]["litert-int8"]
     assert recipe["calibration"].startswith("60 examples of --inputs") and recipe["batch"] == 1
     assert any("TFLITE_BUILTINS_INT8" in line for line in recipe["python"])

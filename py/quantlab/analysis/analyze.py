@@ -177,7 +177,15 @@ def _litert(source, opts: AnalyzeOptions, root: Path, run: Run, sizes: dict, spl
     t0 = time.perf_counter()
     reference = run.measured["float32"].outputs
     measured, paths, info = measure_litert(
-        source, root, run.calibration, run.specs, run.inputs, reference, opts.litert_runtime, opts.timeout
+        source,
+        root,
+        run.calibration,
+        run.specs,
+        run.inputs,
+        reference,
+        run.out_names,
+        opts.litert_runtime,
+        opts.timeout,
     )
     run.measured.update(measured)
     sizes.update({v: litert_sizes(p) for v, p in paths.items()})

@@ -63,8 +63,34 @@ def _order(outputs: list[np.ndarray], reference: list[np.ndarray]) -> list[np.nd
     return [by_shape.get(r.shape, o) for r, o in zip(reference, outputs, strict=True)]
 
 
+def float32_parity(source, model, x: dict, specs, litert_float32: list, out_names: list[str]) -> dict:
+    """litert-float32 against the original model run by TensorFlow itself (Keras, or the
+    SavedModel's serving signature), with parity's tolerances: does LiteRT.js compute what
+    TensorFlow did, before any quantization?"""
+    from ..metrics import error_stats, within_tolerance
+    from .parity import DEFAULT_ATOL, DEFAULT_RTOL
+
+    if source.format == "saved-model":
+        from ..runtimes.saved_model import SavedModelRuntime
+
+        rt = SavedModelRuntime()
+        reference, _ = rt.predict(rt.load(source.path, output_order=out_names), x)
+        name = "tensorflow-savedmodel"
+    else:
+        arrays = [x[s.name] for s in specs]
+        out = model.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=256, verbose=0)
+        reference, name = (out if isinstance(out, list) else [out]), "keras"
+    passed, failed, worst = True, 0, 0.0
+    for a, r in zip(litert_float32, reference, strict=True):
+        ok, bad = within_tolerance(np.asarray(a), np.asarray(r), DEFAULT_ATOL, DEFAULT_RTOL)
+        passed, failed = passed and ok, failed + bad
+        worst = max(worst, error_stats(np.asarray(a), np.asarray(r))["max_abs"])
+    return {"reference": name, "atol": DEFAULT_ATOL, "rtol": DEFAULT_RTOL, "passed": passed,
+            "n_failed": failed, "max_abs": worst}  # fmt: skip
+
+
 def measure_litert(
-    source, root: Path, calibration: dict, specs, inputs, reference, runtime_name: str, timeout
+    source, root: Path, calibration: dict, specs, inputs, reference, out_names, runtime_name: str, timeout
 ):
     """{variant: Measured} for every LiteRT variant (artifact None; sizes apart: litert_sizes)."""
     from ..runtimes.litert import LiteRTRuntime
@@ -85,6 +111,8 @@ def measure_litert(
                 variant, None, _order(outs, reference), loaded.load_ms, timings, loaded
             )
         info = rt.describe()
+    float32 = measured["litert-float32"].outputs
+    info["float32_parity"] = float32_parity(source, model, x, specs, float32, out_names)
     return measured, paths, info
 
 
@@ -110,7 +138,8 @@ def litert_section(paths: dict[str, Path], info: dict, rows: list[dict], primary
     parts = [words("litert-int8", "LiteRT.js int8"), words("litert-dynamic-int8", "LiteRT.js dynamic int8"),
              words("uint8", "tfjs uint8")]  # fmt: skip
     return {
-        "runtime": info,
+        "runtime": {k: v for k, v in info.items() if k != "float32_parity"},
+        "float32_parity": info.get("float32_parity"),
         "batch": LITERT_BATCH,
         "variants": {v: read_recipe(p) for v, p in paths.items()},
         "metric": primary,

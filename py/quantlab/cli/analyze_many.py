@@ -183,6 +183,14 @@ def print_summary(r: dict) -> None:
             highlight=False,
             soft_wrap=True,
         )
+        p = litert.get("float32_parity")
+        if p:
+            verdict = "within" if p["passed"] else f"OUT of ({p['n_failed']} elements)"
+            console.print(
+                f"litert-float32 against {p['reference']}: max abs {p['max_abs']:.2e}, {verdict} atol "
+                f"{p['atol']} / rtol {p['rtol']}",
+                highlight=False,
+            )
     names = r.get("outputs") or []
     if len(names) > 1:
         per = Table(title="every output (headline metric per variant; * = counted)")
