@@ -91,3 +91,17 @@ def test_full_int8_without_a_calibration_batch_is_one_line(litert_models, tmp_pa
         write_litert_variants(
             model, tmp_path, BATCH, [np.zeros((2, 4), np.float32)], variants=["litert-int8"]
         )
+
+
+def test_litert_missing_names_the_install_command(monkeypatch, tmp_path):
+    """No @litertjs/core where the npm packages are: unavailable (not a failure), with the command
+    that installs it; no Chromium is started for nothing."""
+    from quantlab.errors import RuntimeUnavailable
+    from quantlab.runtimes import litert
+
+    monkeypatch.setattr(litert, "litert_dir", lambda: tmp_path / "nowhere")
+    monkeypatch.setattr(litert, "browser_unavailable_reason", lambda backend=None: None)  # Chromium or not
+    with pytest.raises(
+        RuntimeUnavailable, match=r"browser-litert-wasm unavailable: LiteRT.js is not installed .*`npm ci`"
+    ):
+        litert.LiteRTRuntime("wasm")
