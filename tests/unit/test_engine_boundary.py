@@ -92,6 +92,7 @@ FLOORS = [
         "input_spec",
         "input_checks",
         "inputs",
+        "image_inputs",
         "synthetic_inputs",
         "sources",
         "workspace",

@@ -20,7 +20,7 @@ from ..errors import ArtifactError, EvaluatorError, RuntimeUnavailable
 from ..infra.chromium import CHROMIUM_FLAGS, WEBGPU_FLAGS, browser_unavailable_reason
 from ..infra.npm_install import evaluator_dir, npm_root
 from .base import LoadedModel, PredictTimings
-from .browser import BrowserRuntime
+from .chromium_page import ChromiumPage
 from .protocol import read_tensor, write_tensor
 
 MODEL_FILE = "model.tflite"
@@ -40,7 +40,7 @@ def litert_missing() -> str | None:
     return None
 
 
-class LiteRTRuntime(BrowserRuntime):
+class LiteRTRuntime(ChromiumPage):
     page_api = "quantlabLiteRt"
 
     def __init__(self, accelerator: str = "wasm", timeout: float = 600.0):
@@ -134,12 +134,6 @@ class LiteRTRuntime(BrowserRuntime):
                 (self.io_dir / name).unlink(missing_ok=True)
         total = (time.perf_counter() - t0) * 1000
         return outputs, PredictTimings(r["predict_ms"], total - r["predict_ms"], total, n)
-
-    def unload(self, model: LoadedModel) -> None:
-        if self.dead:
-            return
-        self._call("unload", model.handle[0])
-        self.server.unmount(model.handle[1])
 
     def describe(self) -> dict:
         return {

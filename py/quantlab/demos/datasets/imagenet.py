@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
+from ...image_inputs import decode_image
 from ...infra.progress import log
-from ...inputs import decode_image
 from .resolver import DataFile, resolve, search_dirs
 
 SUBDIR = "imagenet-samples"
