@@ -138,8 +138,8 @@ def test_the_coarse_layer_is_where_the_error_enters(made, chain_record, name):
 def test_figures_match_numpy_on_fetched_activations(made):
     """Independent: the activations fetched by name through predict, compared in numpy, and the
     local run made by feeding float32's values of d3's input by hand."""
-    from quantlab.analysis.model_explorer import weight_readers
     from quantlab.runtimes import make_runtime
+    from quantlab.tfjs.graph_topology import weight_readers
 
     model_json = json.loads((made["models"]["chain"] / "float32" / "model.json").read_text())
     kernel = next(w for w in weight_readers(model_json) if "/d3/" in f"/{w}" and "MatMul" in w)

@@ -13,10 +13,11 @@ import pytest
 
 from quantlab.analysis.diagnose_plan import COPIES, plan_calls
 from quantlab.analysis.diagnose_summary import EXACT_DB, summarise
-from quantlab.analysis.model_explorer import explorer_url, node_data, overlays, weight_readers
+from quantlab.analysis.model_explorer import explorer_url, node_data, overlays
 from quantlab.analysis.node_error import error_figures, range_figures, resample_counts
 from quantlab.errors import QuantlabError
 from quantlab.tfjs.activation_graph import ActivationGraph
+from quantlab.tfjs.graph_topology import weight_readers
 
 
 def _node(name, op, *inputs):

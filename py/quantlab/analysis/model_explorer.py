@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from ..errors import QuantlabError
 from ..infra.fsutil import write_json_atomic
+from ..tfjs.graph_topology import weight_readers
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -56,19 +57,6 @@ def _per_node(record: dict, kind: str, exact_db: float) -> dict[str, float]:
         fig = row.get(kind) if row.get("compared") else None
         if fig:
             out[row["node"]] = exact_db if fig["identical"] else fig["sqnr_db"]
-    return out
-
-
-def weight_readers(model_json: dict) -> dict[str, list[str]]:
-    """{Const node name: the main graph's nodes that read its value}."""
-    nodes = model_json["modelTopology"].get("node") or []
-    consts = {n["name"] for n in nodes if n.get("op") == "Const"}
-    out: dict[str, list[str]] = {}
-    for n in nodes:
-        for ref in n.get("input") or []:
-            base = ref.split(":", 1)[0]
-            if not ref.startswith("^") and base in consts:
-                out.setdefault(base, []).append(n["name"])
     return out
 
 

@@ -93,16 +93,20 @@ def npm_packages() -> Check:
     return Check("npm packages", True, f"@tensorflow/tfjs {npm.tfjs_version()} in {root / 'node_modules'}")
 
 
+def _installed_version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
 def chromium() -> Check:
     from .chromium import chromium_path, chromium_unavailable_reason
 
     reason = chromium_unavailable_reason()
     if reason:
         return Check("chromium", False, f"{reason} (the browser-* runtimes)", needed=False)
-    try:
-        playwright = metadata.version("playwright")
-    except metadata.PackageNotFoundError:
-        playwright = "?"
+    playwright = _installed_version("playwright")
     return Check("chromium", True, f"{chromium_path()}, playwright {playwright} (the browser-* runtimes)")
 
 
@@ -122,10 +126,7 @@ def model_explorer() -> Check:
     if importlib.util.find_spec("model_explorer") is None:
         hint = f"{sys.executable} -m pip install 'quantlab[explorer]'"
         return Check("model explorer", False, f"not installed (diagnose --open): run `{hint}`", needed=False)
-    try:
-        version = metadata.version("ai-edge-model-explorer")
-    except metadata.PackageNotFoundError:
-        version = "?"
+    version = _installed_version("ai-edge-model-explorer")
     return Check("model explorer", True, f"ai-edge-model-explorer {version} (diagnose --open)")
 
 

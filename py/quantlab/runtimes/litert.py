@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..convert.litert import MODEL_FILE
 from ..errors import ArtifactError, EvaluatorError, RuntimeUnavailable
 from ..infra.chromium import CHROMIUM_FLAGS, WEBGPU_FLAGS, browser_unavailable_reason
 from ..infra.npm_install import evaluator_dir, npm_root
@@ -23,7 +24,6 @@ from .base import LoadedModel, PredictTimings
 from .chromium_page import ChromiumPage
 from .protocol import read_tensor, write_tensor
 
-MODEL_FILE = "model.tflite"
 ACCELERATORS = ("wasm", "webgpu")
 _NOISE = ("INFO: ", "WARNING: ", "VERBOSE: ")
 

@@ -76,6 +76,20 @@ def const_consumers(model_json: dict) -> dict[str, list[tuple[str, int]]]:
     return out
 
 
+def weight_readers(model_json: dict) -> dict[str, list[str]]:
+    """{Const node name: the main graph's nodes that read its value} (by name, where
+    const_consumers gives their ops)."""
+    nodes = model_json["modelTopology"].get("node") or []
+    consts = {n["name"] for n in nodes if n.get("op") == "Const"}
+    out: dict[str, list[str]] = {}
+    for n in nodes:
+        for ref in n.get("input") or []:
+            base = ref.split(":", 1)[0]
+            if not ref.startswith("^") and base in consts:
+                out.setdefault(base, []).append(n["name"])
+    return out
+
+
 def _manifest_names(model_json: dict) -> list[str]:
     return [
         w["name"]
