@@ -35,10 +35,16 @@
   // arg: a backend name, or {backend, flags: {TFJS_FLAG: value} set before the backend starts,
   // scripts: backend bundles to load first (webgpu)}.
   async function init(arg) {
-    const { backend, flags = {}, scripts = [] } = typeof arg === 'string' ? { backend: arg } : arg;
+    const { backend, flags = {}, scripts = [], threads = 1 } = typeof arg === 'string' ? { backend: arg } : arg;
     for (const src of scripts) await loadScript(src);
     for (const [k, v] of Object.entries(flags)) tf.env().set(k, v);
-    if (backend === 'wasm') tf.wasm.setWasmPaths('/tfjs-wasm/');
+    if (backend === 'wasm') {
+      tf.wasm.setWasmPaths('/tfjs-wasm/');
+      // threads > 1 loads the threaded build where the page is cross-origin isolated; tfjs falls
+      // back to one thread silently otherwise, so the count it really uses is read back below.
+      tf.wasm.setThreadsCount(threads);
+      if (threads <= 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    }
     let ok = false;
     try { ok = await tf.setBackend(backend); } catch (e) { throw new Error(`backend ${backend} unavailable: ${e.message}`); }
     if (!ok) throw new Error(`backend ${backend} unavailable`);
@@ -48,6 +54,7 @@
     const probe = await precisionProbe();
     return { backend: tf.getBackend(), tfjs_version: tf.version.tfjs, user_agent: navigator.userAgent,
       num_tensors: tf.memory().numTensors, precision_probe: probe,
+      threads: backend === 'wasm' ? tf.wasm.getThreadsCount() : null, cross_origin_isolated: globalThis.crossOriginIsolated === true,
       flags: Object.fromEntries(Object.keys(flags).map((k) => [k, tf.env().get(k)])) };
   }
 

@@ -1,9 +1,10 @@
 // Runs inside the LiteRT.js page: load a .tflite model, run batches, read outputs back. Tensors
 // travel as for the tfjs page: raw little-endian files fetched from, and PUT back to, the loopback
 // server. Errors are thrown as `CODE: message` (js/protocol.json's codes).
-import { loadLiteRt, loadAndCompile, Tensor } from '/litert/dist/index.js';
+import { loadLiteRt, loadAndCompile, getGlobalLiteRt, Tensor } from '/litert/dist/index.js';
 
 const models = new Map();
+let cpuThreads = 1;
 let nextHandle = 1;
 const ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array };
 const coded = (code, message) => Object.assign(new Error(message), { code });
@@ -11,12 +12,19 @@ const wrap = (fn) => async (arg) => {
   try { return await fn(arg); } catch (e) { throw new Error(`${e.code || 'INTERNAL'}: ${e.message}`); }
 };
 
-async function init({ accelerator = 'wasm' } = {}) {
-  // JSPI lets WebGPU fall back to wasm op by op (DESIGN 2.9); the plain build is the wasm default.
-  await loadLiteRt('/litert/wasm/', accelerator === 'webgpu' ? { jspi: true } : {});
+async function init({ accelerator = 'wasm', threads = 1 } = {}) {
+  // JSPI lets WebGPU fall back to wasm op by op (DESIGN 2.9); the plain build is the wasm default;
+  // threads > 1 the threaded build, which needs a cross-origin-isolated page (SharedArrayBuffer).
+  if (threads > 1 && !globalThis.crossOriginIsolated) throw coded('BACKEND_FAILED', 'threads need a cross-origin-isolated page');
+  await loadLiteRt('/litert/wasm/', accelerator === 'webgpu' ? { jspi: true } : threads > 1 ? { threads: true } : {});
+  // XNNPack's pool: what was asked, never more than the build offers (the plain build: 1)
+  const available = getGlobalLiteRt().liteRtWasm.getThreadCount?.() ?? 1;
+  cpuThreads = Math.max(1, Math.min(threads, available));
   if (accelerator === 'webgpu' && !navigator.gpu?.requestAdapter) throw coded('BACKEND_FAILED', 'no WebGPU adapter: unavailable');
   if (accelerator === 'webgpu' && !(await navigator.gpu.requestAdapter())) throw coded('BACKEND_FAILED', 'no WebGPU adapter: unavailable');
-  return { accelerator, versions: { '@litertjs/core': globalThis.QUANTLAB_LITERT_VERSION ?? null } };
+  return { accelerator, threads: cpuThreads, threads_available: available,
+    cross_origin_isolated: globalThis.crossOriginIsolated === true,
+    versions: { '@litertjs/core': globalThis.QUANTLAB_LITERT_VERSION ?? null } };
 }
 
 const details = (list) => list.map((d) => ({ name: d.name, shape: Array.from(d.shape), dtype: d.dtype }));
@@ -24,7 +32,7 @@ const details = (list) => list.map((d) => ({ name: d.name, shape: Array.from(d.s
 async function load({ url, accelerator = 'wasm' }) {
   const t0 = performance.now();
   let model;
-  try { model = await loadAndCompile(url, { accelerator }); } catch (e) {
+  try { model = await loadAndCompile(url, { accelerator, cpuOptions: { numThreads: cpuThreads } }); } catch (e) {
     throw coded('LOAD_FAILED', `loading ${url} failed (LiteRT.js loadAndCompile): ${e.message ?? e}`);
   }
   const handle = `l${nextHandle++}`;

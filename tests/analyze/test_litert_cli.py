@@ -68,3 +68,40 @@ def test_litert_needs_a_keras_or_savedmodel_source(clf_graph, tmp_path):
     r = invoke_cli("analyze", clf_graph, "--litert", "--out", tmp_path / "o", "--models-dir", tmp_path / "m")
     errors = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("error:")]
     assert r.returncode == 2 and len(errors) == 1 and "cannot read tfjs models" in errors[0], errors
+
+
+def test_bench_times_every_variant_and_tensorflow_with_the_threads_really_used(user_models, tmp_path):
+    """`quantlab bench MODEL` after `analyze --litert`: every tfjs and LiteRT variant and TensorFlow,
+    at each thread count; a cross-origin-isolated page gives LiteRT.js's threaded build the cores
+    Chromium reports (navigator.hardwareConcurrency, the machine's here), one thread without it."""
+    import os
+
+    from quantlab.infra.chromium import browser_unavailable_reason
+    from quantlab.runtimes.litert import litert_missing
+
+    require_runtime(browser_unavailable_reason("wasm") or litert_missing())
+    models = tmp_path / "m"
+    r = invoke_cli(
+        "analyze", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--litert", "--calibration", "20",
+        "--variants", "uint8", "--out", tmp_path / "o", "--models-dir", models,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = invoke_cli(
+        "bench", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--models-dir", models,
+        "--threads", "1,2", "--examples", "3", "--rounds", "2", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(r.stdout)
+    got = {(row["runtime"], row["variant"], row["threads_asked"]): row for row in doc["rows"]}
+    cores = len(os.sched_getaffinity(0))
+    for t in (1, 2):
+        for v in ("float32", "uint8"):
+            # tfjs-backend-wasm: min(asked, 8, cores / 2) threads (its init_with_threads_count)
+            assert got[("browser-wasm", v, t)]["threads_used"] == max(1, min(t, 8, cores // 2))
+        for v in LITERT:
+            assert got[("browser-litert-wasm", v, t)]["threads_used"] == min(t, cores)
+        assert got[("tensorflow", "original", t)]["threads_used"] == t
+    assert all(row["ms_per_example"] > 0 and row["rounds"] == 2 and row["examples"] == 3 for row in doc["rows"])
+    assert all(row["ms_min"] <= row["ms_per_example"] <= row["ms_max"] for row in doc["rows"])
+    assert doc["runtimes"]["browser-wasm/2"]["cross_origin_isolated"] is True
+    assert doc["runtimes"]["browser-wasm/1"]["cross_origin_isolated"] is False

@@ -217,3 +217,21 @@ def test_compression_still_refuses_what_it_would_refuse(compressing):
 def test_plain_server_ignores_accept_encoding(server):
     status, headers, body = _get(server, "/m1/model.json", "br, gzip")
     assert status == 200 and "Content-Encoding" not in headers and body == b'{"a": 1}'
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+def test_cross_origin_isolation_headers_only_when_asked(tree, isolated):
+    """wasm threads need COOP same-origin + COEP require-corp on the page; without them a page
+    measures what a site without these headers gets (one thread)."""
+    s = LoopbackServer(isolated=isolated)
+    try:
+        s.mount("m", tree / "model")
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        conn.request("GET", "/m/model.json")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read() == b'{"a": 1}'
+        got = (r.getheader("Cross-Origin-Opener-Policy"), r.getheader("Cross-Origin-Embedder-Policy"))
+        conn.close()
+        assert got == (("same-origin", "require-corp") if isolated else (None, None))
+    finally:
+        s.close()

@@ -112,6 +112,10 @@ class FileHandler(BaseHTTPRequestHandler):
     # Answer Accept-Encoding (br, gzip) as a CDN does: Content-Encoding and Vary, the compressed
     # bytes made once per file and cached (quantlab.analysis.delivery holds the settings and the cache).
     compress = False
+    # Cross-origin isolation (COOP same-origin + COEP require-corp on every response): what a page
+    # needs for SharedArrayBuffer, hence for wasm threads in tfjs and LiteRT.js. Off by default, so
+    # a page measures what a site without these headers gets (one thread).
+    isolated = False
 
     def do_GET(self):
         self.guarded(self.send_file, True)
@@ -135,6 +139,9 @@ class FileHandler(BaseHTTPRequestHandler):
             self.send_header("Vary", "Accept-Encoding")
         if coding:
             self.send_header("Content-Encoding", coding)
+        if self.isolated:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if with_body:
@@ -168,7 +175,7 @@ class FileHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    def __init__(self, upload_dir: Path | None = None, compress: bool = False):
+    def __init__(self, upload_dir: Path | None = None, compress: bool = False, isolated: bool = False):
         self.mounts: dict[str, Path] = {}
         self.upload_dir = upload_dir
         self.requests: list[str] = []
@@ -215,6 +222,7 @@ class LoopbackServer:
                 self.end_headers()
 
         Handler.compress = compress
+        Handler.isolated = isolated
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]

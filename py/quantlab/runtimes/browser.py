@@ -34,11 +34,18 @@ BACKENDS = {
 
 
 class BrowserRuntime(ChromiumPage):
-    def __init__(self, backend: str = "wasm", timeout: float = 600.0, compress: bool = False, extra_flags=()):
+    def __init__(
+        self, backend: str = "wasm", timeout: float = 600.0, compress: bool = False, extra_flags=(),
+        threads: int = 1,
+    ):  # fmt: skip
         """`compress`: the loopback server answers Accept-Encoding (gzip, br) as a CDN does.
-        `extra_flags`: more Chromium switches (e.g. a page memory limit)."""
+        `extra_flags`: more Chromium switches (e.g. a page memory limit). `threads` (wasm only):
+        more than 1 serves the page cross-origin isolated and asks tfjs-backend-wasm for that many
+        threads (tfjs caps them itself: `info["threads"]` is what it really uses)."""
         if backend not in BACKENDS:
             raise EvaluatorError(f"unknown browser backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        if threads != 1 and backend != "wasm":
+            raise EvaluatorError(f"browser-{backend}: threads apply to the wasm backend only")
         reason = browser_unavailable_reason(backend)
         if reason:
             raise RuntimeUnavailable(f"browser-{backend} unavailable: {reason}")
@@ -55,11 +62,13 @@ class BrowserRuntime(ChromiumPage):
         flags = [f for f in CHROMIUM_FLAGS if not (backend == "webgpu" and f == "--disable-gpu")]
         flags += WEBGPU_FLAGS if backend == "webgpu" else []
         t0 = time.perf_counter()
-        self._start(timeout, compress, mounts, "/app/index.html", [*flags, *extra_flags])
+        self._start(timeout, compress, mounts, "/app/index.html", [*flags, *extra_flags], threads > 1)
         try:
             scripts = ["/tfjs-webgpu/tf-backend-webgpu.min.js"] if backend == "webgpu" else []
             try:
-                self.info = self._call("init", {"backend": tf_backend, "flags": tf_flags, "scripts": scripts})
+                self.info = self._call(
+                    "init", {"backend": tf_backend, "flags": tf_flags, "scripts": scripts, "threads": threads}
+                )
             except EvaluatorError as e:
                 if backend == "webgpu" and "unavailable" in str(e):
                     raise RuntimeUnavailable(

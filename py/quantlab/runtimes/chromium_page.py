@@ -24,10 +24,12 @@ class ChromiumPage(Runtime):
     page_api = "quantlab"  # the page's window.<page_api> object that _call drives
 
     def _start(
-        self, timeout: float, compress: bool, mounts: dict[str, Path], page: str, flags: list[str]
-    ) -> None:
+        self, timeout: float, compress: bool, mounts: dict[str, Path], page: str, flags: list[str],
+        isolated: bool = False,
+    ) -> None:  # fmt: skip
         """A loopback server with `mounts` (and io/ for tensors), Chromium on `page` of it; every
-        request that would leave 127.0.0.1 blocked. Closes what it made when it fails."""
+        request that would leave 127.0.0.1 blocked. Closes what it made when it fails. isolated:
+        the page is cross-origin isolated (wasm threads allowed)."""
         from playwright.sync_api import sync_playwright
 
         from ..infra.loopback import LoopbackServer
@@ -37,7 +39,7 @@ class ChromiumPage(Runtime):
         self._timed_out: str | None = None
         self._crashed = False
         self.io_dir = Path(tempfile.mkdtemp(prefix="quantlab-browser-"))
-        self.server = LoopbackServer(upload_dir=self.io_dir, compress=compress)
+        self.server = LoopbackServer(upload_dir=self.io_dir, compress=compress, isolated=isolated)
         for name, folder in mounts.items():
             self.server.mount(name, folder)
         self.server.mount("io", self.io_dir)

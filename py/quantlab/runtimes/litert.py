@@ -43,7 +43,9 @@ def litert_missing() -> str | None:
 class LiteRTRuntime(ChromiumPage):
     page_api = "quantlabLiteRt"
 
-    def __init__(self, accelerator: str = "wasm", timeout: float = 600.0):
+    def __init__(self, accelerator: str = "wasm", timeout: float = 600.0, threads: int = 1):
+        """threads > 1 (wasm): the threaded build in a cross-origin-isolated page, XNNPack's pool
+        capped by what the build offers (`info["threads"]` is what it got)."""
         if accelerator not in ACCELERATORS:
             raise EvaluatorError(
                 f"unknown LiteRT.js accelerator {accelerator!r}; valid: {', '.join(ACCELERATORS)}"
@@ -65,11 +67,11 @@ class LiteRTRuntime(ChromiumPage):
             WEBGPU_FLAGS if webgpu else []
         )
         t0 = time.perf_counter()
-        self._start(timeout, False, mounts, "/litert-app/index.html", flags)
+        self._start(timeout, False, mounts, "/litert-app/index.html", flags, threads > 1)
         try:
             self.page.wait_for_function(f"window.{self.page_api} !== undefined", timeout=self.timeout_ms)
             try:
-                self.info = self._call("init", {"accelerator": accelerator})
+                self.info = self._call("init", {"accelerator": accelerator, "threads": threads})
             except EvaluatorError as e:
                 if webgpu and "unavailable" in str(e):
                     raise RuntimeUnavailable(
@@ -140,6 +142,7 @@ class LiteRTRuntime(ChromiumPage):
             "runtime": self.name,
             "backend": f"litert-{self.accelerator}",
             "litert_version": _version(),
+            "threads": self.info.get("threads"),
             "start_ms": round(self.start_ms, 1),
         }
 

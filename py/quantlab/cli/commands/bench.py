@@ -1,4 +1,5 @@
-"""`quantlab bench`: timings of the MNIST evaluation, analyze and worker counts."""
+"""`quantlab bench`: timings of the MNIST evaluation, analyze and worker counts; with a MODEL, fair
+per-example latency of its tfjs and LiteRT variants and TensorFlow, one thread and several."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import typer
 from ..checks import (
     check_backend,
     check_limit,
+    check_positive,
 )
 from ..guard import cli_errors
 from ..options import (
     Backend,
     DataDir,
+    ModelInputs,
+    ModelName,
     ModelsDir,
+    Timeout,
     Verbose,
     check_dirs,
 )
@@ -23,6 +28,24 @@ from ..options import (
 
 @cli_errors
 def bench(
+    model: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A model `quantlab analyze` ran on (with --litert for the LiteRT variants): time every "
+            "variant under MODELS/NAME/ and TensorFlow on the model itself",
+            show_default=False,
+        ),
+    ] = None,
+    inputs: ModelInputs = None,
+    name: ModelName = None,
+    threads: Annotated[
+        str | None,
+        typer.Option(help="MODEL: thread counts, comma-separated (default: 1 and every core)", show_default=False),
+    ] = None,
+    examples: Annotated[int, typer.Option(help="MODEL: examples timed, one at a time")] = 32,
+    rounds: Annotated[int, typer.Option(help="MODEL: passes over the examples (median, min, max)")] = 5,
+    timeout: Timeout = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="MODEL: print the figures as JSON")] = False,
     backend: Backend = "wasm",
     data_dir: DataDir = None,
     models_dir: ModelsDir = Path("models"),
@@ -44,7 +67,16 @@ def bench(
     """Benchmark MNIST evaluation in tfjs: Node start, load, transfer, predict vs Keras.
 
     With `--analyze`: `quantlab analyze` on the trained MNIST .h5 with its 10,000 test images as
-    an .npz, split into detect, convert, runtime start, load, transfer, predict and metrics."""
+    an .npz, split into detect, convert, runtime start, load, transfer, predict and metrics.
+
+    With a MODEL: fair speed. Every variant `quantlab analyze MODEL [--litert]` wrote, one example at
+    a time, in tfjs wasm and LiteRT.js wasm in headless Chromium, with each thread count (pages
+    served cross-origin isolated, as wasm threads need; the count each runtime really used is
+    shown), and TensorFlow on MODEL itself with the same counts, in the same run. Example:
+    `quantlab bench my_model.h5 --inputs test.npz --threads 1,2`"""
+    if model is not None:
+        _bench_model(model, inputs, name, threads, examples, rounds, timeout, models_dir, as_json)
+        return
     check_backend(backend)
     check_dirs(models_dir=models_dir, data_dir=data_dir)
     if analyze_h5:
@@ -66,3 +98,24 @@ def bench(
     limit = check_limit(limit)
     check_dirs(models_dir=models_dir, data_dir=data_dir)
     bench_mnist(backend, data_dir, models_dir, limit)
+
+
+def _bench_model(model, inputs, name, threads, examples, rounds, timeout, models_dir, as_json) -> None:
+    from ...analysis.speed import measure_speed, parse_threads, speed_record
+    from ...input_spec import InputOptions
+    from ...sources import detect
+    from ...workspace import model_root
+    from ..tables import print_json
+    from ..tables.speed import print_speed
+    from ..targets import model_name
+
+    counts = parse_threads(threads)
+    check_positive(examples, "--examples")
+    check_positive(rounds, "--rounds")
+    check_positive(timeout, "--timeout")
+    check_dirs(models_dir=models_dir)
+    source = detect(model, None)
+    root = model_root(models_dir, model_name(model, name))
+    rows, info = measure_speed(source, root, InputOptions(path=inputs), counts, examples, rounds, timeout)
+    record = speed_record(rows, info)
+    print_json(record) if as_json else print_speed(record)

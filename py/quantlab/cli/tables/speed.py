@@ -1,0 +1,29 @@
+"""`quantlab bench MODEL`: the per-example latency table."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ...infra.progress import table_console
+
+
+def print_speed(record: dict) -> None:
+    rows = record["rows"]
+    table = Table(
+        title=f"ms per example, one at a time: median of {record['rounds']} passes over "
+        f"{rows[0]['examples'] if rows else 0} examples [fastest, slowest pass]; {record['cores']} cores"
+    )
+    for col in ("runtime", "variant", "threads (asked → used)", "ms/example", "[min, max]", "× TensorFlow"):
+        table.add_column(col, justify="left" if col in ("runtime", "variant") else "right")
+    tf_ms = {r["threads_asked"]: r["ms_per_example"] for r in rows if r["runtime"] == "tensorflow"}
+    for r in rows:
+        used = "?" if r["threads_used"] is None else str(r["threads_used"])
+        base = tf_ms.get(r["threads_asked"])
+        ratio = f"{r['ms_per_example'] / base:.2f}" if base else "–"
+        table.add_row(r["runtime"], r["variant"], f"{r['threads_asked']} → {used}", f"{r['ms_per_example']:.3f}",
+                      f"[{r['ms_min']:.3f}, {r['ms_max']:.3f}]", ratio)  # fmt: skip
+    table_console().print(table)
+    for line in record.get("notes", []):
+        table_console().print(line, highlight=False)
+    if record.get("tensorflow"):
+        table_console().print(f"TensorFlow {record['tensorflow']}", highlight=False)
