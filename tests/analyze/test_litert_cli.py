@@ -82,8 +82,8 @@ def test_bench_times_every_variant_and_tensorflow_with_the_threads_really_used(u
     require_runtime(browser_unavailable_reason("wasm") or litert_missing())
     models = tmp_path / "m"
     r = invoke_cli(
-        "analyze", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--litert", "--calibration", "20",
-        "--variants", "uint8", "--out", tmp_path / "o", "--models-dir", models,
+        "analyze", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--litert",
+        "--calibration", "20", "--variants", "uint8", "--out", tmp_path / "o", "--models-dir", models,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     r = invoke_cli(
@@ -101,7 +101,7 @@ def test_bench_times_every_variant_and_tensorflow_with_the_threads_really_used(u
         for v in LITERT:
             assert got[("browser-litert-wasm", v, t)]["threads_used"] == min(t, cores)
         assert got[("tensorflow", "original", t)]["threads_used"] == t
-    assert all(row["ms_per_example"] > 0 and row["rounds"] == 2 and row["examples"] == 3 for row in doc["rows"])
+    assert all(r["ms_per_example"] > 0 and r["rounds"] == 2 and r["examples"] == 3 for r in doc["rows"])
     assert all(row["ms_min"] <= row["ms_per_example"] <= row["ms_max"] for row in doc["rows"])
     assert doc["runtimes"]["browser-wasm/2"]["cross_origin_isolated"] is True
     assert doc["runtimes"]["browser-wasm/1"]["cross_origin_isolated"] is False

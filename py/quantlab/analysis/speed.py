@@ -184,8 +184,8 @@ def speed_record(rows: list[SpeedRow], info: dict) -> dict:
     """The figures, and a note for each runtime that used fewer threads than it was asked for."""
     notes = []
     for runtime, why in CAPS.items():
-        short = sorted({(r.threads_asked, r.threads_used) for r in rows
-                        if r.runtime == runtime and r.threads_used is not None and r.threads_used < r.threads_asked})  # fmt: skip
+        pairs = {(r.threads_asked, r.threads_used) for r in rows if r.runtime == runtime}
+        short = sorted((a, u) for a, u in pairs if u is not None and u < a)
         if short:
             pairs = ", ".join(f"{a} asked, {u} used" for a, u in short)
             notes.append(f"{runtime}: {pairs} ({why}, here {info['cores']} cores)")

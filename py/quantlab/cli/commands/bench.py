@@ -40,7 +40,9 @@ def bench(
     name: ModelName = None,
     threads: Annotated[
         str | None,
-        typer.Option(help="MODEL: thread counts, comma-separated (default: 1 and every core)", show_default=False),
+        typer.Option(
+            help="MODEL: thread counts, comma-separated (default: 1 and every core)", show_default=False
+        ),
     ] = None,
     examples: Annotated[int, typer.Option(help="MODEL: examples timed, one at a time")] = 32,
     rounds: Annotated[int, typer.Option(help="MODEL: passes over the examples (median, min, max)")] = 5,

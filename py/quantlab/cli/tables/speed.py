@@ -20,8 +20,9 @@ def print_speed(record: dict) -> None:
         used = "?" if r["threads_used"] is None else str(r["threads_used"])
         base = tf_ms.get(r["threads_asked"])
         ratio = f"{r['ms_per_example'] / base:.2f}" if base else "–"
-        table.add_row(r["runtime"], r["variant"], f"{r['threads_asked']} → {used}", f"{r['ms_per_example']:.3f}",
-                      f"[{r['ms_min']:.3f}, {r['ms_max']:.3f}]", ratio)  # fmt: skip
+        spread = f"[{r['ms_min']:.3f}, {r['ms_max']:.3f}]"
+        asked = f"{r['threads_asked']} → {used}"
+        table.add_row(r["runtime"], r["variant"], asked, f"{r['ms_per_example']:.3f}", spread, ratio)
     table_console().print(table)
     for line in record.get("notes", []):
         table_console().print(line, highlight=False)
