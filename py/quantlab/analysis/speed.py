@@ -187,6 +187,6 @@ def speed_record(rows: list[SpeedRow], info: dict) -> dict:
         pairs = {(r.threads_asked, r.threads_used) for r in rows if r.runtime == runtime}
         short = sorted((a, u) for a, u in pairs if u is not None and u < a)
         if short:
-            pairs = ", ".join(f"{a} asked, {u} used" for a, u in short)
-            notes.append(f"{runtime}: {pairs} ({why}, here {info['cores']} cores)")
+            said = ", ".join(f"{a} asked, {u} used" for a, u in short)
+            notes.append(f"{runtime}: {said} ({why}, here {info['cores']} cores)")
     return {**info, "rows": [asdict(r) for r in rows], "notes": notes}
