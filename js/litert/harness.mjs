@@ -82,11 +82,37 @@ async function predict({ handle, inputs, output_urls }) {
   return { predict_ms: predictMs, outputs: outs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) };
 }
 
+// `quantlab delivery`: from the request for the .tflite to the model compiled, and to one
+// prediction (an example of zeros) read back, under the page's network emulation.
+async function deliver({ url, accelerator = 'wasm' }) {
+  performance.clearResourceTimings();
+  const t0 = performance.now();
+  const { handle, load_ms: loadMs } = await load({ url, accelerator });
+  const model = models.get(handle);
+  const xs = model.getInputDetails().map((d) => new Tensor(new (ARRAYS[d.dtype] ?? Float32Array)(
+    Array.from(d.shape).reduce((a, b) => a * b, 1)), Array.from(d.shape)));
+  try {
+    const ys = await model.run(xs);
+    for (const y of ys) { const c = await y.moveTo('wasm'); c.toTypedArray(); c.delete(); y.delete(); }
+  } catch (e) {
+    throw coded('PREDICT_FAILED', `LiteRT.js run failed: ${e.message ?? e}`);
+  } finally { xs.forEach((x) => x.delete()); }
+  const firstMs = performance.now() - t0;
+  const entries = performance.getEntriesByType('resource').filter((r) => r.name === url);
+  return { handle, format: 'tflite', load_ms: loadMs, first_prediction_ms: firstMs,
+    tf_memory_bytes: null, tf_num_tensors: null,
+    js_heap_used_bytes: performance.memory ? performance.memory.usedJSHeapSize : null,
+    requests: entries.length,
+    transfer_bytes: entries.reduce((a, r) => a + r.transferSize, 0),
+    encoded_bytes: entries.reduce((a, r) => a + r.encodedBodySize, 0),
+    decoded_bytes: entries.reduce((a, r) => a + r.decodedBodySize, 0) };
+}
+
 function unload(handle) {
   const model = models.get(handle);
   if (model) { model.delete?.(); models.delete(handle); }
   return {};
 }
 
-window.quantlabLiteRt = { init: wrap(init), load: wrap(load), predict: wrap(predict), unload };
+window.quantlabLiteRt = { init: wrap(init), load: wrap(load), predict: wrap(predict), deliver: wrap(deliver), unload };
 document.getElementById('status').textContent = 'ready';

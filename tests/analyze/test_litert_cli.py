@@ -70,10 +70,11 @@ def test_litert_needs_a_keras_or_savedmodel_source(clf_graph, tmp_path):
     assert r.returncode == 2 and len(errors) == 1 and "cannot read tfjs models" in errors[0], errors
 
 
-def test_bench_times_every_variant_and_tensorflow_with_the_threads_really_used(user_models, tmp_path):
-    """`quantlab bench MODEL` after `analyze --litert`: every tfjs and LiteRT variant and TensorFlow,
-    at each thread count; a cross-origin-isolated page gives LiteRT.js's threaded build the cores
-    Chromium reports (navigator.hardwareConcurrency, the machine's here), one thread without it."""
+def test_bench_and_delivery_take_every_tfjs_and_litert_variant(user_models, tmp_path):
+    """After `analyze --litert`: `quantlab bench MODEL` times every tfjs and LiteRT variant and
+    TensorFlow at each thread count (a cross-origin-isolated page gives LiteRT.js's threaded build
+    the cores Chromium reports, navigator.hardwareConcurrency, the machine's here; one thread
+    without it); `quantlab delivery MODEL` loads the LiteRT variants too, one request each."""
     import os
 
     from quantlab.infra.chromium import browser_unavailable_reason
@@ -105,3 +106,15 @@ def test_bench_times_every_variant_and_tensorflow_with_the_threads_really_used(u
     assert all(row["ms_min"] <= row["ms_per_example"] <= row["ms_max"] for row in doc["rows"])
     assert doc["runtimes"]["browser-wasm/2"]["cross_origin_isolated"] is True
     assert doc["runtimes"]["browser-wasm/1"]["cross_origin_isolated"] is False
+    r = invoke_cli(
+        "delivery", user_models["clf.h5"], "--models-dir", models, "--out", tmp_path / "o", "--runs", "1",
+        "--profiles", "none", "--pages", "1", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads(r.stdout)
+    assert list(record["variants"]) == ["float32", "uint8", *LITERT], record["errors"]
+    for v in LITERT:
+        got = record["variants"][v]["none"]
+        on_disk = (models / "clf" / v / "model.tflite").stat().st_size
+        assert got["requests"] == 1 and got["decoded_bytes"] == on_disk == record["sizes"][v]["total"]["raw"]
+        assert 0 < got["load_ms"]["median"] <= got["first_prediction_ms"]["median"]

@@ -11,9 +11,13 @@ from ..infra.content_coding import SETTINGS, compressed, encode
 
 
 def artifact_files(folder: Path) -> list[Path]:
-    """model.json, then every shard the manifest names, in the order the browser fetches them."""
+    """model.json, then every shard the manifest names, in the order the browser fetches them; or
+    a LiteRT variant's one .tflite file."""
+    from ..convert.litert import MODEL_FILE
     from ..tfjs.artifacts import read_artifact
 
+    if (Path(folder) / MODEL_FILE).is_file():
+        return [Path(folder) / MODEL_FILE]
     art = read_artifact(Path(folder))
     return [Path(folder) / "model.json", *art.shard_paths]
 

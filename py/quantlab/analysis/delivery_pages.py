@@ -18,11 +18,16 @@ from .delivery_schedule import SHORT_TRANSFER_S, JobQueue, LoadJob
 
 class _Page:
     """One Chromium page with the compressing loopback server and a CDP session; restarted after a
-    crash or a timeout (the old browser is killed first, so no Chromium is left behind)."""
+    crash or a timeout (the old browser is killed first, so no Chromium is left behind). LiteRT
+    variants (a .tflite) load in a LiteRT.js page beside it, started at the first one, under the
+    same network emulation."""
 
-    def __init__(self, backend: str, timeout: float, extra_flags=()):
+    def __init__(self, backend: str, timeout: float, extra_flags=(), litert: bool = False):
         self.args = (backend, timeout, tuple(extra_flags))
-        self.rt = None
+        self.litert = litert  # LiteRT variants to load: its page starts with this one, before any timed load
+        self.rt = None  # the tfjs page
+        self.lite = None  # the LiteRT.js page
+        self.cdps: dict[int, object] = {}
         self.profile: str | None = None
         self.accept: list[str] = []  # the Accept-Encoding headers its servers saw, over restarts
         self.start()
@@ -32,14 +37,21 @@ class _Page:
 
         backend, timeout, flags = self.args
         self.rt = BrowserRuntime(backend, timeout=timeout, compress=True, extra_flags=flags)
-        self.cdp = self.rt.page.context.new_cdp_session(self.rt.page)
-        self.cdp.send("Network.enable")
-        if self.profile:
-            self.emulate(self.profile)
+        self._attach(self.rt)
+        if self.litert:
+            self._lite()
 
-    def emulate(self, profile: str) -> None:
+    def _attach(self, rt) -> None:
+        cdp = rt.page.context.new_cdp_session(rt.page)
+        cdp.send("Network.enable")
+        self.cdps[id(rt)] = cdp
+        if self.profile:
+            self._emulate(cdp, self.profile)
+
+    @staticmethod
+    def _emulate(cdp, profile: str) -> None:
         p = PROFILES[profile]
-        self.cdp.send(
+        cdp.send(
             "Network.emulateNetworkConditions",
             {
                 "offline": False,
@@ -48,15 +60,42 @@ class _Page:
                 "uploadThroughput": p["upload_bytes_per_s"],
             },
         )
+
+    def emulate(self, profile: str) -> None:
+        for cdp in self.cdps.values():
+            self._emulate(cdp, profile)
         self.profile = profile
 
+    def _runtime_for(self, folder: Path):
+        """(the page that loads `folder`, the file it requests)."""
+        from ..convert.litert import MODEL_FILE
+
+        if not (Path(folder) / MODEL_FILE).is_file():
+            return self.rt, "model.json"
+        return self._lite(), MODEL_FILE
+
+    def _lite(self):
+        if self.lite is None:
+            from ..runtimes.litert import LiteRTRuntime
+
+            _, timeout, flags = self.args
+            self.lite = LiteRTRuntime(
+                "wasm", timeout=timeout, compress=True, extra_flags=flags, playwright=self.rt._pw
+            )
+            self._attach(self.lite)
+        return self.lite
+
+    @property
+    def dead(self) -> bool:
+        return any(rt is not None and rt.dead for rt in (self.rt, self.lite))
+
     def measure(self, folder: Path, mount: str) -> dict:
-        rt = self.rt
-        url = rt.server.mount(mount, folder) + "model.json"
+        rt, file = self._runtime_for(folder)
+        url = rt.server.mount(mount, folder) + file
         try:
             r = rt._call("deliver", {"url": url})
             try:
-                heap = self.cdp.send("Runtime.getHeapUsage")
+                heap = self.cdps[id(rt)].send("Runtime.getHeapUsage")
                 r["js_heap_used_bytes"] = int(heap["usedSize"])
             finally:
                 rt._call("unload", r.pop("handle"))
@@ -65,9 +104,12 @@ class _Page:
         return r
 
     def close(self) -> None:
-        if self.rt is not None:
-            self.accept += [a for a in self.rt.server.accept_encodings if a not in self.accept]
-            self.rt.close()
+        for rt in (self.lite, self.rt):  # the LiteRT page runs on the tfjs page's Playwright
+            if rt is not None:
+                self.accept += [a for a in rt.server.accept_encodings if a not in self.accept]
+                rt.close()
+        self.lite = None
+        self.cdps = {}
 
 
 def _page_error(e: EvaluatorError) -> str:
@@ -83,8 +125,8 @@ class PageRunner:
     Every Chromium it starts carries one run marker, so an interrupt or a failure anywhere kills
     them all (even one still starting) before the threads close their Playwright."""
 
-    def __init__(self, backend: str, timeout: float, extra_flags, pages: int):
-        self.backend, self.timeout, self.pages = backend, timeout, pages
+    def __init__(self, backend: str, timeout: float, extra_flags, pages: int, litert: bool = False):
+        self.backend, self.timeout, self.pages, self.litert = backend, timeout, pages, litert
         self.marker = f"--quantlab-delivery-run={uuid.uuid4().hex}"
         self.flags = (*extra_flags, self.marker)
         self.stop = threading.Event()
@@ -99,7 +141,7 @@ class PageRunner:
         self._mounts = itertools.count(1)
 
     def _open(self) -> _Page:
-        page = _Page(self.backend, self.timeout, self.flags)
+        page = _Page(self.backend, self.timeout, self.flags, self.litert)
         with self.lock:
             if self.info is None:
                 self.info = page.rt.describe()
@@ -140,7 +182,7 @@ class PageRunner:
                 self.samples.pop(job.key, None)
                 self.seconds[job.key] += time.perf_counter() - t0
             log.warning("%s: %s", "/".join(k for k in job.key if k), self.errors[job.key])
-            if page.rt.dead:
+            if page.dead:
                 page.close()
                 page.start()
             return

@@ -82,7 +82,10 @@ def measure_targets(
     unthrottled profile in one page, alone (see README, "Delivery")."""
     t_all = time.perf_counter()
     check_pages(pages)
-    runner = PageRunner(backend, timeout, extra_flags, pages)
+    from ..convert.litert import MODEL_FILE as TFLITE
+
+    litert = any((f / TFLITE).is_file() for dirs in targets.values() for f in dirs.values())
+    runner = PageRunner(backend, timeout, extra_flags, pages, litert)
     sizes: dict = {}
     for name, variant_dirs in targets.items():
         sizes[name] = {}
@@ -142,8 +145,9 @@ def measure_targets(
             "profiles": {p: PROFILES[p] for p in profiles},
             "accept_encoding": sorted(set(runner.accept)),
             "content_encoding": served_codings(runner.accept),
-            "measured": "from the first request for model.json to the model loaded, and to one prediction "
-            "(an example of zeros) read back; the tfjs library itself is loaded once, unthrottled, before",
+            "measured": "from the first request for model.json (a LiteRT variant: its .tflite, in LiteRT.js "
+            "wasm) to the model loaded, and to one prediction (an example of zeros) read back; the tfjs "
+            "and LiteRT.js libraries themselves are loaded once, unthrottled, before",
             "concurrency": concurrency,
             "sizes": sizes[name],
             "variants": variants,
@@ -199,12 +203,15 @@ def delivery_command(
 ) -> list[dict]:
     """Measure every (target as given, name) in one run; write OUT/<name>/delivery.json and add it
     to OUT/<name>/results.json for each."""
+    from ..convert.litert import litert_folders
     from ..infra.fsutil import write_json_atomic
     from ..records.fields import refuse_wrong_types
     from ..records.sections import DeliverySection
     from ..results import attach_section, results_or_none, results_path
 
-    folders = {name: variant_folders(model_root(models_dir, name)) for _, name in targets}
+    roots = {name: model_root(models_dir, name) for _, name in targets}
+    # the tfjs variants, then the LiteRT ones where `analyze --litert` wrote them
+    folders = {name: {**variant_folders(r), **litert_folders(r)} for name, r in roots.items()}
     for name in folders:
         results_or_none(results_path(out, name))  # one it cannot merge into is named first
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")

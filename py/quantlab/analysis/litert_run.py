@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..convert.litert import LITERT_VARIANTS, MODEL_FILE, read_recipe, write_litert_variants
+from ..convert.litert import LITERT_VARIANTS, read_recipe, write_litert_variants
 from ..errors import QuantlabError
-from ..infra.content_coding import encode
 from ..infra.progress import log
+from .delivery import delivery_sizes
 from .evaluate import Measured
 
 LITERT_BATCH = 1  # what a page does per image; LiteRT.js needs a fixed batch
@@ -42,13 +42,13 @@ def _load(source):
 
 def litert_sizes(folder: Path) -> dict:
     """The .tflite's bytes raw, gzip and brotli (one request: the whole model is one file)."""
-    data = (Path(folder) / MODEL_FILE).read_bytes()
-    total = {"raw": len(data), "gzip": len(encode(data, "gzip")), "br": len(encode(data, "br"))}
+    delivery = delivery_sizes(folder)
+    total = delivery["total"]
     return {
-        "weight_bytes": len(data),
+        "weight_bytes": total["raw"],
         "model_json_bytes": 0,
         "gzip_ratio": round(total["gzip"] / max(1, total["raw"]), 4),
-        "delivery": {"files": [{"name": MODEL_FILE, **total}], "total": total, "requests": 1},
+        "delivery": delivery,
     }
 
 

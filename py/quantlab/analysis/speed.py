@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..convert.litert import LITERT_VARIANTS
-from ..convert.litert import MODEL_FILE as TFLITE_FILE
+from ..convert.litert import litert_folders
 from ..errors import ArtifactError, QuantlabError
 from ..infra.progress import log
 from ..input_spec import InputOptions
@@ -69,10 +68,7 @@ def speed_variants(root: Path) -> dict[str, tuple[str, Path]]:
         found = {v: ("tfjs", p) for v, p in variant_folders(root).items()}
     except ArtifactError:
         pass
-    if root.is_dir():
-        tflite = {p.name: p for p in sorted(root.iterdir()) if (p / TFLITE_FILE).is_file()}
-        order = [v for v in LITERT_VARIANTS if v in tflite] + [v for v in tflite if v not in LITERT_VARIANTS]
-        found |= {v: ("litert", tflite[v]) for v in order}
+    found |= {v: ("litert", p) for v, p in litert_folders(root).items()}
     if not found:
         raise ArtifactError(f"{root}: no variants here; run `quantlab analyze MODEL --litert` first")
     return found

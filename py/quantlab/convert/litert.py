@@ -141,5 +141,14 @@ def write_litert_variants(
     return paths
 
 
+def litert_folders(root: Path) -> dict[str, Path]:
+    """The LiteRT variants under MODELS/<name>/ (folders with a model.tflite), in LITERT_VARIANTS'
+    order, then any other."""
+    root = Path(root)
+    found = {p.name: p for p in sorted(root.iterdir()) if (p / MODEL_FILE).is_file()} if root.is_dir() else {}
+    order = [v for v in LITERT_VARIANTS if v in found] + [v for v in found if v not in LITERT_VARIANTS]
+    return {v: found[v] for v in order}
+
+
 def read_recipe(folder: Path) -> dict:
     return json.loads((Path(folder) / RECIPE_FILE).read_text())

@@ -25,11 +25,13 @@ class ChromiumPage(Runtime):
 
     def _start(
         self, timeout: float, compress: bool, mounts: dict[str, Path], page: str, flags: list[str],
-        isolated: bool = False,
+        isolated: bool = False, playwright=None,
     ) -> None:  # fmt: skip
         """A loopback server with `mounts` (and io/ for tensors), Chromium on `page` of it; every
         request that would leave 127.0.0.1 blocked. Closes what it made when it fails. isolated:
-        the page is cross-origin isolated (wasm threads allowed)."""
+        the page is cross-origin isolated (wasm threads allowed). playwright: another page's
+        running Playwright to launch this Chromium with (one thread drives one Playwright at a
+        time); that page stops it, after this one is closed."""
         from playwright.sync_api import sync_playwright
 
         from ..infra.loopback import LoopbackServer
@@ -52,16 +54,20 @@ class ChromiumPage(Runtime):
         # both get a TMPDIR of their own, which close() and kill() remove whole. Short: Chromium's
         # SingletonSocket path under it must fit a Unix socket's 108 bytes.
         self.tmp_dir = tmp = Path(tempfile.mkdtemp(prefix="ql"))
-        with _ENV_LOCK:
-            before = os.environ.get("TMPDIR")
-            os.environ["TMPDIR"] = str(tmp)
-            try:
-                self._pw = sync_playwright().start()
-            finally:
-                if before is None:
-                    os.environ.pop("TMPDIR", None)
-                else:
-                    os.environ["TMPDIR"] = before
+        self._own_pw = playwright is None
+        if playwright is not None:
+            self._pw = playwright
+        else:
+            with _ENV_LOCK:
+                before = os.environ.get("TMPDIR")
+                os.environ["TMPDIR"] = str(tmp)
+                try:
+                    self._pw = sync_playwright().start()
+                finally:
+                    if before is None:
+                        os.environ.pop("TMPDIR", None)
+                    else:
+                        os.environ["TMPDIR"] = before
         try:
             self.browser = self._pw.chromium.launch(
                 executable_path=chromium_path(),
@@ -152,7 +158,7 @@ class ChromiumPage(Runtime):
     def close(self) -> None:
         for step in (
             lambda: self.browser.close(),
-            lambda: self._pw.stop(),
+            lambda: self._pw.stop() if getattr(self, "_own_pw", True) else None,
             lambda: self.server.close(),
         ):
             try:

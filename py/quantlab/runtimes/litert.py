@@ -43,9 +43,14 @@ def litert_missing() -> str | None:
 class LiteRTRuntime(ChromiumPage):
     page_api = "quantlabLiteRt"
 
-    def __init__(self, accelerator: str = "wasm", timeout: float = 600.0, threads: int = 1):
+    def __init__(
+        self, accelerator: str = "wasm", timeout: float = 600.0, threads: int = 1, compress: bool = False,
+        extra_flags=(), playwright=None,
+    ):  # fmt: skip
         """threads > 1 (wasm): the threaded build in a cross-origin-isolated page, XNNPack's pool
-        capped by what the build offers (`info["threads"]` is what it got)."""
+        capped by what the build offers (`info["threads"]` is what it got). compress and
+        extra_flags as for the tfjs page (`quantlab delivery`); playwright: a tfjs page's, to run
+        beside it in the same thread (ChromiumPage._start)."""
         if accelerator not in ACCELERATORS:
             raise EvaluatorError(
                 f"unknown LiteRT.js accelerator {accelerator!r}; valid: {', '.join(ACCELERATORS)}"
@@ -67,7 +72,8 @@ class LiteRTRuntime(ChromiumPage):
             WEBGPU_FLAGS if webgpu else []
         )
         t0 = time.perf_counter()
-        self._start(timeout, False, mounts, "/litert-app/index.html", flags, threads > 1)
+        flags = [*flags, *extra_flags]
+        self._start(timeout, compress, mounts, "/litert-app/index.html", flags, threads > 1, playwright)
         try:
             self.page.wait_for_function(f"window.{self.page_api} !== undefined", timeout=self.timeout_ms)
             try:
