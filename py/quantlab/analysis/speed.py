@@ -171,7 +171,7 @@ def measure_speed(
 
 
 CAPS = {
-    "browser-wasm": "tfjs-backend-wasm caps its pool at half the cores (and at 8)",
+    "browser-wasm": "tfjs-backend-wasm caps its pool at half the cores, at most 8",
     "browser-litert-wasm": "LiteRT.js's threaded build offers navigator.hardwareConcurrency threads",
 }
 
@@ -184,5 +184,5 @@ def speed_record(rows: list[SpeedRow], info: dict) -> dict:
         short = sorted((a, u) for a, u in pairs if u is not None and u < a)
         if short:
             said = ", ".join(f"{a} asked, {u} used" for a, u in short)
-            notes.append(f"{runtime}: {said} ({why}, here {info['cores']} cores)")
+            notes.append(f"{runtime}: {said} ({why}; {info['cores']} cores here)")
     return {**info, "rows": [asdict(r) for r in rows], "notes": notes}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -106,10 +107,21 @@ def convert_one(model, variant: str, batch: int, calibration: Sequence[np.ndarra
         with _quiet():
             return converter.convert()
     except Exception as e:  # the converter's own message names the op it refuses
-        first = next((ln.strip() for ln in str(e).splitlines() if "op" in ln.lower()), str(e).splitlines()[0])
         raise QuantlabError(
-            f"{variant}: the TFLite converter refused the model: {first[:300]}", exit_code=4
+            f"{variant}: the TFLite converter refused the model: {refusal(str(e))}", exit_code=4
         ) from None
+
+
+def refusal(message: str) -> str:
+    """The converter's reason in a line: the ops it names (MLIR's "'tf.MatrixDeterminant' op is
+    neither a custom op nor a flex op"), else its first line that mentions an op."""
+    ops = dict.fromkeys(re.findall(r"'((?:tf|tfl)\.\w+)' op ([^\n]*)", message))
+    if ops:
+        named = sorted({op for op, _ in ops})
+        why = next(iter(ops))[1].strip().rstrip(".")
+        return f"op {', '.join(named)}: {why}"[:300]
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()] or ["(no message)"]
+    return next((ln for ln in lines if " op" in ln.lower()), lines[0])[:300]
 
 
 def write_litert_variants(
