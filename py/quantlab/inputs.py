@@ -51,6 +51,12 @@ class InputSet:
     def split_off(self, count: int) -> tuple[dict[str, np.ndarray], InputSet]:
         """`count` evenly spaced examples, ready for the model (a calibration set), and an InputSet
         of the others (what is then scored: never the examples a variant was calibrated on)."""
+        if self.n < 2:
+            raise QuantlabError(
+                f"--litert: full int8 needs examples to calibrate on and others to score, and --inputs "
+                f"holds {self.n}; give at least 2",
+                exit_code=2,
+            )
         if not 0 < count < self.n:
             raise QuantlabError(
                 f"--calibration {count}: needs 1 to {self.n - 1} of the {self.n} input examples "

@@ -103,3 +103,27 @@ def test_option_parsers():
     assert parse_input_shapes(["x:1,128", "y:3x4"]) == {"x": [1, 128], "y": [3, 4]}
     with pytest.raises(QuantlabError):
         parse_input_shapes(["x:0,1"])
+
+
+def test_split_off_holds_out_evenly_spaced_examples_and_scores_the_rest(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, a=np.arange(30).reshape(10, 3), b=np.zeros((10, 2), np.int32), y=np.arange(10) * 10)
+    s = load_inputs(TWO, InputOptions(path=path))
+    held, rest = s.split_off(3)
+    # linspace(0, 9, 3) = 0, 4.5, 9 -> rows 0, 4 (half to even), 9
+    assert held["a"][:, 0].tolist() == [0, 12, 27]
+    assert rest.n == 7 and rest.labels.tolist() == [10, 20, 30, 50, 60, 70, 80]
+    assert rest.description["calibration_held_out"] == 3 and rest.description["n_before_calibration"] == 10
+
+
+@pytest.mark.parametrize("n, count, message", [
+    (1, 1, "--inputs holds 1; give at least 2"),
+    (5, 5, "--calibration 5: needs 1 to 4 of the 5 input examples"),
+])  # fmt: skip
+def test_split_off_refuses_nothing_left_to_calibrate_or_score(tmp_path, n, count, message):
+    path = tmp_path / "d.npz"
+    np.savez(path, a=np.ones((n, 3)), b=np.zeros((n, 2), np.int32))
+    s = load_inputs(TWO, InputOptions(path=path))
+    with pytest.raises(QuantlabError) as e:
+        s.split_off(count)
+    assert e.value.exit_code == 2 and message in str(e.value)
