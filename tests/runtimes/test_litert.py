@@ -105,3 +105,27 @@ def test_litert_missing_names_the_install_command(monkeypatch, tmp_path):
         RuntimeUnavailable, match=r"browser-litert-wasm unavailable: LiteRT.js is not installed .*`npm ci`"
     ):
         litert.LiteRTRuntime("wasm")
+
+
+def test_no_webgpu_adapter_is_unavailable_and_leaves_no_chromium(monkeypatch):
+    """A Chromium with its GPU disabled gives LiteRT.js no WebGPU adapter: analyze --litert's
+    early check reports browser-litert-webgpu unavailable (exit 5), and the page it started is gone."""
+    from quantlab.analysis.litert_run import check_litert_runtime
+    from quantlab.errors import RuntimeUnavailable
+    from quantlab.infra.chromium import browser_unavailable_reason, marked_pids
+    from quantlab.runtimes import litert
+
+    require_runtime(browser_unavailable_reason("wasm") or litert.litert_missing())
+    monkeypatch.setattr(litert, "WEBGPU_FLAGS", ["--disable-gpu"])
+    started = []
+    start = litert.LiteRTRuntime._start
+
+    def record(self, *args, **kwargs):
+        started.append(self)
+        return start(self, *args, **kwargs)
+
+    monkeypatch.setattr(litert.LiteRTRuntime, "_start", record)
+    with pytest.raises(RuntimeUnavailable, match=r"litert-webgpu unavailable: no WebGPU adapter") as e:
+        check_litert_runtime("browser-litert-webgpu", timeout=120)
+    assert e.value.exit_code == 5 and len(started) == 1
+    assert marked_pids(f"--quantlab-io-dir={started[0].io_dir}") == [] and not started[0].io_dir.exists()

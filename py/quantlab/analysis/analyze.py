@@ -105,9 +105,10 @@ def analyze(source: ModelSource, opts: AnalyzeOptions, detect_s: float = 0.0) ->
     result_dir = results_dir(opts.out_dir, opts.name)
     check_output_format(source, opts.output_format)  # usage errors before any folder is made
     if opts.litert:
-        from .litert_run import check_litert_source
+        from .litert_run import check_litert_runtime, check_litert_source
 
         check_litert_source(source)
+        check_litert_runtime(opts.litert_runtime, opts.timeout)
     if opts.inputs.path is not None and not Path(opts.inputs.path).exists():
         raise DataError(f"--inputs {opts.inputs.path}: no such file or folder")
     above = [workspace.missing_folders(root.parent), workspace.missing_folders(result_dir.parent)]

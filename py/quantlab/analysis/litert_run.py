@@ -30,6 +30,20 @@ def check_litert_source(source) -> None:
         )
 
 
+def check_litert_runtime(runtime_name: str, timeout: float) -> None:
+    """Before any work: LiteRT.js and Chromium installed, and for WebGPU an adapter here (a page is
+    started and closed to ask). Unavailable is exit 5 with the reason, never a model's failure."""
+    from ..errors import RuntimeUnavailable
+    from ..infra.chromium import browser_unavailable_reason
+    from ..runtimes.litert import LiteRTRuntime, litert_missing
+
+    reason = browser_unavailable_reason("wasm") or litert_missing()
+    if reason:
+        raise RuntimeUnavailable(f"--litert: {runtime_name} unavailable: {reason}")
+    if runtime_name == "browser-litert-webgpu":
+        LiteRTRuntime("webgpu", timeout=timeout).close()  # RuntimeUnavailable without an adapter
+
+
 def _load(source):
     if source.format == "saved-model":
         import tensorflow as tf
