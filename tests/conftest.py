@@ -169,16 +169,17 @@ _LONGEST_FIRST = (
     "install/test_wheel.py",  # 175
     "demos/test_mobilenet_graph.py",  # 115
     "demos/test_mobilenet.py",  # 100
+    "analyze/test_litert_cli.py",  # 100 (analyze, bench and delivery of LiteRT variants)
     "runtimes/test_delivery_browser.py",  # 95
     "infra/test_signals.py",  # 95
     "analyze/test_analyze_cli.py",  # 75
     "analyze/test_shipped.py",  # 75
     "analysis/test_diagnose.py",  # 65
+    "demos/test_demo_litert.py",  # 40
     "cli/test_cli.py",  # 50
     "analysis/test_parity.py",  # 50
     "analyze/test_parity_model.py",  # 40
     "analysis/test_pool_ray.py",  # 30
-    "analyze/test_litert_cli.py",  # 25
     "analyze/test_requantize.py",  # 27
     "analysis/test_pool.py",  # 27
     "convert/test_convert.py",  # 26

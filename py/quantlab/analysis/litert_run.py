@@ -61,7 +61,8 @@ def litert_sizes(folder: Path) -> dict:
     return {
         "weight_bytes": total["raw"],
         "model_json_bytes": 0,
-        "gzip_ratio": round(total["gzip"] / max(1, total["raw"]), 4),
+        # as tfjs variants' (artifact_summary): bytes / gzipped bytes, > 1 when gzip helps
+        "gzip_ratio": round(total["raw"] / max(1, total["gzip"]), 4),
         "delivery": delivery,
     }
 
@@ -77,23 +78,29 @@ def _order(outputs: list[np.ndarray], reference: list[np.ndarray]) -> list[np.nd
     return [by_shape.get(r.shape, o) for r, o in zip(reference, outputs, strict=True)]
 
 
-def float32_parity(source, model, x: dict, specs, litert_float32: list, out_names: list[str]) -> dict:
-    """litert-float32 against the original model run by TensorFlow itself (Keras, or the
-    SavedModel's serving signature), with parity's tolerances: does LiteRT.js compute what
-    TensorFlow did, before any quantization?"""
-    from ..metrics import error_stats, within_tolerance
-    from .parity import DEFAULT_ATOL, DEFAULT_RTOL
-
+def tensorflow_reference(source, model, x: dict, specs, out_names: list[str]) -> tuple[list, str]:
+    """The original model's outputs as TensorFlow itself computes them (Keras, or the SavedModel's
+    serving signature), and that reference's name."""
     if source.format == "saved-model":
         from ..runtimes.saved_model import SavedModelRuntime
 
         rt = SavedModelRuntime()
         reference, _ = rt.predict(rt.load(source.path, output_order=out_names), x)
-        name = "tensorflow-savedmodel"
-    else:
-        arrays = [x[s.name] for s in specs]
-        out = model.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=256, verbose=0)
-        reference, name = (out if isinstance(out, list) else [out]), "keras"
+        return reference, "tensorflow-savedmodel"
+    return keras_outputs(model, [x[s.name] for s in specs]), "keras"
+
+
+def keras_outputs(model, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    out = model.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=256, verbose=0)
+    return out if isinstance(out, list) else [out]
+
+
+def float32_parity(litert_float32: list, reference: list, name: str) -> dict:
+    """litert-float32 against the original model run by TensorFlow itself, with parity's
+    tolerances: does LiteRT.js compute what TensorFlow did, before any quantization?"""
+    from ..metrics import error_stats, within_tolerance
+    from .parity import DEFAULT_ATOL, DEFAULT_RTOL
+
     passed, failed, worst = True, 0, 0.0
     for a, r in zip(litert_float32, reference, strict=True):
         ok, bad = within_tolerance(np.asarray(a), np.asarray(r), DEFAULT_ATOL, DEFAULT_RTOL)
@@ -103,18 +110,13 @@ def float32_parity(source, model, x: dict, specs, litert_float32: list, out_name
             "n_failed": failed, "max_abs": worst}  # fmt: skip
 
 
-def measure_litert(
-    source, root: Path, calibration: dict, specs, inputs, reference, out_names, runtime_name: str, timeout
-):
-    """{variant: Measured} for every LiteRT variant (artifact None; sizes apart: litert_sizes)."""
+def run_litert(
+    paths: dict[str, Path], x: dict, reference: list, runtime_name: str, timeout
+) -> tuple[dict, dict]:
+    """({variant: Measured}, the runtime's description): every LiteRT variant in `paths` run on the
+    named inputs `x` (in the model's input order) in LiteRT.js; outputs in `reference`'s order."""
     from ..runtimes.litert import LiteRTRuntime
 
-    model = _load(source)
-    calib = [np.asarray(calibration[s.name], dtype=np.float32) for s in specs]
-    note = f"{len(calib[0])} examples of --inputs, evenly spaced, held out of scoring"
-    log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
-    paths = write_litert_variants(model, root, LITERT_BATCH, calib, calibration_note=note)
-    x = {s.name: inputs.batch(s.name, 0, inputs.n) for s in specs}
     measured = {}
     with LiteRTRuntime(runtime_name.removeprefix("browser-litert-"), timeout=timeout) as rt:
         for variant, folder in paths.items():
@@ -124,10 +126,43 @@ def measure_litert(
             measured[variant] = Measured(
                 variant, None, _order(outs, reference), loaded.load_ms, timings, loaded
             )
-        info = rt.describe()
-    float32 = measured["litert-float32"].outputs
-    info["float32_parity"] = float32_parity(source, model, x, specs, float32, out_names)
+        return measured, rt.describe()
+
+
+def measure_litert(
+    source, root: Path, calibration: dict, specs, inputs, reference, out_names, runtime_name: str, timeout
+):
+    """{variant: Measured} for every LiteRT variant (artifact None; sizes apart: litert_sizes)."""
+    model = _load(source)
+    calib = [np.asarray(calibration[s.name], dtype=np.float32) for s in specs]
+    note = f"{len(calib[0])} examples of --inputs, evenly spaced, held out of scoring"
+    log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
+    paths = write_litert_variants(model, root, LITERT_BATCH, calib, calibration_note=note)
+    x = {s.name: inputs.batch(s.name, 0, inputs.n) for s in specs}
+    measured, info = run_litert(paths, x, reference, runtime_name, timeout)
+    tf_outputs, name = tensorflow_reference(source, model, x, specs, out_names)
+    info["float32_parity"] = float32_parity(measured["litert-float32"].outputs, tf_outputs, name)
     return measured, paths, info
+
+
+def litert_row(variant: str, folder: Path, metrics: dict, m: Measured, info: dict) -> dict:
+    """A LiteRT variant's entry in results.json, shaped as variant_row's for a tfjs one."""
+    t = m.timings
+    return {
+        "name": variant,
+        **litert_sizes(folder),
+        "metrics": metrics,
+        "runtime": {
+            "name": info["runtime"],
+            "backend": info["backend"],
+            "tfjs_version": None,
+            "load_ms": round(m.load_ms, 2),
+            "predict_ms_per_example": round(t.predict_ms / max(1, t.examples), 4),
+            "examples_per_second": round(1000 * t.examples / t.predict_ms, 2) if t.predict_ms else None,
+            "transfer_ms": round(t.transfer_ms, 2),
+            "n_examples": t.examples,
+        },
+    }
 
 
 def litert_section(paths: dict[str, Path], info: dict, rows: list[dict], primary: str | None) -> dict:

@@ -14,6 +14,7 @@ from ..errors import QuantlabError
 from ..infra.progress import console, log, table_console
 from ..judge import METRIC_WORDS
 from ..stats import format_interval
+from .tables import print_litert_lines
 
 BREAK_SCORE = 0.9  # a worst-output score under this is "breaks" (cosine 0.9, 90% top-1 agreement)
 
@@ -177,20 +178,7 @@ def print_summary(r: dict) -> None:
         )
     table_console().print(table)
     if litert:
-        console.print(
-            f"tfjs ({r['config']['runtime']}) or LiteRT.js ({litert['runtime']['runtime']}), "
-            f"{litert['metric'] or 'worst output'}: {litert['sentence']}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        p = litert.get("float32_parity")
-        if p:
-            verdict = "within" if p["passed"] else f"OUT of ({p['n_failed']} elements)"
-            console.print(
-                f"litert-float32 against {p['reference']}: max abs {p['max_abs']:.2e}, {verdict} atol "
-                f"{p['atol']} / rtol {p['rtol']}",
-                highlight=False,
-            )
+        print_litert_lines(r)
     names = r.get("outputs") or []
     if len(names) > 1:
         per = Table(title="every output (headline metric per variant; * = counted)")

@@ -71,3 +71,22 @@ def check_backend(value: str, option: str = "--backend", also=()) -> str:
     from ..runtimes.protocol import protocol
 
     return check_choice(value, [*protocol()["backends"], *also], option)
+
+
+def check_demo_litert(names: list[str], timeout: float) -> str:
+    """--litert with demos: the trained demos only (the MobileNetV2 demos score every sample image,
+    leaving none to calibrate on: analyze their Keras model with --inputs instead); LiteRT.js and
+    Chromium there before any work. The LiteRT.js runtime name."""
+    from ..analysis.litert_run import check_litert_runtime
+    from ..demos.registry import is_image_demo
+
+    images = [n for n in names if is_image_demo(n)]
+    if images:
+        raise QuantlabError(
+            f"--litert: {', '.join(images)} scores every sample image and has none left to calibrate "
+            f"full int8 on; run `quantlab analyze MODELS/{images[0]}/keras/model.h5 --inputs IMAGES --scale "
+            "-1,1 --litert` (calibration held out of --inputs) instead",
+            exit_code=2,
+        )
+    check_litert_runtime("browser-litert-wasm", timeout)
+    return "browser-litert-wasm"

@@ -163,6 +163,17 @@ FormatOverride = Annotated[
 ]
 
 
+LiteRT = Annotated[
+    bool,
+    typer.Option(
+        "--litert",
+        help="Also LiteRT variants (.tflite by tf.lite.TFLiteConverter: float32, float16, dynamic int8, "
+        "full int8) run in LiteRT.js in Chromium, rows of the same results (Keras or SavedModel MODEL; "
+        "trained demos, full int8 calibrated on their training data)",
+    ),
+]
+
+
 ModelName = Annotated[
     str | None, typer.Option(help="Results name: MODELS/NAME/, OUT/NAME/ (default: from MODEL)")
 ]

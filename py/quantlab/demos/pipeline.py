@@ -108,8 +108,11 @@ def evaluate_step(
     variants=VARIANTS,
     limit: int | None = None,
     config: dict | None = None,
+    litert: str | None = None,
+    timeout: float = 600.0,
 ) -> dict:
-    """Measure every variant in `runtime`; write <out>/<demo>/results.json atomically."""
+    """Measure every variant in `runtime`; write <out>/<demo>/results.json atomically. litert: a
+    LiteRT.js runtime name: the LiteRT variants too, as rows of the same results (demos/litert.py)."""
     t_start = time.perf_counter()
     from .train import read_record
 
@@ -140,6 +143,15 @@ def evaluate_step(
             ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
             m.artifact.weight_bytes,
         )
+    litert_paths = None
+    if litert:
+        from .litert import demo_litert
+
+        extra, extra_scores, litert_paths, litert_info = demo_litert(
+            demo, models_dir, data, x, y, units, measured["float32"].outputs, litert, timeout
+        )
+        rows += extra
+        scores |= extra_scores
     for row in rows:  # intervals; differences from float32 on the same examples
         row |= uncertainty(scores[row["name"]], scores.get("float32") if row["name"] != "float32" else None)
     config = {"limit": limit, "workers": getattr(runtime, "ran", 1), **(config or {})}
@@ -175,5 +187,9 @@ def evaluate_step(
         "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), **config},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if litert_paths:
+        from ..analysis.litert_run import litert_section
+
+        results["litert"] = litert_section(litert_paths, litert_info, rows, demo.primary_metric)
     write_results(out_dir, demo.name, results)
     return results

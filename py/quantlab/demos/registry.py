@@ -29,6 +29,8 @@ class DemoOptions:
     preprocessing: str = "keras"
     alpha: float = 1.0
     image_size: int = 224
+    litert: str | None = None  # a LiteRT.js runtime: the LiteRT variants too (trained demos)
+    timeout: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,9 @@ class Demo(DemoSpec):
 
         limit = None if opts.limit == 0 else opts.limit or self.profile(opts.quick).test_limit  # 0: all
         return evaluate_step(
-            self, models_dir, out_dir, opts.data_dir, runtime, variants or VARIANTS, limit, config
-        )
+            self, models_dir, out_dir, opts.data_dir, runtime, variants or VARIANTS, limit, config,
+            opts.litert, opts.timeout,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ..options import (
     InputShape,
     InputsOpt,
     LabelsKey,
+    LiteRT,
     ModelName,
     ModelsDir,
     OutDir,
@@ -108,14 +109,7 @@ def analyze(
             help="Go on when a learned weight holds NaN/Inf (it stays float32 in every variant)",
         ),
     ] = False,
-    litert: Annotated[
-        bool,
-        typer.Option(
-            "--litert",
-            help="Also LiteRT variants (.tflite by tf.lite.TFLiteConverter: float32, float16, dynamic int8, "
-            "full int8) run in LiteRT.js in Chromium, rows of the same results (Keras or SavedModel MODEL)",
-        ),
-    ] = False,
+    litert: LiteRT = False,
     litert_runtime: Annotated[
         str, typer.Option(help="Where the LiteRT variants run: browser-litert-wasm or browser-litert-webgpu")
     ] = "browser-litert-wasm",

@@ -12,6 +12,7 @@ from ...workspace import locked_folders, variant_dir
 from ..checks import (
     check_backend,
     check_choice,
+    check_demo_litert,
     check_limit,
     check_positive,
 )
@@ -22,6 +23,7 @@ from ..options import (
     DemoArg,
     Executor,
     FormatOverride,
+    LiteRT,
     ModelImageSize,
     ModelInputRange,
     ModelInputs,
@@ -37,7 +39,7 @@ from ..options import (
     check_dirs,
     check_pool_options,
 )
-from ..tables import print_workers_line, warn_nonfinite
+from ..tables import print_litert_lines, print_workers_line, warn_nonfinite
 from ..targets import demos_named, model_only, model_path, preprocessings
 from .analyze import analyze
 
@@ -82,6 +84,7 @@ def evaluate(
         str | None, typer.Option(help="MODEL only: auto, classification, regression or fidelity")
     ] = None,
     format_: FormatOverride = None,
+    litert: LiteRT = False,
     timeout: Timeout = 600.0,
     workers: Workers = None,
     executor: Executor = "local",
@@ -103,7 +106,7 @@ def evaluate(
             models_dir=models_dir, format_=format_, timeout=timeout, workers=workers,
             executor=executor, ray_address=ray_address, verbose=verbose, input_range=input_range,
             samples=SYNTHETIC_SAMPLES if samples is None else samples, input_shape=input_shape,
-            seed=SYNTHETIC_SEED if seed is None else seed, task=task or "auto",
+            seed=SYNTHETIC_SEED if seed is None else seed, task=task or "auto", litert=litert,
         )  # fmt: skip
     model_only(
         format_=format_, input_range=input_range, samples=samples, input_shape=input_shape, seed=seed,
@@ -131,11 +134,16 @@ def evaluate(
     limit = check_limit(limit)
     check_positive(timeout, "--timeout")
     check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
-    opts = DemoOptions(data_dir, limit=0 if all_limit else limit, preprocessing=preprocessing)
+    lite = check_demo_litert([d.name for d in chosen], timeout) if litert else None
+    opts = DemoOptions(
+        data_dir, limit=0 if all_limit else limit, preprocessing=preprocessing, litert=lite, timeout=timeout
+    )
     folders = [Path(d) / demo.name for demo in chosen for d in (models_dir, out)]
     pool = make_pool(f"node-{backend}", workers, timeout, executor, ray_address)
     with locked_folders(*folders), pool as runtime:
         for demo in chosen:
             record = demo.evaluate(runtime, models_dir, out, opts, variants, config={"backend": backend})
             warn_nonfinite(record)
+            if record.get("litert"):
+                print_litert_lines(record)
     print_workers_line(pool)

@@ -13,6 +13,7 @@ from ...workspace import locked_folders, model_root
 from ..checks import (
     check_backend,
     check_choice,
+    check_demo_litert,
     check_limit,
     check_path,
     check_positive,
@@ -24,6 +25,7 @@ from ..options import (
     DataDir,
     DemoArg,
     Executor,
+    LiteRT,
     ModelsDir,
     OutDir,
     Quick,
@@ -64,6 +66,7 @@ def run(
     alpha: Annotated[float, typer.Option(help="mobilenetv2: width multiplier (> 0)")] = 1.0,
     image_size: Annotated[int, typer.Option(help="mobilenetv2: input size (> 0)")] = 224,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+    litert: LiteRT = False,
     workers: Workers = None,
     executor: Executor = "local",
     ray_address: RayAddress = None,
@@ -72,7 +75,8 @@ def run(
     """Train, convert, quantize and evaluate demos in tfjs, then write the HTML report.
 
     Examples: `quantlab run --quick` (smoke run of every demo, minutes);
-    `quantlab run mnist`; `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
+    `quantlab run mnist`; `quantlab run mnist --litert` (tfjs or LiteRT.js, side by side);
+    `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
     from ...analysis.executors import make_pool
     from ...demos.registry import DemoOptions
@@ -91,9 +95,11 @@ def run(
     check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
     if weights is not None:
         check_path(weights, "--weights")
+    lite = check_demo_litert(names, timeout) if litert else None
     opts = DemoOptions(
-        data_dir, quick, seed, 0 if all_limit else limit, weights, preprocessing, alpha, image_size
-    )
+        data_dir, quick, seed, 0 if all_limit else limit, weights, preprocessing, alpha, image_size, lite,
+        timeout,
+    )  # fmt: skip
     all_results = []
     folders = [Path(d) / n for n in names for d in (models_dir, out)]
     pool = make_pool(f"node-{backend}", workers, timeout, executor, ray_address)

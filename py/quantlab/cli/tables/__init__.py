@@ -45,6 +45,26 @@ def warn_nonfinite(record: dict) -> None:
         log.warning("%s: NaN/Inf figures (%s): the outputs hold NaN/Inf", name, ", ".join(figures[:4]))
 
 
+def print_litert_lines(r: dict) -> None:
+    """After a run with --litert: the sentence (tfjs or LiteRT.js?) and LiteRT float32's parity."""
+    litert = r["litert"]
+    tfjs = r["variants"][0]["runtime"]["name"]
+    console.print(
+        f"{r['demo']}: tfjs ({tfjs}) or LiteRT.js ({litert['runtime']['runtime']}), "
+        f"{litert['metric'] or 'worst output'}: {litert['sentence']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    p = litert.get("float32_parity")
+    if p:
+        verdict = "within" if p["passed"] else f"OUT of ({p['n_failed']} elements)"
+        console.print(
+            f"litert-float32 against {p['reference']}: max abs {p['max_abs']:.2e}, {verdict} atol "
+            f"{p['atol']} / rtol {p['rtol']}",
+            highlight=False,
+        )
+
+
 def print_summary(all_results: list[dict], as_json: bool) -> None:
     if as_json:
         print_json(all_results)
@@ -68,3 +88,6 @@ def print_summary(all_results: list[dict], as_json: bool) -> None:
                 f"{v['gzip_ratio']:.3f}",
             )
     table_console().print(table)
+    for r in all_results:
+        if r.get("litert"):
+            print_litert_lines(r)

@@ -1,0 +1,53 @@
+"""`quantlab run|evaluate DEMO --litert`: the trained demo's Keras model as LiteRT variants
+(convert/litert.py), run in LiteRT.js on the same test examples as the tfjs variants, scored with
+the demo's own metric. Full int8 is calibrated on the demo's training data, never on the test set
+it is scored on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis.litert_run import (
+    LITERT_BATCH,
+    float32_parity,
+    keras_outputs,
+    litert_row,
+    run_litert,
+)
+from ..convert.litert import LITERT_VARIANTS, write_litert_variants
+from ..infra.progress import log
+from ..tasks import label_metrics, per_example_scores
+from ..workspace import keras_dir, model_root
+from .base import DemoSpec
+
+CALIBRATION = 100  # training examples, evenly spaced
+
+
+def demo_litert(
+    demo: DemoSpec, models_dir: Path, data, x: np.ndarray, y: np.ndarray, units, reference: list,
+    runtime_name: str, timeout: float,
+) -> tuple[list[dict], dict, dict[str, Path], dict]:  # fmt: skip
+    """(rows, per-example scores, variant folders, runtime description with float32 parity)."""
+    from .train import load_trained
+
+    model, _ = load_trained(keras_dir(models_dir, demo.name))
+    index = np.unique(np.linspace(0, len(data.x_train) - 1, CALIBRATION).round().astype(int))
+    calib = np.asarray(data.x_train[index], dtype=np.float32)
+    note = f"{len(calib)} training examples of {demo.name}, evenly spaced (the test set is what is scored)"
+    log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
+    paths = write_litert_variants(
+        model, model_root(models_dir, demo.name), LITERT_BATCH, [calib], calibration_note=note
+    )
+    measured, info = run_litert(paths, {"x": x}, reference, runtime_name, timeout)
+    info["float32_parity"] = float32_parity(
+        measured["litert-float32"].outputs, keras_outputs(model, [x]), "keras"
+    )
+    rows, scores = [], {}
+    for variant, m in measured.items():
+        metrics = label_metrics(demo.task, m.outputs[0], y, units)
+        scores[variant] = per_example_scores(demo.task, m.outputs[0], y, units)
+        rows.append(litert_row(variant, paths[variant], metrics, m, info))
+        log.info("%s %s: %s", demo.name, variant, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    return rows, scores, paths, info
