@@ -13,17 +13,25 @@ from tests.conftest import invoke_cli, require_runtime
 LITERT = ["litert-float32", "litert-float16", "litert-dynamic-int8", "litert-int8"]
 
 
-def test_litert_rows_beside_the_tfjs_ones(user_models, tmp_path):
+@pytest.fixture(scope="module")
+def analyzed(user_models, tmp_path_factory):
+    """`analyze clf.h5 --litert` once for the module: (OUT, MODELS, the run's terminal output)."""
     from quantlab.infra.chromium import browser_unavailable_reason
     from quantlab.runtimes.litert import litert_missing
 
     require_runtime(browser_unavailable_reason("wasm") or litert_missing())
-    out = tmp_path / "out"
+    tmp_path = tmp_path_factory.mktemp("litert_cli")
+    out, models = tmp_path / "out", tmp_path / "m"
     r = invoke_cli(
         "analyze", str(user_models["clf.h5"]), "--inputs", str(user_models["clf.npz"]), "--litert",
-        "--calibration", "60", "--variants", "uint8", "--out", str(out), "--models-dir", str(tmp_path / "m"),
+        "--calibration", "60", "--variants", "uint8", "--out", str(out), "--models-dir", str(models),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
+    return out, models, r.stdout + r.stderr
+
+
+def test_litert_rows_beside_the_tfjs_ones(analyzed):
+    out, _, terminal = analyzed
     res = json.loads((out / "clf" / "results.json").read_text())
     rows = {v["name"]: v for v in res["variants"]}
     assert list(rows) == ["float32", "uint8", *LITERT]
@@ -44,7 +52,7 @@ def test_litert_rows_beside_the_tfjs_ones(user_models, tmp_path):
         res["litert"]["sentence"].startswith("LiteRT.js int8: ")
         and "tfjs uint8: " in res["litert"]["sentence"]
     )
-    assert "tfjs (node-wasm) or LiteRT.js (browser-litert-wasm)" in r.stdout + r.stderr
+    assert "tfjs (node-wasm) or LiteRT.js (browser-litert-wasm)" in terminal
 
 
 @pytest.mark.parametrize(
@@ -70,23 +78,17 @@ def test_litert_needs_a_keras_or_savedmodel_source(clf_graph, tmp_path):
     assert r.returncode == 2 and len(errors) == 1 and "cannot read tfjs models" in errors[0], errors
 
 
-def test_bench_and_delivery_take_every_tfjs_and_litert_variant(user_models, tmp_path):
+def test_bench_and_delivery_take_every_tfjs_and_litert_variant(user_models, analyzed, tmp_path):
     """After `analyze --litert`: `quantlab bench MODEL` times every tfjs and LiteRT variant and
     TensorFlow at each thread count (a cross-origin-isolated page gives LiteRT.js's threaded build
     the cores Chromium reports, navigator.hardwareConcurrency, the machine's here; one thread
     without it); `quantlab delivery MODEL` loads the LiteRT variants too, one request each."""
     import os
+    import shutil
 
-    from quantlab.infra.chromium import browser_unavailable_reason
-    from quantlab.runtimes.litert import litert_missing
-
-    require_runtime(browser_unavailable_reason("wasm") or litert_missing())
-    models = tmp_path / "m"
-    r = invoke_cli(
-        "analyze", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--litert",
-        "--calibration", "20", "--variants", "uint8", "--out", tmp_path / "o", "--models-dir", models,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
+    out = tmp_path / "o"
+    shutil.copytree(analyzed[0], out)  # delivery adds to results.json: the fixture's stays as made
+    models = analyzed[1]
     r = invoke_cli(
         "bench", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--models-dir", models,
         "--threads", "1,2", "--examples", "3", "--rounds", "2", "--json",
@@ -107,7 +109,7 @@ def test_bench_and_delivery_take_every_tfjs_and_litert_variant(user_models, tmp_
     assert doc["runtimes"]["browser-wasm/2"]["cross_origin_isolated"] is True
     assert doc["runtimes"]["browser-wasm/1"]["cross_origin_isolated"] is False
     r = invoke_cli(
-        "delivery", user_models["clf.h5"], "--models-dir", models, "--out", tmp_path / "o", "--runs", "1",
+        "delivery", user_models["clf.h5"], "--models-dir", models, "--out", out, "--runs", "1",
         "--profiles", "none", "--pages", "1", "--json",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
