@@ -169,7 +169,23 @@ def claim_model_root(root: Path, source: Path) -> bool:
             f"--name",
             exit_code=2,
         )
-    return claim(root, "models folder")
+    # Two models with one file name (models/a/model.h5, models/b/model.h5) get one default name:
+    # the second run must not silently replace the first one's variants. The marker names the
+    # model the folder was made from (an empty one, from an older quantlab, names none).
+    marker, here = Path(root) / MARKER, str(Path(source).resolve())
+    try:
+        before = marker.read_text().strip()
+    except OSError:
+        before = ""
+    if before and before != here:
+        raise QuantlabError(
+            f"{root}: holds the variants of {before}, not of {source}; pass --name to keep both, or remove "
+            f"{root} to replace them",
+            exit_code=2,
+        )
+    created = claim(root, "models folder")
+    marker.write_text(here + "\n")
+    return created
 
 
 @contextlib.contextmanager

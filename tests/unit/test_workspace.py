@@ -88,3 +88,22 @@ def test_a_folder_the_lock_made_and_nothing_filled_is_removed(tmp_path):
     with locked(fresh):
         (fresh / "train.json").write_text("{}")
     assert (fresh / "train.json").is_file()  # a folder with work in it stays
+
+
+def test_a_second_model_with_the_same_name_does_not_replace_the_first(tmp_path):
+    """models/a/model.h5 and models/b/model.h5 both default to the name `model`: the second run
+    is refused with the way out (--name), a re-run of the first is not, nor a folder an older
+    quantlab marked without naming its model."""
+    from quantlab import workspace
+
+    a, b = tmp_path / "a" / "model.h5", tmp_path / "b" / "model.h5"
+    root = tmp_path / "out" / "model"
+    assert workspace.claim_model_root(root, a) is True
+    assert workspace.claim_model_root(root, a) is False  # the same model again: its own folder
+    with pytest.raises(QuantlabError) as e:
+        workspace.claim_model_root(root, b)
+    assert e.value.exit_code == 2 and f"holds the variants of {a.resolve()}, not of {b}" in str(e.value)
+    assert "--name" in str(e.value)
+    (root / workspace.MARKER).write_text("")  # an older quantlab's empty marker
+    assert workspace.claim_model_root(root, b) is False
+    assert (root / workspace.MARKER).read_text().strip() == str(b.resolve())

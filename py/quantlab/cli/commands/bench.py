@@ -17,8 +17,10 @@ from ..guard import cli_errors
 from ..options import (
     Backend,
     DataDir,
+    ModelImageSize,
     ModelInputs,
     ModelName,
+    ModelScale,
     ModelsDir,
     Timeout,
     Verbose,
@@ -37,6 +39,8 @@ def bench(
         ),
     ] = None,
     inputs: ModelInputs = None,
+    image_size: ModelImageSize = None,
+    scale: ModelScale = "0,1",
     name: ModelName = None,
     threads: Annotated[
         str | None,
@@ -75,9 +79,16 @@ def bench(
     a time, in tfjs wasm and LiteRT.js wasm in headless Chromium, with each thread count (pages
     served cross-origin isolated, as wasm threads need; the count each runtime really used is
     shown), and TensorFlow on MODEL itself with the same counts, in the same run. Example:
-    `quantlab bench my_model.h5 --inputs test.npz --threads 1,2`"""
+    `quantlab bench my_model.h5 --inputs test.npz --threads 1,2`; `quantlab bench mobilenet.h5 --inputs
+    images/ --scale -1,1`"""
     if model is not None:
-        _bench_model(model, inputs, name, threads, examples, rounds, timeout, models_dir, as_json)
+        from ...input_spec import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
+        from ..options import input_options
+
+        opts = input_options(
+            inputs, "y", image_size, scale, None, SYNTHETIC_SAMPLES, None, SYNTHETIC_SEED, None
+        )
+        _bench_model(model, opts, name, threads, examples, rounds, timeout, models_dir, as_json)
         return
     check_backend(backend)
     check_dirs(models_dir=models_dir, data_dir=data_dir)
@@ -102,9 +113,8 @@ def bench(
     bench_mnist(backend, data_dir, models_dir, limit)
 
 
-def _bench_model(model, inputs, name, threads, examples, rounds, timeout, models_dir, as_json) -> None:
+def _bench_model(model, input_opts, name, threads, examples, rounds, timeout, models_dir, as_json) -> None:
     from ...analysis.speed import measure_speed, parse_threads, speed_record
-    from ...input_spec import InputOptions
     from ...sources import detect
     from ...workspace import model_root
     from ..tables import print_json
@@ -118,6 +128,6 @@ def _bench_model(model, inputs, name, threads, examples, rounds, timeout, models
     check_dirs(models_dir=models_dir)
     source = detect(model, None)
     root = model_root(models_dir, model_name(model, name))
-    rows, info = measure_speed(source, root, InputOptions(path=inputs), counts, examples, rounds, timeout)
+    rows, info = measure_speed(source, root, input_opts, counts, examples, rounds, timeout)
     record = speed_record(rows, info)
     print_json(record) if as_json else print_speed(record)
