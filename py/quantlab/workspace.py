@@ -169,23 +169,24 @@ def claim_model_root(root: Path, source: Path) -> bool:
             f"--name",
             exit_code=2,
         )
-    # Two models with one file name (models/a/model.h5, models/b/model.h5) get one default name:
-    # the second run must not silently replace the first one's variants. The marker names the
-    # model the folder was made from (an empty one, from an older quantlab, names none).
-    marker, here = Path(root) / MARKER, str(Path(source).resolve())
-    try:
-        before = marker.read_text().strip()
-    except OSError:
-        before = ""
-    if before and before != here:
-        raise QuantlabError(
-            f"{root}: holds the variants of {before}, not of {source}; pass --name to keep both, or remove "
-            f"{root} to replace them",
-            exit_code=2,
-        )
+    check_model_root_source(root, source, "pass --name to keep both, or remove it to replace them")
     created = claim(root, "models folder")
-    marker.write_text(here + "\n")
+    (Path(root) / MARKER).write_text(str(Path(source).resolve()) + "\n")
     return created
+
+
+def check_model_root_source(root: Path, source: Path, way_out: str) -> None:
+    """Two models with one file name (models/a/model.h5, models/b/model.h5) get one default name:
+    refuse (exit 2) to take MODELS/<name>/ made from another model than `source` for its own.
+    The marker names the model the folder was made from (an older quantlab's empty one: none)."""
+    try:
+        before = (Path(root) / MARKER).read_text().strip()
+    except OSError:
+        return
+    if before and before != str(Path(source).resolve()):
+        raise QuantlabError(
+            f"{root}: holds the variants of {before}, not of {source}; {way_out}", exit_code=2
+        )
 
 
 @contextlib.contextmanager

@@ -37,9 +37,13 @@ class _Page:
 
         backend, timeout, flags = self.args
         self.rt = BrowserRuntime(backend, timeout=timeout, compress=True, extra_flags=flags)
-        self._attach(self.rt)
-        if self.litert:
-            self._lite()
+        try:
+            self._attach(self.rt)
+            if self.litert:
+                self._lite()
+        except BaseException:
+            self.close()  # the tfjs page too: nothing of a page that failed to start stays
+            raise
 
     def _attach(self, rt) -> None:
         cdp = rt.page.context.new_cdp_session(rt.page)
@@ -104,10 +108,15 @@ class _Page:
         return r
 
     def close(self) -> None:
-        for rt in (self.lite, self.rt):  # the LiteRT page runs on the tfjs page's Playwright
+        # The LiteRT page runs on the tfjs page's Playwright: it goes first; killed (by its own
+        # marker) when the tfjs page was stopped, since that stopped the Playwright it ran on.
+        for rt in (self.lite, self.rt):
             if rt is not None:
                 self.accept += [a for a in rt.server.accept_encodings if a not in self.accept]
-                rt.close()
+                if rt is self.lite and self.rt is not None and self.rt.dead:
+                    rt.kill("the tfjs page beside it was stopped")
+                else:
+                    rt.close()
         self.lite = None
         self.cdps = {}
 

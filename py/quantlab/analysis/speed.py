@@ -4,9 +4,10 @@ several (the page served cross-origin isolated, as wasm threads need), and Tenso
 original model with the same thread counts, in the same run on the same machine.
 
 One example at a time (what a page classifying one image does): each figure is the median of
-`rounds` passes over the same examples, with the fastest and slowest pass beside it. The thread
-count each runtime really used is read back (tfjs caps its pool at half the cores; a page that is
-not cross-origin isolated gets one thread whatever it asks)."""
+`rounds` passes over the same examples, with the fastest and slowest pass beside it. Threads: tfjs
+reports the pool it really made (it caps it at half the cores; a page that is not cross-origin
+isolated gets one thread whatever it asks); LiteRT.js the count given to XNNPack, capped by its
+build's pool; TensorFlow the count its pools were set to."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..convert.litert import litert_folders
-from ..errors import ArtifactError, QuantlabError
+from ..errors import ArtifactError, EvaluatorError, QuantlabError
 from ..infra.progress import log
 from ..input_spec import InputOptions
 
@@ -68,9 +69,9 @@ def speed_variants(root: Path) -> dict[str, tuple[str, Path]]:
         found = {v: ("tfjs", p) for v, p in variant_folders(root).items()}
     except ArtifactError:
         pass
+    if not found:  # the tfjs float32 is what the inputs are read against; analyze always writes it
+        raise ArtifactError(f"{root}: no tfjs variants here; run `quantlab analyze MODEL [--litert]` first")
     found |= {v: ("litert", p) for v, p in litert_folders(root).items()}
-    if not found:
-        raise ArtifactError(f"{root}: no variants here; run `quantlab analyze MODEL --litert` first")
     return found
 
 
@@ -98,8 +99,9 @@ def _time_page(rt, folder: Path, x: dict, rounds: int) -> list[float]:
         rt.unload(loaded)
 
 
-def time_tensorflow(source, x: dict, threads: int, rounds: int, timeout: float) -> list[float]:
-    """TensorFlow in a child process (its thread pools are fixed once an op ran)."""
+def time_tensorflow(source, x: dict, threads: int, rounds: int, timeout: float) -> dict:
+    """TensorFlow in a child process (its thread pools are fixed once an op ran): speed_tf's
+    {ms_per_example: per round, threads, tensorflow_version}."""
     with tempfile.TemporaryDirectory(prefix="quantlab-speed-") as tmp:
         np.savez(Path(tmp) / "x.npz", **x)
         args = {"model": str(source.path), "format": source.format, "inputs": str(Path(tmp) / "x.npz"),
@@ -112,6 +114,10 @@ def time_tensorflow(source, x: dict, threads: int, rounds: int, timeout: float) 
         )  # fmt: skip
         try:
             out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise EvaluatorError(
+                f"TensorFlow timing of {source.path} ran past {timeout:g} s (--timeout); it was stopped"
+            ) from None
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -119,7 +125,7 @@ def time_tensorflow(source, x: dict, threads: int, rounds: int, timeout: float) 
         if proc.returncode != 0:
             last = (err.strip().splitlines() or ["(no output)"])[-1]
             raise QuantlabError(f"TensorFlow timing of {source.path} failed: {last}", exit_code=4)
-        return json.loads(out.strip().splitlines()[-1])["ms_per_example"]
+        return json.loads(out.strip().splitlines()[-1])
 
 
 def measure_speed(
@@ -163,8 +169,10 @@ def measure_speed(
                     )
         if source.format in TF_FORMATS and x is not None:
             log.info("timing TensorFlow on %s, %d thread(s)", source.path, t)
-            per_round = time_tensorflow(source, x, t, rounds, timeout)
-            rows.append(_summary("tensorflow", "original", t, t, per_round, n))
+            got = time_tensorflow(source, x, t, rounds, timeout)
+            info["tensorflow_version"] = got["tensorflow_version"]
+            # TensorFlow's count is the one it was set to (intra- and inter-op pools)
+            rows.append(_summary("tensorflow", "original", t, got["threads"], got["ms_per_example"], n))
     if source.format not in TF_FORMATS:
         info["tensorflow"] = f"not timed: {source.format} is not a model TensorFlow runs as it is"
     return rows, info

@@ -23,6 +23,9 @@ def time_tf(model_path: str, fmt: str, inputs_npz: str, threads: int, rounds: in
     if fmt == "saved-model":
         signature = tf.saved_model.load(model_path).signatures["serving_default"]
         keys = list(signature.structured_input_signature[1])
+        bases = [n.split(":")[0] for n in names]  # tfjs names the inputs as the signature does
+        if sorted(bases) == sorted(keys):
+            keys = bases
 
         def call(xs):
             return signature(**{k: tf.constant(x) for k, x in zip(keys, xs, strict=True)})

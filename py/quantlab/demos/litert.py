@@ -26,8 +26,8 @@ CALIBRATION = 100  # training examples, evenly spaced
 
 
 def demo_litert(
-    demo: DemoSpec, models_dir: Path, data, x: np.ndarray, y: np.ndarray, units, reference: list,
-    runtime_name: str, timeout: float,
+    demo: DemoSpec, models_dir: Path, data, x: np.ndarray, y: np.ndarray, units, runtime_name: str,
+    timeout: float,
 ) -> tuple[list[dict], dict, dict[str, Path], dict]:  # fmt: skip
     """(rows, per-example scores, variant folders, runtime description with float32 parity)."""
     from .train import load_trained
@@ -40,10 +40,9 @@ def demo_litert(
     paths = write_litert_variants(
         model, model_root(models_dir, demo.name), LITERT_BATCH, [calib], calibration_note=note
     )
+    reference = keras_outputs(model, [x])  # Keras' own outputs: their order is the one kept
     measured, info = run_litert(paths, {"x": x}, reference, runtime_name, timeout)
-    info["float32_parity"] = float32_parity(
-        measured["litert-float32"].outputs, keras_outputs(model, [x]), "keras"
-    )
+    info["float32_parity"] = float32_parity(measured["litert-float32"].outputs, reference, "keras")
     rows, scores = [], {}
     for variant, m in measured.items():
         metrics = label_metrics(demo.task, m.outputs[0], y, units)

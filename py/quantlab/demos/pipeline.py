@@ -148,7 +148,7 @@ def evaluate_step(
         from .litert import demo_litert
 
         extra, extra_scores, litert_paths, litert_info = demo_litert(
-            demo, models_dir, data, x, y, units, measured["float32"].outputs, litert, timeout
+            demo, models_dir, data, x, y, units, litert, timeout
         )
         rows += extra
         scores |= extra_scores

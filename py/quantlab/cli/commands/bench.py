@@ -126,8 +126,11 @@ def _bench_model(model, input_opts, name, threads, examples, rounds, timeout, mo
     check_positive(rounds, "--rounds")
     check_positive(timeout, "--timeout")
     check_dirs(models_dir=models_dir)
+    from ...workspace import check_model_root_source
+
     source = detect(model, None)
     root = model_root(models_dir, model_name(model, name))
+    check_model_root_source(root, source.model_json or source.path, "pass the --name it was analyzed under")
     rows, info = measure_speed(source, root, input_opts, counts, examples, rounds, timeout)
     record = speed_record(rows, info)
     print_json(record) if as_json else print_speed(record)

@@ -79,10 +79,12 @@ def run(
     `quantlab run mobilenetv2 --limit 200 --preprocessing seed`
     """
     from ...analysis.executors import make_pool
-    from ...demos.registry import DemoOptions
+    from ...demos.registry import DemoOptions, is_image_demo
     from ...report import render_reports
 
-    names = [check_demo_name(n) for n in (demos or ALL_DEMOS)]
+    # --litert alone: the trained demos (the MobileNetV2 ones have nothing to calibrate on)
+    default = [n for n in ALL_DEMOS if not (litert and is_image_demo(n))]
+    names = [check_demo_name(n) for n in (demos or default)]
     check_pool_options(workers, executor, ray_address)
     check_seed(seed)
     check_backend(backend)
