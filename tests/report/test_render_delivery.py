@@ -47,6 +47,23 @@ def test_conclusion_is_phrased_for_a_person():
     )
 
 
+def test_litert_variants_get_their_own_sentence_against_the_smallest_tfjs_one():
+    """With LiteRT variants loaded too, the tfjs sentence still compares tfjs variants (a smaller
+    .tflite does not take uint8's place), and one more names both runtimes."""
+    d = _delivery()
+    d["profiles"] = {"slow-4g": PROFILES["slow-4g"]}
+    d["sizes"]["litert-int8"] = _sizes(1900, 1100, 1000)
+    d["variants"]["litert-int8"] = {"slow-4g": _m(1000, 1100, 1050, 1150)}
+    for v in ("float32", "uint8"):
+        d["variants"][v].pop("none")
+    assert conclusions(d) == [
+        "uint8 shows the first prediction 2.1 s sooner than float32 on Slow 4G "
+        "(1.3 s vs 3.4 s, median of 3 runs)",
+        "LiteRT.js litert-int8 shows the first prediction 200 ms sooner than tfjs uint8 on Slow 4G "
+        "(1.1 s vs 1.3 s, median of 3 runs)",
+    ]
+
+
 def test_delivery_section_renders(tmp_path):
     r = _results()
     r["delivery"] = _delivery()

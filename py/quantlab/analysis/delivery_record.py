@@ -51,24 +51,35 @@ def _slowest_first(profiles: list[str]) -> list[str]:
 
 
 def conclusions(record: dict) -> list[str]:
-    """One sentence per network profile, slowest first: the smallest variant (brotli bytes) against
-    float32, by median time to the first prediction."""
+    """One sentence per network profile, slowest first: the smallest tfjs variant (brotli bytes)
+    against float32, by median time to the first prediction; where LiteRT variants were loaded
+    too, one more each: the smallest LiteRT variant against that tfjs one."""
     variants = record["variants"]
-    if "float32" not in variants or len(variants) < 2:
+    tfjs = [v for v in variants if not v.startswith("litert-")]
+    lite = [v for v in variants if v.startswith("litert-")]
+    if "float32" not in variants or len(tfjs) < 2:
         return []
-    others = [v for v in variants if v != "float32"]
-    small = min(others, key=lambda v: record["sizes"][v]["total"]["br"])
+
+    def smallest(names: list[str]) -> str:
+        return min(names, key=lambda v: record["sizes"][v]["total"]["br"])
+
+    small = smallest([v for v in tfjs if v != "float32"])
+    pairs = [(small, "float32", small, "float32")]
+    if lite:
+        small_lite = smallest(lite)
+        pairs.append((small_lite, small, f"LiteRT.js {small_lite}", f"tfjs {small}"))
     lines = []
     for p in _slowest_first(list(record["profiles"])):
-        base, cand = variants["float32"][p]["first_prediction_ms"], variants[small][p]["first_prediction_ms"]
-        d = base["median"] - cand["median"]
-        where = PROFILES[p]["phrase"]
-        word = "sooner" if d >= 0 else "later"
-        overlap = cand["min"] <= base["max"] and base["min"] <= cand["max"]
-        lines.append(
-            f"{small} shows the first prediction {fmt_ms(abs(d))} {word} than float32 {where} "
-            f"({fmt_ms(cand['median'])} vs {fmt_ms(base['median'])}, median of {record['runs']} "
-            f"run{'s' if record['runs'] != 1 else ''}"
-            + ("; within the run-to-run spread)" if overlap and record["runs"] > 1 else ")")
-        )
+        for cand_name, base_name, cand_label, base_label in pairs:
+            base = variants[base_name][p]["first_prediction_ms"]
+            cand = variants[cand_name][p]["first_prediction_ms"]
+            d = base["median"] - cand["median"]
+            word = "sooner" if d >= 0 else "later"
+            overlap = cand["min"] <= base["max"] and base["min"] <= cand["max"]
+            lines.append(
+                f"{cand_label} shows the first prediction {fmt_ms(abs(d))} {word} than {base_label} "
+                f"{PROFILES[p]['phrase']} ({fmt_ms(cand['median'])} vs {fmt_ms(base['median'])}, median of "
+                f"{record['runs']} run{'s' if record['runs'] != 1 else ''}"
+                + ("; within the run-to-run spread)" if overlap and record["runs"] > 1 else ")")
+            )
     return lines
