@@ -38,6 +38,7 @@ def test_housing_litert_rows_beside_the_tfjs_ones(housing_quick, tmp_path):
     assert lite["float32_parity"]["reference"] == "keras" and lite["float32_parity"]["passed"]
     assert lite["variants"]["litert-int8"]["calibration"].startswith("100 training examples of housing")
     assert "LiteRT.js int8: " in lite["sentence"] and "tfjs uint8: " in lite["sentence"]
+    assert lite["speed_note"].startswith("ms/example as measured here: tfjs in node-wasm in batches")
     assert "housing: tfjs (node-wasm) or LiteRT.js (browser-litert-wasm), mae: " in r.stdout + r.stderr
 
 

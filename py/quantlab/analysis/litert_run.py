@@ -193,4 +193,18 @@ def litert_section(paths: dict[str, Path], info: dict, rows: list[dict], primary
         "variants": {v: read_recipe(p) for v, p in paths.items()},
         "metric": primary,
         "sentence": "; ".join(p for p in parts if p),
+        "speed_note": _speed_note(by_name),
     }
+
+
+def _speed_note(by_name: dict) -> str | None:
+    """The sentence's ms/example are each runtime as this run used it, not a race: say so."""
+    tfjs = by_name.get("uint8") or by_name.get("float32")
+    if tfjs is None:
+        return None
+    return (
+        f"ms/example as measured here: tfjs in {tfjs['runtime']['name']} in batches (and beside other "
+        "evaluators when --workers ran several), LiteRT.js one example at a time in Chromium, one thread; "
+        "for a fair race, `quantlab bench MODEL --inputs ...` times both one example at a time with 1 and "
+        "N threads beside TensorFlow"
+    )

@@ -55,6 +55,8 @@ def print_litert_lines(r: dict) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if litert.get("speed_note"):
+        console.print(f"({litert['speed_note']})", highlight=False, soft_wrap=True)
     p = litert.get("float32_parity")
     if p:
         verdict = "within" if p["passed"] else f"OUT of ({p['n_failed']} elements)"
