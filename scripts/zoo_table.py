@@ -43,7 +43,8 @@ def main(out: Path) -> None:
         last = f"{cell(u8)} ({u8['weight_bytes']:,})" if u8 else "-"
         print(
             f"| {r['demo']} | {'; '.join(notes)} | {len(r['outputs'])} ({kinds}) | "
-            f"{cell(by['float16']) if 'float16' in by else '-'} | {cell(by['uint16']) if 'uint16' in by else '-'} | "
+            f"{cell(by['float16']) if 'float16' in by else '-'} | "
+            f"{cell(by['uint16']) if 'uint16' in by else '-'} | "
             f"{last} | {r['config']['wall_seconds']:.0f} |"
         )
 
