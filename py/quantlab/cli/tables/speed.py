@@ -16,7 +16,7 @@ def print_speed(record: dict) -> None:
             f"{rows[0]['examples'] if rows else 0} examples [fastest, slowest pass]; {record['cores']} cores"
         )
     )
-    cols = ("runtime", "variant", "threads (asked → used)", "ms/example", "[fastest, slowest]", "× TensorFlow")
+    cols = ("runtime", "variant", "threads (asked → used)", "ms/example", "[fastest, slowest]", "× TF")
     for col in cols:
         table.add_column(escape(col), justify="left" if col in ("runtime", "variant") else "right")
     tf_ms = {r["threads_asked"]: r["ms_per_example"] for r in rows if r["runtime"] == "tensorflow"}
