@@ -55,6 +55,26 @@ def test_litert_rows_beside_the_tfjs_ones(analyzed):
     assert "tfjs (node-wasm) or LiteRT.js (browser-litert-wasm)" in terminal
 
 
+def test_two_inputs_and_two_outputs_meet_by_name(user_models, tmp_path):
+    """LiteRT.js lists a Keras model's inputs by signature (b before a here) and names its outputs
+    output_0, output_1: each input and output still meets its own (litert-float32 equals float32)."""
+    from quantlab.infra.chromium import browser_unavailable_reason
+    from quantlab.runtimes.litert import litert_missing
+
+    require_runtime(browser_unavailable_reason("wasm") or litert_missing())
+    out = tmp_path / "o"
+    r = invoke_cli(
+        "analyze", user_models["two_io.h5"], "--inputs", user_models["two_io.npz"], "--litert",
+        "--calibration", "5", "--variants", "uint8", "--out", out, "--models-dir", tmp_path / "m",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads((out / "two_io" / "results.json").read_text())
+    f32 = {v["name"]: v for v in res["variants"]}["litert-float32"]["outputs"]
+    assert set(f32) == {"out1", "out2"}
+    assert all(f32[o]["rel_l2"] < 1e-5 for o in ("out1", "out2")), f32
+    assert "the worst output's score: LiteRT.js int8: " in r.stdout + r.stderr
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

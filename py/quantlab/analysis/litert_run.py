@@ -67,13 +67,31 @@ def litert_sizes(folder: Path) -> dict:
     }
 
 
-def _order(outputs: list[np.ndarray], reference: list[np.ndarray]) -> list[np.ndarray]:
-    """LiteRT's outputs in the tfjs model's output order, matched by shape where shapes differ."""
+def _base(name: str) -> str:
+    return name.split(":")[0].removeprefix("serving_default_")
+
+
+def _order(
+    outputs: list[np.ndarray],
+    names: list[str],
+    reference: list[np.ndarray],
+    out_names: list[str] | None = None,
+) -> list[np.ndarray]:
+    """LiteRT's outputs in the reference's order. LiteRT.js names them by the signature: the
+    SavedModel's own output names, or output_0, output_1, ... for a Keras model's outputs in
+    order; where neither tells, by shape where shapes differ."""
     if len(outputs) != len(reference) or len(outputs) < 2:
         return outputs
+    by_name = {_base(n): o for n, o in zip(names, outputs, strict=True)}
+    wanted = [_base(n) for n in out_names or []]
+    if wanted and all(n in by_name for n in wanted):
+        return [by_name[n] for n in wanted]
+    numbered = [f"output_{k}" for k in range(len(outputs))]
+    if all(n in by_name for n in numbered):
+        return [by_name[n] for n in numbered]
     shapes = [o.shape for o in outputs]
     if len(set(shapes)) < len(shapes):
-        return outputs  # the converter keeps the signature's order; nothing to match on
+        return outputs  # nothing to match on: the converter keeps the signature's order
     by_shape = {o.shape: o for o in outputs}
     return [by_shape.get(r.shape, o) for r, o in zip(reference, outputs, strict=True)]
 
@@ -111,7 +129,7 @@ def float32_parity(litert_float32: list, reference: list, name: str) -> dict:
 
 
 def run_litert(
-    paths: dict[str, Path], x: dict, reference: list, runtime_name: str, timeout
+    paths: dict[str, Path], x: dict, reference: list, runtime_name: str, timeout, out_names=None
 ) -> tuple[dict, dict]:
     """({variant: Measured}, the runtime's description): every LiteRT variant in `paths` run on the
     named inputs `x` (in the model's input order) in LiteRT.js; outputs in `reference`'s order."""
@@ -124,7 +142,12 @@ def run_litert(
             outs, timings = rt.predict(loaded, x)
             rt.unload(loaded)
             measured[variant] = Measured(
-                variant, None, _order(outs, reference), loaded.load_ms, timings, loaded
+                variant,
+                None,
+                _order(outs, [o["name"] for o in loaded.outputs], reference, out_names),
+                loaded.load_ms,
+                timings,
+                loaded,
             )
         return measured, rt.describe()
 
@@ -139,7 +162,7 @@ def measure_litert(
     log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
     paths = write_litert_variants(model, root, LITERT_BATCH, calib, calibration_note=note)
     x = {s.name: inputs.batch(s.name, 0, inputs.n) for s in specs}
-    measured, info = run_litert(paths, x, reference, runtime_name, timeout)
+    measured, info = run_litert(paths, x, reference, runtime_name, timeout, out_names)
     tf_outputs, name = tensorflow_reference(source, model, x, specs, out_names)
     info["float32_parity"] = float32_parity(measured["litert-float32"].outputs, tf_outputs, name)
     return measured, paths, info
@@ -180,7 +203,9 @@ def litert_section(paths: dict[str, Path], info: dict, rows: list[dict], primary
         if isinstance(delta, float):
             shown += f" ({delta:+.4f})"
         size = r["weight_bytes"]
-        size_text = f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+        size_text = (
+            f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB" if size >= 1e3 else f"{size} B"
+        )
         ms = r["runtime"]["predict_ms_per_example"]
         return f"{label}: {shown}, {size_text}, {ms:.2f} ms/example"
 

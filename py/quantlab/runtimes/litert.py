@@ -108,7 +108,7 @@ class LiteRTRuntime(ChromiumPage):
         if layers or feeds:
             raise EvaluatorError(f"{self.name}: runs whole models only (no layer outputs, no feeds)")
         t0 = time.perf_counter()
-        arrays = list(x.values()) if isinstance(x, Mapping) else [x]  # in the model's input order
+        arrays = _in_model_order(x, [s["name"] for s in model.inputs])
         if len(arrays) != len(model.inputs):
             raise EvaluatorError(
                 f"{self.name}: the model takes {len(model.inputs)} inputs, got {len(arrays)}"
@@ -151,6 +151,22 @@ class LiteRTRuntime(ChromiumPage):
             "threads": self.info.get("threads"),
             "start_ms": round(self.start_ms, 1),
         }
+
+
+def _base(name: str) -> str:
+    return name.split(":")[0].removeprefix("serving_default_")
+
+
+def _in_model_order(x, names: list[str]) -> list:
+    """The input arrays in the order LiteRT.js lists the model's inputs (it names them by the
+    signature, not always in the Keras model's order): by name where every name matches, else as
+    given."""
+    if not isinstance(x, Mapping):
+        return [x]
+    given = {_base(k): v for k, v in x.items()}
+    if len(given) == len(x) and all(_base(n) in given for n in names):
+        return [given[_base(n)] for n in names]
+    return list(x.values())
 
 
 def _version() -> str | None:

@@ -45,13 +45,17 @@ def warn_nonfinite(record: dict) -> None:
         log.warning("%s: NaN/Inf figures (%s): the outputs hold NaN/Inf", name, ", ".join(figures[:4]))
 
 
+def metric_words(metric: str | None) -> str:
+    return "the worst output's score" if metric in (None, "worst_output_score") else metric
+
+
 def print_litert_lines(r: dict) -> None:
     """After a run with --litert: the sentence (tfjs or LiteRT.js?) and LiteRT float32's parity."""
     litert = r["litert"]
     tfjs = r["variants"][0]["runtime"]["name"]
     console.print(
         f"{r['demo']}: tfjs ({tfjs}) or LiteRT.js ({litert['runtime']['runtime']}), "
-        f"{litert['metric'] or 'worst output'}: {litert['sentence']}",
+        f"{metric_words(litert['metric'])}: {litert['sentence']}",
         highlight=False,
         soft_wrap=True,
     )
