@@ -16,6 +16,7 @@ from .errors import ArtifactError, QuantlabError
 from .tfjs.artifacts import model_format
 
 FORMATS = ("tfjs-layers", "tfjs-graph", "keras-h5", "keras-v3", "saved-model")
+TF_FORMATS = ("keras-h5", "keras-v3", "saved-model")  # what TensorFlow itself loads and runs
 ACCEPTED = (
     "a tfjs layers or graph model (a folder, or its manifest: model.json or NAME.json), "
     "a Keras .h5 or .keras file, or a TensorFlow SavedModel folder"

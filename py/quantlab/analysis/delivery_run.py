@@ -10,7 +10,6 @@ numbers and sentences delivery_record, the terminal output delivery_print."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from .delivery_schedule import (
     peak_overlap,
     throttled,
 )
+from .jobs import usable_cores
 
 DELIVERY_FILE = "delivery.json"
 DEFAULT_MAX_MODEL_MB = 1024.0  # a model past this is reported as too large for the page, not loaded
@@ -109,7 +109,7 @@ def measure_targets(
     n_pages = min(pages, sum(throttled(j.profile) for j in jobs))
     concurrent_profiles = [p for p in profiles if throttled(p)] if n_pages > 1 else []
     concurrent = [j for j in jobs if j.profile in concurrent_profiles]
-    cpu_slots = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpu_slots = usable_cores()
     runner.run(concurrent, [j for j in jobs if j.profile not in concurrent_profiles], cpu_slots)
     wall = round(time.perf_counter() - t_all, 1)
     concurrency = {

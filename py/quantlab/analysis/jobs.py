@@ -48,12 +48,17 @@ def check_workers(workers: int | None) -> int | None:
 
 def parse_worker_list(text: str) -> list[int]:
     """bench --workers 1,2,4."""
+    return parse_counts(text, "--workers")
+
+
+def parse_counts(text: str, option: str) -> list[int]:
+    """A comma-separated list of positive integers (worker or thread counts), as given."""
     try:
         counts = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise QuantlabError(f"--workers {text!r}: comma-separated positive integers", exit_code=2) from None
+        raise QuantlabError(f"{option} {text!r}: comma-separated positive integers", exit_code=2) from None
     if not counts or any(c < 1 for c in counts):
-        raise QuantlabError(f"--workers {text!r}: comma-separated positive integers", exit_code=2)
+        raise QuantlabError(f"{option} {text!r}: comma-separated positive integers", exit_code=2)
     return counts
 
 

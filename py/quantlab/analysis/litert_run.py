@@ -13,6 +13,8 @@ import numpy as np
 from ..convert.litert import LITERT_VARIANTS, read_recipe, write_litert_variants
 from ..errors import QuantlabError
 from ..infra.progress import log
+from ..runtimes.litert import signature_name
+from ..sources import TF_FORMATS
 from .delivery import delivery_sizes
 from .evaluate import Measured
 
@@ -21,7 +23,7 @@ LITERT_BATCH = 1  # what a page does per image; LiteRT.js needs a fixed batch
 
 def check_litert_source(source) -> None:
     """Refuse, before any work, a source the TFLite converter cannot read (exit 2)."""
-    if source.format not in ("keras-h5", "keras-v3", "saved-model"):
+    if source.format not in TF_FORMATS:
         raise QuantlabError(
             f"--litert: {source.path} is a {source.format} model; LiteRT variants are made from a Keras file "
             "or a SavedModel by tf.lite.TFLiteConverter, which cannot read tfjs models (convert the "
@@ -67,10 +69,6 @@ def litert_sizes(folder: Path) -> dict:
     }
 
 
-def _base(name: str) -> str:
-    return name.split(":")[0].removeprefix("serving_default_")
-
-
 def _order(
     outputs: list[np.ndarray],
     names: list[str],
@@ -82,8 +80,8 @@ def _order(
     order; where neither tells, by shape where shapes differ."""
     if len(outputs) != len(reference) or len(outputs) < 2:
         return outputs
-    by_name = {_base(n): o for n, o in zip(names, outputs, strict=True)}
-    wanted = [_base(n) for n in out_names or []]
+    by_name = {signature_name(n): o for n, o in zip(names, outputs, strict=True)}
+    wanted = [signature_name(n) for n in out_names or []]
     if wanted and all(n in by_name for n in wanted):
         return [by_name[n] for n in wanted]
     numbered = [f"output_{k}" for k in range(len(outputs))]

@@ -26,8 +26,8 @@ from ..convert.litert import litert_folders
 from ..errors import ArtifactError, EvaluatorError, QuantlabError
 from ..infra.progress import log
 from ..input_spec import InputOptions
-
-TF_FORMATS = ("keras-h5", "keras-v3", "saved-model")
+from ..sources import TF_FORMATS
+from .jobs import parse_counts, usable_cores
 
 
 @dataclass
@@ -43,21 +43,11 @@ class SpeedRow:
     rounds: int
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def parse_threads(text: str | None) -> list[int]:
     """--threads 1,2 -> [1, 2]; default: one thread and every core."""
     if text is None:
-        return sorted({1, cores()})
-    try:
-        counts = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        counts = []
-    if not counts or any(c < 1 for c in counts):
-        raise QuantlabError(f"--threads {text!r}: comma-separated thread counts >= 1, e.g. 1,2", exit_code=2)
-    return sorted(set(counts))
+        return sorted({1, usable_cores()})
+    return sorted(set(parse_counts(text, "--threads")))
 
 
 def speed_variants(root: Path) -> dict[str, tuple[str, Path]]:
@@ -139,10 +129,11 @@ def measure_speed(
 
     variants = speed_variants(root)
     rows: list[SpeedRow] = []
-    info: dict = {"cores": cores(), "examples": examples, "rounds": rounds, "runtimes": {}}
+    info: dict = {"cores": usable_cores(), "examples": examples, "rounds": rounds, "runtimes": {}}
+    tfjs = [(v, f) for v, (kind, f) in variants.items() if kind == "tfjs"]
+    litert = [(v, f) for v, (kind, f) in variants.items() if kind == "litert"]
     x: dict | None = None
     for t in threads:
-        tfjs = [(v, f) for v, (kind, f) in variants.items() if kind == "tfjs"]
         if tfjs:
             with BrowserRuntime("wasm", timeout=timeout, threads=t) as rt:
                 if x is None:
@@ -157,7 +148,6 @@ def measure_speed(
                 for v, folder in tfjs:
                     log.info("timing tfjs %s, %d thread(s) asked, %s used", v, t, used)
                     rows.append(_summary("browser-wasm", v, t, used, _time_page(rt, folder, x, rounds), n))
-        litert = [(v, f) for v, (kind, f) in variants.items() if kind == "litert"]
         if litert and x is not None:
             with LiteRTRuntime("wasm", timeout=timeout, threads=t) as rt:
                 used = rt.info.get("threads")

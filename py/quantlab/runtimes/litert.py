@@ -153,7 +153,8 @@ class LiteRTRuntime(ChromiumPage):
         }
 
 
-def _base(name: str) -> str:
+def signature_name(name: str) -> str:
+    """A tensor's name as the model's signature has it ("serving_default_a:0" -> "a")."""
     return name.split(":")[0].removeprefix("serving_default_")
 
 
@@ -163,9 +164,9 @@ def _in_model_order(x, names: list[str]) -> list:
     given."""
     if not isinstance(x, Mapping):
         return [x]
-    given = {_base(k): v for k, v in x.items()}
-    if len(given) == len(x) and all(_base(n) in given for n in names):
-        return [given[_base(n)] for n in names]
+    given = {signature_name(k): v for k, v in x.items()}
+    if len(given) == len(x) and all(signature_name(n) in given for n in names):
+        return [given[signature_name(n)] for n in names]
     return list(x.values())
 
 

@@ -116,7 +116,7 @@ def bench(
 def _bench_model(model, input_opts, name, threads, examples, rounds, timeout, models_dir, as_json) -> None:
     from ...analysis.speed import measure_speed, parse_threads, speed_record
     from ...sources import detect
-    from ...workspace import model_root
+    from ...workspace import check_model_root_source, model_root
     from ..tables import print_json
     from ..tables.speed import print_speed
     from ..targets import model_name
@@ -126,8 +126,6 @@ def _bench_model(model, input_opts, name, threads, examples, rounds, timeout, mo
     check_positive(rounds, "--rounds")
     check_positive(timeout, "--timeout")
     check_dirs(models_dir=models_dir)
-    from ...workspace import check_model_root_source
-
     source = detect(model, None)
     root = model_root(models_dir, model_name(model, name))
     check_model_root_source(root, source.model_json or source.path, "pass the --name it was analyzed under")
