@@ -20,6 +20,12 @@ from .input_spec import InputOptions, InputSpec
 from .synthetic_inputs import check_shape_names, check_synthetic_size, synthetic_arrays
 
 
+def evenly_spaced(n: int, count: int) -> np.ndarray:
+    """The indices of `count` examples spread evenly over `n` (first and last included; fewer when
+    count > n): a calibration set that samples the whole input, not its start."""
+    return np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
+
+
 @dataclass
 class InputSet:
     """Named arrays (n examples each), optional labels, and what they were (for the report)."""
@@ -63,7 +69,7 @@ class InputSet:
                 "(the rest are scored)",
                 exit_code=2,
             )
-        index = np.unique(np.linspace(0, self.n - 1, count).round().astype(int))
+        index = evenly_spaced(self.n, count)
         rest = np.setdiff1d(np.arange(self.n), index)
         held = {name: self.batch_at(name, index) for name in self.arrays}
         others = InputSet(

@@ -110,7 +110,9 @@ def channel_means(
 
 def calibration_chunks(inputs, count: int, size: int = 16) -> list[dict[str, np.ndarray]]:
     """Up to `count` evenly spaced examples of `inputs` (quantlab.inputs.Inputs), in batches."""
-    index = np.unique(np.linspace(0, inputs.n - 1, min(count, inputs.n)).round().astype(int))
+    from ..inputs import evenly_spaced
+
+    index = evenly_spaced(inputs.n, count)
     return [
         {name: inputs.batch_at(name, index[k : k + size]) for name in inputs.arrays}
         for k in range(0, len(index), size)

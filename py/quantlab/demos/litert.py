@@ -18,6 +18,7 @@ from ..analysis.litert_run import (
 )
 from ..convert.litert import LITERT_VARIANTS, write_litert_variants
 from ..infra.progress import log
+from ..inputs import evenly_spaced
 from ..tasks import label_metrics, per_example_scores
 from ..workspace import keras_dir, model_root
 from .base import DemoSpec
@@ -33,8 +34,7 @@ def demo_litert(
     from .train import load_trained
 
     model, _ = load_trained(keras_dir(models_dir, demo.name))
-    index = np.unique(np.linspace(0, len(data.x_train) - 1, CALIBRATION).round().astype(int))
-    calib = np.asarray(data.x_train[index], dtype=np.float32)
+    calib = np.asarray(data.x_train[evenly_spaced(len(data.x_train), CALIBRATION)], dtype=np.float32)
     note = f"{len(calib)} training examples of {demo.name}, evenly spaced (the test set is what is scored)"
     log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
     paths = write_litert_variants(
