@@ -30,6 +30,13 @@ METRIC_WORDS = {
     "rel_l2": "relative L2",
 }
 
+
+def headline_words(metric: str | None) -> str:
+    """A headline metric as a sentence names it: a task metric by its name, none (or the worst
+    output's score) as such."""
+    return "the worst output's score" if metric in (None, "worst_output_score") else metric
+
+
 LOWER_IS_BETTER = {"rel_error", "abs_error", "rel_l2", "max_abs", "mean_abs", "kl_divergence", "mae", "rmse"}
 
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
+from ..judge import headline_words
 from ..metrics import within_budget
 from ..records.fields import is_number as _is_number
 from ..records.fields import is_pair as _is_pair
@@ -92,7 +93,7 @@ def template_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=fmt, int=_int, kb=_kb)
+    env.filters.update(fmt=fmt, int=_int, kb=_kb, headline_words=headline_words)
     env.tests["within_budget"] = within_budget
     env.globals["delta"] = _delta
     env.globals.update(

@@ -6,6 +6,7 @@ import math
 import sys
 
 from ...infra.progress import console, log, table_console
+from ...judge import headline_words
 
 
 def print_json(obj) -> None:
@@ -45,17 +46,13 @@ def warn_nonfinite(record: dict) -> None:
         log.warning("%s: NaN/Inf figures (%s): the outputs hold NaN/Inf", name, ", ".join(figures[:4]))
 
 
-def metric_words(metric: str | None) -> str:
-    return "the worst output's score" if metric in (None, "worst_output_score") else metric
-
-
 def print_litert_lines(r: dict) -> None:
     """After a run with --litert: the sentence (tfjs or LiteRT.js?) and LiteRT float32's parity."""
     litert = r["litert"]
     tfjs = r["variants"][0]["runtime"]["name"]
     console.print(
         f"{r['demo']}: tfjs ({tfjs}) or LiteRT.js ({litert['runtime']['runtime']}), "
-        f"{metric_words(litert['metric'])}: {litert['sentence']}",
+        f"{headline_words(litert['metric'])}: {litert['sentence']}",
         highlight=False,
         soft_wrap=True,
     )
