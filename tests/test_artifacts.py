@@ -175,10 +175,11 @@ def test_broken_train_record_is_named(tmp_path):
 
 
 def test_results_json_of_the_wrong_type_is_named(tmp_path):
-    from quantlab.results import results_or_none as read_results
+    from quantlab.results import read_results
 
     path = tmp_path / "results.json"
-    assert read_results(path) is None
+    with pytest.raises(ArtifactError, match="results.json: not readable JSON"):
+        read_results(path)
     path.write_text('{"demo": "housing"}')
     assert read_results(path) == {"demo": "housing"}
     for text, pattern in (('"a string"', "expected a JSON object, got str"), ("{", "not readable JSON")):

@@ -1,9 +1,15 @@
-"""The one owner of results.json: its path, its schema version, writing it atomically and reading
-it back with a version check (the variant row every producer writes: analysis/variant_row.py).
+"""The one owner of results.json and the section files beside it: their paths, the schema version,
+writing each atomically and reading a run back whole (the variant row every producer writes:
+analysis/variant_row.py).
+
+Each section a later command adds (parity, tune, delivery, diagnose) is stored once, in its own
+file (workspace.section_path, diagnose/<variant>.json), and joined to the run when it is read:
+`quantlab parity` needs no results.json, and re-running `evaluate` keeps them.
 
 Schema history: 1 = the demos (variants, metrics, weight_error, parity, tune); 2 = adds `kind`
 ("demo" | "model"), a user model's `source`, `inputs`, `outputs`, per-variant `fidelity`; optional
-(no version change): per-variant `delivery` (bytes over the wire) and a `delivery` section."""
+(no version change): per-variant `delivery` (bytes over the wire) and a `delivery` section. Older
+files that hold a section inside results.json still read (the section file wins)."""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ from pathlib import Path
 
 from .errors import ArtifactError, QuantlabError
 from .infra.fsutil import read_json, write_json_atomic
+from .infra.progress import log
 from .records.fields import refuse_wrong_types
 from .records.run import RunRecord
-from .workspace import results_dir
+from .records.sections import SECTIONS, diagnose_entry
+from .workspace import DIAGNOSE_FOLDER, results_dir, section_path
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 2
@@ -33,7 +41,8 @@ def write_results(out_dir: Path, name: str, record: dict) -> Path:
 
 def _write(out_dir: Path, name: str, record: dict) -> Path:
     path = results_path(out_dir, name)
-    write_json_atomic(path, {"schema": SCHEMA_VERSION, **{k: v for k, v in record.items() if k != "schema"}})
+    kept = {k: v for k, v in record.items() if k != "schema" and k not in SECTIONS}  # theirs: own files
+    write_json_atomic(path, {"schema": SCHEMA_VERSION, **kept})
     return path
 
 
@@ -65,15 +74,47 @@ def read_results(path: Path) -> dict:
     return check_schema(record, path)
 
 
-def results_or_none(path: Path) -> dict | None:
-    return read_results(path) if Path(path).is_file() else None
+def write_section(out_dir: Path, name: str, key: str, section: dict) -> Path:
+    """OUT/<name>/<key>.json, after its record class has checked every declared field's type (a
+    key no class declares, as a tune from an unusual base, is written as given)."""
+    if key in SECTIONS:
+        refuse_wrong_types(SECTIONS[key].from_json(section)[1], f"{key} record for {name}")
+    path = section_path(out_dir, name, key)
+    write_json_atomic(path, section)
+    return path
 
 
-def attach_section(out_dir: Path, name: str, key: str, section: dict) -> None:
-    """Put a parity/tune record into the results it belongs to (the report reads it from there).
-    The file is written back as it was read, plus the section (checked by its own writer): a
-    hand-edited field elsewhere in it is the report's to name, not a reason to fail after the run."""
-    record = results_or_none(results_path(out_dir, name))
-    if record is not None:
-        record[key] = section
-        _write(out_dir, name, record)
+def read_run(path: Path) -> tuple[dict, list[str]]:
+    """A results.json (schema checked) with the sections stored beside it joined in, and the
+    section files that could not be read (each named and logged; the run reads without them)."""
+    record, folder, problems = read_results(path), Path(path).parent, []
+    for key in SECTIONS:
+        file = section_path(folder.parent, folder.name, key)
+        if key == "diagnose" or not file.is_file():
+            continue
+        section = _section_file(file, problems)
+        if section is not None:
+            record[key] = section
+    diagnosed = {}
+    for file in sorted((folder / DIAGNOSE_FOLDER).glob("*.json")):
+        entry = _section_file(file, problems)
+        try:
+            diagnosed[file.stem] = diagnose_entry(entry) if entry is not None else None
+        except (KeyError, TypeError, AttributeError):
+            problems.append(f"{file.name} (not a diagnose record)")
+            log.warning("%s: not a diagnose record; the page goes without it", file)
+    if any(diagnosed.values()):
+        record["diagnose"] = {"variants": {k: v for k, v in diagnosed.items() if v is not None}}
+    return record, problems
+
+
+def _section_file(file: Path, problems: list[str]) -> dict | None:
+    try:
+        section = read_json(file)
+    except (OSError, ValueError, RecursionError) as e:
+        section = e
+    if isinstance(section, dict):
+        return section
+    problems.append(f"{file.name} (not a JSON object)")
+    log.warning("%s: not readable as a JSON object; the page goes without it", file)
+    return None

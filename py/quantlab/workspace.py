@@ -221,5 +221,18 @@ def keras_dir(models_dir: Path, name: str) -> Path:
 
 
 def results_dir(out_dir: Path, name: str) -> Path:
-    """OUT/<name>/: results.json, the page, parity.json, tune.json, delivery.json."""
+    """OUT/<name>/: results.json, the page, and each later command's section file (below)."""
     return Path(out_dir) / name
+
+
+DIAGNOSE_FOLDER = "diagnose"  # OUT/<name>/diagnose/<variant>.json: one record per diagnosed variant
+
+
+def section_path(out_dir: Path, name: str, key: str) -> Path:
+    """OUT/<name>/<section>.json: where a later command's section (parity, tune, tune from another
+    base, delivery) is stored, its only copy: `tune_equalized` -> tune-equalized.json."""
+    return results_dir(out_dir, name) / f"{key.replace('_', '-')}.json"
+
+
+def diagnose_path(out_dir: Path, name: str, variant: str) -> Path:
+    return results_dir(out_dir, name) / DIAGNOSE_FOLDER / f"{variant}.json"

@@ -250,8 +250,8 @@ def test_bad_input_is_one_line_and_exit_2(made, extra, message):
 
 
 def test_the_report_shows_where_the_error_enters(made):
-    """After `analyze`, a diagnosis lands in results.json and the page: the depth chart (one line
-    per output), the tables and the float16 line."""
+    """After `analyze`, a diagnosis (its record in diagnose/, read with the run) lands in the page:
+    the depth chart (one line per output), the tables and the float16 line."""
     root = made["root"]
     out = root / "report_out"
     r = invoke_cli("analyze", str(root / "chain.h5"), "--name", "chain", "--models-dir", str(root / "models"),
@@ -259,8 +259,11 @@ def test_the_report_shows_where_the_error_enters(made):
     assert r.returncode == 0, r.stderr[-3000:]
     d = _cli("diagnose", str(root / "chain.h5"), "--name", "chain", "--variant", "uint8", "--models-dir",
              str(root / "models"), "--out", str(out), "--inputs", str(root / "chain.npz"))  # fmt: skip
-    results = json.loads((out / "chain" / "results.json").read_text())
+    from quantlab.results import read_run
+
+    results, problems = read_run(out / "chain" / "results.json")
     entry = results["diagnose"]["variants"]["uint8"]
+    assert problems == [] and "diagnose" not in json.loads((out / "chain" / "results.json").read_text())
     assert entry["summary"] == d["summary"] and len(entry["curve"]) == sum(n["compared"] for n in d["nodes"])
     page = (out / "chain" / "index.html").read_text()
     assert (

@@ -293,18 +293,21 @@ def test_broken_train_json_is_exit_4(quick_housing, tmp_path):
     assert f"{record}: expected a JSON object, got list" in _one_error(proc)
 
 
-@pytest.mark.parametrize("command", ["parity", "tune"])
-def test_results_json_of_the_wrong_type_is_exit_4_before_the_work(quick_housing, tmp_path, command):
+def test_parity_beside_a_broken_results_json_leaves_it_and_the_report_names_it(quick_housing, tmp_path):
+    """parity stores its section in its own file: a results.json of the wrong type beside it is
+    neither read nor rewritten (a person's file), and `report` names it instead of rendering it."""
     work, _ = quick_housing
     out = tmp_path / "out"
     (out / "housing").mkdir(parents=True)
-    (out / "housing" / "results.json").write_text('["not", "a", "results", "record"]')
-    extra = ["--max-drop", "0.01", "--backend", "wasm"] if command == "tune" else ["-r", "node-wasm"]
-    proc = invoke_cli(command, "housing", *extra, "--models-dir", str(work / "models"), "--out", str(out))
-    assert proc.returncode == 4, proc.stderr[-3000:]
-    assert "results.json: expected a JSON object, got list" in _one_error(proc)
-    # refused before the lock is taken: nothing but the file itself there
-    assert sorted(p.name for p in (out / "housing").iterdir()) == ["results.json"]
+    broken = out / "housing" / "results.json"
+    broken.write_text('["not", "a", "results", "record"]')
+    proc = invoke_cli("parity", "housing", "-r", "node-wasm", "--models-dir", str(work / "models"),
+                      "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert broken.read_text() == '["not", "a", "results", "record"]'
+    assert json.loads((out / "housing" / "parity.json").read_text())["pairs"]
+    proc = invoke_cli("report", "--out", str(out))
+    assert proc.returncode == 1 and "results.json: skipped, expected a JSON object, got list" in proc.stderr
 
 
 def test_evaluate_limit_0_is_all_and_a_limit_past_the_end_records_what_ran(quick_housing, tmp_path):

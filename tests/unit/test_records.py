@@ -89,21 +89,65 @@ def test_sections_are_typed_by_their_own_class():
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.parent.name)
 def test_committed_sections_decode_without_a_problem(path):
     from quantlab.records.sections import SECTIONS
+    from quantlab.results import read_run
 
-    data = read_json(path)
+    data, problems = read_run(path)
+    assert problems == []
     for key, cls in SECTIONS.items():
         if key in data:
             section, problems = cls.from_json(data[key])
             assert problems == [] and section.to_json() == data[key]
 
 
-def test_a_section_is_attached_even_beside_a_hand_edited_field(tmp_path):
-    """A wrong type a person put in results.json is the report's to name; parity or tune writing its
-    section after a long run does not fail on it."""
-    from quantlab.results import attach_section, read_results, results_path
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.parent.name)
+def test_each_committed_section_is_stored_once(path):
+    from quantlab.records.sections import SECTIONS
 
-    results_path(tmp_path, "m").parent.mkdir()
-    results_path(tmp_path, "m").write_text(json.dumps({"demo": "m", "title": ["edited"], "variants": []}))
-    attach_section(tmp_path, "m", "parity", {"passed": True, "pairs": []})
-    back = read_results(results_path(tmp_path, "m"))
+    assert not set(read_json(path)) & set(SECTIONS), "a section inside results.json: its own file holds it"
+
+
+def _diagnose_record(variant: str) -> dict:
+    node = {"node": "conv", "depth": 1, "outputs": ["out"], "compared": True, "range": {"flags": []},
+            "accumulated": {"sqnr_db": 21.5, "identical": False}, "local": {"sqnr_db": 30.0}}  # fmt: skip
+    skipped = {**node, "node": "const", "compared": False}
+    return {"variant": variant, "runtime": {"runtime": "node-wasm"}, "n_examples": 8, "created": "t",
+            "summary": {"worst": "conv"}, "nodes": [node, skipped]}  # fmt: skip
+
+
+def test_a_section_is_stored_beside_the_results_and_joined_when_read(tmp_path):
+    """Each section in its own file only: writing one leaves results.json as it was (even a field a
+    person edited by hand, the report's to name), and reading the run joins them, a diagnosed
+    variant's record summed up as the report shows it; a broken section file is named, not fatal."""
+    from quantlab.results import read_run, results_path, write_results, write_section
+
+    path = results_path(tmp_path, "m")
+    path.parent.mkdir()
+    path.write_text(json.dumps({"demo": "m", "title": ["edited"], "variants": []}))
+    before = path.read_bytes()
+    write_section(tmp_path, "m", "parity", {"passed": True, "pairs": []})
+    write_section(tmp_path, "m", "tune_equalized", {"metric": "top1", "points": []})
+    (path.parent / "diagnose").mkdir()
+    (path.parent / "diagnose" / "uint8.json").write_text(json.dumps(_diagnose_record("uint8")))
+    (path.parent / "delivery.json").write_text("[1, 2]")
+    assert path.read_bytes() == before
+    assert (path.parent / "parity.json").is_file() and (path.parent / "tune-equalized.json").is_file()
+    back, problems = read_run(path)
     assert back["parity"] == {"passed": True, "pairs": []} and back["title"] == ["edited"]
+    assert back["tune_equalized"] == {"metric": "top1", "points": []} and "delivery" not in back
+    assert problems == ["delivery.json (not a JSON object)"]
+    entry = back["diagnose"]["variants"]["uint8"]
+    assert [p["node"] for p in entry["curve"]] == ["conv"]  # the node not compared is left out
+    assert entry["curve"][0]["sqnr_db"] == 21.5 and entry["curve"][0]["local_sqnr_db"] == 30.0
+    # a producer's record holding a section (an older results.json re-written) keeps it out
+    write_results(tmp_path, "m", {**back, "title": "t", "dataset": {}, "environment": {}, "config": {},
+                                  "seed": {}})  # fmt: skip
+    assert "parity" not in read_json(path) and "diagnose" not in read_json(path)
+
+
+def test_a_section_of_the_wrong_type_is_refused_before_it_is_written(tmp_path):
+    from quantlab.errors import QuantlabError
+    from quantlab.results import write_section
+
+    with pytest.raises(QuantlabError, match="parity record for m"):
+        write_section(tmp_path, "m", "parity", {"passed": "yes"})
+    assert not (tmp_path / "m" / "parity.json").exists()

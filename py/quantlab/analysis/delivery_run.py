@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, QuantlabError
-from ..workspace import STEP_MARKER, model_root, results_dir
+from ..workspace import STEP_MARKER, model_root
 from .delivery import PROFILES, delivery_sizes
 from .delivery_pages import PageRunner
 from .delivery_record import conclusions, served_codings, summarise_runs
@@ -30,7 +30,6 @@ from .delivery_schedule import (
 )
 from .jobs import usable_cores
 
-DELIVERY_FILE = "delivery.json"
 DEFAULT_MAX_MODEL_MB = 1024.0  # a model past this is reported as too large for the page, not loaded
 
 
@@ -201,27 +200,19 @@ def delivery_command(
     max_model_mb: float,
     pages: int = DEFAULT_PAGES,
 ) -> list[dict]:
-    """Measure every (target as given, name) in one run; write OUT/<name>/delivery.json and add it
-    to OUT/<name>/results.json for each."""
+    """Measure every (target as given, name) in one run; write OUT/<name>/delivery.json for each."""
     from ..convert.litert import litert_folders
-    from ..infra.fsutil import write_json_atomic
-    from ..records.fields import refuse_wrong_types
-    from ..records.sections import DeliverySection
-    from ..results import attach_section, results_or_none, results_path
+    from ..results import write_section
 
     roots = {name: model_root(models_dir, name) for _, name in targets}
     # the tfjs variants, then the LiteRT ones where `analyze --litert` wrote them
     folders = {name: {**variant_folders(r), **litert_folders(r)} for name, r in roots.items()}
-    for name in folders:
-        results_or_none(results_path(out, name))  # one it cannot merge into is named first
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     measured = measure_targets(folders, profiles, runs, backend, timeout, max_model_mb * 1e6, pages=pages)
     records = []
     for target, name in targets:
         record = {"name": name, "target": target, "created": created, **measured[name]}
-        refuse_wrong_types(DeliverySection.from_json(record)[1], f"delivery record for {name}")
-        write_json_atomic(results_dir(out, name) / DELIVERY_FILE, record)
-        attach_section(out, name, "delivery", record)
+        write_section(out, name, "delivery", record)
         records.append(record)
     return records
 

@@ -29,13 +29,12 @@ from ..input_spec import fixed_batch
 from ..runtimes import make_runtime
 from ..runtimes.base import head, input_specs, n_examples
 from ..tfjs.activation_graph import ActivationGraph, base_name
-from .diagnose_outputs import attach, explorer_files
+from .diagnose_outputs import explorer_files
 from .diagnose_plan import measure_sizes, plan_calls
 from .diagnose_summary import summarise
 from .node_error import error_figures, range_figures, resample_counts
 from .subject import Subject
 
-DIAGNOSE_DIR = "diagnose"
 DEFAULT_EXAMPLES = 64
 DEFAULT_MAX_MB = 512.0
 
@@ -49,10 +48,6 @@ class DiagnoseOptions:
     nodes: list[str] = field(default_factory=list)  # only these (default every node)
     top: int = 5
     timeout: float = 600.0
-
-
-def diagnose_path(out_dir: Path, name: str, variant: str) -> Path:
-    return workspace.results_dir(out_dir, name) / DIAGNOSE_DIR / f"{variant}.json"
 
 
 def activation_graph(loaded) -> ActivationGraph:
@@ -139,7 +134,7 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         record["peak_rss_mb"] = _peak_rss(runtime)
         stack.close()
         t0 = time.perf_counter()
-        path = diagnose_path(subject.out_dir, subject.name, opts.variant)
+        path = workspace.diagnose_path(subject.out_dir, subject.name, opts.variant)
         path.parent.mkdir(parents=True, exist_ok=True)
         record["model_explorer"] = explorer_files(record, paths, path.parent, subject)
         timings["write_s"] = time.perf_counter() - t0  # the overlays; the record itself is small
@@ -147,7 +142,6 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         record["seconds"]["total_s"] = round(time.perf_counter() - t_start, 1)
         record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_json_atomic(path, record)
-        attach(subject, record)
         record["path"] = str(path)
     return record
 

@@ -30,15 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RuntimeUnavailable
-from ..infra.fsutil import write_json_atomic
 from ..infra.progress import log
-from ..records.fields import refuse_wrong_types
-from ..records.sections import ParitySection
-from ..results import attach_section
+from ..results import write_section
 from ..runtimes import make_runtime
 from ..runtimes.base import Inputs, LoadedModel, Runtime, head, n_examples
 from ..runtimes.keras import KerasRuntime
-from ..workspace import results_dir
 from .parity_outputs import PairResult, align, compare_outputs, localisable, localise, runtime_pair
 
 # tfjs' own e2e tests compare layers models with 0.005 absolute tolerance; rtol at the same
@@ -46,7 +42,6 @@ from .parity_outputs import PairResult, align, compare_outputs, localisable, loc
 DEFAULT_ATOL = 0.005
 DEFAULT_RTOL = 0.005
 LOCALISE_EXAMPLES = 16
-PARITY_FILE = "parity.json"
 NOT_LOCALISED = "graph model: no layers to compare one by one, so a failing pair is not localised"
 
 
@@ -281,7 +276,5 @@ def _pooled_pairs(
 
 
 def save_parity(out: Path, name: str, record: dict) -> None:
-    """OUT/<name>/parity.json, and the same record in OUT/<name>/results.json when there."""
-    refuse_wrong_types(ParitySection.from_json(record)[1], f"parity record for {name}")
-    write_json_atomic(results_dir(out, name) / PARITY_FILE, record)
-    attach_section(out, name, "parity", record)  # the report reads it from the results
+    """OUT/<name>/parity.json (the report joins it to the run's results)."""
+    write_section(out, name, "parity", record)

@@ -26,7 +26,7 @@ class ParityOptions:
 
 
 def measure_parity(subject: Subject, opts: ParityOptions) -> dict:
-    """Parity for a demo or a user's model; writes OUT/<name>/parity.json (and into its results)."""
+    """Parity for a demo or a user's model; writes OUT/<name>/parity.json."""
     t_start = time.perf_counter()
     subject.check_variants(opts.variants)
     subject.claim()

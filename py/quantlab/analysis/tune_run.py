@@ -7,14 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import workspace
-from ..infra.fsutil import write_json_atomic
-from ..records.fields import refuse_wrong_types
-from ..records.sections import TuneSection
-from ..results import attach_section
+from ..results import write_section
 from .subject import Subject
 from .tune import run_tune
-
-TUNE_FILE = "tune.json"
 
 
 @dataclass
@@ -37,7 +32,7 @@ class TuneOptions:
 
 
 def measure_tune(subject: Subject, opts: TuneOptions) -> dict:
-    """Tune a demo or a user's model; writes OUT/<name>/tune.json (and into its results)."""
+    """Tune a demo or a user's model; writes OUT/<name>/tune.json (tune-BASE.json from another base)."""
     subject.claim()
     with workspace.locked_folders(subject.root, subject.results_dir):
         with subject.tune_runtime(opts) as runtime:
@@ -58,7 +53,5 @@ def measure_tune(subject: Subject, opts: TuneOptions) -> dict:
             subject.reproduce_tune(record, opts.base)
         # a tune from another base (the graph demo's equalized model) is kept beside the plain one
         plain = opts.base == "float32"
-        refuse_wrong_types(TuneSection.from_json(record)[1], f"tune record for {subject.name}")
-        write_json_atomic(subject.results_dir / (TUNE_FILE if plain else f"tune-{opts.base}.json"), record)
-        attach_section(subject.out_dir, subject.name, "tune" if plain else f"tune_{opts.base}", record)
+        write_section(subject.out_dir, subject.name, "tune" if plain else f"tune_{opts.base}", record)
     return record

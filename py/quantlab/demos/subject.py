@@ -14,7 +14,6 @@ from ..analysis.subject import ParitySetup, Subject, TuneSetup
 from ..convert.converter import dtype_map_for
 from ..errors import ArtifactError
 from ..infra.progress import log
-from ..results import results_or_none, results_path
 from ..workspace import keras_dir, variant_dir
 from .registry import get_demo, is_image_demo
 
@@ -42,7 +41,8 @@ class DemoSubject(Subject):
             dtype_map_for(v)
 
     def claim(self) -> None:
-        results_or_none(results_path(self.out_dir, self.name))  # one it cannot merge into: named first
+        """OUT/<demo>/ is the demo's own, and a section is stored in a file of its own: nothing to
+        claim or read first."""
 
     def claim_models(self) -> None:
         """MODELS/<demo>/ is the demo's own: nothing to claim."""

@@ -1,7 +1,8 @@
 """One results.json: a demo's or a user's model's run, its variant rows and the sections later
-commands add (parity, tune, delivery, diagnose). Built by the producers (analysis/analyze_record.py,
-demos/pipeline.py, demos/mobilenet/evaluate.py), written by results.write_results, and read back by
-the report through `from_json`: the field list lives here only."""
+commands store beside it (parity, tune, delivery, diagnose; joined by results.read_run). Built by
+the producers (analysis/analyze_record.py, demos/pipeline.py, demos/mobilenet/evaluate.py), written
+by results.write_results, and read back by the report through `from_json`: the field list lives
+here only."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The sections later commands add to a results.json (and write to their own file): parity, tune,
-delivery, diagnose. Each declares the fields the report reads, with their types; the rest is kept as given.
-`RunRecord.from_json` decodes them with the run, and their writers check them before writing."""
+"""The sections later commands store beside a results.json, each in its own file (parity, tune,
+delivery; diagnose from its per-variant records): each declares the fields the report reads, with
+their types; the rest is kept as given. results.write_section checks them before writing,
+results.read_run joins them to the run, and `RunRecord.from_json` decodes them with it."""
 
 from __future__ import annotations
 
@@ -87,6 +88,27 @@ class DiagnoseSection(Section):
 
     variants: dict | None = ABSENT
     extra: dict = field(default_factory=dict)
+
+
+def diagnose_entry(record: dict) -> dict:
+    """What the report shows of one diagnosed variant (the `diagnose` section's entry), from its
+    record in OUT/<name>/diagnose/<variant>.json."""
+    curve = []
+    for row in record["nodes"]:
+        if not row["compared"]:
+            continue
+        acc, local = row["accumulated"], row["local"] or {}
+        curve.append(
+            {
+                "node": row["node"], "depth": row["depth"], "outputs": row["outputs"],
+                "sqnr_db": acc["sqnr_db"], "identical": acc["identical"],
+                "local_sqnr_db": local.get("sqnr_db"), "flags": row["range"]["flags"],
+            }
+        )  # fmt: skip
+    return {
+        "runtime": record["runtime"].get("runtime"), "n_examples": record["n_examples"],
+        "created": record["created"], "summary": record["summary"], "curve": curve,
+    }  # fmt: skip
 
 
 SECTIONS = {

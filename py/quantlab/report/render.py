@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import QuantlabError
-from ..infra.fsutil import read_json, write_text_atomic
+from ..infra.fsutil import write_text_atomic
 from ..infra.progress import log
 from ..records.run import RunRecord
-from ..results import RESULTS_FILE, check_schema
+from ..results import RESULTS_FILE, read_run
 from .discretisation import discretisation_figure
 from .filters import relative_href, template_env
 from .page_data import delivery_charts, demo_charts, diagnose_charts, primary_value, side_by_side
@@ -20,20 +20,13 @@ def load_all_results(out_dir: Path) -> list[dict]:
     ones are kept with a list of what is missing."""
     found = []
     for path in sorted(Path(out_dir).glob(f"*/{RESULTS_FILE}")):
-        try:
-            results = read_json(path)  # restores NaN/Inf written as null + "<key>_nonfinite"
-        except (OSError, ValueError, RecursionError) as e:
-            log.warning("%s: skipped, not readable JSON (%s)", path, e)
-            continue
-        if not isinstance(results, dict):
-            log.warning("%s: skipped, not a results object", path)
-            continue
-        try:
-            check_schema(results, path)
+        try:  # NaN/Inf restored (written as null + "<key>_nonfinite"); the section files joined
+            results, unreadable = read_run(path)
         except QuantlabError as e:
             log.warning("%s: skipped, %s", path, str(e).split(": ", 1)[-1])
             continue
         record, missing = RunRecord.from_json(results, path.parent.name)  # wrong types dropped, named
+        missing += unreadable
         results = record.to_json()
         results["_missing"] = missing
         results["_page"] = f"{path.parent.name}/index.html"  # where the page is written
@@ -82,6 +75,21 @@ def render_reports(out_dir: Path) -> Path:
     write_text_atomic(out_dir / "index.html", index)
     log.info("report written to %s", out_dir / "index.html")
     return out_dir / "index.html"
+
+
+def render_with_section(out_dir: Path, name: str, hint: str) -> None:
+    """After a command stored its section for `name`: re-render the pages when OUT/<name>/
+    results.json is there (else say which command adds it, `hint`). The section is stored whatever
+    happens here: a page that cannot be rendered is a warning naming why, not the command's failure."""
+    from ..results import results_path
+
+    if not results_path(out_dir, name).is_file():
+        log.info("no %s: %s adds the metrics and the HTML page", results_path(out_dir, name), hint)
+        return
+    try:
+        render_reports(out_dir)
+    except QuantlabError as e:
+        log.warning("the HTML page was not re-rendered: %s", e)
 
 
 def _renderable(results: dict, render) -> str:

@@ -72,8 +72,8 @@ def delivery(
     that answers Accept-Encoding as a CDN does, under DevTools network emulation (Slow 4G, Fast 4G,
     none), and times the model loaded and the first prediction (median and min/max of --runs), with
     tf.memory() and the JS heap. Throttled loads run --pages at once (each page its own throttle); the
-    unthrottled ones in one page, alone. Writes OUT/NAME/delivery.json and adds it to results.json,
-    for each demo. Examples: `quantlab delivery` (every demo with variants), `quantlab delivery mnist
+    unthrottled ones in one page, alone. Writes OUT/NAME/delivery.json (the page's Delivery
+    section) for each demo. Examples: `quantlab delivery` (every demo with variants), `quantlab delivery mnist
     --runs 3`
     """
     from ...analysis.delivery import parse_profiles

@@ -139,11 +139,9 @@ def diagnose(
         print_json(record)
     else:
         print_diagnose(record)
-    from ...report import render_reports
-    from ...results import results_path
+    from ...report import render_with_section
 
-    if results_path(out, subject.name).is_file():
-        render_reports(out)  # the "Where the error enters" section of OUT/<name>/index.html
+    render_with_section(out, subject.name, f"`quantlab analyze {model}`")  # "Where the error enters"
     if open_:
         _open(record)
 

@@ -10,7 +10,6 @@ import typer
 
 from ...demos.registry import ALL_DEMOS
 from ...errors import QuantlabError
-from ...infra.progress import log
 from ...input_spec import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
 from ..checks import (
     check_limit,
@@ -108,8 +107,7 @@ def parity(
     """
     from ...analysis.parity_run import ParityOptions, measure_parity
     from ...convert.converter import VARIANTS
-    from ...report import render_reports
-    from ...results import results_path
+    from ...report import render_with_section
     from ...runtimes import RUNTIMES
     from ..tables.parity import print_parity
 
@@ -147,13 +145,6 @@ def parity(
         print_json(record)
     else:
         print_parity(record)
-    if results_path(out, subject.name).is_file():
-        render_reports(out)  # the parity section of OUT/<name>/index.html
-    else:
-        log.info(
-            "no %s: `quantlab analyze %s` adds the metrics and the HTML page",
-            results_path(out, subject.name),
-            model,
-        )
+    render_with_section(out, subject.name, f"`quantlab analyze {model}`")  # the page's parity section
     if not record["passed"]:
         raise typer.Exit(6)
