@@ -3,20 +3,18 @@ results.json's rows and sections. Split from analyze.py, which converts and meas
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 from .. import stats, tasks
-from ..infra.environment import environment
 from ..infra.progress import log
 from ..input_spec import InputSpec
 from ..inputs import InputSet
 from ..sources import ModelSource
 from ..tfjs.artifacts import read_artifact
 from .model_outputs import WORST_SCORE, OutputJudge, counted_outputs, headline
+from .run_record import run_record
 from .variant_row import variant_row
 from .weight_error import weights_section
 
@@ -72,30 +70,19 @@ def build_record(
         row |= stats.uncertainty(scores[name] | worst_scores, None if name == "float32" else ref_scores)
         rows.append(row)
     split["metrics"] = time.perf_counter() - t0
-    return {
-        "kind": "model",
-        "demo": opts.name,
-        "title": f"{opts.name} (your model)",
-        "task": task,
-        "primary_metric": primary,
-        "source": {**source.describe(), **made, "shipped_bytes": shipped},
-        "inputs": {
-            **inputs.description,
-            "names": [s.name for s in run.specs],
-            "shapes": {s.name: list(inputs.arrays[s.name].shape) for s in run.specs},
-            "batch": run.batch,
-        },
-        "outputs": run.out_names,
-        **judge_.describe(),
-        "dataset": {"name": inputs.description.get("file") or "synthetic", "n_test": inputs.n},
-        "variants": rows,
-        "weight_error": weights_section(root, list(paths)),
-        "seed": {},
-        "note": _note(source, inputs, task),
-        "environment": environment(run.runtime_info),
-        "timings_s": {k: round(v, 3) for k, v in split.items()},
-        "config": {
-            "command": " ".join(shlex.quote(a) for a in sys.argv),
+    return run_record(
+        kind="model",
+        name=opts.name,
+        title=f"{opts.name} (your model)",
+        task=task,
+        primary_metric=primary,
+        dataset={"name": inputs.description.get("file") or "synthetic", "n_test": inputs.n},
+        variants=rows,
+        weight_error=weights_section(root, list(paths)),
+        seed={},
+        note=_note(source, inputs, task),
+        runtime_info=run.runtime_info,
+        config={
             "runtime": opts.runtime,
             "runtime_fallback": run.runtime_fallback,
             "workers": run.workers_ran,
@@ -104,8 +91,17 @@ def build_record(
             "custom_map": opts.custom_map,
             "wall_seconds": round(time.perf_counter() - t_start + detect_s, 1),
         },
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+        source={**source.describe(), **made, "shipped_bytes": shipped},
+        inputs={
+            **inputs.description,
+            "names": [s.name for s in run.specs],
+            "shapes": {s.name: list(inputs.arrays[s.name].shape) for s in run.specs},
+            "batch": run.batch,
+        },
+        outputs=run.out_names,
+        **judge_.describe(),
+        timings_s={k: round(v, 3) for k, v in split.items()},
+    )
 
 
 def _note(source: ModelSource, inputs: InputSet, task: str) -> str:

@@ -17,6 +17,7 @@ from ..runtimes.litert import signature_name
 from ..sources import TF_FORMATS
 from .delivery import delivery_sizes
 from .evaluate import Measured
+from .variant_row import runtime_entry
 
 LITERT_BATCH = 1  # what a page does per image; LiteRT.js needs a fixed batch
 
@@ -168,21 +169,11 @@ def measure_litert(
 
 def litert_row(variant: str, folder: Path, metrics: dict, m: Measured, info: dict) -> dict:
     """A LiteRT variant's entry in results.json, shaped as variant_row's for a tfjs one."""
-    t = m.timings
     return {
         "name": variant,
         **litert_sizes(folder),
         "metrics": metrics,
-        "runtime": {
-            "name": info["runtime"],
-            "backend": info["backend"],
-            "tfjs_version": None,
-            "load_ms": round(m.load_ms, 2),
-            "predict_ms_per_example": round(t.predict_ms / max(1, t.examples), 4),
-            "examples_per_second": round(1000 * t.examples / t.predict_ms, 2) if t.predict_ms else None,
-            "transfer_ms": round(t.transfer_ms, 2),
-            "n_examples": t.examples,
-        },
+        "runtime": runtime_entry(info["runtime"], info["backend"], None, m.load_ms, m.timings),
     }
 
 

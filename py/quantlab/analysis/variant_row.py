@@ -30,14 +30,21 @@ def variant_row(
         "name": name,
         **(sizes or artifact_sizes(art)),
         "metrics": metrics,
-        "runtime": {
-            "name": runtime.name,
-            "backend": info["backend"],
-            "tfjs_version": info.get("tfjs_version"),
-            "load_ms": round(load_ms, 2),
-            "predict_ms_per_example": round(t.predict_ms / max(1, t.examples), 4),
-            "examples_per_second": round(1000 * t.examples / t.predict_ms, 2) if t.predict_ms else None,
-            "transfer_ms": round(t.transfer_ms, 2),
-            "n_examples": t.examples,
-        },
+        "runtime": runtime_entry(runtime.name, info["backend"], info.get("tfjs_version"), load_ms, t),
+    }
+
+
+def runtime_entry(
+    name: str, backend: str, tfjs_version: str | None, load_ms: float, t: PredictTimings
+) -> dict:
+    """How a runtime did with one variant (a row's `runtime`; LiteRT.js rows have no tfjs version)."""
+    return {
+        "name": name,
+        "backend": backend,
+        "tfjs_version": tfjs_version,
+        "load_ms": round(load_ms, 2),
+        "predict_ms_per_example": round(t.predict_ms / max(1, t.examples), 4),
+        "examples_per_second": round(1000 * t.examples / t.predict_ms, 2) if t.predict_ms else None,
+        "transfer_ms": round(t.transfer_ms, 2),
+        "n_examples": t.examples,
     }

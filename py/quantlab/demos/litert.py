@@ -16,10 +16,10 @@ from ..analysis.litert_run import (
     litert_row,
     run_litert,
 )
+from ..analysis.run_record import Scorer, scored_rows
 from ..convert.litert import LITERT_VARIANTS, write_litert_variants
 from ..infra.progress import log
 from ..inputs import evenly_spaced
-from ..tasks import label_metrics, per_example_scores
 from ..workspace import keras_dir, model_root
 from .base import DemoSpec
 
@@ -27,9 +27,8 @@ CALIBRATION = 100  # training examples, evenly spaced
 
 
 def demo_litert(
-    demo: DemoSpec, models_dir: Path, data, x: np.ndarray, y: np.ndarray, units, runtime_name: str,
-    timeout: float,
-) -> tuple[list[dict], dict, dict[str, Path], dict]:  # fmt: skip
+    demo: DemoSpec, models_dir: Path, data, x: np.ndarray, score: Scorer, runtime_name: str, timeout: float
+) -> tuple[list[dict], dict, dict[str, Path], dict]:
     """(rows, per-example scores, variant folders, runtime description with float32 parity)."""
     from .train import load_trained
 
@@ -43,10 +42,7 @@ def demo_litert(
     reference = keras_outputs(model, [x])  # Keras' own outputs: their order is the one kept
     measured, info = run_litert(paths, {"x": x}, reference, runtime_name, timeout)
     info["float32_parity"] = float32_parity(measured["litert-float32"].outputs, reference, "keras")
-    rows, scores = [], {}
-    for variant, m in measured.items():
-        metrics = label_metrics(demo.task, m.outputs[0], y, units)
-        scores[variant] = per_example_scores(demo.task, m.outputs[0], y, units)
-        rows.append(litert_row(variant, paths[variant], metrics, m, info))
-        log.info("%s %s: %s", demo.name, variant, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    rows, scores = scored_rows(
+        measured, score, lambda v, m, metrics: litert_row(v, paths[v], metrics, m, info), demo.name
+    )
     return rows, scores, paths, info

@@ -4,22 +4,18 @@ results.json. Each step is usable alone (the CLI's building blocks)."""
 from __future__ import annotations
 
 import re
-import shlex
-import sys
 import time
 from pathlib import Path
 
 from .. import workspace
 from ..analysis.evaluate import ArrayExamples, measure_variants
-from ..analysis.variant_row import variant_row
+from ..analysis.run_record import Scorer, add_intervals, run_record, scored_rows, tfjs_rows
 from ..analysis.weight_error import weights_section
 from ..convert.converter import VARIANTS, write_variants
 from ..errors import ArtifactError, QuantlabError
-from ..infra.environment import environment
 from ..infra.progress import log
 from ..results import write_results
 from ..runtimes.base import Runtime
-from ..stats import uncertainty
 from ..tasks import label_metrics, per_example_scores
 from ..tfjs.artifacts import read_artifact
 from .base import DemoSpec
@@ -99,6 +95,17 @@ def check_replaceable_variant(folder: Path) -> None:
         )
 
 
+# what a demo's record says about its training (from MODELS/<demo>/keras/train.json)
+TRAINING_FIELDS = ("profile", "epochs", "batch_size", "lr_schedule", "n_train", "n_validation",
+                   "train_seconds", "seed", "keras_test")  # fmt: skip
+
+
+def demo_scorer(demo: DemoSpec, y, units) -> Scorer:
+    """A trained demo's rule: its task's label metrics on its one output."""
+    task = demo.task
+    return lambda outs: (label_metrics(task, outs[0], y, units), per_example_scores(task, outs[0], y, units))
+
+
 def evaluate_step(
     demo: DemoSpec,
     models_dir: Path,
@@ -131,62 +138,37 @@ def evaluate_step(
     units = data.label_units()
     paths = {v: variant_dir(models_dir, demo, v) for v in variants}
     measured = measure_variants(runtime, paths, ArrayExamples({"x": x}), demo.name)
-    rows, scores = [], {}
-    for variant, m in measured.items():
-        metrics = label_metrics(demo.task, m.outputs[0], y, units)
-        scores[variant] = per_example_scores(demo.task, m.outputs[0], y, units)
-        rows.append(variant_row(variant, m.artifact, metrics, runtime, m.load_ms, m.timings))
-        log.info(
-            "%s %s: %s (%d weight bytes)",
-            demo.name,
-            variant,
-            ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()),
-            m.artifact.weight_bytes,
-        )
+    score = demo_scorer(demo, y, units)
+    rows, scores = scored_rows(measured, score, tfjs_rows(runtime), demo.name)
     litert_paths = None
     if litert:
         from .litert import demo_litert
 
         extra, extra_scores, litert_paths, litert_info = demo_litert(
-            demo, models_dir, data, x, y, units, litert, timeout
+            demo, models_dir, data, x, score, litert, timeout
         )
         rows += extra
         scores |= extra_scores
-    for row in rows:  # intervals; differences from float32 on the same examples
-        row |= uncertainty(scores[row["name"]], scores.get("float32") if row["name"] != "float32" else None)
+    add_intervals(rows, scores)
     config = {"limit": limit, "workers": getattr(runtime, "ran", 1), **(config or {})}
     config.setdefault("step_seconds", {})["evaluate"] = round(time.perf_counter() - t_start, 1)
-    results = {
-        "kind": "demo",
-        "demo": demo.name,
-        "title": demo.title,
-        "task": demo.task,
-        "primary_metric": demo.primary_metric,
-        "dataset": {**data.describe(), "n_test": int(n_test)},
-        "variants": rows,
-        "weight_error": weights_section(workspace.model_root(models_dir, demo.name), variants)
+    results = run_record(
+        kind="demo",
+        name=demo.name,
+        title=demo.title,
+        task=demo.task,
+        primary_metric=demo.primary_metric,
+        dataset={**data.describe(), "n_test": int(n_test)},
+        variants=rows,
+        weight_error=weights_section(workspace.model_root(models_dir, demo.name), variants)
         if "float32" in variants
         else {},
-        "seed": demo.seed,
-        "note": demo.note,
-        "training": {
-            k: train_record.get(k)
-            for k in (
-                "profile",
-                "epochs",
-                "batch_size",
-                "lr_schedule",
-                "n_train",
-                "n_validation",
-                "train_seconds",
-                "seed",
-                "keras_test",
-            )
-        },
-        "environment": environment(runtime.describe()),
-        "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), **config},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+        seed=demo.seed,
+        note=demo.note,
+        training={k: train_record.get(k) for k in TRAINING_FIELDS},
+        runtime_info=runtime.describe(),
+        config=config,
+    )
     if litert_paths:
         from ..analysis.litert_run import litert_section
 

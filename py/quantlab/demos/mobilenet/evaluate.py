@@ -4,8 +4,6 @@ float32 beside them, scored by mode, written to OUT/<demo>/results.json."""
 from __future__ import annotations
 
 import resource
-import shlex
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,15 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from ...analysis.evaluate import measure_variants
-from ...analysis.variant_row import variant_row
+from ...analysis.run_record import add_intervals, run_record, scored_rows, tfjs_rows
 from ...analysis.weight_error import weights_section
 from ...convert.converter import VARIANTS
 from ...errors import QuantlabError
-from ...infra.environment import environment
-from ...infra.progress import log
 from ...results import write_results
 from ...runtimes.base import Runtime
-from ...stats import uncertainty
 from ...workspace import keras_dir, model_root, variant_dir
 from ..datasets.imagenet import DecodedImages, class_files, find_image_folder, list_images
 from .model import NAME, WeightsChoice
@@ -138,13 +133,17 @@ def evaluate_mobilenet(
         )
         outputs = {v: m.outputs[0] for v, m in measured.items()}
     ref32 = outputs.get("float32", keras_out)
-    results_rows, scores = [], {}
-    for v, m in measured.items():
-        metrics = score(choice.mode, outputs[v], ref32, images, class_info)
-        scores[v] = score_per_example(choice.mode, outputs[v], ref32, images, class_info)
-        results_rows.append(variant_row(v, m.artifact, metrics, runtime, m.load_ms, m.timings))
-        results_rows[-1] |= uncertainty(scores[v], None if v == "float32" else scores.get("float32"))
-        log.info("%s %s: %s", name, v, ", ".join(f"{k} {val}" for k, val in metrics.items()))
+    mode = choice.mode
+    rows, scores = scored_rows(
+        measured,
+        lambda outs: (
+            score(mode, outs[0], ref32, images, class_info),
+            score_per_example(mode, outs[0], ref32, images, class_info),
+        ),
+        tfjs_rows(runtime),
+        name,
+    )
+    add_intervals(rows, scores)
     keras_metrics = score(choice.mode, keras_out, ref32, images, class_info)
     equalization = _equalization(model_root(models_dir, name), variants)
     if equalization and equalization["bias_correction"] and choice.mode == "backbone":
@@ -153,24 +152,13 @@ def evaluate_mobilenet(
         )
     node_rss = getattr(runtime, "peak_rss_mb", lambda: None)()
     primary = "top1" if choice.mode == "full" else "loo_1nn"
-    results = {
-        "kind": "demo",
-        "demo": name,
-        "title": title,
-        "task": "classification" if choice.mode == "full" else "features",
-        "primary_metric": primary,
-        "mode": choice.mode,
-        "mode_reason": choice.reason,
-        "model_format": next(iter(measured.values())).artifact.format,
-        "sibling": sibling,  # the same weights in the other tfjs format: shown side by side
-        "weights": str(choice.path) if choice.path else "keras:imagenet",
-        "preprocessing": preprocessing,
-        "scoring": (
-            {"rule": "seed (top1/top5) and wnid (top1_wnid/top5_wnid)", "preprocessing": preprocessing}
-            if choice.mode == "full"
-            else {"rule": "leave-one-out 1-NN by wnid, cosine", "preprocessing": preprocessing}
-        ),
-        "dataset": {
+    results = run_record(
+        kind="demo",
+        name=name,
+        title=title,
+        task="classification" if choice.mode == "full" else "features",
+        primary_metric=primary,
+        dataset={
             "name": "imagenet-samples",
             "source": "ajschumacher/imagen sample: 5 images for each of 200 ILSVRC synsets",
             "folder": str(folder),
@@ -179,22 +167,17 @@ def evaluate_mobilenet(
             "skipped": bad_names + images.skipped,
             "n_train": 0,
         },
-        "variants": results_rows,
-        "weight_error": weights_section(model_root(models_dir, name), variants, references=WEIGHT_REFERENCES)
+        variants=rows,
+        weight_error=weights_section(model_root(models_dir, name), variants, references=WEIGHT_REFERENCES)
         if "float32" in variants
         else {},
-        "keras_reference": {"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},
-        "equalization": equalization,
-        "seed": SEED["top1"] if choice.mode == "full" else {},
-        "seed_top5": SEED["top5"],
-        "note": (
+        seed=SEED["top1"] if choice.mode == "full" else {},
+        note=(
             "Seed: pixels / 255 (the model expects [-1, 1]) and substring scoring on file-name words. "
             f"This run: preprocessing '{preprocessing}', mode '{choice.mode}' ({choice.reason})."
         ),
-        "memory": {"python_peak_rss_mb": round(_peak_rss_mb(), 1), "node_peak_rss_mb": node_rss},
-        "environment": environment(runtime.describe()),
-        "config": {
-            "command": " ".join(shlex.quote(a) for a in sys.argv),
+        runtime_info=runtime.describe(),
+        config={
             "alpha": alpha,
             "image_size": size,
             "batch": batch,
@@ -203,7 +186,21 @@ def evaluate_mobilenet(
             "wall_seconds": round(time.perf_counter() - t_start, 1),
             **(config or {}),
         },
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+        mode=choice.mode,
+        mode_reason=choice.reason,
+        model_format=next(iter(measured.values())).artifact.format,
+        sibling=sibling,  # the same weights in the other tfjs format: shown side by side
+        weights=str(choice.path) if choice.path else "keras:imagenet",
+        preprocessing=preprocessing,
+        scoring=(
+            {"rule": "seed (top1/top5) and wnid (top1_wnid/top5_wnid)", "preprocessing": preprocessing}
+            if choice.mode == "full"
+            else {"rule": "leave-one-out 1-NN by wnid, cosine", "preprocessing": preprocessing}
+        ),
+        keras_reference={"metrics": keras_metrics, "images_per_second": round(keras_ips, 2)},
+        equalization=equalization,
+        seed_top5=SEED["top5"],
+        memory={"python_peak_rss_mb": round(_peak_rss_mb(), 1), "node_peak_rss_mb": node_rss},
+    )
     write_results(out_dir, name, results)
     return results
