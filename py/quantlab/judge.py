@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import QuantlabError
+from .metrics import LOWER_IS_BETTER
 from .tasks import is_probabilities, topk_hits
 
 KINDS = ("classes", "embedding", "small", "map")
@@ -35,9 +36,6 @@ def headline_words(metric: str | None) -> str:
     """A headline metric as a sentence names it: a task metric by its name, none (or the worst
     output's score) as such."""
     return "the worst output's score" if metric in (None, "worst_output_score") else metric
-
-
-LOWER_IS_BETTER = {"rel_error", "abs_error", "rel_l2", "max_abs", "mean_abs", "kl_divergence", "mae", "rmse"}
 
 
 def _rows(x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import math
 import numbers
 
 from .errors import QuantlabError
-from .judge import LOWER_IS_BETTER
+from .metrics import LOWER_IS_BETTER
 
 # The smallest change that matters, in the metric's own units (0.0: the interval decides alone).
 DEFAULT_MIN_EFFECT: dict[str, float] = {

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# The one list of metrics where a smaller value is better (errors, distances): the judge's scores,
+# when a difference is a loss, and the tune's direction all read it (mae_<unit> too, by prefix).
+LOWER_IS_BETTER = frozenset(
+    {"rel_error", "abs_error", "rel_l2", "max_abs", "mean_abs", "kl_divergence", "mae", "rmse"}
+)
+
 
 def error_stats(actual: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """Abs errors, relative L2 (1.0 for any error on a zero reference) and SQNR (dB), in float64.

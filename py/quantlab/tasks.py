@@ -145,4 +145,3 @@ def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
 
 
 PRIMARY = {"classification": "accuracy", "regression": "mae", "fidelity": "cosine_mean"}
-LOWER_IS_BETTER = {"mae", "rmse", "rel_l2", "max_abs", "kl_divergence"}

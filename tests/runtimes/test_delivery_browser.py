@@ -30,17 +30,23 @@ def browser_ok():
 
 @pytest.fixture(scope="module")
 def tiny_models(small_convnet_dir, tmp_path_factory):
-    """MODELS/tiny/<variant>/ as `analyze` writes them."""
+    """MODELS/tiny/<variant>/ as `analyze model.json --name tiny` writes them, and that MODEL."""
     models = tmp_path_factory.mktemp("delivery-models")
     for v in VARIANTS:
         shutil.copytree(small_convnet_dir / v, models / "tiny" / v)
+    shutil.copytree(small_convnet_dir / "float32", models / "source")
     return models
+
+
+def _model(models: Path) -> str:
+    """The MODEL that MODELS/tiny/ was made from (`tiny_models`)."""
+    return str(models / "source" / "model.json")
 
 
 def test_delivery_cli_on_a_tiny_model(browser_ok, tiny_models, tmp_path):
     out = tmp_path / "out"
-    proc = invoke_cli("delivery", str(tiny_models / "tiny"), "--models-dir", str(tiny_models), "--out", out,
-                   "--runs", "1", "--profiles", "slow-4g,none")  # fmt: skip
+    proc = invoke_cli("delivery", _model(tiny_models), "--name", "tiny", "--models-dir",
+                   str(tiny_models), "--out", out, "--runs", "1", "--profiles", "slow-4g,none")  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     record = json.loads((out / "tiny" / "delivery.json").read_text())
     assert list(record["sizes"]) == list(VARIANTS) and record["errors"] == {}
@@ -62,6 +68,19 @@ def test_delivery_cli_on_a_tiny_model(browser_ok, tiny_models, tmp_path):
     assert "time per variant" in proc.stdout + proc.stderr
 
 
+def test_variants_made_from_another_model_are_refused_before_any_page(browser_ok, tiny_models, tmp_path):
+    """delivery resolves MODEL to a subject as analyze does: MODELS/tiny/ made from another model
+    (the marker names it) is refused, exit 2, naming both, before any page loads."""
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models / "tiny", models / "tiny")
+    (models / "tiny" / ".quantlab-owned").write_text(str(tmp_path / "other" / "model.json") + "\n")
+    proc = invoke_cli("delivery", _model(tiny_models), "--name", "tiny", "--models-dir",
+                   str(models), "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "holds the variants of" in proc.stderr and "other/model.json" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_profile_exit_2_lists_valid(tiny_models, tmp_path):
     proc = invoke_cli("delivery", "mnist", "--profiles", "slow-3g", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
@@ -71,8 +90,8 @@ def test_unknown_profile_exit_2_lists_valid(tiny_models, tmp_path):
 
 def test_chromium_missing_is_one_line_with_the_install_command(tiny_models, tmp_path):
     env = {"QUANTLAB_CHROMIUM": str(tmp_path / "no-chromium")}
-    proc = invoke_cli("delivery", str(tiny_models / "tiny"), "--models-dir", str(tiny_models),
-                   "--out", str(tmp_path / "o"), env=env)  # fmt: skip
+    proc = invoke_cli("delivery", _model(tiny_models), "--name", "tiny",
+                   "--models-dir", str(tiny_models), "--out", str(tmp_path / "o"), env=env)  # fmt: skip
     assert proc.returncode == 5
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1 and "no-chromium" in lines[0] and "apt-get install -y chromium" in lines[0]
@@ -257,8 +276,9 @@ def test_interrupted_while_pages_load_at_once_leaves_no_chromium(browser_ok, tin
     env = {**os.environ, marker.split("=")[0]: marker.split("=")[1], "TMPDIR": str(system_tmp)}
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "quantlab.cli", "delivery", str(tiny_models / "tiny"), "--models-dir",
-         str(tiny_models), "--out", str(out), "--profiles", "slow-4g", "--runs", "5", "--pages", "2"],
+        [sys.executable, "-m", "quantlab.cli", "delivery", _model(tiny_models), "--name",
+         "tiny", "--models-dir", str(tiny_models), "--out", str(out), "--profiles", "slow-4g", "--runs", "5",
+         "--pages", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, QuantlabError
-from ..workspace import STEP_MARKER, model_root
+from ..workspace import STEP_MARKER, locked_folders
 from .delivery import PROFILES, delivery_sizes
 from .delivery_pages import PageRunner
 from .delivery_record import conclusions, served_codings, summarise_runs
@@ -29,6 +29,7 @@ from .delivery_schedule import (
     throttled,
 )
 from .jobs import usable_cores
+from .subject import Subject
 
 DEFAULT_MAX_MODEL_MB = 1024.0  # a model past this is reported as too large for the page, not loaded
 
@@ -176,44 +177,42 @@ def measure_delivery(
     )[""]
 
 
-def demos_with_variants(models_dir: Path, names: list[str]) -> tuple[list[str], dict[str, str]]:
-    """The demos in `names` that have tfjs variants under MODELS_DIR, and why each other one is
-    skipped."""
+def with_variants(subjects: list[Subject]) -> tuple[list[Subject], dict[str, str]]:
+    """The subjects that have tfjs variants under MODELS/<name>/, and why each other one is skipped."""
     found, skipped = [], {}
-    for name in names:
+    for s in subjects:
         try:
-            variant_folders(model_root(models_dir, name))
-            found.append(name)
+            variant_folders(s.root)
+            found.append(s)
         except ArtifactError as e:
-            skipped[name] = str(e)
+            skipped[s.name] = str(e)
     return found, skipped
 
 
 def delivery_command(
-    targets: list[tuple[str, str]],
+    targets: list[tuple[str, Subject]],
     profiles: list[str],
     runs: int,
     backend: str,
-    out: Path,
-    models_dir: Path,
     timeout: float,
     max_model_mb: float,
     pages: int = DEFAULT_PAGES,
 ) -> list[dict]:
-    """Measure every (target as given, name) in one run; write OUT/<name>/delivery.json for each."""
+    """Measure every (target as given, subject) in one run, under the locks of their folders;
+    write OUT/<name>/delivery.json for each."""
     from ..convert.litert import litert_folders
     from ..results import write_section
 
-    roots = {name: model_root(models_dir, name) for _, name in targets}
     # the tfjs variants, then the LiteRT ones where `analyze --litert` wrote them
-    folders = {name: {**variant_folders(r), **litert_folders(r)} for name, r in roots.items()}
+    folders = {s.name: {**variant_folders(s.root), **litert_folders(s.root)} for _, s in targets}
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    measured = measure_targets(folders, profiles, runs, backend, timeout, max_model_mb * 1e6, pages=pages)
-    records = []
-    for target, name in targets:
-        record = {"name": name, "target": target, "created": created, **measured[name]}
-        write_section(out, name, "delivery", record)
-        records.append(record)
+    with locked_folders(*(f for _, s in targets for f in (s.root, s.results_dir))):
+        measured = measure_targets(folders, profiles, runs, backend, timeout, max_model_mb * 1e6, pages=pages)
+        records = []
+        for target, s in targets:
+            record = {"name": s.name, "target": target, "created": created, **measured[s.name]}
+            write_section(s.out_dir, s.name, "delivery", record)
+            records.append(record)
     return records
 
 

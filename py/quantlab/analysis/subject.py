@@ -58,7 +58,7 @@ class Subject(ABC):
 
     @property
     def results_dir(self) -> Path:
-        """OUT/<name>/: results.json, the page, parity.json, tune.json."""
+        """OUT/<name>/: results.json, the page, and the sections beside it."""
         return workspace.results_dir(self.out_dir, self.name)
 
     @abstractmethod
@@ -68,6 +68,11 @@ class Subject(ABC):
     @abstractmethod
     def claim(self) -> None:
         """Before any work: refuse folders the run must not write into (exit 2)."""
+
+    def check_made_from(self) -> None:
+        """Before measuring variants already written (delivery, bench): refuse (exit 2) a
+        MODELS/<name>/ made from another model than this one. A demo's folder is its own."""
+        return None
 
     @abstractmethod
     def claim_models(self) -> None:

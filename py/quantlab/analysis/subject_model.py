@@ -70,6 +70,11 @@ class ModelSubject(Subject):
         workspace.claim_model_root(self.root, self.source.model_json or self.source.path)
         workspace.claim(self.results_dir, "results folder")
 
+    def check_made_from(self) -> None:
+        workspace.check_model_root_source(
+            self.root, self.source.model_json or self.source.path, "pass the --name it was analyzed under"
+        )
+
     def claim_models(self) -> None:
         workspace.claim_model_root(self.root, self.source.model_json or self.source.path)
 

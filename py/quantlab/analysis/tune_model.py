@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import tasks
 from ..inputs import InputSet
+from ..metrics import LOWER_IS_BETTER
 from .model_outputs import WORST_SCORE, OutputJudge
 from .splits import holdout_split, stratified_indices
 from .sweep import Probe
@@ -46,7 +47,7 @@ def _probe(inputs: InputSet, task: str, idx: np.ndarray, outputs: ProbeOutputs) 
     metric = tasks.PRIMARY[task]
     return Probe(
         metric,
-        metric not in tasks.LOWER_IS_BETTER,
+        metric not in LOWER_IS_BETTER,
         lambda: input_chunks(inputs, idx),
         lambda out: tasks.label_metrics(task, out, labels)[metric],
         len(idx),

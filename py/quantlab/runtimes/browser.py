@@ -19,18 +19,7 @@ from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, n_examples, named_inputs
 from .chromium_page import ChromiumPage
 from .protocol import read_tensor, write_tensor
-
-# browser-<name> -> (tfjs backend, tfjs flags set before the backend starts). webgl-f16 keeps every
-# intermediate in 16-bit float textures, as many phone GPUs do (tensorflow/tfjs#1670):
-# WEBGL_RENDER_FLOAT32_ENABLED is derived from WEBGL_FORCE_F16_TEXTURES in tfjs-backend-webgl 4.22's
-# flags_webgl.js; both are set, and the page checks they took effect (precision probe).
-BACKENDS = {
-    "cpu": ("cpu", {}),
-    "wasm": ("wasm", {}),
-    "webgl": ("webgl", {}),
-    "webgl-f16": ("webgl", {"WEBGL_FORCE_F16_TEXTURES": True, "WEBGL_RENDER_FLOAT32_ENABLED": False}),
-    "webgpu": ("webgpu", {}),
-}
+from .registry import PAGE_BACKENDS as BACKENDS
 
 
 class BrowserRuntime(ChromiumPage):

@@ -11,7 +11,6 @@ from ...demos.registry import ALL_DEMOS, check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import console
 from ...runtimes.registry import BROWSER_BACKENDS
-from ...workspace import locked_folders, model_root, results_dir
 from ..checks import (
     check_positive,
 )
@@ -24,7 +23,7 @@ from ..options import (
     check_dirs,
 )
 from ..tables import print_json
-from ..targets import model_name, model_path
+from ..targets import model_path, resolve_subject
 
 
 @cli_errors
@@ -77,18 +76,16 @@ def delivery(
     --runs 3`
     """
     from ...analysis.delivery import parse_profiles
-    from ...analysis.delivery_run import check_runs, delivery_command, demos_with_variants
+    from ...analysis.delivery_run import check_runs, delivery_command, with_variants
     from ...analysis.delivery_schedule import check_pages
     from ...infra.chromium import browser_unavailable_reason
     from ..tables.delivery import print_delivery, print_total
 
     model = model_path(targets)
-    if model is not None:
-        chosen = [(targets[0], model_name(model, name))]
-    else:
+    if model is None:
         if name is not None:
             raise QuantlabError("--name goes with one MODEL path, not with demo names", exit_code=2)
-        chosen = [(t, check_demo_name(t)) for t in dict.fromkeys(targets or ALL_DEMOS)]
+        targets = [check_demo_name(t) for t in dict.fromkeys(targets or ALL_DEMOS)]
     names = parse_profiles(profiles)
     check_runs(runs)
     check_pages(pages)
@@ -102,12 +99,15 @@ def delivery(
         from ...errors import RuntimeUnavailable
 
         raise RuntimeUnavailable(f"delivery needs the browser: {reason}")
+    chosen = [(t, resolve_subject(t, models_dir, out, name=name)) for t in targets]
+    for _, subject in chosen:
+        subject.check_made_from()
     one = model is not None or len(chosen) == 1  # one target named: its missing variants are an error
     skipped: dict[str, str] = {}
     if not one:
         from ...errors import ArtifactError
 
-        found, skipped = demos_with_variants(models_dir, [n for _, n in chosen])
+        found, skipped = with_variants([s for _, s in chosen])
         if not found:
             raise ArtifactError(
                 f"{models_dir}: no demo has tfjs variants here ({', '.join(skipped)}); "
@@ -115,12 +115,8 @@ def delivery(
             )
         for n, why in skipped.items():
             console.print(f"{n}: skipped ({why})", highlight=False, soft_wrap=True)
-        chosen = [(t, n) for t, n in chosen if n in found]
-    folders = [f for _, n in chosen for f in (model_root(models_dir, n), results_dir(out, n))]
-    with locked_folders(*folders):
-        records = delivery_command(
-            chosen, names, runs, backend, out, models_dir, timeout, max_model_mb, pages
-        )
+        chosen = [(t, s) for t, s in chosen if s in found]
+    records = delivery_command(chosen, names, runs, backend, timeout, max_model_mb, pages)
     if as_json:
         doc = (
             records[0] if one else {"records": records, "skipped": skipped, "seconds": records[0]["seconds"]}
