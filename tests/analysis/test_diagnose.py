@@ -108,9 +108,15 @@ def chain_record(made) -> dict:
     return _diagnose(made, "chain", "coarse3")
 
 
+@pytest.fixture(scope="module")
+def seq_record(made) -> dict:
+    """One diagnosis of seq's coarse3 (a layers model), read by several tests."""
+    return _diagnose(made, "seq", "coarse3")
+
+
 @pytest.mark.parametrize("name", ["chain", "seq"])
-def test_the_coarse_layer_is_where_the_error_enters(made, chain_record, name):
-    r = chain_record if name == "chain" else _diagnose(made, name, "coarse3")
+def test_the_coarse_layer_is_where_the_error_enters(chain_record, seq_record, name):
+    r = chain_record if name == "chain" else seq_record
     assert r["format"] == ("graph" if name == "chain" else "layers") and r["n_examples"] == 48
     rows = _by_layer(r)
     for layer in ("d1", "d2"):
@@ -126,13 +132,24 @@ def test_the_coarse_layer_is_where_the_error_enters(made, chain_record, name):
         assert rows[layer]["local"]["identical"] or rows[layer]["local"]["sqnr_db"] > 100
         assert not rows[layer]["accumulated"]["identical"]
     assert r["summary"]["first_f16_range"] is None
-    if name == "chain":
-        assert len(r["model_explorer"]["overlays"]) == 6
-        nd = json.loads(Path(r["model_explorer"]["overlays"][1]).read_text())  # local SQNR
-        worst = r["summary"]["worst_local"][0]
+    me = r["model_explorer"]
+    assert len(me["overlays"]) == 6
+    nd = json.loads(Path(me["overlays"][1]).read_text())  # local SQNR
+    worst = r["summary"]["worst_local"][0]
+    if name == "chain":  # a graph model: its own node names
         assert nd["results"][worst["node"]]["value"] == pytest.approx(worst["local_sqnr_db"], abs=1e-3)
-    else:
-        assert "layers model" in r["model_explorer"]["skipped"]
+    else:  # a layers model: shown as its graph form, d3's figure on d3's nodes (and on no other)
+        graph = json.loads(Path(me["model_json"]).read_text())
+        assert "graph" in me["viewing_graph"] and graph["format"] == "graph-model"
+        d3_nodes = [n for n in nd["results"] if "/d3/" in f"/{n}/"]
+        assert d3_nodes and all(
+            nd["results"][n]["value"] == pytest.approx(worst["local_sqnr_db"], abs=1e-3) for n in d3_nodes
+        )
+        graph_nodes = {n["name"] for n in graph["modelTopology"]["node"]}
+        assert set(nd["results"]) <= graph_nodes
+        assert min(v["value"] for v in nd["results"].values()) == pytest.approx(
+            worst["local_sqnr_db"], abs=1e-3
+        )
 
 
 def test_figures_match_numpy_on_fetched_activations(made):
@@ -191,16 +208,19 @@ def _shown(text: str, row: str) -> list[float]:
     return [float(v) for v in line.split("\t")[1:]]
 
 
-def test_model_explorer_shows_the_overlay_in_chromium(chain_record, tmp_path):
+@pytest.mark.parametrize("name", ["chain", "seq"])
+def test_model_explorer_shows_the_overlay_in_chromium(chain_record, seq_record, tmp_path, name):
     """Model Explorer, started as `diagnose` prints it (on 127.0.0.1), opens the float32 graph with
-    the overlays through the no-click URL; its side panel shows the figures of our files."""
+    the overlays through the no-click URL; its side panel shows the figures of our files. For the
+    layers model (seq), the graph is its graph form, which Model Explorer reads (a layers
+    model.json it refuses)."""
     from quantlab.analysis import model_explorer as me
     from quantlab.infra.chromium import browser_unavailable_reason, chromium_path
     from tests.conftest import require_runtime
 
     require_runtime(None if me.installed() else f"Model Explorer missing: {me.install_hint()}")
     require_runtime(browser_unavailable_reason())
-    r = chain_record
+    r = chain_record if name == "chain" else seq_record
     files = [Path(p) for p in r["model_explorer"]["overlays"][:2]]  # accumulated, local SQNR
     values = [[v["value"] for v in json.loads(f.read_text())["results"].values()] for f in files]
     from playwright.sync_api import sync_playwright

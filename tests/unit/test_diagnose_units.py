@@ -234,3 +234,40 @@ def test_values_inside_a_while_loop_are_not_fetched():
              _node("after", "Relu", "exit"), _node("beside", "Relu", "x")]  # fmt: skip
     g = ActivationGraph.from_graph_model({"modelTopology": {"node": nodes}}, {"after": "y"})
     assert sorted(g.nodes) == ["after", "beside"]
+
+
+def test_a_layers_models_figures_go_on_the_nodes_of_each_layer_in_its_graph_form():
+    """Hand-made: the graph form of a layers model names its nodes .../<layer>/<op>; a layer's
+    figure lands on each of its nodes (the worst of several figures), d3's never on d3_1's, a
+    weight's ("d3/kernel") on its layer's, and Const nodes (hidden by Model Explorer) get none."""
+    from quantlab.analysis.model_explorer import _onto_layer_nodes
+    from quantlab.convert.viewing_graph import nodes_by_layer, owning_layer
+
+    def layer(name):
+        return {"class_name": "Dense", "config": {"name": name}}
+
+    layers_json = {"modelTopology": {"model_config": {"config": {"layers": [layer("d3"), layer("d3_1")]}}}}
+    graph = {"modelTopology": {"node": [
+        {"name": "StatefulPartitionedCall/m/d3/MatMul", "op": "MatMul"},
+        {"name": "StatefulPartitionedCall/m/d3/Relu", "op": "Relu"},
+        {"name": "StatefulPartitionedCall/m/d3/MatMul/ReadVariableOp", "op": "Const"},
+        {"name": "StatefulPartitionedCall/m/d3_1/BiasAdd", "op": "BiasAdd"},
+        {"name": "Identity", "op": "Identity"},
+    ]}}  # fmt: skip
+    assert owning_layer("d3/kernel", {"d3", "d3_1"}) == "d3" and owning_layer("x/y", {"d3"}) is None
+    assert nodes_by_layer(graph, {"d3", "d3_1"}) == {
+        "d3": ["StatefulPartitionedCall/m/d3/MatMul", "StatefulPartitionedCall/m/d3/Relu"],
+        "d3_1": ["StatefulPartitionedCall/m/d3_1/BiasAdd"],
+    }
+    placed = _onto_layer_nodes(graph, layers_json, {"d3": 30.0, "d3/kernel": 12.0, "d3_1": 50.0})
+    assert placed == {
+        "StatefulPartitionedCall/m/d3/MatMul": 12.0,
+        "StatefulPartitionedCall/m/d3/Relu": 12.0,
+        "StatefulPartitionedCall/m/d3_1/BiasAdd": 50.0,
+    }
+    assert (
+        _onto_layer_nodes(graph, layers_json, {"d3": 1.0, "d3/kernel": 7.0}, worst=max)[
+            "StatefulPartitionedCall/m/d3/Relu"
+        ]
+        == 7.0
+    )

@@ -1,5 +1,5 @@
 """What a diagnosis leaves beside its record (OUT/<name>/diagnose/<variant>.json, which the report
-reads through results.read_run): for a graph model, Model Explorer's node-data files."""
+reads through results.read_run): Model Explorer's node-data files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ from pathlib import Path
 
 from .subject import Subject
 
+VIEWING_NOTE = (
+    "the float32 layers model converted to a tfjs graph model (tfjs_layers_model -> keras -> "
+    "tfjs_graph_model) for Model Explorer, each layer's figures on that layer's nodes"
+)
+
 
 def explorer_files(record: dict, paths: dict[str, Path], folder: Path, subject: Subject) -> dict:
-    """Model Explorer node data for a graph model (its node names are Model Explorer's ids)."""
+    """Model Explorer node data, keyed by a graph model's node names (Model Explorer's ids); a
+    layers model is shown as its graph form (convert/viewing_graph.py), which it can read."""
     import shlex
 
     from ..infra.fsutil import read_json
@@ -18,19 +24,29 @@ def explorer_files(record: dict, paths: dict[str, Path], folder: Path, subject: 
     from . import model_explorer as me
     from .weight_error import tensor_errors
 
-    if record["format"] != "graph":
-        return {"skipped": "overlays are written for tfjs graph models (Model Explorer names their nodes as "
-                "model.json does); this is a layers model"}  # fmt: skip
     model_json_path = paths["float32"] / "model.json"
     model_json = json.loads(model_json_path.read_text())
+    dest, viewing, shown = folder / "model-explorer", None, {}
+    if record["format"] != "graph":  # Model Explorer reads graph models only: the layers model as one
+        from ..convert.viewing_graph import write_viewing_graph
+        from ..errors import ArtifactError
+
+        try:
+            model_json_path = write_viewing_graph(paths["float32"], dest / "float32-graph")
+        except ArtifactError as e:
+            return {"skipped": f"Model Explorer reads tfjs graph models, and this layers model could not be "
+                    f"converted to one: {e}"}  # fmt: skip
+        viewing = json.loads(model_json_path.read_text())
+        shown = {"viewing_graph": VIEWING_NOTE}
     weights = tensor_errors(paths["float32"], paths[record["variant"]], histogram_top=0)["tensors"]
     tune_path = section_path(subject.out_dir, subject.name, "tune")
     sensitivity = read_json(tune_path).get("sensitivity") if tune_path.is_file() else None
-    files = me.overlays(record, model_json, weights, sensitivity)
-    written = me.write_overlays(folder / "model-explorer", files)
+    files = me.overlays(record, model_json, weights, sensitivity, viewing)
+    written = me.write_overlays(dest, files)
     command = me.explorer_command(model_json_path, written)
     return {
-        "folder": str(folder / "model-explorer"),
+        **shown,
+        "folder": str(dest),
         "overlays": [str(p) for p in written],
         "model_json": str(model_json_path.resolve()),
         "command": command,

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -83,31 +84,58 @@ def _in_layers(model_json: dict, per_layer: dict[str, float]) -> dict[str, float
     return out
 
 
-def overlays(record: dict, model_json: dict, weight_rows: list[dict], sensitivity: list[dict] | None) -> dict:
-    """{file stem: node data} for one diagnosed variant."""
+def overlays(
+    record: dict,
+    model_json: dict,
+    weight_rows: list[dict],
+    sensitivity: list[dict] | None,
+    viewing_graph: dict | None = None,
+) -> dict:
+    """{file stem: node data} for one diagnosed variant. A graph model's figures are keyed by its
+    own node names (a weight's on the nodes that read it); a layers model's (`model_json` its
+    layers model.json) go onto `viewing_graph`, its graph form, each layer's on that layer's nodes."""
     v, exact = record["variant"], record["summary"]["exact_db"]
     ranges = {r["node"]: r["range"]["max_abs"] for r in record["nodes"] if r.get("compared")}
     flags = {r["node"]: float(bool(r["range"]["flags"])) for r in record["nodes"] if r.get("compared")}
     sqnr = {w["name"]: min(w["sqnr_db"], exact) for w in weight_rows if w.get("sqnr_db") is not None
             and not math.isnan(w["sqnr_db"])}  # fmt: skip
     spread = {w["name"]: w["channel_spread"] for w in weight_rows if w.get("channel_spread")}
+    ranks = {row["layer"]: float(k + 1) for k, row in enumerate(sensitivity or [])}
+    if viewing_graph is None:
+        nodes, weights, layers = (
+            (lambda d, worst=min: d),
+            partial(_on_readers, model_json),
+            partial(_in_layers, model_json),
+        )
+    else:
+        nodes = weights = layers = partial(_onto_layer_nodes, viewing_graph, model_json)
     out = {
         f"{v}.accumulated-sqnr": node_data(
-            f"{v}: accumulated SQNR (dB)", _per_node(record, "accumulated", exact)
+            f"{v}: accumulated SQNR (dB)", nodes(_per_node(record, "accumulated", exact))
         ),
-        f"{v}.local-sqnr": node_data(f"{v}: local SQNR (dB)", _per_node(record, "local", exact)),
-        f"{v}.weight-sqnr": node_data(f"{v}: weight SQNR (dB)", _on_readers(model_json, sqnr)),
-        f"{v}.channel-spread": node_data(
-            "kernel channel spread", _on_readers(model_json, spread, max), False
-        ),
-        f"{v}.max-abs": node_data("float32 max |activation|", ranges, False),
-        f"{v}.f16-flags": node_data("outside float16's range (1)", flags, False),
+        f"{v}.local-sqnr": node_data(f"{v}: local SQNR (dB)", nodes(_per_node(record, "local", exact))),
+        f"{v}.weight-sqnr": node_data(f"{v}: weight SQNR (dB)", weights(sqnr)),
+        f"{v}.channel-spread": node_data("kernel channel spread", weights(spread, worst=max), False),
+        f"{v}.max-abs": node_data("float32 max |activation|", nodes(ranges, worst=max), False),
+        f"{v}.f16-flags": node_data("outside float16's range (1)", nodes(flags, worst=max), False),
     }
-    if sensitivity:
-        ranks = {row["layer"]: float(k + 1) for k, row in enumerate(sensitivity)}
-        out[f"{v}.sensitivity-rank"] = node_data(
-            "tune: sensitivity rank (1 = most)", _in_layers(model_json, ranks)
-        )
+    if ranks:
+        out[f"{v}.sensitivity-rank"] = node_data("tune: sensitivity rank (1 = most)", layers(ranks))
+    return out
+
+
+def _onto_layer_nodes(graph_json: dict, layers_json: dict, values: dict[str, float], worst=min) -> dict:
+    """A layers model's figures (keyed by layer, layer output or weight name) on the nodes of each
+    layer in its graph form (the worst where a layer has several figures)."""
+    from ..convert.viewing_graph import nodes_by_layer, owning_layer
+    from ..tfjs.artifacts import topology_layers
+
+    names = {layer["config"]["name"] for layer in topology_layers(layers_json)}
+    by_layer = nodes_by_layer(graph_json, names)
+    out: dict[str, float] = {}
+    for name, value in values.items():
+        for node in by_layer.get(owning_layer(name, names) or "", []):
+            out[node] = value if node not in out else worst(out[node], value)
     return out
 
 

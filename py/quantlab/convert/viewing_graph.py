@@ -1,0 +1,53 @@
+"""A tfjs layers model as a tfjs graph model, for viewing only: Model Explorer reads tfjs graph
+models and refuses a layers model.json. Made by the stock converter twice (tfjs_layers_model ->
+keras .h5 -> tfjs_graph_model), float32, so its node names carry the Keras layer names
+("StatefulPartitionedCall/model/d3/Relu"): a layer's figures go on the nodes of that layer."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import ArtifactError
+from ..infra.progress import log
+from ..sources import ModelSource
+from .source import converter_exe, run_converter
+
+
+def write_viewing_graph(layers_dir: Path, dest: Path) -> Path:
+    """DEST/model.json (written atomically): the layers model in `layers_dir` as a graph model;
+    ArtifactError naming the step when the converter cannot make it (a custom layer, say)."""
+    model_json = Path(layers_dir) / "model.json"
+    with tempfile.TemporaryDirectory(prefix="quantlab-view-") as tmp:
+        h5 = Path(tmp) / "model.h5"
+        log.info(
+            "converting %s to a tfjs graph model for Model Explorer (it reads no layers model)", model_json
+        )
+        argv = ["--input_format", "tfjs_layers_model", "--output_format", "keras", str(model_json), str(h5)]
+        proc = subprocess.run([converter_exe(), *argv], capture_output=True, text=True)
+        if proc.returncode or not h5.is_file():
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()] or ["no output"]
+            raise ArtifactError(f"{model_json}: tensorflowjs_converter to Keras failed: {lines[-1][:300]}")
+        run_converter(ModelSource(h5, "keras-h5", "Keras HDF5"), Path(dest), "graph")
+    return Path(dest) / "model.json"
+
+
+def nodes_by_layer(graph_json: dict, layers: set[str]) -> dict[str, list[str]]:
+    """{layer name: the graph's nodes of that layer}: a node belongs to the last component of its
+    name that is a layer's name (nested models add components; "d3" never matches "d3_1"). Const
+    nodes are left out: Model Explorer hides them."""
+    out: dict[str, list[str]] = {}
+    for node in graph_json.get("modelTopology", {}).get("node") or []:
+        if node.get("op") == "Const":
+            continue
+        layer = owning_layer(node["name"], layers)
+        if layer is not None:
+            out.setdefault(layer, []).append(node["name"])
+    return out
+
+
+def owning_layer(name: str, layers: set[str]) -> str | None:
+    """The layer a name (a graph node, a layer, a weight "d3/kernel") belongs to: its last path
+    component that names a layer."""
+    return next((part for part in reversed(name.split("/")) if part in layers), None)
