@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArtifactError, QuantlabError
+from .tfjs import MODEL_JSON
 from .tfjs.artifacts import model_format
 
 FORMATS = ("tfjs-layers", "tfjs-graph", "keras-h5", "keras-v3", "saved-model")
@@ -36,9 +37,7 @@ class ModelSource:
     def model_json(self) -> Path | None:
         """The tfjs manifest file (None for other formats)."""
         return (
-            self.manifest
-            if self.manifest is not None
-            else (self.path / "model.json" if self.is_tfjs else None)
+            self.manifest if self.manifest is not None else (self.path / MODEL_JSON if self.is_tfjs else None)
         )
 
     @property
@@ -133,8 +132,8 @@ def is_manifest(path: Path) -> bool:
 def folder_manifest(folder: Path) -> Path | None:
     """The tfjs manifest of a folder: model.json, else its one manifest whatever its name (a
     package ships NAME.json + NAME.bin); several manifests: an error listing them."""
-    if (folder / "model.json").is_file():
-        return folder / "model.json"
+    if (folder / MODEL_JSON).is_file():
+        return folder / MODEL_JSON
     found = sorted(p for p in folder.iterdir() if is_manifest(p))
     if len(found) > 1:
         names = ", ".join(p.name for p in found[:8]) + (
@@ -213,7 +212,7 @@ def _saved_model_source(folder: Path) -> ModelSource:
 
 def _detect(path: Path) -> ModelSource:
     if path.is_dir():
-        if _has_saved_model(path) and not (path / "model.json").is_file():
+        if _has_saved_model(path) and not (path / MODEL_JSON).is_file():
             return _saved_model_source(path)
         manifest = folder_manifest(path)
         if manifest is not None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import QuantlabError
+from .tfjs import MODEL_JSON
 
 # One plain path component: letters, digits, '.', '_', '-'; not starting with '.' or '-'.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
@@ -48,7 +49,7 @@ def check_name(name: str, option: str = "--name", reserved: set[str] | frozenset
 def name_from_path(path: Path) -> str:
     """A default name for a model: its file or folder name, made a plain component."""
     path = Path(path)
-    stem = path.parent.name if path.name == "model.json" else path.name
+    stem = path.parent.name if path.name == MODEL_JSON else path.name
     for suffix in (".h5", ".hdf5", ".keras", ".json"):
         stem = stem.removesuffix(suffix)
     clean = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-")[:64]

@@ -23,6 +23,7 @@ from ..results import write_results
 from ..runtimes.base import input_specs
 from ..runtimes.op_support import MissingOp
 from ..sources import ModelSource
+from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 from ..workspace import model_root, results_dir
 from .analyze_record import Run, build_record
@@ -262,7 +263,7 @@ def _check_runs(pool, float32: Path, inputs: InputSet, fixed: int | None, opts: 
                 other.map_jobs([Job("float32", float32, x, batch)], 1)
             return True
 
-        err = missing_op_error(e, float32 / "model.json", opts.runtime, runs_on)
+        err = missing_op_error(e, float32 / MODEL_JSON, opts.runtime, runs_on)
         if err is None:
             raise
         raise err from None

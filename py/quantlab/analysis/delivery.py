@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..infra.content_coding import SETTINGS, compressed, encode
+from ..tfjs import MODEL_JSON
 
 
 def artifact_files(folder: Path) -> list[Path]:
@@ -19,7 +20,7 @@ def artifact_files(folder: Path) -> list[Path]:
     if (Path(folder) / MODEL_FILE).is_file():
         return [Path(folder) / MODEL_FILE]
     art = read_artifact(Path(folder))
-    return [Path(folder) / "model.json", *art.shard_paths]
+    return [Path(folder) / MODEL_JSON, *art.shard_paths]
 
 
 def delivery_sizes(folder: Path, cache: bool = False) -> dict:

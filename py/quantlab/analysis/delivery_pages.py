@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import EvaluatorError
 from ..infra.progress import log
+from ..tfjs import MODEL_JSON
 from .delivery import PROFILES
 from .delivery_schedule import SHORT_TRANSFER_S, JobQueue, LoadJob
 
@@ -75,7 +76,7 @@ class _Page:
         from ..convert.litert import MODEL_FILE
 
         if not (Path(folder) / MODEL_FILE).is_file():
-            return self.rt, "model.json"
+            return self.rt, MODEL_JSON
         return self._lite(), MODEL_FILE
 
     def _lite(self):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, QuantlabError
+from ..tfjs import MODEL_JSON
 from ..workspace import STEP_MARKER, locked_folders
 from .delivery import PROFILES, delivery_sizes
 from .delivery_pages import PageRunner
@@ -43,7 +44,7 @@ def variant_folders(root: Path) -> dict[str, Path]:
         {
             p.name: p
             for p in sorted(root.iterdir())
-            if (p / "model.json").is_file() and not (p / STEP_MARKER).exists()
+            if (p / MODEL_JSON).is_file() and not (p / STEP_MARKER).exists()
         }
         if root.is_dir()
         else {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..tfjs import MODEL_JSON
 from .subject import Subject
 
 VIEWING_NOTE = (
@@ -24,7 +25,7 @@ def explorer_files(record: dict, paths: dict[str, Path], folder: Path, subject: 
     from . import model_explorer as me
     from .weight_error import tensor_errors
 
-    model_json_path = paths["float32"] / "model.json"
+    model_json_path = paths["float32"] / MODEL_JSON
     model_json = json.loads(model_json_path.read_text())
     dest, viewing, shown = folder / "model-explorer", None, {}
     if record["format"] != "graph":  # Model Explorer reads graph models only: the layers model as one

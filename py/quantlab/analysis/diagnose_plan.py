@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import EvaluatorError, QuantlabError
 from ..runtimes import make_runtime
 from ..runtimes.op_support import missing_op, missing_op_error
+from ..tfjs import MODEL_JSON
 from ..tfjs.activation_graph import ActivationGraph
 
 SIZING_NODES = 32  # node outputs fetched per sizing call (one example)
@@ -60,7 +61,7 @@ def measure_sizes(
                 )
             return True
 
-        err = missing_op_error(e, float32 / "model.json", runtime_name, runs_on)
+        err = missing_op_error(e, float32 / MODEL_JSON, runtime_name, runs_on)
         if err is None:
             raise
         raise err from None

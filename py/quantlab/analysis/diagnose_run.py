@@ -28,6 +28,7 @@ from ..infra.progress import log, progress
 from ..input_spec import fixed_batch
 from ..runtimes import make_runtime
 from ..runtimes.base import head, input_specs, n_examples
+from ..tfjs import MODEL_JSON
 from ..tfjs.activation_graph import ActivationGraph, base_name
 from .diagnose_outputs import explorer_files
 from .diagnose_plan import measure_sizes, plan_calls
@@ -52,7 +53,7 @@ class DiagnoseOptions:
 
 def activation_graph(loaded) -> ActivationGraph:
     if loaded.format == "graph":
-        model_json = json.loads((Path(loaded.model_dir) / "model.json").read_text())
+        model_json = json.loads((Path(loaded.model_dir) / MODEL_JSON).read_text())
         outputs = {o.get("node", o["name"]).split(":")[0]: o["name"] for o in loaded.outputs}
         return ActivationGraph.from_graph_model(model_json, outputs)
     return ActivationGraph.from_layers(loaded.layers, loaded.output_names)

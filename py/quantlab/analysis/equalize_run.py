@@ -13,6 +13,7 @@ from ..convert.conv_pairs import find_pairs
 from ..convert.equalize import EqualizeReport, equalize_artifact
 from ..errors import QuantlabError
 from ..infra.fsutil import atomic_dir
+from ..tfjs import MODEL_JSON
 
 
 def _fidelity(y: np.ndarray, ref: np.ndarray) -> dict:
@@ -140,7 +141,7 @@ def run_equalize(
     with tempfile.TemporaryDirectory(prefix="quantlab-equalize-") as tmp_name:
         tmp = Path(tmp_name)
         made = None
-        as_is = source.model_json is not None and source.model_json.name == "model.json"
+        as_is = source.model_json is not None and source.model_json.name == MODEL_JSON
         if source.format == "tfjs-graph" and as_is and not source.detail.startswith("already quantized"):
             src = source.path
         else:
@@ -149,7 +150,7 @@ def run_equalize(
         report = equalize_artifact(src, tmp / "equalized", relu6, snap, named=source.path)
         record: dict = {"model": str(source.path), "format": source.format, "converted": made}
         if report is None:
-            n = len(find_pairs(json.loads((src / "model.json").read_text())))
+            n = len(find_pairs(json.loads((src / MODEL_JSON).read_text())))
             record |= {"status": "no-pairs", "pairs_found": n}
             return record
         requantize(src, tmp / "uint8", {"uint8": True})

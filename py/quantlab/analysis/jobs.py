@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import QuantlabError
 from ..runtimes.base import Inputs, LoadedModel, PredictTimings, n_examples
 from ..runtimes.registry import ONE_THREAD
+from ..tfjs import MODEL_JSON
 
 MAX_DEFAULT_WORKERS = 16  # each evaluator holds its models: MobileNetV2 costs ~0.5 GB per worker
 
@@ -106,7 +107,7 @@ def artifact_key(folder: Path) -> tuple:
     """The artifact's identity: its path and its model.json as written (a rewrite changes it)."""
     folder = Path(folder).resolve()
     try:
-        st = (folder / "model.json").stat()
+        st = (folder / MODEL_JSON).stat()
         return (str(folder), st.st_mtime_ns, st.st_size, st.st_ino)
     except OSError:
         return (str(folder),)

@@ -25,6 +25,7 @@ from ..runtimes import make_runtime
 from ..runtimes.base import Inputs, LoadedModel, Runtime, head, input_specs, n_examples
 from ..runtimes.keras import KerasRuntime
 from ..sources import ModelSource
+from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 from .analyze import AnalyzeOptions, write_variants
 from .evaluate import pad_to
@@ -96,7 +97,7 @@ class ModelSubject(Subject):
         if not dtype_map:
             return lines
         if made["output_format"] == "layers":
-            cmd = converter_command(paths["float32"] / "model.json", paths[opts.custom_name], dtype_map)
+            cmd = converter_command(paths["float32"] / MODEL_JSON, paths[opts.custom_name], dtype_map)
             return [*lines, "same as: " + shlex.join(cmd)]
         return [
             *lines,
@@ -112,14 +113,14 @@ class ModelSubject(Subject):
 
         root = self.root
         paths = {v: workspace.variant_dir(self.models_dir, self.name, v) for v in variants}
-        missing = [v for v in variants if not (root / v / "model.json").is_file()]
+        missing = [v for v in variants if not (root / v / MODEL_JSON).is_file()]
         unknown = [v for v in missing if v not in VARIANTS]
         if unknown:
             raise QuantlabError(
                 f"--variant {unknown[0]}: not in {root} and not one quantlab makes ({', '.join(VARIANTS)})",
                 exit_code=2,
             )
-        have32 = (root / "float32" / "model.json").is_file()
+        have32 = (root / "float32" / MODEL_JSON).is_file()
         for v in [*missing, *([] if have32 else ["float32"])]:
             if workspace.is_inside(self.source.path, root / v):
                 raise QuantlabError(
@@ -174,7 +175,7 @@ class ModelSubject(Subject):
                 f"TensorFlow on {source.path.name} ({source.detail}), signature {SIGNATURE!r}",
             )
         # A bare tfjs model: its own files (dequantized when already quantized) in node-cpu.
-        folder = source.path if (source.path / "model.json").is_file() else float32.model_dir
+        folder = source.path if (source.path / MODEL_JSON).is_file() else float32.model_dir
         return (
             "node-cpu float32",
             node_cpu,

@@ -13,6 +13,7 @@ from ..errors import ArtifactError
 from ..infra.progress import log
 from ..metrics import within_budget
 from ..runtimes.base import Runtime
+from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 from .search import Ladder, RungProbe, choose_rung, judged_drop, search_order
 from .sweep import (
@@ -66,7 +67,7 @@ def run_tune(
     # `base`: the float32 variant quantized and measured against: "float32", or e.g. the graph
     # demo's "equalized" (its float32 weights after cross-layer equalization).
     float32_dir = models_root / base
-    if not (float32_dir / "model.json").is_file():
+    if not (float32_dir / MODEL_JSON).is_file():
         raise ArtifactError(
             f"{float32_dir / 'model.json'}: missing; run `quantlab run {models_root.name}` first"
         )
@@ -157,7 +158,7 @@ def run_tune(
         "verified_within_budget": verified is not None,
         "verified_drop": judged(verified, conservative),
         "artifact": str(tuned_dir) if verified else None,
-        "converter_command": converter_command(float32_dir / "model.json", tuned_dir, verified.dtype_map)
+        "converter_command": converter_command(float32_dir / MODEL_JSON, tuned_dir, verified.dtype_map)
         if verified and float32_art.format == "layers"
         else None,  # graph models: the converter cannot re-quantize them (tensorflow/tfjs#6154)
         "format": float32_art.format,

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ArtifactError, QuantlabError
 from ..infra.fsutil import atomic_dir
 from ..infra.test_hooks import hold
+from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 
 SHARD_SIZE_BYTES = 4 * 1024 * 1024  # the converter's default
@@ -85,7 +86,7 @@ def write_artifact(
         except ValueError as e:
             raise QuantlabError(f"quantization map {dtype_map}: {e}") from e
         # json.dump with default separators, as the converter writes model.json.
-        with open(tmp / "model.json", "w", encoding="utf-8") as f:
+        with open(tmp / MODEL_JSON, "w", encoding="utf-8") as f:
             json.dump(dict(model_json, weightsManifest=manifest), f, allow_nan=False)
         hold("convert")
     return Path(dest)

@@ -18,6 +18,7 @@ from ..errors import ArtifactError, QuantlabError
 from ..infra.fsutil import atomic_dir
 from ..infra.progress import log
 from ..sources import ModelSource
+from ..tfjs import MODEL_JSON
 
 OUTPUT_FORMATS = ("layers", "graph")
 
@@ -99,7 +100,7 @@ def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[s
         else:
             proc = subprocess.run([converter_exe(), *argv], capture_output=True, text=True)
             ok, errors = proc.returncode == 0, proc.stderr
-        if not ok or not (tmp / "model.json").is_file():
+        if not ok or not (tmp / MODEL_JSON).is_file():
             lines = [ln for ln in errors.strip().splitlines() if ln.strip()] or ["no output"]
             detail = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1])
             cls = _unknown_class(errors)

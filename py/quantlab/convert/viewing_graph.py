@@ -12,13 +12,14 @@ from pathlib import Path
 from ..errors import ArtifactError
 from ..infra.progress import log
 from ..sources import ModelSource
+from ..tfjs import MODEL_JSON
 from .source import converter_exe, run_converter
 
 
 def write_viewing_graph(layers_dir: Path, dest: Path) -> Path:
     """DEST/model.json (written atomically): the layers model in `layers_dir` as a graph model;
     ArtifactError naming the step when the converter cannot make it (a custom layer, say)."""
-    model_json = Path(layers_dir) / "model.json"
+    model_json = Path(layers_dir) / MODEL_JSON
     with tempfile.TemporaryDirectory(prefix="quantlab-view-") as tmp:
         h5 = Path(tmp) / "model.h5"
         log.info(
@@ -30,7 +31,7 @@ def write_viewing_graph(layers_dir: Path, dest: Path) -> Path:
             lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()] or ["no output"]
             raise ArtifactError(f"{model_json}: tensorflowjs_converter to Keras failed: {lines[-1][:300]}")
         run_converter(ModelSource(h5, "keras-h5", "Keras HDF5"), Path(dest), "graph")
-    return Path(dest) / "model.json"
+    return Path(dest) / MODEL_JSON
 
 
 def nodes_by_layer(graph_json: dict, layers: set[str]) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from ..infra.progress import log
 from ..results import write_results
 from ..runtimes.base import Runtime
 from ..tasks import label_metrics, per_example_scores
+from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 from .base import DemoSpec
 
@@ -71,7 +72,7 @@ def quantize_custom(demo_name: str, models_dir: Path, name: str, dtype_map: dict
     model, _ = load_trained(folder / "keras")
     save_tfjs(model, folder / name, dtype_map)
     log.info("wrote %s", folder / name)
-    return converter_command(folder / "float32" / "model.json", folder / name, dtype_map)
+    return converter_command(folder / "float32" / MODEL_JSON, folder / name, dtype_map)
 
 
 # What a tfjs layers-model folder written by the converter holds; anything else is someone's own.

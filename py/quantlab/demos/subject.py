@@ -14,6 +14,7 @@ from ..analysis.subject import ParitySetup, Subject, TuneSetup
 from ..convert.converter import dtype_map_for
 from ..errors import ArtifactError
 from ..infra.progress import log
+from ..tfjs import MODEL_JSON
 from ..workspace import keras_dir, variant_dir
 from .registry import get_demo, is_image_demo
 
@@ -61,7 +62,7 @@ class DemoSubject(Subject):
     def variant_dirs(self, variants: list[str]) -> dict[str, Path]:
         paths = {v: variant_dir(self.models_dir, self.name, v) for v in variants}
         for folder in paths.values():
-            if not (folder / "model.json").is_file():
+            if not (folder / MODEL_JSON).is_file():
                 raise ArtifactError(f"{folder / 'model.json'}: missing; run `quantlab run {self.name}` first")
         return paths
 

@@ -15,6 +15,7 @@ from ..infra.chromium import (
     webgpu_dist,
 )
 from ..infra.npm_install import evaluator_dir, npm_root
+from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, n_examples, named_inputs
 from .chromium_page import ChromiumPage
@@ -87,7 +88,7 @@ class BrowserRuntime(ChromiumPage):
     def load(self, model_dir: Path) -> LoadedModel:
         read_artifact(model_dir)
         mount = f"m{next(self._ids)}"
-        url = self.server.mount(mount, Path(model_dir)) + "model.json"
+        url = self.server.mount(mount, Path(model_dir)) + MODEL_JSON
         r = self._call("load", url)
         return LoadedModel(
             (r["handle"], mount),

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ArtifactError, QuantlabError
+from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 from .base import LoadedModel, PredictTimings, Runtime, n_examples, named_inputs
 
@@ -27,7 +28,7 @@ class KerasRuntime(Runtime):
                 f"{model_dir}: the keras runtime reads layers models only, not {art.format} models"
             )
         t0 = time.perf_counter()
-        model = load_keras_model(str(Path(model_dir) / "model.json"))
+        model = load_keras_model(str(Path(model_dir) / MODEL_JSON))
         return KerasRuntime.from_keras_model(model, Path(model_dir), (time.perf_counter() - t0) * 1000)
 
     @staticmethod

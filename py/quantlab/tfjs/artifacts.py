@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError
+from . import MODEL_JSON
 
 # Bytes per element as stored: the quantized dtype when present, else the weight's own dtype.
 _STORED_BYTES = {"float32": 4, "int32": 4, "uint8": 1, "uint16": 2, "float16": 2, "bool": 1}
@@ -68,7 +69,7 @@ class Artifact:
 
     @property
     def manifest_path(self) -> Path:
-        return self.manifest or self.folder / "model.json"
+        return self.manifest or self.folder / MODEL_JSON
 
     @property
     def weight_bytes(self) -> int:
@@ -162,7 +163,7 @@ def manifest_of(where: Path) -> tuple[Path, Path]:
     where = Path(where)
     if where.suffix.lower() == ".json" and not where.is_dir():
         return where.parent, where
-    return where, where / "model.json"
+    return where, where / MODEL_JSON
 
 
 def read_artifact(folder: Path) -> Artifact:

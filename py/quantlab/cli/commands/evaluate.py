@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ...input_spec import SYNTHETIC_SAMPLES, SYNTHETIC_SEED
+from ...tfjs import MODEL_JSON
 from ...workspace import locked_folders, variant_dir
 from ..checks import (
     check_backend,
@@ -127,7 +128,7 @@ def evaluate(
         workspace.check_name(v, "--variant")  # a folder under MODELS/<demo>/: one plain name
     extras = {v for demo in chosen for v in getattr(demo, "extra_variants", ())}
     for v in variants or []:
-        made = all((variant_dir(models_dir, demo.name, v) / "model.json").is_file() for demo in chosen)
+        made = all((variant_dir(models_dir, demo.name, v) / MODEL_JSON).is_file() for demo in chosen)
         if v not in extras and not made:  # a tuned or --map variant is measured like the others
             dtype_map_for(v)  # validates the name
     all_limit = limit == 0
