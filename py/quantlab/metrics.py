@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 # The one list of metrics where a smaller value is better (errors, distances): the judge's scores,
-# when a difference is a loss, and the tune's direction all read it (mae_<unit> too, by prefix).
+# when a difference is a loss, and the tune's direction all read it (loss.py also takes MAE in
+# other units, mae_<unit>, as lower-is-better).
 LOWER_IS_BETTER = frozenset(
     {"rel_error", "abs_error", "rel_l2", "max_abs", "mean_abs", "kl_divergence", "mae", "rmse"}
 )

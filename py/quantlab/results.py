@@ -24,6 +24,7 @@ from .records.sections import SECTIONS, diagnose_entry
 from .workspace import DIAGNOSE_FOLDER, results_dir, section_path
 
 RESULTS_FILE = "results.json"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # every record's `created`
 SCHEMA_VERSION = 2
 
 
@@ -75,8 +76,7 @@ def read_results(path: Path) -> dict:
 
 
 def write_section(out_dir: Path, name: str, key: str, section: dict) -> Path:
-    """OUT/<name>/<key>.json, after its record class has checked every declared field's type (a
-    key no class declares, as a tune from an unusual base, is written as given)."""
+    """OUT/<name>/<key>.json, after its record class has checked every declared field's type."""
     if key in SECTIONS:
         refuse_wrong_types(SECTIONS[key].from_json(section)[1], f"{key} record for {name}")
     path = section_path(out_dir, name, key)
@@ -84,9 +84,12 @@ def write_section(out_dir: Path, name: str, key: str, section: dict) -> Path:
     return path
 
 
-def read_run(path: Path) -> tuple[dict, list[str]]:
-    """A results.json (schema checked) with the sections stored beside it joined in, and the
-    section files that could not be read (each named and logged; the run reads without them)."""
+def read_run(path: Path) -> tuple[dict, list[str], dict[str, str]]:
+    """A results.json (schema checked) with the sections stored beside it joined in; the section
+    files that could not be read (each named and logged; the run reads without them); and the
+    sections measured before these results were ({key: when}): an older run's parity, tune or
+    delivery stays beside a results.json that `evaluate` wrote again, and may describe variants
+    made since, so the page says so."""
     record, folder, problems = read_results(path), Path(path).parent, []
     for key in SECTIONS:
         file = section_path(folder.parent, folder.name, key)
@@ -105,7 +108,30 @@ def read_run(path: Path) -> tuple[dict, list[str]]:
             log.warning("%s: not a diagnose record; the page goes without it", file)
     if any(diagnosed.values()):
         record["diagnose"] = {"variants": {k: v for k, v in diagnosed.items() if v is not None}}
-    return record, problems
+    return record, problems, _earlier(record)
+
+
+def _earlier(record: dict) -> dict[str, str]:
+    """{section: its time} for each section measured before the run's own `created` (a diagnosis
+    per variant: the section has no time of its own)."""
+    run_time, earlier = record.get("created"), {}
+    for key in SECTIONS:
+        section = record.get(key) if isinstance(record.get(key), dict) else {}
+        entries = section.get("variants") if key == "diagnose" else {"": section}
+        for variant, entry in (entries if isinstance(entries, dict) else {}).items():
+            if isinstance(entry, dict) and _before(entry.get("created"), run_time):
+                earlier[f"{key} {variant}".strip()] = entry["created"]
+    return earlier
+
+
+def _before(a, b) -> bool:
+    """a is a time before b (both as the records write them); False when either is not one."""
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(a, TIME_FORMAT) < datetime.strptime(b, TIME_FORMAT)
+    except (TypeError, ValueError):
+        return False
 
 
 def _section_file(file: Path, problems: list[str]) -> dict | None:

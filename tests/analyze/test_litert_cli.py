@@ -107,7 +107,7 @@ def test_bench_and_delivery_take_every_tfjs_and_litert_variant(user_models, anal
     import shutil
 
     out = tmp_path / "o"
-    shutil.copytree(analyzed[0], out)  # delivery adds to results.json: the fixture's stays as made
+    shutil.copytree(analyzed[0], out)  # delivery writes its delivery.json: the fixture's stays as made
     models = analyzed[1]
     r = invoke_cli(
         "bench", user_models["clf.h5"], "--inputs", user_models["clf.npz"], "--models-dir", models,

@@ -109,3 +109,21 @@ def test_report_opens_in_chromium_without_errors_or_outside_requests(tmp_path, s
     assert found["ok"], found
     assert found["pages"] == ["index.html", "mnist/index.html"]
     assert (tmp_path / "shots" / "mnist_index.png").stat().st_size > 10_000
+
+
+def test_a_section_from_an_earlier_run_is_said_on_the_page(tmp_path):
+    """parity.json measured before results.json was written again: the page names it and its time
+    (its variants may have changed since); the figures are still shown."""
+    r = _results(created="2026-12-07T10:00:00+0000")
+    _write(tmp_path, r)
+    parity = {"atol": 0.005, "rtol": 0.005, "n_examples": 3, "passed": True, "pairs": [],
+              "created": "2026-12-07T09:00:00+0000"}  # fmt: skip
+    (tmp_path / "mnist" / "parity.json").write_text(json.dumps(parity))
+    render_reports(tmp_path)
+    page = (tmp_path / "mnist" / "index.html").read_text()
+    assert "Measured before these results, by an earlier run" in page
+    assert "parity (2026-12-07T09:00:00+0000)" in page
+    parity["created"] = "2026-12-07T11:00:00+0000"
+    (tmp_path / "mnist" / "parity.json").write_text(json.dumps(parity))
+    render_reports(tmp_path)
+    assert "by an earlier run" not in (tmp_path / "mnist" / "index.html").read_text()

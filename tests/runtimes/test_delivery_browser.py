@@ -79,6 +79,12 @@ def test_variants_made_from_another_model_are_refused_before_any_page(browser_ok
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "holds the variants of" in proc.stderr and "other/model.json" in proc.stderr
     assert not (tmp_path / "out").exists()
+    # the folder of variants itself is not a model: one line saying what to pass instead
+    proc = invoke_cli(
+        "delivery", str(models / "tiny"), "--models-dir", str(models), "--out", str(tmp_path / "out")
+    )
+    assert proc.returncode == 2 and "a folder of variants quantlab wrote, not a model" in proc.stderr
+    assert "pass the MODEL given to `analyze`" in proc.stderr and not (tmp_path / "out").exists()
 
 
 def test_unknown_profile_exit_2_lists_valid(tiny_models, tmp_path):

@@ -255,6 +255,14 @@ def test_a_layers_models_figures_go_on_the_nodes_of_each_layer_in_its_graph_form
         {"name": "Identity", "op": "Identity"},
     ]}}  # fmt: skip
     assert owning_layer("d3/kernel", {"d3", "d3_1"}) == "d3" and owning_layer("x/y", {"d3"}) is None
+    # an op named as a layer is ("add_1" in a LayerNormalization's arithmetic) stays with its scope's
+    # layer; a node with no scope (an input) is its own layer's
+    odd = {"modelTopology": {"node": [{"name": "StatefulPartitionedCall/m/ln/batchnorm/add_1", "op": "AddV2"},
+                                      {"name": "x", "op": "Placeholder"}]}}  # fmt: skip
+    assert nodes_by_layer(odd, {"ln", "add_1", "x"}) == {
+        "ln": ["StatefulPartitionedCall/m/ln/batchnorm/add_1"],
+        "x": ["x"],
+    }
     assert nodes_by_layer(graph, {"d3", "d3_1"}) == {
         "d3": ["StatefulPartitionedCall/m/d3/MatMul", "StatefulPartitionedCall/m/d3/Relu"],
         "d3_1": ["StatefulPartitionedCall/m/d3_1/BiasAdd"],

@@ -91,7 +91,7 @@ def test_committed_sections_decode_without_a_problem(path):
     from quantlab.records.sections import SECTIONS
     from quantlab.results import read_run
 
-    data, problems = read_run(path)
+    data, problems, _ = read_run(path)
     assert problems == []
     for key, cls in SECTIONS.items():
         if key in data:
@@ -131,10 +131,10 @@ def test_a_section_is_stored_beside_the_results_and_joined_when_read(tmp_path):
     (path.parent / "delivery.json").write_text("[1, 2]")
     assert path.read_bytes() == before
     assert (path.parent / "parity.json").is_file() and (path.parent / "tune-equalized.json").is_file()
-    back, problems = read_run(path)
+    back, problems, earlier = read_run(path)
     assert back["parity"] == {"passed": True, "pairs": []} and back["title"] == ["edited"]
     assert back["tune_equalized"] == {"metric": "top1", "points": []} and "delivery" not in back
-    assert problems == ["delivery.json (not a JSON object)"]
+    assert problems == ["delivery.json (not a JSON object)"] and earlier == {}  # the run has no time
     entry = back["diagnose"]["variants"]["uint8"]
     assert [p["node"] for p in entry["curve"]] == ["conv"]  # the node not compared is left out
     assert entry["curve"][0]["sqnr_db"] == 21.5 and entry["curve"][0]["local_sqnr_db"] == 30.0
@@ -151,3 +151,25 @@ def test_a_section_of_the_wrong_type_is_refused_before_it_is_written(tmp_path):
     with pytest.raises(QuantlabError, match="parity record for m"):
         write_section(tmp_path, "m", "parity", {"passed": "yes"})
     assert not (tmp_path / "m" / "parity.json").exists()
+
+
+def test_a_section_measured_before_the_results_is_named_with_its_time(tmp_path):
+    """`evaluate` run again after parity and a diagnosis: those are from an earlier run (their
+    variants may have changed since); a delivery measured after the results is current; a record
+    without a time (an older tune.json) cannot be judged and is not named."""
+    from quantlab.results import read_run, results_path, write_section
+
+    path = results_path(tmp_path, "m")
+    path.parent.mkdir()
+    path.write_text(json.dumps({"demo": "m", "variants": [], "created": "2026-12-07T10:00:00+0000"}))
+    write_section(tmp_path, "m", "parity", {"passed": True, "created": "2026-12-07T09:00:00+0000"})
+    write_section(tmp_path, "m", "delivery", {"runs": 1, "created": "2026-12-07T11:00:00+0000"})
+    write_section(tmp_path, "m", "tune", {"metric": "accuracy"})
+    (path.parent / "diagnose").mkdir()
+    for variant, when in (("uint8", "2026-12-07T09:30:00+0000"), ("uint16", "2026-12-07T10:30:00+0000")):
+        (path.parent / "diagnose" / f"{variant}.json").write_text(
+            json.dumps({**_diagnose_record(variant), "created": when})
+        )
+    _, problems, earlier = read_run(path)
+    assert problems == []
+    assert earlier == {"parity": "2026-12-07T09:00:00+0000", "diagnose uint8": "2026-12-07T09:30:00+0000"}

@@ -204,10 +204,10 @@ def delivery_command(
     from ..convert.litert import litert_folders
     from ..results import write_section
 
-    # the tfjs variants, then the LiteRT ones where `analyze --litert` wrote them
-    folders = {s.name: {**variant_folders(s.root), **litert_folders(s.root)} for _, s in targets}
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with locked_folders(*(f for _, s in targets for f in (s.root, s.results_dir))):
+        # the tfjs variants, then the LiteRT ones where `analyze --litert` wrote them
+        folders = {s.name: {**variant_folders(s.root), **litert_folders(s.root)} for _, s in targets}
         measured = measure_targets(folders, profiles, runs, backend, timeout, max_model_mb * 1e6, pages=pages)
         records = []
         for target, s in targets:

@@ -20,6 +20,10 @@ def write_viewing_graph(layers_dir: Path, dest: Path) -> Path:
     """DEST/model.json (written atomically): the layers model in `layers_dir` as a graph model;
     ArtifactError naming the step when the converter cannot make it (a custom layer, say)."""
     model_json = Path(layers_dir) / MODEL_JSON
+    made = Path(dest) / MODEL_JSON
+    if made.is_file() and made.stat().st_mtime >= model_json.stat().st_mtime:
+        log.info("reusing %s (the graph form of %s, made after it)", made, model_json)
+        return made
     with tempfile.TemporaryDirectory(prefix="quantlab-view-") as tmp:
         h5 = Path(tmp) / "model.h5"
         log.info(
@@ -37,12 +41,15 @@ def write_viewing_graph(layers_dir: Path, dest: Path) -> Path:
 def nodes_by_layer(graph_json: dict, layers: set[str]) -> dict[str, list[str]]:
     """{layer name: the graph's nodes of that layer}: a node belongs to the last component of its
     name that is a layer's name (nested models add components; "d3" never matches "d3_1"). Const
-    nodes are left out: Model Explorer hides them."""
+    nodes are left out: Model Explorer hides them. A node with no scope (an input) is its own layer's."""
     out: dict[str, list[str]] = {}
     for node in graph_json.get("modelTopology", {}).get("node") or []:
         if node.get("op") == "Const":
             continue
-        layer = owning_layer(node["name"], layers)
+        # the last component is the op's own name ("add_1" of a BatchNorm's arithmetic, say), not
+        # a layer's, and may spell one: only the scopes above it name the layer
+        scope, _, _ = node["name"].rpartition("/")
+        layer = owning_layer(scope, layers) or (node["name"] if node["name"] in layers else None)
         if layer is not None:
             out.setdefault(layer, []).append(node["name"])
     return out

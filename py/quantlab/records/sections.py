@@ -62,6 +62,7 @@ class TuneSection(Section):
     converter_command: list | None = ABSENT
     quantlab_command: list | None = ABSENT
     format: str | None = ABSENT
+    created: str | None = ABSENT
     extra: dict = field(default_factory=dict)
 
 

@@ -21,14 +21,20 @@ def load_all_results(out_dir: Path) -> list[dict]:
     found = []
     for path in sorted(Path(out_dir).glob(f"*/{RESULTS_FILE}")):
         try:  # NaN/Inf restored (written as null + "<key>_nonfinite"); the section files joined
-            results, unreadable = read_run(path)
+            results, unreadable, earlier = read_run(path)
         except QuantlabError as e:
             log.warning("%s: skipped, %s", path, str(e).split(": ", 1)[-1])
             continue
         record, missing = RunRecord.from_json(results, path.parent.name)  # wrong types dropped, named
         missing += unreadable
+        if earlier:
+            log.warning(
+                "%s: measured before these results (an earlier run; re-run to refresh): %s", path.parent,
+                ", ".join(f"{k} ({t})" for k, t in earlier.items()),
+            )  # fmt: skip
         results = record.to_json()
         results["_missing"] = missing
+        results["_earlier"] = earlier
         results["_page"] = f"{path.parent.name}/index.html"  # where the page is written
         results["_href"] = relative_href(path.parent.name, "index.html")  # how index.html links it
         if missing:

@@ -11,6 +11,7 @@ from ...demos.registry import ALL_DEMOS, check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import console
 from ...runtimes.registry import BROWSER_BACKENDS
+from ...tfjs import MODEL_JSON
 from ..checks import (
     check_positive,
 )
@@ -32,7 +33,8 @@ def delivery(
         list[str] | None,
         typer.Argument(
             help=f"Demos ({', '.join(ALL_DEMOS)}; default: every demo with variants under MODELS, the others "
-            "skipped with one line each): MODELS/DEMO/VARIANT/; or one MODEL path as given to `analyze`: "
+            "skipped with one line each): MODELS/DEMO/VARIANT/; or one MODEL path as given to `analyze` "
+            "(the model itself, with the same --name; variants made from another model are refused): "
             "MODELS/NAME/VARIANT/",
             show_default=False,
         ),
@@ -99,6 +101,12 @@ def delivery(
         from ...errors import RuntimeUnavailable
 
         raise RuntimeUnavailable(f"delivery needs the browser: {reason}")
+    if model is not None and model.is_dir() and (model / "float32" / MODEL_JSON).is_file():
+        raise QuantlabError(
+            f"{model}: a folder of variants quantlab wrote, not a model; pass the MODEL given to `analyze` "
+            f"(and its --name): its variants MODELS/NAME/ are what is measured",
+            exit_code=2,
+        )
     chosen = [(t, resolve_subject(t, models_dir, out, name=name)) for t in targets]
     for _, subject in chosen:
         subject.check_made_from()

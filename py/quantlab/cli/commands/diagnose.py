@@ -141,7 +141,8 @@ def diagnose(
         print_diagnose(record)
     from ...report import render_with_section
 
-    render_with_section(out, subject.name, f"`quantlab analyze {model}`")  # "Where the error enters"
+    adds = f"`quantlab {'run' if subject.kind == 'demo' else 'analyze'} {model}`"
+    render_with_section(out, subject.name, adds)  # "Where the error enters"
     if open_:
         _open(record)
 

@@ -145,6 +145,7 @@ def parity(
         print_json(record)
     else:
         print_parity(record)
-    render_with_section(out, subject.name, f"`quantlab analyze {model}`")  # the page's parity section
+    adds = f"`quantlab {'run' if subject.kind == 'demo' else 'analyze'} {model}`"
+    render_with_section(out, subject.name, adds)  # the page's parity section
     if not record["passed"]:
         raise typer.Exit(6)
