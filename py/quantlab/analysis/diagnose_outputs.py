@@ -10,8 +10,8 @@ from ..tfjs import MODEL_JSON
 from .subject import Subject
 
 VIEWING_NOTE = (
-    "the float32 layers model converted to a tfjs graph model (tfjs_layers_model -> keras -> "
-    "tfjs_graph_model) for Model Explorer, each layer's figures on that layer's nodes"
+    "Model Explorer reads no layers model: the overlays sit on the float32 model's graph form "
+    "(tfjs_layers_model -> keras -> tfjs_graph_model), each layer's figures on that layer's nodes"
 )
 
 

@@ -78,10 +78,10 @@ def print_diagnose(r: dict) -> None:
     me = r.get("model_explorer") or {}
     if me.get("overlays"):
         out.print(
-            f"Model Explorer: {len(me['overlays'])} overlays in {me['folder']}; to see them on the graph"
-            + (f" ({me['viewing_graph']})" if me.get("viewing_graph") else "")
-            + ":"
+            f"Model Explorer: {len(me['overlays'])} overlays in {me['folder']}; to see them on the graph:"
         )
+        if me.get("viewing_graph"):
+            out.print(f"  ({me['viewing_graph']})")
         out.print("  " + me["command_text"], soft_wrap=True)
     elif me.get("skipped"):
         out.print(f"Model Explorer: {me['skipped']}")
