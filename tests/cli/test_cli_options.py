@@ -66,6 +66,8 @@ BAD_NUMBERS = [
     (["equalize", "tests/fixtures/js/seq_batchnorm", "--out", "x"], "a tfjs layers model; equalize works on"),
     (["tune", "tests/fixtures/tiny_dense", "--max-drop", "0.01", "--samples", "0"], "--samples 0"),
     (["bench", "--backend", "gpu"], "--backend 'gpu'"),
+    (["bench", "mnist"], "mnist: a demo; `quantlab bench` without MODEL times MNIST"),
+    (["delivery", "tests/fixtures/tiny_dense", "--profiles", "warp"], "unknown"),
     (["analyze", "tests/fixtures/tiny_dense", "--seed", "-1"], "--seed -1"),
     (["parity", "housing", "--seed", str(2**32)], f"--seed {2**32}"),
     (["equalize", "tests/fixtures/tiny_dense", "--seed", "-2"], "--seed -2"),

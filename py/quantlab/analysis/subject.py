@@ -70,7 +70,7 @@ class Subject(ABC):
         """Before any work: refuse folders the run must not write into (exit 2)."""
 
     def check_made_from(self) -> None:
-        """Before measuring variants already written (delivery): refuse (exit 2) a
+        """Before measuring variants already written (delivery, bench): refuse (exit 2) a
         MODELS/<name>/ made from another model than this one. A demo's folder is its own."""
         return None
 

@@ -115,20 +115,24 @@ def bench(
 
 def _bench_model(model, input_opts, name, threads, examples, rounds, timeout, models_dir, as_json) -> None:
     from ...analysis.speed import measure_speed, parse_threads, speed_record
-    from ...sources import detect
-    from ...workspace import check_model_root_source, model_root
     from ..tables import print_json
     from ..tables.speed import print_speed
-    from ..targets import model_name
+    from ..targets import resolve_subject
 
     counts = parse_threads(threads)
     check_positive(examples, "--examples")
     check_positive(rounds, "--rounds")
     check_positive(timeout, "--timeout")
     check_dirs(models_dir=models_dir)
-    source = detect(model, None)
-    root = model_root(models_dir, model_name(model, name))
-    check_model_root_source(root, source.model_json or source.path, "pass the --name it was analyzed under")
-    rows, info = measure_speed(source, root, input_opts, counts, examples, rounds, timeout)
+    subject = resolve_subject(str(model), models_dir, None, name=name)
+    if subject.kind != "model":
+        from ...errors import QuantlabError
+
+        raise QuantlabError(
+            f"{model}: a demo; `quantlab bench` without MODEL times MNIST (MODEL: a model `analyze` ran on)",
+            exit_code=2,
+        )
+    subject.check_made_from()  # the variants of this model, not of another with the same name
+    rows, info = measure_speed(subject.source, subject.root, input_opts, counts, examples, rounds, timeout)
     record = speed_record(rows, info)
     print_json(record) if as_json else print_speed(record)
