@@ -97,6 +97,12 @@ class Subject(ABC):
         """Up to `limit` examples for a per-node diagnosis (0: all), as `float32` takes them, and
         what the record says about them."""
 
+    extra_variants: tuple[str, ...] = ()  # made beside the four standard ones (a base tune may start from)
+
+    def tune_limits(self) -> tuple[int, int]:
+        """Default examples a tune searches on (--limit) and ranks layers on (--rank-limit)."""
+        return 1000, 256
+
     @abstractmethod
     def tune_runtime(self, opts) -> contextlib.AbstractContextManager:
         """The runtime (or pool of evaluators) the tune measures in."""

@@ -37,6 +37,14 @@ class DemoSubject(Subject):
         self.data_dir = data_dir
         self.limit = limit  # None: the default above; 0: every example
 
+    @property
+    def extra_variants(self) -> tuple[str, ...]:
+        return tuple(getattr(get_demo(self.name), "extra_variants", ()))
+
+    def tune_limits(self) -> tuple[int, int]:
+        """MobileNetV2 decodes and runs 224x224 images: 200 to search, 64 to rank on."""
+        return (200, 64) if is_image_demo(self.name) else super().tune_limits()
+
     def check_variants(self, variants: list[str]) -> None:
         for v in variants:
             dtype_map_for(v)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ...demos.registry import ALL_DEMOS, check_demo_name, get_demo
+from ...demos.registry import ALL_DEMOS, check_demo_name
 from ...errors import QuantlabError
 from ...infra.progress import log
 from ...input_spec import SYNTHETIC_SEED
@@ -139,8 +139,6 @@ def tune(
     reproduces it. Exits 7 when nothing meets the budget. Example: `quantlab tune fashion-mnist --max-drop
     0.002`
     """
-    from ...demos.registry import is_image_demo
-
     model = model_path([demo])
     if model is None:
         check_demo_name(demo)
@@ -152,24 +150,14 @@ def tune(
         from ...sources import check_format
 
         check_format(format_)
-    extras = getattr(get_demo(demo) if model is None else None, "extra_variants", ())
-    if equalized and "equalized" not in extras:
-        raise QuantlabError(
-            f"--equalized: only for demos with an equalized variant (mobilenetv2-graph); for {demo}, run "
-            "`quantlab equalize MODEL --out DIR` and tune DIR",
-            exit_code=2,
-        )
     if sweep and set(sweep) - {"a", "b"}:
         raise QuantlabError(f"--sweep {sweep!r}: use a, b or ab", exit_code=2)
     check_non_negative(max_drop, "--max-drop", at_most=1.0 if relative else None, why=" with --relative")
-    if limit is None:
-        limit = 200 if is_image_demo(demo) else 1000
-    else:
-        limit = check_limit(limit, zero_means="the full set")
-    if rank_limit is None:
-        rank_limit = 64 if is_image_demo(demo) else 256
-    else:
-        rank_limit = check_limit(rank_limit)  # 0: rank on the --limit subset
+    limit_given, rank_given = limit is not None, rank_limit is not None  # else the subject's default
+    if limit_given:
+        limit = check_limit(limit, zero_means="the full set")  # 0: None, the full set
+    if rank_given:
+        rank_limit = check_limit(rank_limit)  # 0: None, rank on the --limit subset
     check_pool_options(workers, executor, ray_address)
     check_positive(timeout, "--timeout")
     check_dirs(out=out, models_dir=models_dir, data_dir=data_dir)
@@ -196,6 +184,15 @@ def tune(
     subject = resolve_subject(
         demo, models_dir, out, data_dir=data_dir, format_=format_, inputs=given, takes_name=False
     )
+    if equalized and "equalized" not in subject.extra_variants:
+        raise QuantlabError(
+            f"--equalized: only for demos with an equalized variant (mobilenetv2-graph); for {demo}, run "
+            "`quantlab equalize MODEL --out DIR` and tune DIR",
+            exit_code=2,
+        )
+    default_limit, default_rank_limit = subject.tune_limits()
+    limit = limit if limit_given else default_limit
+    rank_limit = rank_limit if rank_given else default_rank_limit
     opts = TuneOptions(
         max_drop=max_drop,
         relative=relative,
