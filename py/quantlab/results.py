@@ -25,6 +25,15 @@ from .workspace import DIAGNOSE_FOLDER, results_dir, section_path
 
 RESULTS_FILE = "results.json"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # every record's `created`
+
+
+def created_now() -> str:
+    """A record's `created`: local time with its offset, as read_run compares them."""
+    import time
+
+    return time.strftime(TIME_FORMAT)
+
+
 SCHEMA_VERSION = 2
 
 
@@ -59,7 +68,7 @@ def check_schema(record: dict, path: Path) -> dict:
 
 def read_results(path: Path) -> dict:
     """A results.json, non-finite numbers restored, schema checked; exit 4 naming the file when it
-    is not a results object (before a command merges its record into it)."""
+    is not a results object."""
     try:
         record = read_json(path)
     except (OSError, ValueError, RecursionError) as e:

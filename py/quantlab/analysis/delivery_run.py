@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..convert.converter import VARIANTS
 from ..errors import ArtifactError, QuantlabError
+from ..results import created_now
 from ..tfjs import MODEL_JSON
 from ..workspace import STEP_MARKER, locked_folders
 from .delivery import PROFILES, delivery_sizes
@@ -204,7 +205,7 @@ def delivery_command(
     from ..convert.litert import litert_folders
     from ..results import write_section
 
-    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    created = created_now()
     with locked_folders(*(f for _, s in targets for f in (s.root, s.results_dir))):
         # the tfjs variants, then the LiteRT ones where `analyze --litert` wrote them
         folders = {s.name: {**variant_folders(s.root), **litert_folders(s.root)} for _, s in targets}

@@ -26,6 +26,7 @@ from ..errors import QuantlabError
 from ..infra.fsutil import write_json_atomic
 from ..infra.progress import log, progress
 from ..input_spec import fixed_batch
+from ..results import created_now
 from ..runtimes import make_runtime
 from ..runtimes.base import head, input_specs, n_examples
 from ..tfjs import MODEL_JSON
@@ -141,7 +142,7 @@ def measure_diagnose(subject: Subject, opts: DiagnoseOptions) -> dict:
         timings["write_s"] = time.perf_counter() - t0  # the overlays; the record itself is small
         record["seconds"] = {k: round(v, 2) for k, v in timings.items()}
         record["seconds"]["total_s"] = round(time.perf_counter() - t_start, 1)
-        record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        record["created"] = created_now()
         write_json_atomic(path, record)
         record["path"] = str(path)
     return record

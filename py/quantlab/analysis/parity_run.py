@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from .. import workspace
 from ..convert.converter import VARIANTS
+from ..results import created_now
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, compare, save_parity
 from .subject import Subject
 
@@ -40,6 +41,6 @@ def measure_parity(subject: Subject, opts: ParityOptions) -> dict:
         stack.close()  # the reference's runtimes stop before the record is written
         record.update(setup.details)
         record["seconds"] = round(time.perf_counter() - t_start, 1)
-        record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        record["created"] = created_now()
         save_parity(subject.out_dir, subject.name, record)
     return record

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 from ..infra.environment import environment
 from ..infra.progress import log
+from ..results import created_now
 from ..stats import uncertainty
 from .evaluate import Measured
 from .variant_row import variant_row
@@ -83,7 +83,7 @@ def run_record(
         **fields,
         "environment": environment(runtime_info),
         "config": {"command": " ".join(shlex.quote(a) for a in sys.argv), **config},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": created_now(),
     }
 
 

@@ -4,11 +4,10 @@ reproduce the answer; run_tune searches; the record is saved beside the results.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from .. import workspace
-from ..results import write_section
+from ..results import created_now, write_section
 from .subject import Subject
 from .tune import run_tune
 
@@ -50,7 +49,7 @@ def measure_tune(subject: Subject, opts: TuneOptions) -> dict:
             finally:
                 setup.close()
         record.update(setup.details)
-        record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")  # the page tells an earlier run's tune
+        record["created"] = created_now()  # the page tells an earlier run's tune
         if record["verified"]:
             subject.reproduce_tune(record, opts.base)
         # a tune from another base (the graph demo's equalized model) is kept beside the plain one
