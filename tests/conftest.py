@@ -172,9 +172,9 @@ _LONGEST_FIRST = (
     "analyze/test_litert_cli.py",  # 100 (analyze, bench and delivery of LiteRT variants)
     "runtimes/test_delivery_browser.py",  # 95
     "infra/test_signals.py",  # 95
+    "analysis/test_diagnose.py",  # 80 (Model Explorer twice: a graph and a layers model)
     "analyze/test_analyze_cli.py",  # 75
     "analyze/test_shipped.py",  # 75
-    "analysis/test_diagnose.py",  # 65
     "demos/test_demo_litert.py",  # 40
     "cli/test_cli.py",  # 50
     "analysis/test_parity.py",  # 50
