@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..convert.litert import LITERT_VARIANTS, read_recipe, write_litert_variants
+from ..convert.litert import read_recipe, write_litert_variants
 from ..errors import QuantlabError
-from ..infra.progress import log
 from ..runtimes.litert import signature_name
 from ..sources import TF_FORMATS
 from .delivery import delivery_sizes
@@ -158,7 +157,6 @@ def measure_litert(
     model = _load(source)
     calib = [np.asarray(calibration[s.name], dtype=np.float32) for s in specs]
     note = f"{len(calib[0])} examples of --inputs, evenly spaced, held out of scoring"
-    log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
     paths = write_litert_variants(model, root, LITERT_BATCH, calib, calibration_note=note)
     x = {s.name: inputs.batch(s.name, 0, inputs.n) for s in specs}
     measured, info = run_litert(paths, x, reference, runtime_name, timeout, out_names)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import QuantlabError
 from ..infra.fsutil import write_json_atomic
+from ..infra.progress import log
 
 LITERT_VARIANTS = ("litert-float32", "litert-float16", "litert-dynamic-int8", "litert-int8")
 MODEL_FILE = "model.tflite"
@@ -129,6 +130,7 @@ def write_litert_variants(
     calibration_note: str = "",
 ) -> dict[str, Path]:  # fmt: skip
     """MODELS/<name>/<variant>/model.tflite + litert.json for each variant (atomic per file)."""
+    log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(variants), batch)
     paths = {}
     for variant in variants:
         folder = Path(root) / variant

@@ -17,8 +17,7 @@ from ..analysis.litert_run import (
     run_litert,
 )
 from ..analysis.run_record import Scorer, scored_rows
-from ..convert.litert import LITERT_VARIANTS, write_litert_variants
-from ..infra.progress import log
+from ..convert.litert import write_litert_variants
 from ..inputs import evenly_spaced
 from ..workspace import keras_dir, model_root
 from .base import DemoSpec
@@ -35,7 +34,6 @@ def demo_litert(
     model, _ = load_trained(keras_dir(models_dir, demo.name))
     calib = np.asarray(data.x_train[evenly_spaced(len(data.x_train), CALIBRATION)], dtype=np.float32)
     note = f"{len(calib)} training examples of {demo.name}, evenly spaced (the test set is what is scored)"
-    log.info("writing %s with tf.lite.TFLiteConverter (batch %d)", ", ".join(LITERT_VARIANTS), LITERT_BATCH)
     paths = write_litert_variants(
         model, model_root(models_dir, demo.name), LITERT_BATCH, [calib], calibration_note=note
     )
