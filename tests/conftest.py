@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import re
 import signal
@@ -149,6 +150,8 @@ def require_runtime(reason: str | None) -> None:
 #   e2e      the real CLI, converter and evaluator (every other folder: `make test-e2e`)
 #   browser  headless Chromium (`-m browser`); signals: Ctrl-C / SIGTERM / crash tests (`-m signals`)
 _BROWSER = ("browser", "chromium", "webgl", "webgpu", "check_report")
+# ... and, outside tests/unit, any test that requires Chromium.
+_BROWSER_SOURCE = ("require_runtime(browser_unavailable_", "require_runtime(chromium_unavailable_")
 _SIGNALS = ("ctrl_c", "interrupt", "sigint", "sigterm", "sighup", "crash", "hang", "kill")
 
 
@@ -197,12 +200,26 @@ def _file_rank(item) -> int:
     return _LONGEST_FIRST.index(rel) if rel in _LONGEST_FIRST else len(_LONGEST_FIRST)
 
 
+def _uses_chromium(item) -> bool:
+    """A test that requires Chromium to run (skips, or fails in CI, without it), itself or
+    through a fixture it asks for."""
+    functions = [item.function]
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        functions += [d.func for d in defs if "tests" in Path(inspect.getfile(d.func)).parts]
+    for function in functions:
+        with contextlib.suppress(OSError, TypeError):
+            if any(mark in inspect.getsource(function) for mark in _BROWSER_SOURCE):
+                return True
+    return False
+
+
 def pytest_collection_modifyitems(config, items):
     items.sort(key=_file_rank)  # stable: tests keep their order within a file
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         item.add_marker(pytest.mark.fast if parts[0] == "unit" else pytest.mark.e2e)
-        if _named(item.name, _BROWSER) or "browser" in parts[-1]:
+        browser = _named(item.name, _BROWSER) or "browser" in parts[-1]
+        if parts[0] != "unit" and (browser or _uses_chromium(item)):
             item.add_marker(pytest.mark.browser)
         if _named(item.name, _SIGNALS) or parts[-1] in ("test_interrupts.py", "test_signals.py"):
             item.add_marker(pytest.mark.signals)

@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
 
 
 def readme_analyze_commands() -> list[str]:

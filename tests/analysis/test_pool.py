@@ -51,7 +51,6 @@ def test_shards_are_cut_at_batch_multiples():
     assert all(s % 64 == 0 for s, _ in shard_bounds(1000, 64, 2048, 4))
 
 
-@pytest.mark.slow
 def test_two_workers_give_bit_identical_outputs_to_one_process(small_convnet_dir):
     ex = _examples()
     with TfjsNodeRuntime("wasm") as rt:  # the old way: one process, variant after variant
@@ -68,7 +67,6 @@ def test_two_workers_give_bit_identical_outputs_to_one_process(small_convnet_dir
     assert not np.array_equal(two["uint8"].outputs[0], two["float32"].outputs[0])
 
 
-@pytest.mark.slow
 def test_more_workers_than_jobs_are_capped_and_said(small_convnet_dir):
     import logging
 
@@ -91,7 +89,6 @@ def test_more_workers_than_jobs_are_capped_and_said(small_convnet_dir):
     assert "5 workers asked for 1 jobs: 1 run" in records
 
 
-@pytest.mark.slow
 def test_a_worker_killed_mid_job_is_replaced_and_the_job_retried(small_convnet_dir, tmp_path, monkeypatch):
     """The evaluator's test hook holds predict jobs; the test kills the worker certainly inside
     one, then releases the rest: the killed job reruns on a fresh evaluator, results unchanged."""
@@ -124,7 +121,6 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_retried(small_convnet_d
     assert processes_with_env(str(block)) == []
 
 
-@pytest.mark.slow
 def test_a_job_whose_worker_dies_twice_is_one_error_naming_it(small_convnet_dir, monkeypatch):
     monkeypatch.setenv("QUANTLAB_TEST_CRASH_MODEL", "uint16")  # the evaluator exits on predict
     with LocalPool("node-wasm", workers=2) as pool:
@@ -135,7 +131,6 @@ def test_a_job_whose_worker_dies_twice_is_one_error_naming_it(small_convnet_dir,
     assert msg.startswith("job uint16 shard ") and "failed twice" in msg and "exited with code 70" in msg
 
 
-@pytest.mark.slow
 def test_a_broken_artifact_is_not_retried(small_convnet_dir, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -188,7 +183,6 @@ def test_ray_not_installed_is_one_line_with_the_install_command(tmp_path):
     assert lines == ["error: --executor ray needs Ray, which is not installed: pip install 'quantlab[ray]'"]
 
 
-@pytest.mark.slow
 def test_sigint_with_two_workers_stops_every_worker(housing_quick, tmp_path):
     """Both evaluators held inside predict jobs; Ctrl-C: exit 130, no process, no temp folder."""
     from tests.infra.test_signals import assert_nothing_left

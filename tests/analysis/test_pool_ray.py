@@ -31,7 +31,6 @@ def ray_pool():
         pool.close()
 
 
-@pytest.mark.slow
 def test_ray_actors_give_the_local_pools_outputs(ray_pool, small_convnet_dir: Path):
     x = np.random.default_rng(11).random((600, 12, 12, 1), dtype=np.float32)
     paths = {v: small_convnet_dir / v for v in VARIANTS}
@@ -44,7 +43,6 @@ def test_ray_actors_give_the_local_pools_outputs(ray_pool, small_convnet_dir: Pa
         assert got[v].timings.examples == 600
 
 
-@pytest.mark.slow
 def test_a_ray_job_whose_worker_dies_twice_is_one_error(ray_pool, small_convnet_dir: Path, tmp_path):
     """Actors whose evaluators die on predict (the evaluator's QUANTLAB_TEST_CRASH_MODEL hook,
     set in the actors' environment): the job is retried once on a fresh actor, then named."""

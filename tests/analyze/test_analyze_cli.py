@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import invoke_cli, processes_with_env
 
-pytestmark = pytest.mark.slow
 
 
 def _analyze(tmp_path, model, *extra):

@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import invoke_cli
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from tests.analyze.test_analyze_cli import _analyze, _results, node_left
 from tests.conftest import invoke_cli
 from tests.runtimes.test_js_fixtures import FIXTURES, _fixture
 
-pytestmark = pytest.mark.slow
 
 
 def _npz_with_tfjs_labels(name: str, path) -> np.ndarray:

@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import invoke_cli, processes_with_env, require_runtime
 
-pytestmark = pytest.mark.slow
 FAST = ("-r", "node-wasm", "-r", "node-cpu")
 
 

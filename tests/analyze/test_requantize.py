@@ -11,7 +11,6 @@ import pytest
 
 from quantlab.convert.requantize import requantize
 
-pytestmark = pytest.mark.slow
 
 
 def _converter(*args: str) -> None:

@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import invoke_cli
 from tests.fixtures import shipped_graph
 
-pytestmark = pytest.mark.slow
 
 
 def _run(tmp_path, *args):

@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import invoke_cli
 
-pytestmark = pytest.mark.slow
 
 
 def _tune(tmp_path, model, *extra):

@@ -27,7 +27,6 @@ import pytest
 
 from tests.conftest import ROOT, invoke_cli, require_runtime
 
-pytestmark = pytest.mark.slow
 
 # What a source tree needs to build quantlab (what `git clone` gives, less tests and reports).
 SOURCES = (
