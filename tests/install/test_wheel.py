@@ -25,8 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, invoke_cli, require_runtime
-
+from tests.conftest import ROOT, invoke_cli, processes_with_env, require_runtime
 
 # What a source tree needs to build quantlab (what `git clone` gives, less tests and reports).
 SOURCES = (
@@ -239,10 +238,10 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 def test_npm_install_interrupted_then_two_first_runs_at_once(installed, tmp_path):
-    """Setup report -> an install stopped by SIGTERM after `npm ci`, before the rename, leaves
-    nothing -> one killed (SIGKILL) leaves no entry, only a hidden temp folder -> two installs at
-    once both succeed, one runs `npm ci`, the other waits for the lock, and the leftover is
-    removed -> the report says ready."""
+    """Setup report -> an install stopped by SIGTERM while `npm ci` runs leaves nothing, npm
+    included -> one killed (SIGKILL) after `npm ci`, before the rename, leaves no entry, only a
+    hidden temp folder -> two installs at once both succeed, one runs `npm ci`, the other waits
+    for the lock, and the leftover is removed -> the report says ready."""
     report = _check(installed.run("setup"), "setup").stdout.splitlines()
     assert [line.split()[0] for line in report] == [
         "ready",
@@ -261,18 +260,25 @@ def test_npm_install_interrupted_then_two_first_runs_at_once(installed, tmp_path
     for sig, leftover in ((signal.SIGTERM, False), (signal.SIGKILL, True)):
         shutil.rmtree(block, ignore_errors=True)
         block.mkdir()
+        marker = f"QUANTLAB_TEST_NPM_RUN={tmp_path.name}-{sig.name}"  # in npm's environment too
         proc = installed.start(
-            "setup", "--npm", QUANTLAB_TEST_HOLD="npm-install", QUANTLAB_TEST_BLOCK_DIR=str(block)
-        )
-        _wait_for(block / "npm-install-started", proc)
-        parts = list(installed.node_cache().glob(".*.part"))
-        assert len(parts) == 1 and (parts[0] / "node_modules" / "@tensorflow" / "tfjs").is_dir()
-        assert installed.entries() == []  # npm ci done, not renamed yet
+            "setup", "--npm", QUANTLAB_TEST_HOLD="npm-install", QUANTLAB_TEST_BLOCK_DIR=str(block),
+            **dict([marker.split("=")]),
+        )  # fmt: skip
+        if sig == signal.SIGTERM:  # while npm ci writes node_modules (or, were it done, in the hold)
+            _wait_for_any(lambda: list(installed.node_cache().glob(".*.part/node_modules")), block, proc)
+        else:  # npm ci done, not renamed yet: the worst moment to die
+            _wait_for(block / "npm-install-started", proc)
+            parts = list(installed.node_cache().glob(".*.part"))
+            assert len(parts) == 1 and (parts[0] / "node_modules" / "@tensorflow" / "tfjs").is_dir()
+        assert installed.entries() == []
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == (143 if sig == signal.SIGTERM else -signal.SIGKILL), err[-2000:]
         assert installed.entries() == [], f"an interrupted install left an entry ({sig.name})"
         assert bool(list(installed.node_cache().glob(".*.part"))) == leftover, sig.name
+        if sig == signal.SIGTERM:
+            assert processes_with_env(marker) == [], "npm outlived the install it belonged to"
 
     procs = [installed.start("setup", "--npm") for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
@@ -293,6 +299,15 @@ def test_npm_install_interrupted_then_two_first_runs_at_once(installed, tmp_path
     assert "already installed, nothing to do" in again.stderr
     report = _check(installed.run("setup"), "setup").stdout.splitlines()
     assert report[2].startswith("ready") and str(entry / "node_modules") in report[2]
+
+
+def _wait_for_any(found, block: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until `found()` is non-empty or the install holds (block/npm-install-started)."""
+    deadline = time.monotonic() + timeout
+    while not found() and not (block / "npm-install-started").exists():
+        assert proc.poll() is None, f"exited {proc.returncode}: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, f"no npm install within {timeout} s"
+        time.sleep(0.05)
 
 
 def _make_h5(path: Path) -> None:

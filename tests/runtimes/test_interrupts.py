@@ -4,9 +4,12 @@ follows (unload, close) returns immediately, leaving no process and no temp fold
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,10 +60,15 @@ def test_ctrl_c_while_node_predicts_kills_it_at_once(small_convnet_dir, tmp_path
             rt.evaluator.proc.kill()
 
 
-def test_ctrl_c_while_the_browser_works_closes_it(tmp_path):
+def test_ctrl_c_while_the_browser_works_closes_it(tmp_path, monkeypatch):
+    """... and leaves nothing in $TMPDIR: no org.chromium.Chromium.*, playwright_chromiumdev_profile-*
+    or playwright-artifacts-* folder (as `parity -r browser-cpu` interrupted did)."""
     require_runtime(browser_unavailable_reason())
     from quantlab.runtimes.browser import BrowserRuntime
 
+    system_tmp = Path(tempfile.mkdtemp(prefix="qlt", dir="/tmp"))  # short: Chromium's socket is in it
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # Python reads TMPDIR again
     rt = BrowserRuntime("cpu", timeout=600)
     io_dir = rt.io_dir
     assert rt._chromium_pids()
@@ -84,5 +92,31 @@ def test_ctrl_c_while_the_browser_works_closes_it(tmp_path):
         assert time.monotonic() - t1 < 60 and t1 - t0 < 120
         assert rt.dead and rt._chromium_pids() == []
         assert not io_dir.exists()
+        assert sorted(p.name for p in system_tmp.iterdir()) == []
     finally:
         rt.kill()
+        shutil.rmtree(system_tmp, ignore_errors=True)
+
+
+def test_a_deep_tmpdir_still_leaves_chromium_room_for_its_socket(tmp_path, monkeypatch):
+    """Chromium aborts ("Socket path too long") when $TMPDIR/org.chromium.Chromium.XXXXXX/
+    SingletonSocket is over 107 bytes: the browser's temp folder then goes under /tmp."""
+    from quantlab.runtimes.chromium_page import short_temp_dir
+
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    made = short_temp_dir()
+    try:
+        socket = made / "org.chromium.Chromium.XXXXXX" / "SingletonSocket"
+        assert len(str(socket)) <= 107 and made.parent == Path("/tmp")
+    finally:
+        made.rmdir()
+    shallow = Path(tempfile.mkdtemp(prefix="q", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(shallow))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    try:
+        assert short_temp_dir().parent == shallow  # $TMPDIR whenever it leaves the room
+    finally:
+        shutil.rmtree(shallow)

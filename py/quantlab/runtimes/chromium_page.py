@@ -20,6 +20,20 @@ from .base import LoadedModel, Runtime
 _ENV_LOCK = threading.Lock()  # os.environ is changed for a moment while Playwright's driver starts
 
 
+# Chromium's <TMPDIR>/org.chromium.Chromium.XXXXXX/SingletonSocket must fit a Unix socket path
+# (107 bytes): room for 46 after the folder made here, and some to spare.
+_SOCKET_ROOM = 56
+
+
+def short_temp_dir() -> Path:
+    """A new temp folder whose path leaves Chromium room for its socket: under $TMPDIR, or under
+    /tmp when $TMPDIR is too deep (Chromium would abort with "Socket path too long")."""
+    base = tempfile.gettempdir()
+    if len(base) + 12 + _SOCKET_ROOM > 107 and os.access("/tmp", os.W_OK):
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="ql", dir=base))
+
+
 class ChromiumPage(Runtime):
     page_api = "quantlab"  # the page's window.<page_api> object that _call drives
 
@@ -53,7 +67,7 @@ class ChromiumPage(Runtime):
         # org.chromium.Chromium.* folders) write temp folders that an interrupted run never removes:
         # both get a TMPDIR of their own, which close() and kill() remove whole. Short: Chromium's
         # SingletonSocket path under it must fit a Unix socket's 108 bytes.
-        self.tmp_dir = tmp = Path(tempfile.mkdtemp(prefix="ql"))
+        self.tmp_dir = tmp = short_temp_dir()
         self._own_pw = playwright is None
         if playwright is not None:
             self._pw = playwright
