@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import ArtifactError, QuantlabError
 from ..infra.fsutil import atomic_dir
 from ..infra.progress import log
+from ..infra.tfcompat import save_for_converter
 from ..sources import ModelSource
 from ..tfjs import MODEL_JSON
 
@@ -178,7 +179,7 @@ def write_float32(source: ModelSource, dest: Path, output_format: str | None = N
         # The converter has no .keras input: go through a SavedModel of the loaded model.
         model = load_keras_file(source.path)
         with tempfile.TemporaryDirectory(prefix="quantlab-sm-") as tmp:
-            model.save(tmp, save_format="tf")
+            save_for_converter(model, tmp)
             cmd = run_converter(ModelSource(Path(tmp), "saved-model", "Keras SavedModel"), dest, "graph")
         return {"output_format": "graph", "how": "Keras SavedModel -> tensorflowjs_converter", "command": cmd}
     cmd = run_converter(source, dest, output_format)

@@ -59,6 +59,15 @@ def keras():
     return tf_keras
 
 
+def save_for_converter(model, path) -> None:
+    """`model.save(path, save_format="tf")` with the serving signature the converter reads, but not
+    the per-layer call traces only a Keras reload uses: MobileNetV2 saves in 5 s instead of 16 and
+    converts in 5 s instead of 11, to the same graph model (same weights, same model.json)."""
+    from tf_keras.src.saving.legacy import saving_utils
+
+    model.save(path, save_format="tf", save_traces=False, signatures=saving_utils.trace_model_call(model))
+
+
 def seed_everything(seed: int) -> None:
     import random
 

@@ -205,4 +205,7 @@ def analyze(
             calibration=calibration,
         )
 
+    from ...infra.npm_install import npm_root
+
+    npm_root()  # tfjs' npm packages before any conversion (installed on first need, or one line offline)
     analyze_models(models, options, format_, out, as_json)

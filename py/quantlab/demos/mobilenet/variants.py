@@ -26,11 +26,12 @@ def write_graph_variants(
     from ...convert.requantize import requantize
     from ...convert.source import run_converter
     from ...convert.weight_checks import check_weights_quantizable
+    from ...infra.tfcompat import save_for_converter
     from ...sources import ModelSource
 
     root = Path(root)
     with tempfile.TemporaryDirectory(prefix="quantlab-sm-") as tmp:
-        model.save(tmp, save_format="tf")
+        save_for_converter(model, tmp)
         run_converter(ModelSource(Path(tmp), "saved-model", "Keras SavedModel"), root / "float32", "graph")
     paths = {"float32": root / "float32"}
     for v in variants:
