@@ -175,12 +175,16 @@ def write_float32(source: ModelSource, dest: Path, output_format: str | None = N
 
         save_tfjs(load_keras_file(source.path), dest)
         return {"output_format": "layers", "how": "tensorflowjs.converters.save_keras_model", "command": None}
-    if source.format == "keras-v3":
-        # The converter has no .keras input: go through a SavedModel of the loaded model.
+    if source.format in ("keras-v3", "keras-h5"):
+        # The converter has no .keras input: go through a SavedModel of the loaded model. For an
+        # .h5 that is what `--input_format keras --output_format tfjs_graph_model` does itself
+        # (load_model, save as a SavedModel, convert it), here without a second TensorFlow import.
         model = load_keras_file(source.path)
         with tempfile.TemporaryDirectory(prefix="quantlab-sm-") as tmp:
             save_for_converter(model, tmp)
             cmd = run_converter(ModelSource(Path(tmp), "saved-model", "Keras SavedModel"), dest, "graph")
+        if source.format == "keras-h5":
+            cmd = ["tensorflowjs_converter", *converter_args(source, "graph"), str(source.path), str(dest)]
         return {"output_format": "graph", "how": "Keras SavedModel -> tensorflowjs_converter", "command": cmd}
     cmd = run_converter(source, dest, output_format)
     return {"output_format": output_format, "how": "tensorflowjs_converter", "command": cmd}
