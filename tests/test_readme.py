@@ -7,10 +7,7 @@ import json
 import re
 import subprocess
 
-import pytest
-
 from tests.conftest import ROOT
-
 
 
 def readme_analyze_commands() -> list[str]:

@@ -14,6 +14,7 @@ from .metrics import LOWER_IS_BETTER
 DEFAULT_MIN_EFFECT: dict[str, float] = {
     "accuracy": 0.005,  # half a percentage point: the smallest accuracy change a user acts on
     "top5_accuracy": 0.005,  # the same, for top-5
+    "loo_1nn": 0.005,  # the same, for an embedding's leave-one-out 1-NN accuracy
     "top1_agreement": 0.01,  # one example in 100 changing its top class
     "top5_agreement": 0.01,  # one example in 100 losing float32's class from its top 5
     "cosine_mean": 0.001,  # float16's ~1e-4 is noise; past 1e-3 nearest neighbours start to move

@@ -1,15 +1,17 @@
 """What to measure on a model's outputs: fidelity to float32 (always, label-free), and with labels
-classification (accuracy, top-5) or regression (MAE, RMSE). Detection from the outputs and
-labels; `--task` overrides it."""
+classification (accuracy, top-5), regression (MAE, RMSE) or retrieval (an embedding's
+leave-one-out 1-NN accuracy by label, the MobileNetV2 backbone demo's figure). Detection from the
+outputs and labels; `--task` overrides it (retrieval is never detected: class logits and feature
+vectors look alike)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .errors import DataError
-from .metrics import error_stats
+from .metrics import error_stats, loo_1nn_hits
 
-TASKS = ("auto", "classification", "regression", "fidelity")
+TASKS = ("auto", "classification", "regression", "retrieval", "fidelity")
 
 
 def is_class_scores(y: np.ndarray) -> bool:
@@ -24,11 +26,11 @@ def is_probabilities(y: np.ndarray) -> bool:
 
 
 def detect_task(outputs: list[np.ndarray], labels: np.ndarray | None, override: str = "auto") -> str:
-    """classification, regression or fidelity, from the first output and the labels."""
+    """classification, regression or fidelity, from the first output and the labels (retrieval: asked)."""
     if override not in TASKS:
         raise DataError(f"--task {override!r}: valid: {', '.join(TASKS)}", exit_code=2)
     if labels is None:
-        if override in ("classification", "regression"):
+        if override in ("classification", "regression", "retrieval"):
             raise DataError(
                 f"--task {override} needs labels (an .npz with a labels array, or class subfolders)"
             )
@@ -66,6 +68,8 @@ def label_metrics(
         if y.shape[1] > 5:
             out["top5_accuracy"] = float(np.mean(topk_hits(y, t, 5)))
         return out
+    if task == "retrieval":
+        return {"loo_1nn": float(np.mean(_retrieval_hits(y, labels)))}
     if task == "regression":
         pred = y.reshape(len(y), -1).astype(np.float64)
         target = labels.reshape(len(labels), -1).astype(np.float64)
@@ -75,6 +79,15 @@ def label_metrics(
         mae = float(np.mean(np.abs(err)))
         return {"mae": mae, **_in_units(mae, units), "rmse": float(np.sqrt(np.mean(err * err)))}
     raise DataError(f"unknown task {task!r}")
+
+
+def _retrieval_hits(y: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per example: is its nearest other example (cosine of the flattened output) of its label?"""
+    if labels.ndim != 1 or len(labels) != len(y):
+        raise DataError(f"retrieval needs one label per example; got labels {list(labels.shape)}")
+    if len(y) < 2:
+        raise DataError("retrieval needs at least 2 examples (each is matched to its nearest other one)")
+    return loo_1nn_hits(y.reshape(len(y), -1).astype(np.float64), list(labels))
 
 
 def _in_units(mae, units: dict[str, float] | None) -> dict:
@@ -93,6 +106,8 @@ def per_example_scores(
         if y.shape[1] > 5:
             out["top5_accuracy"] = topk_hits(y, t, 5)
         return out
+    if task == "retrieval":
+        return {"loo_1nn": _retrieval_hits(y, labels)}
     if task == "regression":
         err = y.reshape(len(y), -1).astype(np.float64) - labels.reshape(len(labels), -1).astype(np.float64)
         mae = np.mean(np.abs(err), axis=1)
@@ -144,4 +159,9 @@ def fidelity(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     return out
 
 
-PRIMARY = {"classification": "accuracy", "regression": "mae", "fidelity": "cosine_mean"}
+PRIMARY = {
+    "classification": "accuracy",
+    "regression": "mae",
+    "retrieval": "loo_1nn",
+    "fidelity": "cosine_mean",
+}

@@ -10,7 +10,6 @@ import pytest
 from tests.conftest import invoke_cli, processes_with_env
 
 
-
 def _analyze(tmp_path, model, *extra):
     out, models = tmp_path / "reports", tmp_path / "models"
     proc = invoke_cli(

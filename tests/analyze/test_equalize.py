@@ -11,7 +11,6 @@ import pytest
 from tests.conftest import invoke_cli
 
 
-
 @pytest.fixture(scope="module")
 def chain_models(tmp_path_factory):
     """SavedModels of conv1x1 -> act -> depthwise3x3 -> act -> conv1x1 with output channels whose

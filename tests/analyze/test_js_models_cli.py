@@ -14,7 +14,6 @@ from tests.conftest import invoke_cli
 from tests.runtimes.test_js_fixtures import FIXTURES, _fixture
 
 
-
 def _npz_with_tfjs_labels(name: str, path) -> np.ndarray:
     """The fixture's inputs under the model's input names, and labels from tfjs' own first output
     (argmax for class scores, the values for a regression head)."""

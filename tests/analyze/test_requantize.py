@@ -12,7 +12,6 @@ import pytest
 from quantlab.convert.requantize import requantize
 
 
-
 def _converter(*args: str) -> None:
     exe = Path(sys.executable).with_name("tensorflowjs_converter")
     proc = subprocess.run([str(exe), *args], capture_output=True, text=True)

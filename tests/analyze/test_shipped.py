@@ -16,7 +16,6 @@ from tests.conftest import invoke_cli
 from tests.fixtures import shipped_graph
 
 
-
 def _run(tmp_path, *args):
     out, models = tmp_path / "reports", tmp_path / "models"
     proc = invoke_cli(*args, "--out", str(out), "--models-dir", str(models))

@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import invoke_cli
 
 
-
 def _tune(tmp_path, model, *extra):
     return invoke_cli(
         "tune", str(model), "--json", "--backend", "wasm", "--out", str(tmp_path / "reports"),

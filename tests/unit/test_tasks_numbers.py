@@ -105,7 +105,7 @@ def test_detect_task_refusals():
     with pytest.raises(DataError) as e:
         tasks.detect_task([np.zeros((2, 2))], None, "ranking")
     assert e.value.exit_code == 2
-    assert str(e.value) == "--task 'ranking': valid: auto, classification, regression, fidelity"
+    assert str(e.value) == "--task 'ranking': valid: auto, classification, regression, retrieval, fidelity"
     for task in ("classification", "regression"):
         with pytest.raises(DataError, match=f"--task {task} needs labels") as e:
             tasks.detect_task([np.zeros((2, 2))], None, task)
@@ -156,3 +156,19 @@ def test_topk_hits_breaks_ties_towards_the_lower_index():
     # all four scores equal: top-2 is classes {0, 1}
     scores = np.ones((4, 4))
     assert tasks.topk_hits(scores, np.array([0, 1, 2, 3]), 2).tolist() == [True, True, False, False]
+
+
+def test_retrieval_is_leave_one_out_1nn_by_label_worked_by_hand():
+    """Cosines by hand: 0 -> 1 (0.994 > 0.970), 1 -> 0 (0.9939 > 0.9905), 2 -> 3 (0.243), and
+    3 -> 1 (0.9905, label 0): a miss. Never detected, only asked for; labels needed."""
+    y = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.8, 0.2]], dtype=np.float32)
+    labels = np.array([0, 0, 1, 1])
+    assert tasks.label_metrics("retrieval", y, labels) == {"loo_1nn": 0.75}
+    assert tasks.per_example_scores("retrieval", y, labels)["loo_1nn"].tolist() == [True, True, True, False]
+    assert tasks.PRIMARY["retrieval"] == "loo_1nn"
+    assert tasks.detect_task([y], labels, "retrieval") == "retrieval"
+    assert tasks.detect_task([y], labels, "auto") == "classification"  # logits and features look alike
+    with pytest.raises(DataError, match="--task retrieval needs labels"):
+        tasks.detect_task([y], None, "retrieval")
+    with pytest.raises(DataError, match="at least 2 examples"):
+        tasks.label_metrics("retrieval", y[:1], labels[:1])

@@ -75,7 +75,13 @@ def analyze(
     map_name: Annotated[str, typer.Option(help="Folder name of the --map variant")] = "custom",
     output_format: OutputFormat = None,
     format_: FormatOverride = None,
-    task: Annotated[str, typer.Option(help="auto, classification, regression or fidelity")] = "auto",
+    task: Annotated[
+        str,
+        typer.Option(
+            help="auto, classification, regression, retrieval (an embedding: leave-one-out 1-NN "
+            "accuracy by label) or fidelity"
+        ),
+    ] = "auto",
     runtime: Annotated[
         str | None,
         typer.Option(

@@ -82,7 +82,7 @@ def evaluate(
         int | None, typer.Option(help=f"MODEL only: seed of synthetic inputs (default {SYNTHETIC_SEED})")
     ] = None,
     task: Annotated[
-        str | None, typer.Option(help="MODEL only: auto, classification, regression or fidelity")
+        str | None, typer.Option(help="MODEL only: auto, classification, regression, retrieval or fidelity")
     ] = None,
     format_: FormatOverride = None,
     litert: LiteRT = False,
