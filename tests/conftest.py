@@ -114,6 +114,28 @@ def invoke_cli(
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
+_STOCK_CONVERTER = """
+import json, sys
+from tensorflowjs.converters import converter
+for argv in json.loads(sys.argv[1]):
+    converter.convert(argv)  # what the tensorflowjs_converter command runs on its arguments
+"""
+
+
+def stock_converter(*argvs: list[str]) -> None:
+    """The stock converter on each argument list (as `tensorflowjs_converter ARGS`), all in one
+    child process: an independent reference, paying TensorFlow's import once, not per call."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _STOCK_CONVERTER, json.dumps([[str(a) for a in argv] for argv in argvs])],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def node_processes_of(pattern: str = str(ROOT / "js" / "evaluator.mjs")) -> list[str]:
     out = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if "pgrep" not in line]

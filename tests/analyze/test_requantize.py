@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from quantlab.convert.requantize import requantize
-
-
-def _converter(*args: str) -> None:
-    exe = Path(sys.executable).with_name("tensorflowjs_converter")
-    proc = subprocess.run([str(exe), *args], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+from tests.conftest import stock_converter
 
 
 def _same_artifact(a: Path, b: Path) -> None:
@@ -28,17 +21,25 @@ def _same_artifact(a: Path, b: Path) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float16"])
-def test_graph_model_requantized_equals_converter_from_savedmodel(user_models, clf_graph, tmp_path, dtype):
+@pytest.fixture(scope="module")
+def converted(user_models, tmp_path_factory) -> Path:
+    """The converter's own --quantize_<dtype> outputs from the SavedModel, one folder per dtype."""
+    root = tmp_path_factory.mktemp("converted")
+    sm = str(user_models["clf_savedmodel"])
+    args = ["--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model", sm]
+    stock_converter(*([*args, str(root / d), f"--quantize_{d}"] for d in DTYPES))
+    return root
+
+
+DTYPES = ("uint8", "uint16", "float16")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_graph_model_requantized_equals_converter_from_savedmodel(converted, clf_graph, tmp_path, dtype):
     """The converter's float32 graph model (clf_graph) re-quantized by us == the converter's own
     --quantize_<dtype> output from the SavedModel."""
-    sm = str(user_models["clf_savedmodel"])
-    _converter(
-        "--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model", sm, str(tmp_path / "conv"),
-        f"--quantize_{dtype}",
-    )  # fmt: skip
     requantize(clf_graph, tmp_path / "ours", {dtype: True})
-    _same_artifact(tmp_path / "ours", tmp_path / "conv")
+    _same_artifact(tmp_path / "ours", converted / dtype)
 
 
 def test_layers_model_requantized_equals_save_keras_model(user_models, tmp_path):

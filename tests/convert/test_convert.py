@@ -4,14 +4,24 @@ import filecmp
 
 import pytest
 
-from quantlab.convert.converter import QUANT_DTYPES, converter_command, dtype_map_for, run_converter_cli
+from quantlab.convert.converter import QUANT_DTYPES, converter_command, dtype_map_for
 from quantlab.errors import QuantlabError
+from tests.conftest import stock_converter
+
+
+@pytest.fixture(scope="module")
+def converted(small_convnet_dir, tmp_path_factory):
+    """The converter's --quantize_<dtype> outputs of the float32 artifact (converter_command's
+    arguments, run by the stock converter), one folder per dtype."""
+    root = tmp_path_factory.mktemp("converted")
+    src = small_convnet_dir / "float32" / "model.json"
+    stock_converter(*(converter_command(src, root / d, {d: True})[1:] for d in QUANT_DTYPES))
+    return root
 
 
 @pytest.mark.parametrize("dtype", QUANT_DTYPES)
-def test_variant_is_byte_identical_to_tensorflowjs_converter(small_convnet_dir, tmp_path, dtype):
-    out = tmp_path / dtype
-    run_converter_cli(small_convnet_dir / "float32" / "model.json", out, {dtype: True})
+def test_variant_is_byte_identical_to_tensorflowjs_converter(small_convnet_dir, converted, dtype):
+    out = converted / dtype
     ours = small_convnet_dir / dtype
     names = sorted(p.name for p in ours.iterdir())
     assert names == sorted(p.name for p in out.iterdir())
