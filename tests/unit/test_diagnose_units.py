@@ -279,3 +279,28 @@ def test_a_layers_models_figures_go_on_the_nodes_of_each_layer_in_its_graph_form
         ]
         == 7.0
     )
+
+
+def test_depth_chart_draws_one_line_per_output_branch():
+    """A two-output graph: a shared trunk (depth 1, 2) feeding both heads, then a head each. Each
+    output's line keeps, per depth, the worst node feeding it (an exact node at 120 dB); a node not
+    compared is left out. By hand: head "a" = (1, 40 trunk) (2, 30 trunk2) (3, 10 a1);
+    head "b" = (1, 40) (2, 30) (3, 120 b1, exact)."""
+    from quantlab.report.depth_chart import branch_lines, depth_chart
+
+    curve = [
+        {"node": "trunk", "depth": 1, "sqnr_db": 40.0, "outputs": ["a", "b"]},
+        {"node": "trunk2", "depth": 2, "sqnr_db": 30.0, "outputs": ["a", "b"]},
+        {"node": "side", "depth": 2, "sqnr_db": 35.0, "outputs": ["a"]},  # better than trunk2: not drawn
+        {"node": "a1", "depth": 3, "sqnr_db": 10.0, "outputs": ["a"]},
+        {"node": "b1", "depth": 3, "sqnr_db": None, "identical": True, "outputs": ["b"]},
+        {"node": "skipped", "depth": 3, "sqnr_db": None, "outputs": ["b"]},  # not compared
+    ]
+    lines = branch_lines(curve, 120.0)
+    assert lines == {
+        "a": [(1, 40.0, "trunk"), (2, 30.0, "trunk2"), (3, 10.0, "a1")],
+        "b": [(1, 40.0, "trunk"), (2, 30.0, "trunk2"), (3, 120.0, "b1")],
+    }
+    svg = str(depth_chart(curve, 120.0, "uint8"))
+    assert svg.count('class="branch"') == 2 and svg.count("<circle") == 6
+    assert ">a</text>" in svg and ">b</text>" in svg and "a1: 10.0 dB" in svg and "b1: 120.0 dB" in svg
