@@ -147,7 +147,8 @@ def run_equalize(
         else:
             made = write_float32(source, tmp / "float32", "graph")
             src = tmp / "float32"
-        report = equalize_artifact(src, tmp / "equalized", relu6, snap, named=source.path)
+        named = source.model_json or source.path  # NAME.json: its folder may hold other models
+        report = equalize_artifact(src, tmp / "equalized", relu6, snap, named=named)
         record: dict = {"model": str(source.path), "format": source.format, "converted": made}
         if report is None:
             n = len(find_pairs(json.loads((src / MODEL_JSON).read_text())))

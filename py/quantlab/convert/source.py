@@ -163,7 +163,7 @@ def write_float32(source: ModelSource, dest: Path, output_format: str | None = N
             log.warning(
                 "%s: its weights are %s; float32 here means its dequantized weights, so the figures "
                 "say what re-quantizing it costs, not what quantizing the original model did",
-                source.path,
+                source.model_json,  # the manifest: its folder may hold other models
                 source.detail,
             )
         return {"output_format": output_format, "how": how, "command": None}
