@@ -95,7 +95,7 @@ def test_installed_once_into_the_cache_then_reused(packaged):
     first = inst.ensure_installed()
     key = npm.cache_key(where)
     assert first.installed and first.entry == packaged / "cache" / key and len(key) == 16
-    assert _npm_calls(packaged) == ["ci --no-audit --no-fund --loglevel=error"]
+    assert _npm_calls(packaged) == ["ci --no-audit --no-fund --loglevel=http"]  # http: the progress lines
     marker = json.loads((first.entry / npm.MARKER).read_text())
     assert marker["lock_sha256"].startswith(key) and marker["tfjs"] == "4.22.0"
     # the evaluator runs from a copy beside node_modules/, so Node resolves @tensorflow/* there
@@ -151,3 +151,20 @@ def test_quantlab_offline_does_not_try(packaged, monkeypatch):
     ):
         inst.ensure_installed()
     assert _npm_calls(packaged) == []
+
+
+def test_the_progress_bar_counts_the_lock_files_tarballs(tmp_path):
+    """One step per package npm ci fetches (a `resolved` URL in the lock file): not the root, not a
+    linked workspace; the bar advances on npm's http lines that fetch a .tgz."""
+    from quantlab.infra.npm_install import NPM_CI_PROGRESS, _tarballs
+
+    lock = tmp_path / "package-lock.json"
+    lock.write_text(
+        '{"packages": {"": {"name": "x"}, "node_modules/a": {"resolved": "https://r/a/-/a-1.0.0.tgz"},'
+        ' "node_modules/b": {"resolved": "https://r/b/-/b-2.0.0.tgz"}, "node_modules/w": {"link": true}}}'
+    )
+    assert _tarballs(lock) == 2
+    lock.write_text("not json")
+    assert _tarballs(lock) == 0  # no bar, not a failure: npm itself says what is wrong
+    assert NPM_CI_PROGRESS[0] == "ci" and NPM_CI_PROGRESS[-1] == "--loglevel=http"
+    assert sum(a.startswith("--loglevel") for a in NPM_CI_PROGRESS) == 1

@@ -38,7 +38,7 @@ from .node_packages import (
     sha256_hex,
     tfjs_version,
 )
-from .progress import log
+from .progress import log, progress
 from .test_hooks import hold
 
 
@@ -171,7 +171,7 @@ def _npm_ci(where: Layout, entry: Path) -> None:
     with atomic_dir(entry) as tmp:
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(where.source / name, tmp / name)
-        code, lines = _run_npm([*npm, *NPM_CI], tmp, env)
+        code, lines = _run_npm([*npm, *NPM_CI_PROGRESS], tmp, env, _tarballs(where.lock_file))
         text = "\n".join(lines)
         if code != 0:
             network = NETWORK_ERRORS.search(text)
@@ -194,8 +194,23 @@ def _npm_ci(where: Layout, entry: Path) -> None:
     log.info("npm packages installed in %s (%.1f s)", entry, time.monotonic() - t0)
 
 
-def _run_npm(cmd: list[str], cwd: Path, env: dict) -> tuple[int, list[str]]:
-    """Run npm, its lines logged at debug level (npm's summary at info); (exit code, last lines)."""
+# The same `npm ci` at npm's http log level: one "npm http fetch GET 200 .../NAME-VERSION.tgz" line
+# per package tarball moves the progress bar (a 300 MB install is otherwise silent for a minute).
+NPM_CI_PROGRESS = [*(a for a in NPM_CI if not a.startswith("--loglevel")), "--loglevel=http"]
+
+
+def _tarballs(lock_file: Path) -> int:
+    """How many package tarballs `npm ci` fetches: the lock file's packages with a `resolved` URL."""
+    try:
+        packages = json.loads(lock_file.read_text()).get("packages", {})
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return sum(1 for p in packages.values() if isinstance(p, dict) and p.get("resolved"))
+
+
+def _run_npm(cmd: list[str], cwd: Path, env: dict, tarballs: int = 0) -> tuple[int, list[str]]:
+    """Run npm, its lines logged at debug level (npm's summary at info), a progress bar over
+    `tarballs` when given; (exit code, last lines)."""
     log.debug("npm: %s (in %s)", " ".join(cmd), cwd)
     lines: collections.deque[str] = collections.deque(maxlen=60)
     proc = subprocess.Popen(
@@ -208,12 +223,18 @@ def _run_npm(cmd: list[str], cwd: Path, env: dict) -> tuple[int, list[str]]:
         start_new_session=True,
     )
     try:
-        for line in proc.stdout:
-            line = line.rstrip()
-            if line:
-                lines.append(line)
-                log.debug("npm: %s", line)
-        code = proc.wait()
+        with progress() if tarballs else contextlib.nullcontext() as bar:
+            task = bar.add_task("npm ci", total=tarballs, info="package tarballs") if bar else None
+            for line in proc.stdout:
+                line = line.rstrip()
+                if line:
+                    lines.append(line)
+                    log.debug("npm: %s", line)
+                    if bar and "http fetch" in line and ".tgz" in line:
+                        bar.advance(task)
+            code = proc.wait()
+            if bar and code == 0:
+                bar.update(task, completed=tarballs)
     except BaseException:  # Ctrl-C, SIGTERM: npm and its scripts go too, then the temp folder
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
