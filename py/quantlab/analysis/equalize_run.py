@@ -149,7 +149,7 @@ def run_equalize(
             src = tmp / "float32"
         named = source.model_json or source.path  # NAME.json: its folder may hold other models
         report = equalize_artifact(src, tmp / "equalized", relu6, snap, named=named)
-        record: dict = {"model": str(source.path), "format": source.format, "converted": made}
+        record: dict = {"model": str(named), "format": source.format, "converted": made}
         if report is None:
             n = len(find_pairs(json.loads((src / MODEL_JSON).read_text())))
             record |= {"status": "no-pairs", "pairs_found": n}
