@@ -184,3 +184,21 @@ def test_layer_patterns_never_take_a_nested_layers_weights():
     assert layer_patterns("x", ["x[0]"], every) == ["x[[]0]"]  # escaped for fnmatch
     m = dtype_map_for({"StatefulPartitionedCall": "float16", "dense": "uint8"}, layers)
     assert m == {"float16": ["StatefulPartitionedCall/Const"], "uint8": True}
+
+
+def test_a_missing_kernel_elsewhere_says_what_to_do():
+    """tune, parity or equalize on a model the runtime cannot run: the CLI's one line keeps tfjs'
+    words and adds the op and the command that finds a runtime that runs it (not a guess)."""
+    from quantlab.cli.guard import _said
+    from quantlab.errors import DataError, EvaluatorError
+    from quantlab.runtimes.op_support import MissingOp
+
+    raw = EvaluatorError("PREDICT_FAILED: BatchMatMul for non non-float32 tensors not yet supported.")
+    said = _said(raw)
+    assert said.startswith(str(raw)) and "no kernel for op BatchMatMul" in said
+    assert "`quantlab analyze MODEL` finds a runtime" in said
+    checked = MissingOp(
+        "m/model.json: node-wasm has no kernel for op Erf; node-cpu runs it", "Erf", "node-wasm", "x"
+    )
+    assert _said(checked) == str(checked)  # analyze's own, checked message: unchanged
+    assert _said(DataError("Erf is not supported in --inputs")) == "Erf is not supported in --inputs"

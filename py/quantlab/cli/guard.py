@@ -8,10 +8,25 @@ import typer
 from rich.markup import escape
 from typer.exceptions import TyperException
 
-from ..errors import CANNOT_WRITE_EXIT, QuantlabError, cannot_write
+from ..errors import CANNOT_WRITE_EXIT, EvaluatorError, QuantlabError, cannot_write
 from ..infra.progress import console, setup_logging
 from ..infra.signals import exit_code as interrupt_exit_code
 from ..infra.signals import interrupt_on_signals, signal_name
+
+
+def _said(e: QuantlabError) -> str:
+    """The error's line; a runtime that lacks a kernel (outside analyze and diagnose, which check
+    which runtime does run the model) gets what to do about it."""
+    from ..runtimes.op_support import MissingOp, missing_op
+
+    text = str(e)
+    op = None if isinstance(e, MissingOp) else missing_op(text)
+    if op is None or not isinstance(e, EvaluatorError):
+        return text
+    return (
+        f"{text} (this tfjs runtime has no kernel for op {op}: `quantlab analyze MODEL` finds a runtime "
+        "that runs the model here; pass it with --runtime/--backend)"
+    )
 
 
 def cli_errors(fn):
@@ -26,7 +41,8 @@ def cli_errors(fn):
             with interrupt_on_signals():
                 return fn(*args, **kwargs)
         except QuantlabError as e:
-            console.print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(_said(e))}", markup=True, highlight=False,
+                          soft_wrap=True)  # fmt: skip
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt as e:  # Ctrl-C, and SIGTERM/SIGHUP as signals.Terminated
             console.print(
