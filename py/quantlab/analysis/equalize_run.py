@@ -66,9 +66,14 @@ def compare(outs: dict[str, list[np.ndarray]]) -> dict:
         per = {f"output {k}": judge(y, r) for k, (y, r) in enumerate(zip(o, ref, strict=True))}
         k = list(per).index(worst(per) or "output 0")
         figures = [_fidelity(y, r) for y, r in zip(o, ref, strict=True)]
+        judged = per[f"output {k}"]
         out[name] = figures[k] | {
             "output_index": k,
-            "output_kind": per[f"output {k}"]["kind"],
+            "output_kind": judged["kind"],
+            # the output's own figure (a cosine over a one-value flag is always 1: never that)
+            "metric": judged["metric"],
+            "value": judged["value"],
+            "score": judged["score"],
             "rel_l2_max": max(f["rel_l2"] for f in figures),
         }
     return out

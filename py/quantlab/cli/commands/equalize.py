@@ -146,8 +146,7 @@ def equalize(
     )
     console.print(
         f"uint8 vs float32, worst output (#{after.get('output_index', 0)}, {after.get('output_kind', '?')}): "
-        f"cosine mean {before['cosine_mean']:.4f} -> {after['cosine_mean']:.4f}, "
-        f"relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}"
+        + _figure_change(before, after)
         + (" (equalized, then bias-corrected)" if record.get("bias_correction") else ""),
         highlight=False,
     )
@@ -162,3 +161,20 @@ def equalize(
             soft_wrap=True,
         )
     console.print(f"wrote {out} (and {out}/equalize.json)", highlight=False)
+
+
+def _figure_change(before: dict, after: dict) -> str:
+    """The worst output's own figure before -> after (its kind's metric, as analyze's headline),
+    and its relative L2; the worst output may differ between the two."""
+    from ...judge import METRIC_WORDS
+
+    def fig(d: dict) -> str:
+        v = d.get("value")
+        return "n/a" if v is None else f"{v:.4g}"
+
+    metric = after.get("metric")
+    words = METRIC_WORDS.get(metric, metric) if metric else "cosine mean"
+    same = before.get("output_index") == after.get("output_index")
+    was = fig(before) if same and before.get("metric") else f"{before['cosine_mean']:.4f}"
+    now = fig(after) if after.get("metric") else f"{after['cosine_mean']:.4f}"
+    return f"{words} {was} -> {now}, relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}"
