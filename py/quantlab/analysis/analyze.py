@@ -29,6 +29,7 @@ from ..workspace import model_root, results_dir
 from .analyze_record import Run, build_record
 from .evaluate import measure_variants
 from .executors import make_pool
+from .jobs import BATCH_BYTES, REQUEST_BYTES, sized, values_per_example
 from .model_outputs import output_names
 from .variant_row import artifact_sizes
 
@@ -215,7 +216,9 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
         if opts.litert:  # held out before anything is scored: no variant is scored on them
             calibration, inputs = inputs.split_off(opts.calibration or max(1, min(100, inputs.n // 4)))
         fixed = fixed_batch(specs)
-        batch = {"fixed": fixed, "size": fixed or opts.batch_size}
+        values = values_per_example(inputs.arrays)
+        tfjs_batch = sized(opts.batch_size, values, BATCH_BYTES)
+        batch = {"fixed": fixed, "size": fixed or tfjs_batch}
         if fixed:
             batch["padded"] = -inputs.n % fixed
             log.info(
@@ -224,7 +227,8 @@ def _measure(paths: dict[str, Path], opts: AnalyzeOptions, split: dict) -> Run:
                 if batch["padded"] else "",
             )  # fmt: skip
         _check_runs(runtime, paths["float32"], inputs, fixed, opts)
-        measured = measure_variants(runtime, paths, inputs, opts.name, opts.batch_size, CHUNK, fixed)
+        chunk = sized(CHUNK, values, REQUEST_BYTES)
+        measured = measure_variants(runtime, paths, inputs, opts.name, tfjs_batch, chunk, fixed)
         for m in measured.values():
             split["load"] += m.load_ms / 1000
             split["transfer"] += m.timings.transfer_ms / 1000

@@ -7,6 +7,7 @@ examples whatever the worker count, and merged outputs are bit-identical to one 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,24 @@ def artifact_key(folder: Path) -> tuple:
         return (str(folder), st.st_mtime_ns, st.st_size, st.st_ino)
     except OSError:
         return (str(folder),)
+
+
+# What one tfjs batch and one request may hold, in float32 input bytes: a batch of 256 MobileNetV2
+# images (224x224x3) made a 1.2 GB activation and tfjs-backend-wasm failed ("memory access out of
+# bounds"); 32 MiB is 55 such images (a 265 MB activation) and leaves small inputs at 256.
+BATCH_BYTES = 32 << 20
+REQUEST_BYTES = 128 << 20
+
+
+def sized(asked: int, values_per_example: int, budget: int) -> int:
+    """`asked` examples, or fewer when they would hold more than `budget` bytes as float32."""
+    return max(1, min(asked, budget // max(1, 4 * values_per_example)))
+
+
+def values_per_example(x) -> int:
+    """Input values per example of an array [N, ...] or a dict of them (named inputs)."""
+    arrays = x.values() if isinstance(x, dict) else [x]
+    return sum(math.prod(a.shape[1:]) for a in arrays)
 
 
 def shard_bounds(n: int, batch_size: int, chunk: int, workers: int) -> list[tuple[int, int]]:

@@ -29,6 +29,7 @@ from ..tfjs import MODEL_JSON
 from ..tfjs.artifacts import read_artifact
 from .analyze import AnalyzeOptions, write_variants
 from .evaluate import pad_to
+from .jobs import BATCH_BYTES, sized, values_per_example
 from .parity import NOT_LOCALISED, Reference
 from .subject import ParitySetup, Subject, TuneSetup
 
@@ -210,7 +211,8 @@ class ModelSubject(Subject):
             label,
             f"{detail} for float32 and the quantization rows; {how} for the other runtime rows",
         )
-        x, batch = model_inputs(specs, inputs), self.batch_size
+        x = model_inputs(specs, inputs)
+        batch = sized(self.batch_size, values_per_example(x), BATCH_BYTES)
         fixed = fixed_batch(specs)
         if fixed:  # the model takes exactly `fixed` examples per call: whole batches, padded
             x, batch = pad_to(x, fixed), fixed

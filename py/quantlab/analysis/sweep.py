@@ -20,6 +20,7 @@ from ..runtimes.base import Runtime
 from ..stats import paired_delta
 from ..tfjs.artifacts import Artifact, read_artifact
 from ..tfjs.quantization import roundtrip
+from .jobs import BATCH_BYTES, sized, values_per_example
 from .weight_error import batchnorm_layers, read_weights
 
 
@@ -188,7 +189,8 @@ class Sweep:
                 started[i] = (folder, time.perf_counter())
                 write_candidate(self.model, folder, dtype_map)
                 for k, x in enumerate(chunks):
-                    yield Job(label, folder, x, batch or n_examples(x), k, len(chunks))
+                    whole = sized(n_examples(x), values_per_example(x), BATCH_BYTES)  # a chunk, in bytes
+                    yield Job(label, folder, x, batch or whole, k, len(chunks))
 
         points, parts = [], []
         for r in self.pool.imap(jobs(), n_jobs=len(items) * len(chunks)):
