@@ -131,14 +131,29 @@ def run_litert(
 ) -> tuple[dict, dict]:
     """({variant: Measured}, the runtime's description): every LiteRT variant in `paths` run on the
     named inputs `x` (in the model's input order) in LiteRT.js; outputs in `reference`'s order."""
+    from ..infra.progress import progress
+    from ..runtimes.base import PredictTimings, n_examples
     from ..runtimes.litert import LiteRTRuntime
+    from .jobs import REQUEST_BYTES, sized, values_per_example
 
+    n = n_examples(x)
+    per = sized(n, values_per_example(x), REQUEST_BYTES)  # a page holds one request at a time
     measured = {}
-    with LiteRTRuntime(runtime_name.removeprefix("browser-litert-"), timeout=timeout) as rt:
+    with (
+        LiteRTRuntime(runtime_name.removeprefix("browser-litert-"), timeout=timeout) as rt,
+        progress() as bar,
+    ):
+        task = bar.add_task(f"LiteRT.js ({runtime_name})", total=n * len(paths), info="")
         for variant, folder in paths.items():
             loaded = rt.load(folder)
-            outs, timings = rt.predict(loaded, x)
+            parts, timings = [], PredictTimings()
+            for start in range(0, n, per):
+                outs, t = rt.predict(loaded, {k: v[start : start + per] for k, v in x.items()})
+                parts.append(outs)
+                timings.add(t)
+                bar.update(task, advance=n_examples(outs[0]) if outs else 0, info=variant)
             rt.unload(loaded)
+            outs = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
             measured[variant] = Measured(
                 variant,
                 None,
