@@ -165,16 +165,19 @@ def equalize(
 
 def _figure_change(before: dict, after: dict) -> str:
     """The worst output's own figure before -> after (its kind's metric, as analyze's headline),
-    and its relative L2; the worst output may differ between the two."""
+    and its relative L2. Equalization may make another output the worst: then each figure is
+    named with its own metric and the earlier output's index, never one label over two outputs."""
     from ...judge import METRIC_WORDS
 
-    def fig(d: dict) -> str:
-        v = d.get("value")
-        return "n/a" if v is None else f"{v:.4g}"
+    def value(d: dict) -> str:
+        return "n/a" if d["value"] is None else f"{d['value']:.4g}"
 
-    metric = after.get("metric")
-    words = METRIC_WORDS.get(metric, metric) if metric else "cosine mean"
-    same = before.get("output_index") == after.get("output_index")
-    was = fig(before) if same and before.get("metric") else f"{before['cosine_mean']:.4f}"
-    now = fig(after) if after.get("metric") else f"{after['cosine_mean']:.4f}"
-    return f"{words} {was} -> {now}, relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}"
+    def words(d: dict) -> str:
+        return METRIC_WORDS.get(d["metric"], d["metric"])
+
+    if before["output_index"] == after["output_index"]:
+        change = f"{words(after)} {value(before)} -> {value(after)}"
+    else:
+        was = f"{words(before)} {value(before)} (output #{before['output_index']})"
+        change = f"{was} -> {words(after)} {value(after)}"
+    return f"{change}, relative L2 {before['rel_l2']:.3g} -> {after['rel_l2']:.3g}"
