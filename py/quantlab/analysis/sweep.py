@@ -180,6 +180,8 @@ class Sweep:
         if fixed:  # whole batches only: pad each chunk, drop the padding's outputs below
             chunks = [pad_to(x, fixed) for x in chunks]
         batch = fixed or self.probe.batch_size
+        # tfjs batch per chunk (the same for every candidate): given, or the chunk bounded in bytes
+        batches = [batch or sized(n_examples(x), values_per_example(x), BATCH_BYTES) for x in chunks]
         started: dict[int, tuple[Path, float]] = {}
 
         def jobs():
@@ -189,8 +191,7 @@ class Sweep:
                 started[i] = (folder, time.perf_counter())
                 write_candidate(self.model, folder, dtype_map)
                 for k, x in enumerate(chunks):
-                    whole = sized(n_examples(x), values_per_example(x), BATCH_BYTES)  # a chunk, in bytes
-                    yield Job(label, folder, x, batch or whole, k, len(chunks))
+                    yield Job(label, folder, x, batches[k], k, len(chunks))
 
         points, parts = [], []
         for r in self.pool.imap(jobs(), n_jobs=len(items) * len(chunks)):
