@@ -97,7 +97,7 @@ def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[s
         log.info("converting %s with tensorflowjs_converter %s", source.path, " ".join(args))
         argv = [*args, str(source.path), str(tmp)]
         if args[1] == "tf_saved_model":
-            ok, errors = _convert_in_process(argv)
+            ok, errors = convert_in_process(argv)
         else:
             proc = subprocess.run([converter_exe(), *argv], capture_output=True, text=True)
             ok, errors = proc.returncode == 0, proc.stderr
@@ -111,7 +111,7 @@ def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[s
     return ["tensorflowjs_converter", *args, str(source.path), str(dest)]
 
 
-def _convert_in_process(argv: list[str]) -> tuple[bool, str]:
+def convert_in_process(argv: list[str]) -> tuple[bool, str]:
     """`tensorflowjs_converter ARGV` through its own `convert(argv)`; (ok, what it printed and the
     error). Its prints are captured, not mixed into quantlab's terminal."""
     import contextlib

@@ -5,31 +5,26 @@ models and refuses a layers model.json. Made by the stock converter's own entry 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from ..errors import ArtifactError
 from ..infra.fsutil import atomic_dir
 from ..infra.progress import log
+from ..infra.tfcompat import save_for_converter
 from ..tfjs import MODEL_JSON
-
-# Both conversions in one interpreter (one TensorFlow import, not two CLI starts): the converter's
-# own entry point, as `tensorflowjs_converter` runs it.
-_CONVERT_BOTH = """
-import sys
-from tensorflowjs.converters import converter
-model_json, h5, dest = sys.argv[1:]
-converter.convert(["--input_format", "tfjs_layers_model", "--output_format", "keras", model_json, h5])
-converter.convert(["--input_format", "keras", "--output_format", "tfjs_graph_model", h5, dest])
-"""
+from .source import convert_in_process, load_keras_file
 
 
 def write_viewing_graph(layers_dir: Path, dest: Path) -> Path:
     """DEST/model.json (written atomically; reused while newer than the layers model): the layers
     model in `layers_dir` as a graph model; ArtifactError when the converter cannot make it (a
-    custom layer, say)."""
+    custom layer, say).
+
+    In this process, as `write_float32` converts a Keras .h5: the converter's own entry point
+    makes the .h5 (`--output_format keras`), and the graph model comes from a SavedModel of it
+    (what `--input_format keras --output_format tfjs_graph_model` does inside), without a second
+    interpreter importing TensorFlow (~8 s)."""
     model_json = Path(layers_dir) / MODEL_JSON
     made = Path(dest) / MODEL_JSON
     if made.is_file() and made.stat().st_mtime >= model_json.stat().st_mtime:
@@ -37,17 +32,17 @@ def write_viewing_graph(layers_dir: Path, dest: Path) -> Path:
         return made
     log.info("converting %s to a tfjs graph model for Model Explorer (it reads no layers model)", model_json)
     with atomic_dir(Path(dest)) as tmp_dest, tempfile.TemporaryDirectory(prefix="quantlab-view-") as tmp:
-        argv = [
-            sys.executable,
-            "-c",
-            _CONVERT_BOTH,
-            str(model_json),
-            str(Path(tmp) / "model.h5"),
-            str(tmp_dest),
+        h5, saved = Path(tmp) / "model.h5", Path(tmp) / "saved_model"
+        steps = [
+            ["--input_format", "tfjs_layers_model", "--output_format", "keras", model_json, h5],
+            ["--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model", saved, tmp_dest],
         ]
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        if proc.returncode or not (tmp_dest / MODEL_JSON).is_file():
-            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()] or ["no output"]
+        ok, errors = convert_in_process([str(a) for a in steps[0]])
+        if ok:
+            save_for_converter(load_keras_file(h5), saved)
+            ok, errors = convert_in_process([str(a) for a in steps[1]])
+        if not ok or not (tmp_dest / MODEL_JSON).is_file():
+            lines = [ln for ln in errors.strip().splitlines() if ln.strip()] or ["no output"]
             detail = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1]).strip()[:300]
             raise ArtifactError(
                 f"{model_json}: tensorflowjs_converter could not make its graph form: {detail}"
