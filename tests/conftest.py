@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import os
 import re
 import signal
@@ -123,12 +124,22 @@ for argv in json.loads(sys.argv[1]):
 
 
 def stock_converter(*argvs: list[str]) -> None:
-    """The stock converter on each argument list (as `tensorflowjs_converter ARGS`), all in one
-    child process: an independent reference, paying TensorFlow's import once, not per call."""
+    """The stock converter on each argument list (as `tensorflowjs_converter ARGS`): an independent
+    reference. SavedModel inputs go through its own `convert(argv)` in this process, which has
+    TensorFlow loaded already (quantlab converts SavedModels the same way); Keras and tfjs layers
+    inputs, whose loading leaves Keras state behind, in one child process for all of them."""
+    argvs = tuple([str(a) for a in argv] for argv in argvs)
+    if all(argv[:2] == ["--input_format", "tf_saved_model"] for argv in argvs):
+        from tensorflowjs.converters import converter
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            for argv in argvs:
+                converter.convert(argv)
+        return
     import json
 
     proc = subprocess.run(
-        [sys.executable, "-c", _STOCK_CONVERTER, json.dumps([[str(a) for a in argv] for argv in argvs])],
+        [sys.executable, "-c", _STOCK_CONVERTER, json.dumps(argvs)],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

@@ -54,16 +54,11 @@ def user_models(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def clf_graph(user_models, tmp_path_factory) -> Path:
-    """clf's Keras SavedModel as the stock `tensorflowjs_converter` CLI writes it (a float32 tfjs
-    graph model), made once: the tests that need a converted graph model, not the conversion."""
-    import subprocess
-    import sys
+    """clf's Keras SavedModel as the stock converter writes it (a float32 tfjs graph model), made
+    once: the tests that need a converted graph model, not the conversion."""
+    from tests.conftest import stock_converter
 
     dest = tmp_path_factory.mktemp("clf_graph") / "float32"
-    exe = Path(sys.executable).with_name("tensorflowjs_converter")
     args = ["--input_format", "tf_saved_model", "--output_format", "tfjs_graph_model"]
-    proc = subprocess.run(
-        [str(exe), *args, str(user_models["clf_savedmodel"]), str(dest)], capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    stock_converter([*args, user_models["clf_savedmodel"], dest])
     return dest

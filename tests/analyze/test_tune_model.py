@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import invoke_cli
+from tests.conftest import invoke_cli, stock_converter
 
 
 def _tune(tmp_path, model, *extra):
@@ -48,9 +45,7 @@ def test_graph_model_tune_and_its_quantlab_command(user_models, tmp_path):
     assert conv[:5] == ["tensorflowjs_converter", "--input_format", "tf_saved_model", "--output_format",
                         "tfjs_graph_model"] and conv[5] == str(user_models["clf_savedmodel"])  # fmt: skip
     conv[6] = str(tmp_path / "by_converter")
-    exe = Path(sys.executable).with_name("tensorflowjs_converter")
-    made = subprocess.run([str(exe), *conv[1:]], capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr[-2000:]
+    stock_converter(conv[1:])
     _same_artifact(root / "tuned", tmp_path / "by_converter")
 
 
