@@ -203,8 +203,7 @@ def pytest_configure(config):
 # the end while the other worker idles. Order only; a file missing here runs after these.
 _LONGEST_FIRST = (
     "install/test_wheel.py",  # 175
-    "demos/test_mobilenet_graph.py",  # 115
-    "demos/test_mobilenet.py",  # 100
+    "demos/test_mobilenet.py",  # 150 (both MobileNetV2 demos, one `run` of both)
     "analyze/test_litert_cli.py",  # 100 (analyze, bench and delivery of LiteRT variants)
     "runtimes/test_delivery_browser.py",  # 95
     "infra/test_signals.py",  # 95

@@ -1,4 +1,5 @@
-"""MobileNetV2 through the whole path: weights resolution, images, both modes, bad inputs."""
+"""MobileNetV2 through the whole path: weights resolution, images, both modes, bad inputs; and
+mobilenetv2-graph, the same weights as a graph model beside it (one `run` of both serves both)."""
 
 import json
 import shutil
@@ -22,16 +23,24 @@ def run_demo(runtime, models_dir, out_dir, opts: DemoOptions, name: str = "mobil
 
 
 @pytest.fixture(scope="module")
-def full_run(small_full_weights, image_dir, tmp_path_factory) -> dict:
-    """`quantlab run mobilenetv2` on the small full weights and the image folder, once: its
-    results.json (the run every test here compares with)."""
-    root = tmp_path_factory.mktemp("full_run")
+def graph_run(small_full_weights, image_dir, tmp_path_factory):
+    """`quantlab run mobilenetv2 mobilenetv2-graph` once for this file, on the small full weights
+    and the image folder: both demos trained (the given weights), every variant incl. the graph
+    demo's equalized and bias-corrected ones, evaluated. Tests copy what they change."""
+    root = tmp_path_factory.mktemp("graph_run")
     proc = invoke_cli(
-        "run", "mobilenetv2", "--weights", small_full_weights, "--alpha", "0.35", "--image-size", "32",
-        "--data-dir", image_dir, "--out", root / "r", "--models-dir", root / "m",
+        "run", "mobilenetv2", "mobilenetv2-graph", "--weights", small_full_weights, "--alpha", "0.35",
+        "--image-size", "32", "--data-dir", image_dir, "--out", root / "r", "--models-dir", root / "m",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((root / "r" / "mobilenetv2" / "results.json").read_text())
+    return root
+
+
+@pytest.fixture(scope="module")
+def full_run(graph_run) -> dict:
+    """The layers demo's results.json of that run (what `quantlab run mobilenetv2` with the same
+    options writes): the run every layers test here compares with."""
+    return json.loads((graph_run / "r" / "mobilenetv2" / "results.json").read_text())
 
 
 def test_full_model_top1_top5_both_rules(full_run):
@@ -134,3 +143,107 @@ def test_mobilenet_is_an_ordinary_demo_train_quantize_evaluate(
     assert res["kind"] == "demo" and res["schema"] == 2
     by = {v["name"]: v["metrics"] for v in full_run["variants"]}  # what `run` gave
     assert {v["name"]: v["metrics"] for v in res["variants"]} == {k: by[k] for k in ("float32", "uint8")}
+
+
+# -- mobilenetv2-graph: the same weights through the stock converter's graph model, beside the
+# layers demo; equalization, bias correction, tune from the equalized model; float16 overflow.
+def test_graph_demo_same_weights_as_a_graph_model_side_by_side(graph_run, image_dir, tmp_path):
+    """mobilenetv2-graph: SavedModel -> stock converter graph model (BatchNorm folded); its float32
+    reproduces Keras in tfjs; the page shows it beside the layers demo; --map works on it."""
+    shutil.copytree(graph_run / "r", tmp_path / "r")
+    shutil.copytree(graph_run / "m" / "mobilenetv2-graph", tmp_path / "m" / "mobilenetv2-graph")
+    m = str(tmp_path / "m")
+    graph = json.loads((tmp_path / "r" / "mobilenetv2-graph" / "results.json").read_text())
+    layers = json.loads((tmp_path / "r" / "mobilenetv2" / "results.json").read_text())
+    assert graph["model_format"] == "graph" and layers["model_format"] == "layers"
+    manifest = json.loads((tmp_path / "m" / "mobilenetv2-graph" / "float32" / "model.json").read_text())
+    assert manifest["format"] == "graph-model"
+    names = [w["name"] for g in manifest["weightsManifest"] for w in g["weights"]]
+    assert not any("moving_variance" in n for n in names)  # BatchNorm folded by the converter
+    f32 = {v["name"]: v for v in graph["variants"]}["float32"]["metrics"]
+    assert f32["top1"] == graph["keras_reference"]["metrics"]["top1"]  # tfjs graph == Keras
+    assert f32["top1"] == {v["name"]: v for v in layers["variants"]}["float32"]["metrics"]["top1"]
+    by = {v["name"]: v for v in graph["variants"]}
+    assert list(by) == [
+        "float32", "float16", "uint16", "uint8", "equalized", "equalized-uint8", "equalized-bc-uint8"
+    ]  # fmt: skip
+    assert graph["equalization"]["n_pairs"] > 0
+    bc = graph["equalization"]["bias_correction"]
+    calibrated = sorted(p.name for p in (image_dir / "imagenet-samples").glob("n0*.jpg"))[:1]  # 1 in 16
+    assert bc["target"] == "uint8" and bc["calibration_images"] == calibrated and bc["n_layers"] > 0
+    # its weight errors are against the bias-corrected float32 weights, not the original's
+    assert "equalized-bc-uint8" in graph["weight_error"]
+    from quantlab.analysis.delivery_run import variant_folders
+
+    shipped = list(variant_folders(tmp_path / "m" / "mobilenetv2-graph"))  # the float32 steps are not
+    assert shipped == ["float32", "float16", "uint16", "uint8", "equalized-bc-uint8", "equalized-uint8"]
+    # ReLU6 clips moved per channel: the equalized float32 model computes the same features
+    assert by["equalized"]["metrics"] == by["float32"]["metrics"]
+    page = (tmp_path / "r" / "mobilenetv2-graph" / "index.html").read_text()
+    assert "side by side" in page and 'href="./../mobilenetv2/index.html"' in page
+    custom = invoke_cli(
+        "quantize", "mobilenetv2-graph", "--map", "uint8=*", "--name", "all8", "--models-dir", m
+    )
+    assert custom.returncode == 0, custom.stderr[-2000:]
+    made = json.loads((tmp_path / "m" / "mobilenetv2-graph" / "all8" / "model.json").read_text())
+    assert made["format"] == "graph-model"
+    u8 = tmp_path / "m" / "mobilenetv2-graph" / "uint8"
+    assert (tmp_path / "m" / "mobilenetv2-graph" / "all8" / "group1-shard1of1.bin").read_bytes() == (
+        u8 / "group1-shard1of1.bin"
+    ).read_bytes()
+
+
+def test_graph_demo_tune_from_equalized_prints_a_command_that_reproduces_it(graph_run, image_dir, tmp_path):
+    """Tune from the equalized model that `run` (train, then quantize with the images) wrote."""
+    shutil.copytree(graph_run / "m" / "mobilenetv2-graph", tmp_path / "m" / "mobilenetv2-graph")
+    m, r = str(tmp_path / "m"), str(tmp_path / "r")
+    common = ["--models-dir", m]
+    bad = invoke_cli("tune", "mnist", "--max-drop", "0.1", "--equalized", *common)
+    assert bad.returncode == 2 and "--equalized" in bad.stderr
+    proc = invoke_cli(
+        "tune", "mobilenetv2-graph", "--equalized", "--max-drop", "1.0", "--sweep", "", "--limit", "0",
+        "--holdout", "0.5", "--data-dir", str(image_dir), "--out", r, "--json", *common,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(proc.stdout)
+    assert record["base"] == "equalized" and record["format"] == "graph"
+    cmd = record["quantlab_command"]
+    assert cmd[:3] == ["quantlab", "quantize", str(tmp_path / "m" / "mobilenetv2-graph" / "equalized")]
+    again = invoke_cli(*cmd[1:], "--models-dir", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    tuned = tmp_path / "m" / "mobilenetv2-graph" / "tuned-equalized"
+    made = tmp_path / "again" / "equalized" / "mixed"
+    for shard in sorted(p.name for p in tuned.glob("*.bin")):
+        assert (made / shard).read_bytes() == (tuned / shard).read_bytes()
+    # the answer measured like any variant, on every image (not only the held-out half)
+    ev = invoke_cli(
+        "evaluate", "mobilenetv2-graph", "--variant", "float32", "--variant", "tuned-equalized",
+        "--data-dir", str(image_dir), "--out", str(tmp_path / "all"), *common,
+    )  # fmt: skip
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    res = json.loads((tmp_path / "all" / "mobilenetv2-graph" / "results.json").read_text())
+    assert [v["name"] for v in res["variants"]] == ["float32", "tuned-equalized"]
+    assert res["dataset"]["n_test"] == record["holdout_size"] + record["subset_size"]
+
+
+def test_graph_demo_quantize_names_a_float16_overflow_and_writes_no_float16(tmp_path):
+    """A weight beyond 65504 in the model the graph demo converts: the float16 variant is refused
+    naming the tensor (exit code 4's ArtifactError), and no float16 folder is left half-written."""
+    from quantlab.demos.mobilenet.variants import write_graph_variants
+    from quantlab.errors import ArtifactError
+    from quantlab.infra.tfcompat import import_tensorflow, keras
+
+    import_tensorflow()
+    k = keras()
+    inp = k.Input((4, 4, 3), name="x")
+    model = k.Model(inp, k.layers.Conv2D(2, 1, name="big")(inp))
+    w, b = model.get_layer("big").get_weights()
+    w[0, 0, 1, 0] = 1e5  # 100000 > 65504: Inf in float16 (tensorflow/tfjs#4870)
+    model.get_layer("big").set_weights([w, b])
+    root = tmp_path / "graph"
+    with pytest.raises(ArtifactError) as e:
+        write_graph_variants(model, root, ["float32", "uint8", "float16"])
+    assert "float16 overflow" in str(e.value) and "100000" in str(e.value) and e.value.exit_code == 4
+    assert "big/" in str(e.value)  # the folded conv weight, by its graph name
+    assert (root / "float32" / "model.json").is_file() and (root / "uint8" / "model.json").is_file()
+    assert not (root / "float16").exists() and not any(p.name.startswith(".") for p in root.iterdir())
