@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,13 @@ def save_trained(result: TrainResult, folder: Path) -> Path:
     return folder
 
 
+# The last Keras models loaded, by file identity. `run` loads a demo's model to quantize, to
+# correct biases and to evaluate it: MobileNetV2 is rebuilt layer by layer each time (4 s). The
+# model is only read (converter.py changes a clone), so one load serves them all.
+_LOADED: OrderedDict[tuple, object] = OrderedDict()
+_KEEP_LOADED = 2
+
+
 def load_trained(folder: Path):
     from ..errors import ArtifactError
 
@@ -147,10 +155,17 @@ def load_trained(folder: Path):
         demo = folder.parent.name
         how = f"quantlab run {demo}" if demo == "mobilenetv2" else f"quantlab train {demo}"
         raise ArtifactError(f"{path}: no trained model; run `{how}` (or `quantlab run {demo}`) first")
-    try:
-        model = keras().models.load_model(path)
-    except Exception as e:  # h5py / Keras raise many types for bad files
-        raise ArtifactError(f"{path}: cannot be loaded as a Keras model ({e})") from e
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)  # a rewritten file is a new key
+    model = _LOADED.get(key)
+    if model is None:
+        try:
+            model = keras().models.load_model(path)
+        except Exception as e:  # h5py / Keras raise many types for bad files
+            raise ArtifactError(f"{path}: cannot be loaded as a Keras model ({e})") from e
+        _LOADED[key] = model
+        while len(_LOADED) > _KEEP_LOADED:
+            _LOADED.popitem(last=False)
     return model, read_record(folder)
 
 
