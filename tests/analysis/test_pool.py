@@ -224,7 +224,7 @@ def test_a_sweep_measures_float32_once_when_asked_first():
     class FakePool:
         name, workers, ran = "fake", 1, 1
 
-        def imap(self, jobs, n_jobs=None):
+        def imap(self, jobs, n_jobs=None, light=False):
             from quantlab.analysis.jobs import JobResult
             from quantlab.runtimes.base import PredictTimings
 

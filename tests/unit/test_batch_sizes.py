@@ -16,3 +16,19 @@ def test_batches_are_bounded_in_bytes_worked_by_hand():
     assert sized(256, 10**9, BATCH_BYTES) == 1  # never zero
     # 900 images in requests of at most 222, cut at whole batches of 55: 4 x 220 + 20
     assert shard_bounds(900, 55, 222, 2) == [(0, 220), (220, 440), (440, 660), (660, 880), (880, 900)]
+
+
+def test_a_light_load_runs_on_one_worker_unless_workers_were_asked_for():
+    from quantlab.analysis.jobs import active_workers, light_work
+
+    mib = 1 << 20
+    # the clf fixture: 1.5 KB of weights, 300 examples x 8 features x 4 variants = 9,600 values
+    assert light_work(1_536, 300 * 8 * 4)
+    assert light_work(mib, mib) and not light_work(mib + 1, 10) and not light_work(10, mib + 1)
+    # MNIST's quick test set: 1,000 images x 784 pixels x 4 variants = 3,136,000 values: not light
+    assert not light_work(2_379_688, 1000 * 784 * 4)
+    assert active_workers(2, explicit=False, n_jobs=8, light=True) == 1
+    assert active_workers(2, explicit=True, n_jobs=8, light=True) == 2  # --workers 2: both run
+    assert active_workers(4, explicit=False, n_jobs=3) == 3  # never more than there are jobs
+    assert active_workers(4, explicit=True, n_jobs=1) == 1
+    assert active_workers(2, explicit=False, n_jobs=None) == 2

@@ -17,7 +17,7 @@ import numpy as np
 from ..infra.progress import progress
 from ..runtimes.base import Inputs, LoadedModel, PredictTimings, Runtime, n_examples
 from ..tfjs.artifacts import Artifact, read_artifact
-from .jobs import shard_bounds
+from .jobs import active_workers, light_work, shard_bounds, values_per_example
 
 CHUNK = 2048  # examples per request: bounds memory, gives the progress bar its steps
 
@@ -94,6 +94,10 @@ def measure_variants(
     n = examples.n
     n_shards = len(shard_bounds(n, batch_size, chunk, pool.workers))
     arts = {name: read_artifact(folder) for name, folder in paths.items()}  # a broken one is named first
+    arrays = getattr(examples, "arrays", None)  # in memory (a streamed image set is never light)
+    light = arrays is not None and light_work(
+        max(a.weight_bytes for a in arts.values()), values_per_example(arrays) * n * len(paths)
+    )
 
     def jobs() -> Iterator[Job]:
         for name, folder in paths.items():
@@ -104,10 +108,11 @@ def measure_variants(
     timings = {name: PredictTimings() for name in paths}
     load_ms: dict[str, float] = {}
     models: dict[str, LoadedModel] = {}
-    workers = min(getattr(pool, "workers", 1), n_shards * len(paths))
+    n_jobs = n_shards * len(paths)
+    workers = active_workers(getattr(pool, "workers", 1), getattr(pool, "explicit", True), n_jobs, light)
     with progress() as bar:
         task = bar.add_task(f"{label} ({pool.name}, {workers} workers)", total=n * len(paths), info="")
-        for r in pool.imap(jobs(), n_jobs=n_shards * len(paths)):
+        for r in pool.imap(jobs(), n_jobs=n_jobs, light=light):
             name = r.job.variant
             parts[name].append(r.outputs)
             timings[name].add(r.timings)
@@ -144,7 +149,7 @@ class RuntimePool:
 
         return self.worker.run(Job(variant, Path(folder), None)).model
 
-    def imap(self, jobs, n_jobs=None):
+    def imap(self, jobs, n_jobs=None, light=False):
         try:
             for job in jobs:
                 yield self.worker.run(job)

@@ -39,6 +39,25 @@ def default_workers(runtime_name: str, cores: int | None = None) -> int:
     return 1
 
 
+# A second evaluator costs ~0.3 s of CPU to start (Node, tfjs, its wasm backend), and as long
+# before it takes a job. Float32 weights of at most 1 MiB on at most 2^20 input values (4 MiB), every
+# variant together, are less work than that: one worker runs them unless --workers asks for more.
+LIGHT_WEIGHT_BYTES = 1 << 20
+LIGHT_INPUT_VALUES = 1 << 20
+
+
+def light_work(weight_bytes: int, input_values: int) -> bool:
+    """True for a load one evaluator finishes before a second one could start (see above)."""
+    return weight_bytes <= LIGHT_WEIGHT_BYTES and input_values <= LIGHT_INPUT_VALUES
+
+
+def active_workers(workers: int, explicit: bool, n_jobs: int | None, light: bool = False) -> int:
+    """How many of a pool's `workers` run `n_jobs` jobs: no more than there are jobs, and one for
+    a light load, unless the user asked for the count (`explicit`)."""
+    active = workers if n_jobs is None else max(1, min(workers, n_jobs))
+    return 1 if light and not explicit else active
+
+
 def check_workers(workers: int | None) -> int | None:
     """--workers: None (the default rule) or a positive integer (exit 2 otherwise)."""
     if workers is None:

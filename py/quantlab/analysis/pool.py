@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import EvaluatorError
 from ..infra.progress import log
 from ..runtimes.base import LoadedModel
-from .jobs import Job, JobResult, PoolStats, check_workers, default_workers
+from .jobs import Job, JobResult, PoolStats, active_workers, check_workers, default_workers
 from .worker import Worker, crashed
 
 
@@ -39,6 +39,7 @@ class LocalPool:
         self.name = runtime_name
         self.timeout = timeout
         self.workers = check_workers(workers) or default_workers(runtime_name)
+        self.explicit = workers is not None  # --workers given: every one of them runs
         self.stats = PoolStats()
         self._todo: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -84,14 +85,18 @@ class LocalPool:
     def map_jobs(self, jobs: Iterable[Job], n_jobs: int | None = None) -> list[JobResult]:
         return list(self.imap(jobs, n_jobs))
 
-    def imap(self, jobs: Iterable[Job], n_jobs: int | None = None) -> Iterator[JobResult]:
+    def imap(
+        self, jobs: Iterable[Job], n_jobs: int | None = None, light: bool = False
+    ) -> Iterator[JobResult]:
         """Results in job order. `jobs` may be lazy (made while earlier ones run); at most two
-        per worker are handed out ahead of their results."""
+        per worker are handed out ahead of their results. `light`: less work than starting
+        another evaluator (jobs.light_work): one worker runs it, unless --workers was given."""
         if n_jobs is None and hasattr(jobs, "__len__"):
             n_jobs = len(jobs)
-        active = self.workers if n_jobs is None else max(1, min(self.workers, n_jobs))
-        if n_jobs is not None and n_jobs < self.workers and not self._capped_said:
-            log.info("%d workers asked for %d jobs: %d run", self.workers, n_jobs, active)
+        active = active_workers(self.workers, self.explicit, n_jobs, light)
+        if active < self.workers and not self._capped_said:
+            why = "a light load" if active < active_workers(self.workers, True, n_jobs) else f"{n_jobs} jobs"
+            log.info("%d workers asked for %s: %d run", self.workers, why, active)
             self._capped_said = True
         self._stopping.clear()
         while len(self._threads) < active:

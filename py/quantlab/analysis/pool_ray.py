@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import EvaluatorError, QuantlabError
 from ..infra.progress import log
-from .jobs import Job, JobResult, PoolStats, check_workers, default_workers
+from .jobs import Job, JobResult, PoolStats, active_workers, check_workers, default_workers
 
 INSTALL = "pip install 'quantlab[ray]'"
 CONNECT_TIMEOUT_S = 10.0
@@ -84,6 +84,7 @@ class RayPool:
         self.name = runtime_name
         self.timeout = timeout
         self.workers = check_workers(workers) or default_workers(runtime_name)
+        self.explicit = workers is not None  # --workers given: every one of them runs
         self.address = address
         self.stats = PoolStats()
         self.ran = 0
@@ -122,15 +123,18 @@ class RayPool:
     def map_jobs(self, jobs: Iterable[Job], n_jobs: int | None = None) -> list[JobResult]:
         return list(self.imap(jobs, n_jobs))
 
-    def imap(self, jobs: Iterable[Job], n_jobs: int | None = None) -> Iterator[JobResult]:
+    def imap(
+        self, jobs: Iterable[Job], n_jobs: int | None = None, light: bool = False
+    ) -> Iterator[JobResult]:
         """Each free actor takes the next job; results are yielded in job order. An actor that
         dies is replaced and its job retried once on the fresh one."""
         ray = self.ray
         if n_jobs is None and hasattr(jobs, "__len__"):
             n_jobs = len(jobs)
-        active = self.workers if n_jobs is None else max(1, min(self.workers, n_jobs))
-        if n_jobs is not None and n_jobs < self.workers:
-            log.info("%d workers asked for %d jobs: %d run", self.workers, n_jobs, active)
+        active = active_workers(self.workers, self.explicit, n_jobs, light)
+        if active < self.workers:
+            why = "a light load" if active < active_workers(self.workers, True, n_jobs) else f"{n_jobs} jobs"
+            log.info("%d workers asked for %s: %d run", self.workers, why, active)
         while len(self._actors) < active:
             self._actors.append(self._new_actor(len(self._actors)))
         self.ran = max(self.ran, len(self._actors))
