@@ -202,22 +202,25 @@ def pytest_configure(config):
 # hands out whole files in collection order, so a long file collected last would run alone at
 # the end while the other worker idles. Order only; a file missing here runs after these.
 _LONGEST_FIRST = (
-    "install/test_wheel.py",  # 175
-    "demos/test_mobilenet.py",  # 150 (both MobileNetV2 demos, one `run` of both)
-    "analyze/test_litert_cli.py",  # 100 (analyze, bench and delivery of LiteRT variants)
-    "runtimes/test_delivery_browser.py",  # 95
-    "infra/test_signals.py",  # 95
-    "analysis/test_diagnose.py",  # 80 (Model Explorer twice: a graph and a layers model)
-    "analyze/test_analyze_cli.py",  # 75
-    "analyze/test_shipped.py",  # 75
-    "demos/test_demo_litert.py",  # 40
-    "cli/test_cli.py",  # 50
-    "analysis/test_parity.py",  # 50
-    "analyze/test_parity_model.py",  # 40
-    "analysis/test_pool_ray.py",  # 30
-    "analyze/test_requantize.py",  # 27
-    "analysis/test_pool.py",  # 27
-    "convert/test_convert.py",  # 26
+    "install/test_wheel.py",  # 150
+    "demos/test_mobilenet.py",  # 147 (both MobileNetV2 demos, one `run` of both)
+    "infra/test_signals.py",  # 118
+    "analyze/test_litert_cli.py",  # 80 (analyze, bench and delivery of LiteRT variants)
+    "runtimes/test_delivery_browser.py",  # 71
+    "analyze/test_shipped.py",  # 65
+    "cli/test_cli.py",  # 45
+    "analysis/test_parity.py",  # 44
+    "analyze/test_analyze_cli.py",  # 42
+    "analysis/test_diagnose.py",  # 36 (Model Explorer twice: a graph and a layers model)
+    "analyze/test_parity_model.py",  # 27
+    "test_readme.py",  # 24 (one test: the README's commands, each a fresh process)
+    "analysis/test_pool_ray.py",  # 22
+    "cli/test_cli_options.py",  # 18
+    "analysis/test_pool.py",  # 17
+    "demos/test_demo_litert.py",  # 17
+    "demos/test_train.py",  # 15
+    "analyze/test_equalize.py",  # 14
+    "convert/test_convert.py",  # 14
 )
 
 
