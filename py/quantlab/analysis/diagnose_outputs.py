@@ -34,7 +34,7 @@ def explorer_files(record: dict, paths: dict[str, Path], folder: Path, subject: 
 
         try:
             model_json_path = write_viewing_graph(paths["float32"], dest / "float32-graph")
-        except (ArtifactError, OSError) as e:  # OSError: no converter to run
+        except (ArtifactError, OSError) as e:  # OSError: its folder could not be written
             return {"skipped": f"Model Explorer reads tfjs graph models, and this layers model could not be "
                     f"converted to one: {e}"}  # fmt: skip
         viewing = json.loads(model_json_path.read_text())

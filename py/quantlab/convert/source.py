@@ -9,8 +9,6 @@ weights. Quantized variants are then written from that float32 artifact (requant
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -22,11 +20,6 @@ from ..sources import ModelSource
 from ..tfjs import MODEL_JSON
 
 OUTPUT_FORMATS = ("layers", "graph")
-
-
-def converter_exe() -> str:
-    exe = Path(sys.executable).with_name("tensorflowjs_converter")
-    return str(exe) if exe.exists() else "tensorflowjs_converter"
 
 
 def converter_args(source: ModelSource, output_format: str) -> list[str]:
@@ -86,21 +79,15 @@ def load_keras_file(path: Path):
 
 
 def run_converter(source: ModelSource, dest: Path, output_format: str) -> list[str]:
-    """Run the real converter on `source`; returns the equivalent CLI command (for the record).
-
-    A SavedModel goes through the CLI's own entry point (`converter.convert(argv)`) in this
-    process, which has TensorFlow loaded already: the same code and bytes as the CLI, without a
-    second interpreter importing TensorFlow (~8 s a conversion). A Keras file goes through the
-    CLI in a subprocess: loading Keras files in the converter leaves Keras state unusable here."""
+    """Run the real converter on `source`, a SavedModel; returns the equivalent CLI command (for
+    the record). Through the CLI's own entry point (`converter.convert(argv)`) in this process,
+    which has TensorFlow loaded already: the same code and bytes as the CLI, without a second
+    interpreter importing TensorFlow (~8 s a conversion). Keras files never come here: they are
+    loaded and saved as a SavedModel first (`write_float32`), as the converter itself does."""
     args = converter_args(source, output_format)
     with atomic_dir(dest) as tmp:
         log.info("converting %s with tensorflowjs_converter %s", source.path, " ".join(args))
-        argv = [*args, str(source.path), str(tmp)]
-        if args[1] == "tf_saved_model":
-            ok, errors = convert_in_process(argv)
-        else:
-            proc = subprocess.run([converter_exe(), *argv], capture_output=True, text=True)
-            ok, errors = proc.returncode == 0, proc.stderr
+        ok, errors = convert_in_process([*args, str(source.path), str(tmp)])
         if not ok or not (tmp / MODEL_JSON).is_file():
             lines = [ln for ln in errors.strip().splitlines() if ln.strip()] or ["no output"]
             detail = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1])
