@@ -19,7 +19,7 @@ def test_batches_are_bounded_in_bytes_worked_by_hand():
 
 
 def test_a_light_load_runs_on_one_worker_unless_workers_were_asked_for():
-    from quantlab.analysis.jobs import active_workers, light_work
+    from quantlab.analysis.jobs import active_workers, fewer_reason, light_work
 
     mib = 1 << 20
     # the clf fixture: 1.5 KB of weights, 300 examples x 8 features x 4 variants = 9,600 values
@@ -32,3 +32,5 @@ def test_a_light_load_runs_on_one_worker_unless_workers_were_asked_for():
     assert active_workers(4, explicit=False, n_jobs=3) == 3  # never more than there are jobs
     assert active_workers(4, explicit=True, n_jobs=1) == 1
     assert active_workers(2, explicit=False, n_jobs=None) == 2
+    # the log line says why fewer run than asked
+    assert fewer_reason(2, 8, 1) == "a light load" and fewer_reason(4, 3, 3) == "3 jobs"

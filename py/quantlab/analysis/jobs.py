@@ -58,6 +58,11 @@ def active_workers(workers: int, explicit: bool, n_jobs: int | None, light: bool
     return 1 if light and not explicit else active
 
 
+def fewer_reason(workers: int, n_jobs: int | None, active: int) -> str:
+    """Why `active` of `workers` run (for the pools' log line): a light load, or too few jobs."""
+    return "a light load" if active < active_workers(workers, True, n_jobs) else f"{n_jobs} jobs"
+
+
 def check_workers(workers: int | None) -> int | None:
     """--workers: None (the default rule) or a positive integer (exit 2 otherwise)."""
     if workers is None:

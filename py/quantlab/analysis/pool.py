@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import EvaluatorError
 from ..infra.progress import log
 from ..runtimes.base import LoadedModel
-from .jobs import Job, JobResult, PoolStats, active_workers, check_workers, default_workers
+from .jobs import Job, JobResult, PoolStats, active_workers, check_workers, default_workers, fewer_reason
 from .worker import Worker, crashed
 
 
@@ -95,8 +95,12 @@ class LocalPool:
             n_jobs = len(jobs)
         active = active_workers(self.workers, self.explicit, n_jobs, light)
         if active < self.workers and not self._capped_said:
-            why = "a light load" if active < active_workers(self.workers, True, n_jobs) else f"{n_jobs} jobs"
-            log.info("%d workers asked for %s: %d run", self.workers, why, active)
+            log.info(
+                "%d workers asked for %s: %d run",
+                self.workers,
+                fewer_reason(self.workers, n_jobs, active),
+                active,
+            )
             self._capped_said = True
         self._stopping.clear()
         while len(self._threads) < active:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import EvaluatorError, QuantlabError
 from ..infra.progress import log
-from .jobs import Job, JobResult, PoolStats, active_workers, check_workers, default_workers
+from .jobs import Job, JobResult, PoolStats, active_workers, check_workers, default_workers, fewer_reason
 
 INSTALL = "pip install 'quantlab[ray]'"
 CONNECT_TIMEOUT_S = 10.0
@@ -133,8 +133,12 @@ class RayPool:
             n_jobs = len(jobs)
         active = active_workers(self.workers, self.explicit, n_jobs, light)
         if active < self.workers:
-            why = "a light load" if active < active_workers(self.workers, True, n_jobs) else f"{n_jobs} jobs"
-            log.info("%d workers asked for %s: %d run", self.workers, why, active)
+            log.info(
+                "%d workers asked for %s: %d run",
+                self.workers,
+                fewer_reason(self.workers, n_jobs, active),
+                active,
+            )
         while len(self._actors) < active:
             self._actors.append(self._new_actor(len(self._actors)))
         self.ran = max(self.ran, len(self._actors))
